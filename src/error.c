@@ -1,0 +1,69 @@
+#define _GNU_SOURCE
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *vfmt(const char *fmt, va_list ap)
+{
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        return NULL;
+    return s;
+}
+
+int ferr_set(ferr_t *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *m = vfmt(fmt, ap);
+    va_end(ap);
+    free(err->msg);
+    err->code = code;
+    err->msg = m;
+    return -1;
+}
+
+int ferr_errno(ferr_t *err, int code, int errnum, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *m = vfmt(fmt, ap);
+    va_end(ap);
+    char *full = NULL;
+    if (asprintf(&full, "%s: %s", m ? m : "", strerror(errnum)) < 0)
+        full = NULL;
+    free(m);
+    free(err->msg);
+    err->code = code;
+    err->msg = full;
+    return -1;
+}
+
+int ferr_wrap(ferr_t *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *ctx = vfmt(fmt, ap);
+    va_end(ap);
+    char *full = NULL;
+    if (asprintf(&full, "%s: %s", ctx ? ctx : "", err->msg ? err->msg : "unknown error") < 0)
+        full = NULL;
+    free(ctx);
+    if (full) {
+        free(err->msg);
+        err->msg = full;
+    }
+    if (err->code == FERR_OK)
+        err->code = FERR_INTERNAL;
+    return -1;
+}
+
+void ferr_clear(ferr_t *err)
+{
+    free(err->msg);
+    err->msg = NULL;
+    err->code = FERR_OK;
+}

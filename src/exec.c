@@ -1,0 +1,171 @@
+#define _GNU_SOURCE
+#include "exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "progress.h"
+
+static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+#define NFWD (sizeof forwarded / sizeof *forwarded)
+
+static sigset_t old_mask;
+static int blocked;
+
+void exec_block_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < NFWD; i++)
+        sigaddset(&set, forwarded[i]);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, blocked ? NULL : &old_mask);
+    blocked = 1;
+}
+
+static void child(const exec_opts_t *o, int errfd)
+{
+    /* the child gets a clean signal state back */
+    for (size_t i = 0; i < NFWD; i++)
+        signal(forwarded[i], SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setpgid(0, 0);
+    int e = 0;
+    if (o->cwd && chdir(o->cwd) != 0) {
+        e = errno;
+        if (write(errfd, &e, sizeof e) < 0)
+            _exit(126);
+        _exit(126);
+    }
+    if (o->command) {
+        char *const argv[] = {"/bin/sh", "-c", (char *)o->command, NULL};
+        execve("/bin/sh", argv, o->envp);
+    } else {
+        execvpe(o->argv[0], o->argv, o->envp);
+    }
+    e = errno;
+    if (write(errfd, &e, sizeof e) < 0)
+        _exit(127);
+    _exit(e == ENOENT ? 127 : 126);
+}
+
+static double now_s(void)
+{
+    return progress_now();
+}
+
+int exec_run(const exec_opts_t *o, exec_result_t *res, ferr_t *err)
+{
+    memset(res, 0, sizeof *res);
+    exec_block_signals();
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) != 0)
+        return ferr_errno(err, FERR_INTERNAL, errno, "pipe");
+    fflush(NULL);
+    double t0 = now_s();
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(pfd[0]);
+        close(pfd[1]);
+        return ferr_errno(err, FERR_INTERNAL, errno, "cannot start the command");
+    }
+    if (pid == 0) {
+        close(pfd[0]);
+        child(o, pfd[1]);
+    }
+    close(pfd[1]);
+    setpgid(pid, pid); /* also here, so a signal right away reaches the group */
+    int cerr = 0;
+    ssize_t got = read(pfd[0], &cerr, sizeof cerr); /* EOF at a successful exec */
+    close(pfd[0]);
+    if (got == (ssize_t)sizeof cerr) {
+        int st;
+        waitpid(pid, &st, 0);
+        res->not_started = 1;
+        res->status = WIFEXITED(st) ? WEXITSTATUS(st) : 127;
+        const char *what = o->command ? "/bin/sh" : o->argv[0];
+        if (o->cwd && res->status == 126 && cerr != EACCES)
+            return ferr_errno(err, FERR_NOTFOUND, cerr, "cannot run the command in %s", o->cwd);
+        return ferr_errno(err, FERR_NOTFOUND, cerr, "cannot run %s", what);
+    }
+    log_debug("command started, pid %d", (int)pid);
+
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < NFWD; i++)
+        sigaddset(&set, forwarded[i]);
+    sigaddset(&set, SIGCHLD);
+    double deadline = o->timeout > 0 ? t0 + (double)o->timeout : 0;
+    double kill_at = 0;
+    int terms = 0, status = 0;
+    for (;;) {
+        int st;
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid) {
+            status = st;
+            break;
+        }
+        double now = now_s(), next = now + 3600;
+        if (deadline && !res->timed_out && now >= deadline) {
+            log_warn("the command ran past its timeout of %ld s; sending SIGTERM", o->timeout);
+            res->timed_out = 1;
+            kill(-pid, SIGTERM);
+            kill_at = now + (double)o->grace;
+        }
+        if (kill_at && now >= kill_at) {
+            log_warn("the command is still running %ld s after SIGTERM; sending SIGKILL",
+                     o->grace);
+            kill(-pid, SIGKILL);
+            kill_at = 0;
+        }
+        if (deadline && !res->timed_out && deadline < next)
+            next = deadline;
+        if (kill_at && kill_at < next)
+            next = kill_at;
+        double wait = next - now;
+        if (wait < 0.001)
+            wait = 0.001;
+        struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+        siginfo_t si;
+        int sig = sigtimedwait(&set, &si, &ts);
+        if (sig < 0 || sig == SIGCHLD)
+            continue;
+        res->forwarded = 1;
+        if (sig == SIGTERM || sig == SIGINT) {
+            if (++terms >= 2) {
+                log_warn("second %s: sending SIGKILL to the command", strsignal(sig));
+                kill(-pid, SIGKILL);
+                continue;
+            }
+            if (!kill_at)
+                kill_at = now_s() + (double)o->grace;
+        }
+        log_info("forwarding %s to the command", strsignal(sig));
+        if (kill(-pid, sig) != 0 && errno == ESRCH)
+            log_warn("the command's process group is gone already");
+    }
+    /* a finished command's leftovers (background jobs) do not outlive the run */
+    if (kill(-pid, 0) == 0) {
+        log_debug("stopping processes the command left running");
+        kill(-pid, SIGKILL);
+    }
+    res->seconds = now_s() - t0;
+    if (WIFSIGNALED(status)) {
+        res->signal = WTERMSIG(status);
+        res->status = 128 + res->signal;
+    } else {
+        res->status = WEXITSTATUS(status);
+    }
+    return 0;
+}

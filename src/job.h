@@ -1,0 +1,66 @@
+/* Job files: an Azure ML v2 command job or a v1 runconfig, loaded into one
+ * format-neutral description. Everything here is checked with file:line:col;
+ * nothing here touches a datastore (that is plan's work). */
+#ifndef FERRY_JOB_H
+#define FERRY_JOB_H
+
+#include <stddef.h>
+
+#include "doc.h"
+#include "error.h"
+
+typedef enum { JOB_V2, JOB_V1 } job_format_t;
+typedef enum { IO_LITERAL, IO_URI_FOLDER, IO_URI_FILE } io_type_t;
+typedef enum { MODE_RO_MOUNT, MODE_DOWNLOAD, MODE_DIRECT, MODE_UPLOAD, MODE_RW_MOUNT } io_mode_t;
+
+typedef struct job_io {
+    char *name;
+    io_type_t type;
+    io_mode_t mode;
+    char *value;      /* IO_LITERAL: the text */
+    char *path;       /* as written (NULL for an output's default) */
+    char *local_path; /* v1 pathOnCompute, NULL for the default */
+    int overwrite;
+    const doc_node_t *node; /* for messages */
+} job_io_t;
+
+typedef struct job_env {
+    char *name, *value;
+    const doc_node_t *node;
+} job_env_t;
+
+typedef struct job {
+    job_format_t format;
+    doc_t *doc;
+    char *file; /* absolute */
+    char *dir;  /* its folder: relative paths start here */
+    char *command;  /* v2 (and v1 'command'): run by /bin/sh -c */
+    char **argv;    /* v1 script + arguments: run directly */
+    size_t argc;
+    const doc_node_t *command_node;
+    char *code; /* absolute folder the command runs in */
+    job_env_t *env;
+    size_t nenv;
+    job_io_t *inputs, *outputs;
+    size_t ninputs, noutputs;
+    long timeout; /* seconds; 0 = none */
+    char **ignored; /* keys meant for the service */
+    size_t nignored;
+} job_t;
+
+int job_load(job_t **out, const char *path, ferr_t *err);
+void job_free(job_t *j);
+const char *job_format_name(job_format_t f);
+const char *job_mode_name(io_mode_t m);
+const char *job_type_name(io_type_t t);
+
+/* ${{ref}} substitution. fn returns the value for "inputs.x", "run.id", ...
+ * or NULL when ref is unknown. On failure returns -1 and *bad is the
+ * malloc'd reference text (or NULL for an unterminated "${{"). */
+typedef const char *(*job_ref_fn)(void *ud, const char *ref);
+int job_subst(const char *text, job_ref_fn fn, void *ud, char **out, char **bad);
+
+/* v1: $AZUREML_DATAREFERENCE_<key> in arguments. fn gets the key. */
+int job_subst_datarefs(const char *text, job_ref_fn fn, void *ud, char **out, char **bad);
+
+#endif

@@ -1,0 +1,208 @@
+#define _GNU_SOURCE
+#include "manifest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "path.h"
+#include "store.h"
+
+int manifest_sha256(const char *path, char hex[65], ferr_t *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ferr_errno(err, FERR_IO, errno, "cannot read %s", path);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    static __thread unsigned char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            EVP_MD_CTX_free(ctx);
+            close(fd);
+            return ferr_errno(err, FERR_IO, e, "cannot read %s", path);
+        }
+        EVP_DigestUpdate(ctx, buf, (size_t)n);
+    }
+    close(fd);
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    for (unsigned i = 0; i < 32; i++)
+        sprintf(hex + 2 * i, "%02x", md[i]);
+    hex[64] = 0;
+    return 0;
+}
+
+static void iso_time(double t, char *buf, size_t n)
+{
+    time_t s = (time_t)t;
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static cJSON *file_entry(const char *rel, const char *local, uint64_t size, const char *remote)
+{
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddStringToObject(f, "path", rel);
+    if (remote)
+        cJSON_AddStringToObject(f, "path_on_datastore", remote);
+    cJSON_AddNumberToObject(f, "size", (double)size);
+    char hex[65];
+    ferr_t e = FERR_INIT;
+    if (manifest_sha256(local, hex, &e) == 0)
+        cJSON_AddStringToObject(f, "sha256", hex);
+    else
+        cJSON_AddStringToObject(f, "sha256_error", e.msg ? e.msg : "unreadable");
+    ferr_clear(&e);
+    return f;
+}
+
+typedef struct walk_ctx {
+    cJSON *files;
+    const char *root;
+    uint64_t bytes;
+} walk_ctx_t;
+
+static int add_local(void *ud, const store_entry_t *e)
+{
+    walk_ctx_t *w = ud;
+    char *abs = path_join(w->root, e->name);
+    cJSON_AddItemToArray(w->files, file_entry(e->name, abs, e->size, NULL));
+    w->bytes += e->size;
+    free(abs);
+    return 0;
+}
+
+static cJSON *io_entry(const plan_io_t *io, const stage_rec_t *rec, int input)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", io->name);
+    cJSON_AddStringToObject(o, "type", job_type_name(io->type));
+    if (io->type == IO_LITERAL) {
+        cJSON_AddStringToObject(o, "value", io->value);
+        return o;
+    }
+    cJSON_AddStringToObject(o, "mode", job_mode_name(io->mode));
+    cJSON_AddStringToObject(o, "uri", io->uri ? io->uri : "");
+    if (io->ds && !io->adhoc)
+        cJSON_AddStringToObject(o, "datastore", io->ds->name);
+    if (io->remote && !io->adhoc)
+        cJSON_AddStringToObject(o, "path_on_datastore", io->remote);
+    if (io->local)
+        cJSON_AddStringToObject(o, "local_path", io->local);
+    cJSON_AddBoolToObject(o, "staged", rec && rec->done);
+    if (rec && rec->error)
+        cJSON_AddStringToObject(o, "error", rec->error);
+    cJSON *files = cJSON_AddArrayToObject(o, "files");
+    uint64_t bytes = 0, count = 0;
+    if (rec && rec->res.n) {
+        const char *base = io->local;
+        size_t bl = strlen(base);
+        for (size_t i = 0; i < rec->res.n; i++) {
+            const xfer_item_t *it = &rec->res.items[i];
+            if (it->status == XFER_FAILED || !it->local)
+                continue;
+            const char *rel = it->local;
+            if (io->type == IO_URI_FOLDER && !strncmp(rel, base, bl) && rel[bl] == '/')
+                rel += bl + 1;
+            else if (strrchr(rel, '/'))
+                rel = strrchr(rel, '/') + 1;
+            cJSON_AddItemToArray(files, file_entry(rel, it->local, it->size, it->remote));
+            bytes += it->size;
+            count++;
+        }
+    } else if (input && io->in_place && io->local) {
+        /* data used where it lies: record what it was */
+        struct stat st;
+        if (io->type == IO_URI_FILE) {
+            if (stat(io->local, &st) == 0) {
+                cJSON_AddItemToArray(files, file_entry(strrchr(io->local, '/') + 1, io->local,
+                                                       (uint64_t)st.st_size, NULL));
+                bytes = (uint64_t)st.st_size;
+                count = 1;
+            }
+        } else {
+            datastore_t tmp = {.name = (char *)io->name, .type = DS_LOCAL, .root = io->local};
+            store_t *s;
+            ferr_t e = FERR_INIT;
+            if (store_open(&s, &tmp, &e) == 0) {
+                walk_ctx_t w = {files, io->local, 0};
+                s->ops->list(s, "", add_local, &w, &e);
+                store_close(s);
+                bytes = w.bytes;
+                count = (uint64_t)cJSON_GetArraySize(files);
+            }
+            ferr_clear(&e);
+        }
+    }
+    cJSON_AddNumberToObject(o, "file_count", (double)count);
+    cJSON_AddNumberToObject(o, "bytes", (double)bytes);
+    return o;
+}
+
+int manifest_write(const plan_t *p, const stage_rec_t *in, const stage_rec_t *out,
+                   const manifest_run_t *run, ferr_t *err)
+{
+    cJSON *o = cJSON_CreateObject();
+    char t[40];
+    cJSON_AddNumberToObject(o, "manifest_version", 1);
+    cJSON_AddStringToObject(o, "run_id", p->run_id);
+    cJSON_AddStringToObject(o, "status", run->status);
+    cJSON_AddStringToObject(o, "job_file", p->job->file);
+    cJSON_AddStringToObject(o, "format", job_format_name(p->job->format));
+    cJSON_AddStringToObject(o, "cwd", p->cwd);
+    if (p->command)
+        cJSON_AddStringToObject(o, "command", p->command);
+    if (p->argv)
+        cJSON_AddItemToObject(o, "argv",
+                              cJSON_CreateStringArray((const char *const *)p->argv, (int)p->argc));
+    if (run->started) {
+        iso_time(run->started, t, sizeof t);
+        cJSON_AddStringToObject(o, "started", t);
+    }
+    if (run->ended) {
+        iso_time(run->ended, t, sizeof t);
+        cJSON_AddStringToObject(o, "ended", t);
+        cJSON_AddNumberToObject(o, "exit_code", run->exit_code);
+    }
+    if (run->exec) {
+        cJSON *c = cJSON_AddObjectToObject(o, "command_result");
+        cJSON_AddNumberToObject(c, "status", run->exec->status);
+        if (run->exec->signal)
+            cJSON_AddNumberToObject(c, "signal", run->exec->signal);
+        cJSON_AddBoolToObject(c, "timed_out", run->exec->timed_out);
+        cJSON_AddNumberToObject(c, "seconds", run->exec->seconds);
+    }
+    if (run->error)
+        cJSON_AddStringToObject(o, "error", run->error);
+    cJSON *ins = cJSON_AddArrayToObject(o, "inputs");
+    for (size_t i = 0; i < p->ninputs; i++)
+        cJSON_AddItemToArray(ins, io_entry(&p->inputs[i], in ? &in[i] : NULL, 1));
+    cJSON *outs = cJSON_AddArrayToObject(o, "outputs");
+    for (size_t i = 0; i < p->noutputs; i++)
+        cJSON_AddItemToArray(outs, io_entry(&p->outputs[i], out ? &out[i] : NULL, 0));
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!text)
+        return ferr_set(err, FERR_INTERNAL, "out of memory");
+    char *path = path_join(p->work_dir, "manifest.json");
+    size_t len = strlen(text);
+    text[len] = '\n';
+    int rc = path_write_atomic(path, text, len + 1, 0644, err);
+    free(text);
+    free(path);
+    return rc;
+}

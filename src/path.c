@@ -1,0 +1,284 @@
+#define _GNU_SOURCE
+#include "path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char *path_join(const char *a, const char *b)
+{
+    if (!b || !*b)
+        return strdup(a);
+    if (!a || !*a)
+        return strdup(b);
+    size_t la = strlen(a);
+    while (la > 1 && a[la - 1] == '/')
+        la--;
+    while (*b == '/')
+        b++;
+    char *s = NULL;
+    if (asprintf(&s, "%.*s%s%s", (int)la, a, (la == 1 && a[0] == '/') ? "" : "/", b) < 0)
+        return NULL;
+    return s;
+}
+
+char *path_absolute(const char *p, const char *base)
+{
+    char *joined;
+    if (p[0] == '/') {
+        joined = strdup(p);
+    } else {
+        char cwd[PATH_MAX];
+        if (!base) {
+            if (!getcwd(cwd, sizeof cwd))
+                return NULL;
+            base = cwd;
+        }
+        joined = path_join(base, p);
+    }
+    if (!joined)
+        return NULL;
+    /* lexical clean-up: split on '/', drop "." and "", pop on ".." */
+    size_t n = strlen(joined);
+    char *out = malloc(n + 2);
+    if (!out) {
+        free(joined);
+        return NULL;
+    }
+    size_t ol = 0;
+    char *save = NULL;
+    for (char *seg = strtok_r(joined, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(seg, "."))
+            continue;
+        if (!strcmp(seg, "..")) {
+            while (ol > 0 && out[ol - 1] != '/')
+                ol--;
+            if (ol > 0)
+                ol--;
+            continue;
+        }
+        out[ol++] = '/';
+        size_t sl = strlen(seg);
+        memcpy(out + ol, seg, sl);
+        ol += sl;
+    }
+    if (ol == 0)
+        out[ol++] = '/';
+    out[ol] = 0;
+    free(joined);
+    return out;
+}
+
+char *path_dirname(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    if (!s)
+        return strdup(".");
+    if (s == p)
+        return strdup("/");
+    return strndup(p, (size_t)(s - p));
+}
+
+int path_mkdirs(const char *dir, int mode, ferr_t *err)
+{
+    char *d = strdup(dir);
+    if (!d)
+        return ferr_set(err, FERR_INTERNAL, "out of memory");
+    size_t n = strlen(d);
+    for (size_t i = 1; i <= n; i++) {
+        if (d[i] != '/' && d[i] != 0)
+            continue;
+        char c = d[i];
+        d[i] = 0;
+        if (mkdir(d, (mode_t)mode) != 0 && errno != EEXIST) {
+            int e = errno;
+            ferr_errno(err, FERR_IO, e, "cannot create folder %s", d);
+            free(d);
+            return -1;
+        }
+        d[i] = c;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        free(d);
+        return ferr_set(err, FERR_IO, "%s exists and is not a folder", dir);
+    }
+    free(d);
+    return 0;
+}
+
+int path_name_safe(const char *name, const char **why)
+{
+    const char *w = NULL;
+    if (!name || !*name)
+        w = "empty name";
+    else if (name[0] == '/')
+        w = "absolute path";
+    else if (strchr(name, '\\'))
+        w = "contains a backslash";
+    for (const unsigned char *p = (const unsigned char *)name; !w && *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            w = "contains a control character";
+    const char *seg = name;
+    while (!w && seg) {
+        const char *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        if (len == 0 && end)
+            w = "contains an empty path segment (//)";
+        else if (len == 1 && seg[0] == '.')
+            w = "contains a '.' segment";
+        else if (len == 2 && seg[0] == '.' && seg[1] == '.')
+            w = "contains '..'";
+        else if (len > 255)
+            w = "a path segment is longer than 255 bytes";
+        seg = end ? end + 1 : NULL;
+    }
+    if (why)
+        *why = w;
+    return w == NULL;
+}
+
+char *path_remote_normalize(const char *p, const char **why)
+{
+    *why = NULL;
+    if (!p)
+        return strdup("");
+    if (strchr(p, '\\')) {
+        *why = "contains a backslash";
+        return NULL;
+    }
+    size_t n = strlen(p);
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    size_t ol = 0;
+    const char *seg = p;
+    while (seg) {
+        const char *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+            *why = "contains '..'";
+            free(out);
+            return NULL;
+        }
+        if (len > 0 && !(len == 1 && seg[0] == '.')) {
+            if (ol)
+                out[ol++] = '/';
+            memcpy(out + ol, seg, len);
+            ol += len;
+        }
+        seg = end ? end + 1 : NULL;
+    }
+    out[ol] = 0;
+    if (ol && !path_name_safe(out, why)) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+char *path_temp_beside(const char *path)
+{
+    static unsigned counter;
+    char *dir = path_dirname(path);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char *t = NULL;
+    /* keep the temporary name within NAME_MAX */
+    if (asprintf(&t, "%s/.%.200s.ferry-%ld-%u.part", dir, base, (long)getpid(), counter++) < 0)
+        t = NULL;
+    free(dir);
+    return t;
+}
+
+int path_write_atomic(const char *path, const void *data, size_t len, int mode, ferr_t *err)
+{
+    char *tmp = path_temp_beside(path);
+    if (!tmp)
+        return ferr_set(err, FERR_INTERNAL, "out of memory");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0) {
+        ferr_errno(err, FERR_IO, errno, "cannot write %s", tmp);
+        free(tmp);
+        return -1;
+    }
+    const char *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            ferr_errno(err, FERR_IO, e, "cannot write %s", path);
+            free(tmp);
+            return -1;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        ferr_errno(err, FERR_IO, e, "cannot write %s", path);
+        free(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        ferr_errno(err, FERR_IO, e, "cannot rename into %s", path);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}
+
+int path_read_all(const char *path, char **out, size_t *len, ferr_t *err)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ferr_errno(err, errno == ENOENT ? FERR_NOTFOUND : FERR_IO, errno, "%s", path);
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            close(fd);
+            return ferr_set(err, FERR_INTERNAL, "out of memory");
+        }
+        if (n + 1 >= cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb)
+                free(buf);
+            buf = nb;
+            continue;
+        }
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            return ferr_errno(err, FERR_IO, e, "%s", path);
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = 0;
+    *out = buf;
+    if (len)
+        *len = n;
+    return 0;
+}

@@ -1,0 +1,32 @@
+/* Local paths: joining, creating folders, atomic writes, and the one check
+ * that decides whether a remote name may become a local path. */
+#ifndef FERRY_PATH_H
+#define FERRY_PATH_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+/* malloc'd "a/b" with exactly one slash between; b may be empty. */
+char *path_join(const char *a, const char *b);
+/* Absolute form of p relative to base (or cwd when base is NULL), with
+ * "." and ".." segments removed lexically. */
+char *path_absolute(const char *p, const char *base);
+/* Parent folder of p, malloc'd. */
+char *path_dirname(const char *p);
+/* mkdir -p with mode; existing folders are fine. */
+int path_mkdirs(const char *dir, int mode, ferr_t *err);
+/* Is name a safe relative name (no "..", no leading "/", no "\\", no NUL,
+ * no empty or "." segment, no control characters)? *why gets a reason. */
+int path_name_safe(const char *name, const char **why);
+/* Normalises a datastore path: strips leading/trailing slashes and "./",
+ * refuses "..". Returns malloc'd string or NULL with *why set. */
+char *path_remote_normalize(const char *p, const char **why);
+/* Writes data to path via a temporary file and rename; mode for new file. */
+int path_write_atomic(const char *path, const void *data, size_t len, int mode, ferr_t *err);
+/* Reads a whole small file, malloc'd and NUL-terminated. */
+int path_read_all(const char *path, char **out, size_t *len, ferr_t *err);
+/* A temporary name beside path: "<dir>/.<base>.ferry-<pid>-<n>.part". */
+char *path_temp_beside(const char *path);
+
+#endif

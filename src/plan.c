@@ -1,0 +1,564 @@
+#define _GNU_SOURCE
+#include "plan.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "path.h"
+#include "uri.h"
+
+static void io_dispose(plan_io_t *io)
+{
+    free(io->uri);
+    free(io->remote);
+    free(io->local);
+    free(io->value);
+    datastore_free(io->adhoc);
+}
+
+void plan_free(plan_t *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->ninputs; i++)
+        io_dispose(&p->inputs[i]);
+    for (size_t i = 0; i < p->noutputs; i++)
+        io_dispose(&p->outputs[i]);
+    free(p->inputs);
+    free(p->outputs);
+    for (size_t i = 0; i < p->nenv; i++)
+        free(p->env[i]);
+    free(p->env);
+    for (size_t i = 0; i < p->argc; i++)
+        free(p->argv[i]);
+    free(p->argv);
+    free(p->command);
+    free(p->cwd);
+    free(p->work_dir);
+    free(p->run_id);
+    free(p);
+}
+
+int plan_run_id_ok(const char *id)
+{
+    if (!id || !*id || strlen(id) > 128 || id[0] == '.' || id[0] == '-')
+        return 0;
+    for (const char *c = id; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-' && *c != '.')
+            return 0;
+    return 1;
+}
+
+static char *new_run_id(void)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", &tm);
+    unsigned short r = 0;
+    if (getrandom(&r, sizeof r, 0) != sizeof r)
+        r = (unsigned short)(getpid() ^ now);
+    char *id = NULL;
+    if (asprintf(&id, "run-%s-%04x", ts, r) < 0)
+        return NULL;
+    return id;
+}
+
+static const char *basename_of(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+static int env_add(plan_t *p, const char *prefix, const char *name, const char *value)
+{
+    char **n = realloc(p->env, (p->nenv + 1) * sizeof *n);
+    if (!n)
+        return -1;
+    p->env = n;
+    char *e = NULL;
+    if (asprintf(&e, "%s%s=%s", prefix, name, value ? value : "") < 0)
+        return -1;
+    /* names like my-data become MY_DATA-safe: '-' is not allowed in a shell variable */
+    for (char *c = e + strlen(prefix); *c && *c != '='; c++)
+        if (*c == '-')
+            *c = '_';
+    p->env[p->nenv++] = e;
+    return 0;
+}
+
+static char *list_datastores(const workspace_t *ws)
+{
+    size_t cap = 256, len = 0;
+    char *s = calloc(1, cap);
+    for (size_t i = 0; s && i < workspace_count(ws); i++) {
+        const char *n = workspace_at(ws, i)->name;
+        size_t need = len + strlen(n) + 3;
+        if (need > cap) {
+            char *ns = realloc(s, cap = need * 2);
+            if (!ns)
+                break;
+            s = ns;
+        }
+        len += (size_t)sprintf(s + len, "%s%s", i ? ", " : "", n);
+    }
+    return s;
+}
+
+static int resolve_datastore(plan_io_t *io, const job_t *job, const workspace_t *ws,
+                             const doc_node_t *at, const char *field, const uri_t *u,
+                             ferr_t *err)
+{
+    io->ds = workspace_find(ws, u->datastore);
+    if (!io->ds) {
+        char *known = list_datastores(ws);
+        doc_error(err, job->doc, at, field,
+                  "unknown datastore '%s' (this workspace has: %s; register it with 'ferry "
+                  "datastore register')",
+                  u->datastore, known ? known : "");
+        free(known);
+        err->code = FERR_NOTFOUND;
+        return -1;
+    }
+    const char *why;
+    io->remote = path_remote_normalize(u->path, &why);
+    if (!io->remote)
+        return doc_error(err, job->doc, at, field, "the path %s", why ? why : "is not valid");
+    return 0;
+}
+
+static char *local_default(const plan_t *p, const job_io_t *jio, const char *kind)
+{
+    if (jio->local_path)
+        return path_absolute(jio->local_path, p->work_dir);
+    char *base = path_join(p->work_dir, kind);
+    char *l = base ? path_join(base, jio->name) : NULL;
+    free(base);
+    return l;
+}
+
+static int plan_input(plan_t *p, plan_io_t *io, const job_io_t *jio, const workspace_t *ws,
+                      ferr_t *err)
+{
+    const job_t *job = p->job;
+    char field[300];
+    snprintf(field, sizeof field, "%s.%s", job->format == JOB_V2 ? "inputs" : "dataReferences",
+             jio->name);
+    const doc_node_t *at = doc_get(jio->node, "path");
+    if (!at)
+        at = jio->node;
+    if (jio->type == IO_LITERAL) {
+        io->value = strdup(jio->value);
+        return 0;
+    }
+    io->uri = strdup(jio->path);
+    uri_t u;
+    const char *why;
+    if (uri_parse(jio->path, &u, &why))
+        return doc_error(err, job->doc, at, field, "%s", why);
+    int rc = 0;
+    if (u.kind == URI_URL) { /* only with direct, as job_load checked */
+        io->value = strdup(jio->path);
+    } else if (u.kind == URI_DATASTORE) {
+        rc = resolve_datastore(io, job, ws, at, field, &u, err);
+        if (rc == 0 && io->mode == MODE_DIRECT) {
+            io->value = strdup(jio->path);
+        } else if (rc == 0) {
+            io->mode = MODE_DOWNLOAD;
+            char *dir = local_default(p, jio, "inputs");
+            if (jio->type == IO_URI_FILE) {
+                io->local = path_join(dir, basename_of(io->remote));
+                free(dir);
+            } else {
+                io->local = dir;
+            }
+            io->value = strdup(io->local);
+        }
+    } else { /* a local path, relative to the job file */
+        char *abs = path_absolute(u.path, job->dir);
+        struct stat st;
+        if (stat(abs, &st) != 0) {
+            rc = doc_error(err, job->doc, at, field, "'%s': no such file or folder (%s)",
+                           jio->path, abs);
+            err->code = FERR_NOTFOUND;
+        } else if (jio->type == IO_URI_FILE && !S_ISREG(st.st_mode)) {
+            rc = doc_error(err, job->doc, at, field, "'%s' is not a file (type is uri_file)",
+                           jio->path);
+        } else if (jio->type == IO_URI_FOLDER && !S_ISDIR(st.st_mode)) {
+            rc = doc_error(err, job->doc, at, field,
+                           "'%s' is not a folder (type is uri_folder; use uri_file for a file)",
+                           jio->path);
+        } else if (io->mode == MODE_DOWNLOAD) {
+            /* copy it, through an ad hoc local datastore rooted at the data */
+            int file = jio->type == IO_URI_FILE;
+            io->adhoc = datastore_new(jio->name, DS_LOCAL);
+            io->adhoc->root = file ? path_dirname(abs) : strdup(abs);
+            io->ds = io->adhoc;
+            io->remote = strdup(file ? basename_of(abs) : "");
+            char *dir = local_default(p, jio, "inputs");
+            io->local = file ? path_join(dir, basename_of(abs)) : strdup(dir);
+            free(dir);
+            io->value = strdup(io->local);
+        } else {
+            io->in_place = 1;
+            io->mode = io->mode == MODE_RO_MOUNT ? MODE_RO_MOUNT : MODE_DIRECT;
+            io->local = strdup(abs);
+            io->value = strdup(abs);
+        }
+        free(abs);
+    }
+    uri_dispose(&u);
+    return rc;
+}
+
+typedef struct outref {
+    const plan_t *p;
+    const char *name;
+} outref_t;
+
+static const char *out_ref(void *ud, const char *ref)
+{
+    const outref_t *o = ud;
+    if (!strcmp(ref, "run.id") || !strcmp(ref, "name"))
+        return o->p->run_id;
+    if (!strcmp(ref, "output_name"))
+        return o->name;
+    return NULL;
+}
+
+static int plan_output(plan_t *p, plan_io_t *io, const job_io_t *jio, const workspace_t *ws,
+                       ferr_t *err)
+{
+    const job_t *job = p->job;
+    char field[300];
+    snprintf(field, sizeof field, "%s.%s", job->format == JOB_V2 ? "outputs" : "dataReferences",
+             jio->name);
+    const doc_node_t *at = doc_get(jio->node, "path");
+    if (!at)
+        at = jio->node;
+    if (jio->path) {
+        outref_t o = {p, jio->name};
+        char *bad = NULL;
+        if (job_subst(jio->path, out_ref, &o, &io->uri, &bad)) {
+            free(bad);
+            return doc_error(err, job->doc, at, field, "cannot substitute the path");
+        }
+    } else {
+        const char *def = workspace_default(ws);
+        if (!def)
+            return doc_error(err, job->doc, at, field,
+                             "no path, and the workspace has no default datastore (see 'ferry "
+                             "datastore set-default')");
+        if (asprintf(&io->uri, "azureml://datastores/%s/paths/azureml/%s/%s/", def, p->run_id,
+                     jio->name) < 0)
+            return ferr_set(err, FERR_INTERNAL, "out of memory");
+    }
+    uri_t u;
+    const char *why;
+    if (uri_parse(io->uri, &u, &why))
+        return doc_error(err, job->doc, at, field, "'%s': %s", io->uri, why);
+    int rc = -1;
+    if (u.kind != URI_DATASTORE)
+        doc_error(err, job->doc, at, field, "'%s': expected azureml://datastores/...", io->uri);
+    else
+        rc = resolve_datastore(io, job, ws, at, field, &u, err);
+    uri_dispose(&u);
+    if (rc)
+        return -1;
+    io->mode = MODE_UPLOAD;
+    char *dir = local_default(p, jio, "outputs");
+    if (jio->type == IO_URI_FILE) {
+        size_t ul = strlen(io->uri);
+        /* a folder-like path for a file output: the file keeps the output's name */
+        if (!*io->remote || io->uri[ul - 1] == '/') {
+            char *r = path_join(io->remote, jio->name);
+            free(io->remote);
+            io->remote = r;
+        }
+        io->local = path_join(dir, basename_of(io->remote));
+        free(dir);
+    } else {
+        io->local = dir;
+    }
+    io->value = strdup(io->local);
+    return 0;
+}
+
+static const char *cmd_ref(void *ud, const char *ref)
+{
+    const plan_t *p = ud;
+    if (!strcmp(ref, "run.id") || !strcmp(ref, "name"))
+        return p->run_id;
+    if (!strncmp(ref, "inputs.", 7)) {
+        for (size_t i = 0; i < p->ninputs; i++)
+            if (!strcmp(p->inputs[i].name, ref + 7))
+                return p->inputs[i].value;
+    } else if (!strncmp(ref, "outputs.", 8)) {
+        for (size_t i = 0; i < p->noutputs; i++)
+            if (!strcmp(p->outputs[i].name, ref + 8))
+                return p->outputs[i].value;
+    }
+    return NULL;
+}
+
+static const char *dataref_ref(void *ud, const char *key)
+{
+    const plan_t *p = ud;
+    for (size_t i = 0; i < p->ninputs; i++)
+        if (!strcmp(p->inputs[i].name, key))
+            return p->inputs[i].value;
+    for (size_t i = 0; i < p->noutputs; i++)
+        if (!strcmp(p->outputs[i].name, key))
+            return p->outputs[i].value;
+    return NULL;
+}
+
+int plan_build(plan_t **out, const job_t *job, const workspace_t *ws, const plan_opts_t *o,
+               ferr_t *err)
+{
+    *out = NULL;
+    plan_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return ferr_set(err, FERR_INTERNAL, "out of memory");
+    p->job = job;
+    p->timeout = job->timeout;
+    if (o->run_id && !plan_run_id_ok(o->run_id)) {
+        ferr_set(err, FERR_USAGE,
+                 "run id '%s': use up to 128 letters, digits, '_', '-' and '.', not starting "
+                 "with '.' or '-'",
+                 o->run_id);
+        goto fail;
+    }
+    p->run_id = o->run_id ? strdup(o->run_id) : new_run_id();
+    if (o->work_dir) {
+        p->work_dir = path_absolute(o->work_dir, NULL);
+    } else {
+        char *runs = path_join(workspace_dir(ws), "runs");
+        p->work_dir = path_join(runs, p->run_id);
+        free(runs);
+    }
+    struct stat st;
+    if (stat(job->code, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        const doc_node_t *code = doc_get(doc_root(job->doc), "code");
+        doc_error(err, job->doc, code ? code : doc_root(job->doc), "code",
+                  "the folder %s does not exist", job->code);
+        err->code = FERR_NOTFOUND;
+        goto fail;
+    }
+    p->cwd = strdup(job->code);
+    p->inputs = calloc(job->ninputs + 1, sizeof *p->inputs);
+    p->outputs = calloc(job->noutputs + 1, sizeof *p->outputs);
+    if (!p->inputs || !p->outputs) {
+        ferr_set(err, FERR_INTERNAL, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < job->ninputs; i++, p->ninputs++) {
+        plan_io_t *io = &p->inputs[i];
+        const job_io_t *jio = &job->inputs[i];
+        io->name = jio->name;
+        io->type = jio->type;
+        io->mode = io->asked = jio->mode;
+        io->overwrite = job->format == JOB_V2 ? 1 : jio->overwrite;
+        if (plan_input(p, io, jio, ws, err)) {
+            p->ninputs++;
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < job->noutputs; i++, p->noutputs++) {
+        plan_io_t *io = &p->outputs[i];
+        const job_io_t *jio = &job->outputs[i];
+        io->name = jio->name;
+        io->type = jio->type;
+        io->mode = io->asked = jio->mode;
+        io->overwrite = job->format == JOB_V2 ? 1 : jio->overwrite;
+        if (plan_output(p, io, jio, ws, err)) {
+            p->noutputs++;
+            goto fail;
+        }
+    }
+    char *bad = NULL;
+    if (job->command && job_subst(job->command, cmd_ref, p, &p->command, &bad)) {
+        doc_error(err, job->doc, job->command_node, "command", "unknown reference ${{%s}}",
+                  bad ? bad : "");
+        free(bad);
+        goto fail;
+    }
+    if (job->argv) {
+        p->argv = calloc(job->argc + 1, sizeof *p->argv);
+        for (size_t i = 0; p->argv && i < job->argc; i++, p->argc++)
+            if (job_subst_datarefs(job->argv[i], dataref_ref, p, &p->argv[i], &bad)) {
+                doc_error(err, job->doc, job->command_node, "arguments",
+                          "unknown data reference %s", bad ? bad : "");
+                free(bad);
+                goto fail;
+            }
+    }
+    for (size_t i = 0; i < job->nenv; i++) {
+        char *v = NULL;
+        if (job_subst(job->env[i].value, cmd_ref, p, &v, &bad)) {
+            doc_error(err, job->doc, job->env[i].node, job->env[i].name,
+                      "unknown reference ${{%s}}", bad ? bad : "");
+            free(bad);
+            goto fail;
+        }
+        int r = env_add(p, "", job->env[i].name, v);
+        free(v);
+        if (r)
+            goto oom;
+    }
+    for (size_t i = 0; i < p->ninputs; i++) {
+        if (env_add(p, "AZURE_ML_INPUT_", p->inputs[i].name, p->inputs[i].value))
+            goto oom;
+        if (p->inputs[i].type != IO_LITERAL &&
+            env_add(p, "AZUREML_DATAREFERENCE_", p->inputs[i].name, p->inputs[i].value))
+            goto oom;
+    }
+    for (size_t i = 0; i < p->noutputs; i++)
+        if (env_add(p, "AZURE_ML_OUTPUT_", p->outputs[i].name, p->outputs[i].value) ||
+            env_add(p, "AZUREML_DATAREFERENCE_", p->outputs[i].name, p->outputs[i].value))
+            goto oom;
+    if (env_add(p, "", "FERRY_RUN_ID", p->run_id) || env_add(p, "", "AZUREML_RUN_ID", p->run_id))
+        goto oom;
+    *out = p;
+    return 0;
+oom:
+    ferr_set(err, FERR_INTERNAL, "out of memory");
+fail:
+    plan_free(p);
+    return -1;
+}
+
+static const char *mode_note(const plan_io_t *io)
+{
+    if (io->asked == MODE_RO_MOUNT && io->mode == MODE_DOWNLOAD)
+        return "ro_mount asked; mounts are not built yet, so it is downloaded";
+    if (io->asked == MODE_RW_MOUNT && io->mode == MODE_UPLOAD)
+        return "rw_mount asked; mounts are not built yet, so it is uploaded at the end";
+    if (io->in_place)
+        return "a local path, used where it is";
+    return NULL;
+}
+
+static cJSON *io_json(const plan_io_t *io)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", io->name);
+    cJSON_AddStringToObject(o, "type", job_type_name(io->type));
+    if (io->type == IO_LITERAL) {
+        cJSON_AddStringToObject(o, "value", io->value);
+        return o;
+    }
+    cJSON_AddStringToObject(o, "mode", job_mode_name(io->mode));
+    cJSON_AddStringToObject(o, "asked_mode", job_mode_name(io->asked));
+    if (io->uri)
+        cJSON_AddStringToObject(o, "uri", io->uri);
+    if (io->ds && !io->adhoc) {
+        cJSON_AddStringToObject(o, "datastore", io->ds->name);
+        cJSON_AddStringToObject(o, "datastore_type", datastore_type_name(io->ds->type));
+    }
+    if (io->remote && !io->adhoc)
+        cJSON_AddStringToObject(o, "path_on_datastore", io->remote);
+    if (io->local)
+        cJSON_AddStringToObject(o, "local_path", io->local);
+    cJSON_AddStringToObject(o, "value", io->value ? io->value : "");
+    cJSON_AddBoolToObject(o, "overwrite", io->overwrite);
+    const char *note = mode_note(io);
+    if (note)
+        cJSON_AddStringToObject(o, "note", note);
+    return o;
+}
+
+cJSON *plan_to_json(const plan_t *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "run_id", p->run_id);
+    cJSON_AddStringToObject(o, "job_file", p->job->file);
+    cJSON_AddStringToObject(o, "format", job_format_name(p->job->format));
+    cJSON_AddStringToObject(o, "work_dir", p->work_dir);
+    cJSON_AddStringToObject(o, "cwd", p->cwd);
+    if (p->command)
+        cJSON_AddStringToObject(o, "command", p->command);
+    if (p->argv)
+        cJSON_AddItemToObject(o, "argv",
+                              cJSON_CreateStringArray((const char *const *)p->argv, (int)p->argc));
+    if (p->timeout)
+        cJSON_AddNumberToObject(o, "timeout_seconds", (double)p->timeout);
+    cJSON *in = cJSON_AddArrayToObject(o, "inputs");
+    for (size_t i = 0; i < p->ninputs; i++)
+        cJSON_AddItemToArray(in, io_json(&p->inputs[i]));
+    cJSON *outs = cJSON_AddArrayToObject(o, "outputs");
+    for (size_t i = 0; i < p->noutputs; i++)
+        cJSON_AddItemToArray(outs, io_json(&p->outputs[i]));
+    cJSON *env = cJSON_AddObjectToObject(o, "environment");
+    for (size_t i = 0; i < p->nenv; i++) {
+        char *eq = strchr(p->env[i], '=');
+        char *k = strndup(p->env[i], (size_t)(eq - p->env[i]));
+        cJSON_AddStringToObject(env, k, eq + 1);
+        free(k);
+    }
+    cJSON_AddItemToObject(o, "ignored_keys",
+                          cJSON_CreateStringArray((const char *const *)p->job->ignored,
+                                                  (int)p->job->nignored));
+    return o;
+}
+
+static void print_io(FILE *f, const plan_io_t *io, int input)
+{
+    if (io->type == IO_LITERAL) {
+        fprintf(f, "  %s = %s\n", io->name, io->value);
+        return;
+    }
+    fprintf(f, "  %s (%s, %s)\n", io->name, job_type_name(io->type), job_mode_name(io->mode));
+    const char *where = io->ds && !io->adhoc ? io->ds->name : NULL;
+    if (input) {
+        fprintf(f, "      from %s", io->uri);
+        if (where)
+            fprintf(f, "  [datastore %s, %s]", where, datastore_type_name(io->ds->type));
+        fprintf(f, "\n      to   %s\n", io->local ? io->local : "(passed as written)");
+    } else {
+        fprintf(f, "      from %s\n      to   %s  [datastore %s, %s]\n", io->local, io->uri,
+                where, datastore_type_name(io->ds->type));
+    }
+    const char *note = mode_note(io);
+    if (note)
+        fprintf(f, "      note: %s\n", note);
+}
+
+void plan_print(const plan_t *p, FILE *f)
+{
+    fprintf(f, "job:      %s (%s)\n", p->job->file, job_format_name(p->job->format));
+    fprintf(f, "run id:   %s\n", p->run_id);
+    fprintf(f, "work dir: %s\n", p->work_dir);
+    fprintf(f, "runs in:  %s\n", p->cwd);
+    if (p->command) {
+        fprintf(f, "command:  /bin/sh -c '%s'\n", p->command);
+    } else {
+        fprintf(f, "command: ");
+        for (size_t i = 0; i < p->argc; i++)
+            fprintf(f, " %s", p->argv[i]);
+        fputc('\n', f);
+    }
+    if (p->timeout)
+        fprintf(f, "timeout:  %ld s\n", p->timeout);
+    fprintf(f, "inputs:%s\n", p->ninputs ? "" : " none");
+    for (size_t i = 0; i < p->ninputs; i++)
+        print_io(f, &p->inputs[i], 1);
+    fprintf(f, "outputs:%s\n", p->noutputs ? "" : " none");
+    for (size_t i = 0; i < p->noutputs; i++)
+        print_io(f, &p->outputs[i], 0);
+    fprintf(f, "environment:\n");
+    for (size_t i = 0; i < p->nenv; i++)
+        fprintf(f, "  %s\n", p->env[i]);
+    if (p->job->nignored) {
+        fprintf(f, "ignored (for the Azure ML service):");
+        for (size_t i = 0; i < p->job->nignored; i++)
+            fprintf(f, "%s %s", i ? "," : "", p->job->ignored[i]);
+        fputc('\n', f);
+    }
+}

@@ -1,0 +1,56 @@
+/* A plan is a job resolved against a workspace: every input and output with
+ * its datastore, remote path, local path and mode, and the command with all
+ * references substituted. Built once, then only read. */
+#ifndef FERRY_PLAN_H
+#define FERRY_PLAN_H
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+
+#include "error.h"
+#include "job.h"
+#include "workspace.h"
+
+typedef struct plan_io {
+    const char *name;
+    io_type_t type;
+    io_mode_t mode;  /* what ferry will do */
+    io_mode_t asked; /* what the job file said */
+    char *uri;       /* as written, or the default (outputs), after substitution */
+    const datastore_t *ds; /* NULL: literal, local path or passed-through URL */
+    datastore_t *adhoc;    /* a local path being copied: a datastore made for it */
+    char *remote;          /* path in ds, normalised */
+    char *local;           /* what the command sees; NULL for literals and URLs */
+    char *value;           /* what ${{inputs.x}} becomes */
+    int in_place;          /* a local path used where it is */
+    int overwrite;
+} plan_io_t;
+
+typedef struct plan {
+    const job_t *job;
+    char *run_id;
+    char *work_dir;
+    char *cwd;
+    char *command; /* for /bin/sh -c, or NULL when argv is set */
+    char **argv;
+    size_t argc;
+    char **env; /* "NAME=value" added to the child's environment */
+    size_t nenv;
+    plan_io_t *inputs, *outputs;
+    size_t ninputs, noutputs;
+    long timeout;
+} plan_t;
+
+typedef struct plan_opts {
+    const char *run_id;   /* NULL: generated */
+    const char *work_dir; /* NULL: <workspace>/runs/<run id> */
+} plan_opts_t;
+
+int plan_build(plan_t **out, const job_t *job, const workspace_t *ws, const plan_opts_t *o,
+               ferr_t *err);
+void plan_free(plan_t *p);
+cJSON *plan_to_json(const plan_t *p);
+void plan_print(const plan_t *p, FILE *f);
+int plan_run_id_ok(const char *id);
+
+#endif

@@ -1,0 +1,182 @@
+#define _GNU_SOURCE
+#include "run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "exec.h"
+#include "job.h"
+#include "log.h"
+#include "manifest.h"
+#include "path.h"
+#include "plan.h"
+#include "stage.h"
+
+extern char **environ;
+
+static double wall_now(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* The child's environment: ferry's own, without the variables that hold
+ * datastore secrets, plus what the plan sets (the plan wins). */
+static char **child_env(const plan_t *p, const workspace_t *ws)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + p->nenv + 1, sizeof *env);
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(environ[i], '=');
+        size_t nl = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
+        int drop = 0;
+        for (size_t d = 0; d < workspace_count(ws) && !drop; d++) {
+            const datastore_t *ds = workspace_at(ws, d);
+            if (ds->cred_source == CRED_FROM_ENV && ds->cred_ref &&
+                strlen(ds->cred_ref) == nl && !strncmp(ds->cred_ref, environ[i], nl))
+                drop = 1;
+        }
+        for (size_t j = 0; j < p->nenv && !drop; j++)
+            if (!strncmp(p->env[j], environ[i], nl + 1))
+                drop = 1;
+        if (!drop)
+            env[k++] = environ[i];
+    }
+    for (size_t j = 0; j < p->nenv; j++)
+        env[k++] = p->env[j];
+    env[k] = NULL;
+    return env;
+}
+
+int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *err)
+{
+    job_t *job = NULL;
+    plan_t *plan = NULL;
+    stage_rec_t *in = NULL, *out = NULL;
+    char **env = NULL;
+    int code = RUN_EXIT_CONFIG;
+    exec_result_t ex = {0};
+    manifest_run_t mr = {.status = "staging"};
+
+    if (job_load(&job, job_path, err))
+        goto done;
+    plan_opts_t po = {.run_id = o->run_id, .work_dir = o->work_dir};
+    if (plan_build(&plan, job, ws, &po, err))
+        goto done;
+    if (o->dry_run) {
+        plan_print(plan, stdout);
+        code = 0;
+        goto done;
+    }
+    if (stage_check(plan, err))
+        goto done;
+    code = RUN_EXIT_INTERNAL;
+    if (path_mkdirs(plan->work_dir, 0755, err))
+        goto done;
+    char *logp = path_join(plan->work_dir, "ferry.log");
+    if (log_open_file(logp) != 0)
+        log_warn("cannot write %s; the run's log goes to stderr only", logp);
+    free(logp);
+    log_info("run %s: work dir %s", plan->run_id, plan->work_dir);
+    in = calloc(plan->ninputs + 1, sizeof *in);
+    out = calloc(plan->noutputs + 1, sizeof *out);
+    if (!in || !out) {
+        ferr_set(err, FERR_INTERNAL, "out of memory");
+        goto done;
+    }
+    mr.started = wall_now();
+    if (manifest_write(plan, in, out, &mr, err))
+        goto done;
+
+    code = RUN_EXIT_STAGE_IN;
+    if (stage_inputs(plan, in, err) || stage_prepare_outputs(plan, err)) {
+        mr.status = "failed";
+        mr.error = err->msg;
+        mr.ended = wall_now();
+        mr.exit_code = code;
+        ferr_t e2 = FERR_INIT;
+        manifest_write(plan, in, out, &mr, &e2);
+        ferr_clear(&e2);
+        goto done;
+    }
+
+    env = child_env(plan, ws);
+    exec_opts_t eo = {.command = plan->command, .argv = plan->argv, .cwd = plan->cwd,
+                      .envp = env, .timeout = plan->timeout, .grace = o->grace};
+    mr.status = "running";
+    ferr_t e3 = FERR_INIT;
+    manifest_write(plan, in, out, &mr, &e3);
+    ferr_clear(&e3);
+    log_info("running: %s", plan->command ? plan->command : plan->argv[0]);
+    ferr_t xerr = FERR_INIT;
+    if (exec_run(&eo, &ex, &xerr)) {
+        if (!ex.not_started) {
+            ferr_set(err, xerr.code, "%s", xerr.msg);
+            ferr_clear(&xerr);
+            code = RUN_EXIT_INTERNAL;
+            goto done;
+        }
+        log_error("%s", xerr.msg);
+        ferr_clear(&xerr);
+    }
+    mr.exec = &ex;
+    if (ex.signal)
+        log_info("the command was ended by signal %d (%s) after %.1f s", ex.signal,
+                 strsignal(ex.signal), ex.seconds);
+    else
+        log_info("the command exited with status %d after %.1f s", ex.status, ex.seconds);
+    code = ex.timed_out ? RUN_EXIT_TIMEOUT : ex.status;
+
+    int ok = ex.status == 0 && !ex.timed_out;
+    int upload = o->upload_on == UPLOAD_ALWAYS || (o->upload_on == UPLOAD_SUCCESS && ok) ||
+                 (o->upload_on == UPLOAD_FAILURE && !ok);
+    if (plan->noutputs && !upload)
+        log_info("outputs not uploaded (--upload-on %s)",
+                 o->upload_on == UPLOAD_SUCCESS ? "success" : "failure");
+    mr.status = "uploading";
+    if (upload && plan->noutputs) {
+        ferr_t e4 = FERR_INIT;
+        manifest_write(plan, in, out, &mr, &e4);
+        ferr_clear(&e4);
+        if (stage_outputs(plan, out, err)) {
+            mr.error = err->msg;
+            if (ok)
+                code = RUN_EXIT_STAGE_OUT;
+            else
+                log_error("%s (the command failed too; its status %d is the exit code)",
+                          err->msg, ex.status);
+        }
+    }
+    mr.status = code == 0 ? "completed" : "failed";
+    mr.ended = wall_now();
+    mr.exit_code = code;
+    ferr_t e5 = FERR_INIT;
+    if (manifest_write(plan, in, out, &mr, &e5))
+        log_error("%s", e5.msg);
+    ferr_clear(&e5);
+    if (code != RUN_EXIT_STAGE_OUT)
+        ferr_clear(err);
+    log_info("run %s %s (exit code %d); manifest: %s/manifest.json", plan->run_id,
+             code == 0 ? "completed" : "failed", code, plan->work_dir);
+done:
+    free(env);
+    for (size_t i = 0; in && plan && i < plan->ninputs; i++)
+        stage_rec_dispose(&in[i]);
+    for (size_t i = 0; out && plan && i < plan->noutputs; i++)
+        stage_rec_dispose(&out[i]);
+    free(in);
+    free(out);
+    plan_free(plan);
+    job_free(job);
+    log_close_file();
+    return code;
+}

@@ -1,0 +1,174 @@
+#define _GNU_SOURCE
+#include "stage.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "path.h"
+
+void stage_rec_dispose(stage_rec_t *r)
+{
+    xfer_result_free(&r->res);
+    free(r->error);
+    r->error = NULL;
+}
+
+static int moves_data(const plan_io_t *io)
+{
+    return io->ds && (io->mode == MODE_DOWNLOAD || io->mode == MODE_UPLOAD);
+}
+
+int stage_check(const plan_t *p, ferr_t *err)
+{
+    for (int out = 0; out < 2; out++) {
+        const plan_io_t *ios = out ? p->outputs : p->inputs;
+        size_t n = out ? p->noutputs : p->ninputs;
+        for (size_t i = 0; i < n; i++) {
+            if (!moves_data(&ios[i]))
+                continue;
+            store_t *s;
+            if (store_open(&s, ios[i].ds, err))
+                return ferr_wrap(err, "%s %s", out ? "output" : "input", ios[i].name);
+            store_close(s);
+        }
+    }
+    return 0;
+}
+
+static int stage_input(const plan_io_t *io, stage_rec_t *rec, int *warned, ferr_t *err)
+{
+    if (!moves_data(io)) {
+        rec->done = 1;
+        return 0;
+    }
+    if (io->asked == MODE_RO_MOUNT && !*warned) {
+        log_info("ro_mount is not built yet: inputs asked to be mounted are downloaded");
+        *warned = 1;
+    }
+    store_t *s;
+    if (store_open(&s, io->ds, err))
+        return -1;
+    xfer_opts_t o = {.overwrite = io->overwrite, .label = io->name};
+    int rc;
+    if (io->type == IO_URI_FILE) {
+        rc = xfer_download_file(s, io->remote, io->local, &o, &rec->res, err);
+    } else {
+        /* a folder: the contents of "<remote>/" land in local */
+        char *prefix = *io->remote ? path_join(io->remote, "") : strdup("");
+        size_t pl = strlen(prefix);
+        if (pl && prefix[pl - 1] != '/') {
+            char *p2 = NULL;
+            if (asprintf(&p2, "%s/", prefix) < 0)
+                p2 = NULL;
+            free(prefix);
+            prefix = p2;
+            pl++;
+        }
+        rc = xfer_download_prefix(s, prefix, pl, io->local, &o, &rec->res, err);
+        if (rc == 0 && rec->res.n == 0 && *io->remote) {
+            /* v1 references may name a single file: bring it into the folder */
+            store_entry_t e;
+            ferr_t e2 = FERR_INIT;
+            if (s->ops->stat(s, io->remote, &e, &e2) == 0) {
+                const char *b = strrchr(io->remote, '/');
+                char *dest = path_join(io->local, b ? b + 1 : io->remote);
+                rc = xfer_download_file(s, io->remote, dest, &o, &rec->res, err);
+                free(dest);
+            }
+            ferr_clear(&e2);
+        }
+        if (rc == 0 && rec->res.n == 0)
+            rc = ferr_set(err, FERR_NOTFOUND, "nothing found at %s (is the path right?)",
+                          io->uri);
+        free(prefix);
+    }
+    store_close(s);
+    if (rc == 0) {
+        char *sum = xfer_summary("downloaded", &rec->res);
+        log_info("input %s: %s", io->name, sum ? sum : "");
+        free(sum);
+        rec->done = 1;
+    }
+    return rc;
+}
+
+int stage_inputs(const plan_t *p, stage_rec_t *recs, ferr_t *err)
+{
+    int warned = 0;
+    for (size_t i = 0; i < p->ninputs; i++) {
+        if (stage_input(&p->inputs[i], &recs[i], &warned, err)) {
+            recs[i].error = err->msg ? strdup(err->msg) : NULL;
+            return ferr_wrap(err, "input %s", p->inputs[i].name);
+        }
+    }
+    return 0;
+}
+
+int stage_prepare_outputs(const plan_t *p, ferr_t *err)
+{
+    for (size_t i = 0; i < p->noutputs; i++) {
+        const plan_io_t *io = &p->outputs[i];
+        char *dir = io->type == IO_URI_FILE ? path_dirname(io->local) : strdup(io->local);
+        int rc = path_mkdirs(dir, 0755, err);
+        free(dir);
+        if (rc)
+            return ferr_wrap(err, "output %s", io->name);
+    }
+    return 0;
+}
+
+static int stage_output(const plan_io_t *io, stage_rec_t *rec, ferr_t *err)
+{
+    store_t *s;
+    if (store_open(&s, io->ds, err))
+        return -1;
+    xfer_opts_t o = {.overwrite = io->overwrite, .label = io->name};
+    int rc;
+    struct stat st;
+    if (io->type == IO_URI_FILE) {
+        if (stat(io->local, &st) != 0) {
+            rc = ferr_set(err, FERR_NOTFOUND, "the command did not write %s", io->local);
+        } else {
+            char *f = io->local;
+            char *root = path_dirname(io->local);
+            char *target = path_dirname(io->remote);
+            rc = xfer_upload_files(s, &f, 1, root, strcmp(target, ".") ? target : "", &o,
+                                   &rec->res, err);
+            free(root);
+            free(target);
+        }
+    } else {
+        rc = xfer_upload_dir(s, io->local, io->remote, &o, &rec->res, err);
+        if (rc == 0 && rec->res.n == 0)
+            log_warn("output %s: the command wrote nothing to %s", io->name, io->local);
+    }
+    store_close(s);
+    if (rc == 0) {
+        char *sum = xfer_summary("uploaded", &rec->res);
+        log_info("output %s: %s to %s", io->name, sum ? sum : "", io->uri);
+        free(sum);
+        rec->done = 1;
+    }
+    return rc;
+}
+
+int stage_outputs(const plan_t *p, stage_rec_t *recs, ferr_t *err)
+{
+    size_t failed = 0;
+    for (size_t i = 0; i < p->noutputs; i++) {
+        ferr_t e1 = FERR_INIT;
+        if (stage_output(&p->outputs[i], &recs[i], &e1)) {
+            failed++;
+            recs[i].error = e1.msg ? strdup(e1.msg) : NULL;
+            log_error("output %s: %s", p->outputs[i].name, e1.msg ? e1.msg : "failed");
+        }
+        ferr_clear(&e1);
+    }
+    if (failed)
+        return ferr_set(err, FERR_TRANSFER, "%zu of %zu outputs could not be uploaded", failed,
+                        p->noutputs);
+    return 0;
+}

@@ -1,0 +1,27 @@
+/* Staging: a plan's inputs brought to their local paths before the
+ * command, its outputs carried to their datastores after it. */
+#ifndef FERRY_STAGE_H
+#define FERRY_STAGE_H
+
+#include "error.h"
+#include "plan.h"
+#include "xfer.h"
+
+typedef struct stage_rec {
+    xfer_result_t res;
+    int done;    /* staged (or nothing to stage) */
+    char *error; /* why not, when it failed */
+} stage_rec_t;
+
+/* recs has one entry per input; stops at the first input that fails. */
+int stage_inputs(const plan_t *p, stage_rec_t *recs, ferr_t *err);
+/* Creates the local folders the command writes its outputs into. */
+int stage_prepare_outputs(const plan_t *p, ferr_t *err);
+/* Uploads every output (trying all of them); -1 if any failed. */
+int stage_outputs(const plan_t *p, stage_rec_t *recs, ferr_t *err);
+/* Opens each datastore the plan moves data with, so an unusable one fails
+ * before anything runs. */
+int stage_check(const plan_t *p, ferr_t *err);
+void stage_rec_dispose(stage_rec_t *r);
+
+#endif

@@ -1,0 +1,24 @@
+#include "store.h"
+
+int store_open(store_t **out, const datastore_t *ds, ferr_t *err)
+{
+    *out = NULL;
+    switch (ds->type) {
+    case DS_LOCAL:
+        return store_local_open(out, ds, err);
+    case DS_AZURE_BLOB:
+    case DS_AZURE_FILE:
+    case DS_ADLS_GEN2:
+        break;
+    }
+    return ferr_set(err, FERR_UNSUPPORTED,
+                    "datastore %s is of type %s, which cannot move data yet (this version of "
+                    "ferry moves data only on local datastores)",
+                    ds->name, datastore_type_name(ds->type));
+}
+
+void store_close(store_t *s)
+{
+    if (s)
+        s->ops->close(s);
+}

@@ -1,0 +1,53 @@
+/* The one interface every storage backend implements: list, stat, read a
+ * range, write a whole file. Names are '/'-separated, relative to the
+ * datastore's root, never starting with '/'. */
+#ifndef FERRY_STORE_H
+#define FERRY_STORE_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "workspace.h"
+
+typedef struct store_entry {
+    const char *name;
+    uint64_t size;
+    int64_t mtime;    /* seconds since the epoch, 0 if unknown */
+    const char *etag; /* NULL if the backend has none */
+} store_entry_t;
+
+/* Return non-zero to stop the listing (that value is returned by list). */
+typedef int (*store_list_fn)(void *ud, const store_entry_t *e);
+/* Called as bytes move, for progress. */
+typedef void (*store_bytes_fn)(void *ud, uint64_t n);
+
+typedef struct store store_t;
+
+struct store_ops {
+    const char *name;
+    /* Every file whose name starts with prefix (a string prefix, as in Azure). */
+    int (*list)(store_t *s, const char *prefix, store_list_fn fn, void *ud, ferr_t *err);
+    /* FERR_NOTFOUND when absent. e->name points into s until the next call. */
+    int (*stat)(store_t *s, const char *name, store_entry_t *e, ferr_t *err);
+    /* Copies [off, off+len) of name into fd at fd_off. */
+    int (*read)(store_t *s, const char *name, uint64_t off, uint64_t len, int fd, uint64_t fd_off,
+                store_bytes_fn on_bytes, void *ud, ferr_t *err);
+    /* Creates or replaces name with the first size bytes of fd; a reader
+     * never sees a partial object under name. */
+    int (*write)(store_t *s, const char *name, int fd, uint64_t size, store_bytes_fn on_bytes,
+                 void *ud, ferr_t *err);
+    void (*close)(store_t *s);
+};
+
+struct store {
+    const struct store_ops *ops;
+    const datastore_t *ds;
+};
+
+/* Opens the backend for ds; FERR_UNSUPPORTED for types not built yet. */
+int store_open(store_t **out, const datastore_t *ds, ferr_t *err);
+void store_close(store_t *s);
+
+int store_local_open(store_t **out, const datastore_t *ds, ferr_t *err);
+
+#endif

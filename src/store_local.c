@@ -1,0 +1,301 @@
+/* The local backend: a datastore is a folder. Symlinks and special files in
+ * it are not followed or listed, so a name can never lead outside root. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "path.h"
+#include "store.h"
+
+typedef struct local_store {
+    store_t base;
+    char *root;
+    char *stat_name;
+} local_store_t;
+
+#define CHUNK (8u << 20)
+
+static int is_temp_name(const char *base)
+{
+    size_t n = strlen(base);
+    return base[0] == '.' && n > 5 && !strcmp(base + n - 5, ".part") && strstr(base, ".ferry-");
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Lists dir (relative name rel) recursively in byte order. */
+static int walk(local_store_t *ls, const char *rel, const char *prefix, store_list_fn fn,
+                void *ud, ferr_t *err)
+{
+    char *abs = path_join(ls->root, rel);
+    DIR *d = abs ? opendir(abs) : NULL;
+    if (!d) {
+        int e = errno;
+        free(abs);
+        if (e == ENOENT || e == ENOTDIR)
+            return 0;
+        return ferr_errno(err, FERR_IO, e, "cannot list %s", rel);
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || is_temp_name(de->d_name))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn)
+                break;
+            names = nn;
+        }
+        names[n++] = strdup(de->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_str);
+    int rc = 0;
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char *name = *rel ? path_join(rel, names[i]) : strdup(names[i]);
+        char *full = path_join(abs, names[i]);
+        struct stat st;
+        if (!name || !full || lstat(full, &st) != 0) {
+            free(name);
+            free(full);
+            continue;
+        }
+        size_t nl = strlen(name);
+        /* descend only where the prefix can still match */
+        size_t m = nl < pl ? nl : pl;
+        if (strncmp(name, prefix, m) != 0) {
+            free(name);
+            free(full);
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            rc = walk(ls, name, prefix, fn, ud, err);
+        } else if (S_ISREG(st.st_mode)) {
+            if (nl >= pl) {
+                store_entry_t e = {.name = name, .size = (uint64_t)st.st_size,
+                                   .mtime = st.st_mtim.tv_sec, .etag = NULL};
+                rc = fn(ud, &e);
+            }
+        } else {
+            log_warn("datastore %s: skipping %s: %s", ls->base.ds->name, name,
+                     S_ISLNK(st.st_mode) ? "a symlink (not followed in a datastore)"
+                                         : "not a regular file");
+        }
+        free(name);
+        free(full);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    free(abs);
+    return rc;
+}
+
+static int local_list(store_t *s, const char *prefix, store_list_fn fn, void *ud, ferr_t *err)
+{
+    local_store_t *ls = (local_store_t *)s;
+    return walk(ls, "", prefix ? prefix : "", fn, ud, err);
+}
+
+static int local_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err)
+{
+    local_store_t *ls = (local_store_t *)s;
+    const char *why;
+    if (!path_name_safe(name, &why))
+        return ferr_set(err, FERR_UNSAFE, "name '%s' refused: %s", name, why);
+    char *full = path_join(ls->root, name);
+    struct stat st;
+    int r = lstat(full, &st), e0 = errno;
+    free(full);
+    if (r != 0 || !S_ISREG(st.st_mode))
+        return ferr_set(err, FERR_NOTFOUND, "%s: no such file in datastore %s", name,
+                        s->ds->name);
+    (void)e0;
+    free(ls->stat_name);
+    ls->stat_name = strdup(name);
+    e->name = ls->stat_name;
+    e->size = (uint64_t)st.st_size;
+    e->mtime = st.st_mtim.tv_sec;
+    e->etag = NULL;
+    return 0;
+}
+
+/* copy_file_range where the kernel has it, pread/pwrite where it does not. */
+static int copy_range(int in, uint64_t off, int out, uint64_t out_off, uint64_t len,
+                      store_bytes_fn on_bytes, void *ud)
+{
+    int fast = 1;
+    char *buf = NULL;
+    while (len) {
+        size_t want = len > CHUNK ? CHUNK : (size_t)len;
+        ssize_t n = -1;
+        if (fast) {
+            loff_t io = (loff_t)off, oo = (loff_t)out_off;
+            n = copy_file_range(in, &io, out, &oo, want, 0);
+            if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+                          errno == EOPNOTSUPP)) {
+                fast = 0;
+                continue;
+            }
+        } else {
+            if (!buf && !(buf = malloc(CHUNK)))
+                return -1;
+            n = pread(in, buf, want, (off_t)off);
+            if (n > 0) {
+                ssize_t w = 0;
+                while (w < n) {
+                    ssize_t k = pwrite(out, buf + w, (size_t)(n - w), (off_t)(out_off + (uint64_t)w));
+                    if (k < 0 && errno == EINTR)
+                        continue;
+                    if (k < 0) {
+                        free(buf);
+                        return -1;
+                    }
+                    w += k;
+                }
+            }
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            free(buf);
+            errno = e;
+            return -1;
+        }
+        if (n == 0) { /* the source shrank under us */
+            free(buf);
+            errno = ENODATA;
+            return -1;
+        }
+        off += (uint64_t)n;
+        out_off += (uint64_t)n;
+        len -= (uint64_t)n;
+        if (on_bytes)
+            on_bytes(ud, (uint64_t)n);
+    }
+    free(buf);
+    return 0;
+}
+
+static int local_read(store_t *s, const char *name, uint64_t off, uint64_t len, int fd,
+                      uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
+{
+    local_store_t *ls = (local_store_t *)s;
+    const char *why;
+    if (!path_name_safe(name, &why))
+        return ferr_set(err, FERR_UNSAFE, "name '%s' refused: %s", name, why);
+    char *full = path_join(ls->root, name);
+    int in = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    free(full);
+    if (in < 0)
+        return ferr_errno(err, errno == ENOENT ? FERR_NOTFOUND : FERR_IO, errno,
+                          "datastore %s: cannot read %s", s->ds->name, name);
+    int rc = copy_range(in, off, fd, fd_off, len, on_bytes, ud);
+    int e = errno;
+    close(in);
+    if (rc)
+        return ferr_errno(err, FERR_IO, e, "datastore %s: copying %s", s->ds->name, name);
+    return 0;
+}
+
+static int local_write(store_t *s, const char *name, int fd, uint64_t size,
+                       store_bytes_fn on_bytes, void *ud, ferr_t *err)
+{
+    local_store_t *ls = (local_store_t *)s;
+    const char *why;
+    if (!path_name_safe(name, &why))
+        return ferr_set(err, FERR_UNSAFE, "name '%s' refused: %s", name, why);
+    char *full = path_join(ls->root, name);
+    char *dir = path_dirname(full);
+    int rc = path_mkdirs(dir, 0755, err);
+    free(dir);
+    if (rc) {
+        free(full);
+        return ferr_wrap(err, "datastore %s", s->ds->name);
+    }
+    char *tmp = path_temp_beside(full);
+    int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0) {
+        ferr_errno(err, FERR_IO, errno, "datastore %s: cannot write %s", s->ds->name, name);
+        goto fail;
+    }
+    if (copy_range(fd, 0, out, 0, size, on_bytes, ud) != 0) {
+        ferr_errno(err, FERR_IO, errno, "datastore %s: writing %s", s->ds->name, name);
+        goto fail;
+    }
+    if (close(out) != 0) {
+        out = -1;
+        ferr_errno(err, FERR_IO, errno, "datastore %s: writing %s", s->ds->name, name);
+        goto fail;
+    }
+    out = -1;
+    struct stat st;
+    if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
+        ferr_set(err, FERR_IO, "datastore %s: %s is a folder there", s->ds->name, name);
+        goto fail;
+    }
+    if (rename(tmp, full) != 0) {
+        ferr_errno(err, FERR_IO, errno, "datastore %s: cannot rename into %s", s->ds->name, name);
+        goto fail;
+    }
+    free(tmp);
+    free(full);
+    return 0;
+fail:
+    if (out >= 0)
+        close(out);
+    unlink(tmp);
+    free(tmp);
+    free(full);
+    return -1;
+}
+
+static void local_close(store_t *s)
+{
+    local_store_t *ls = (local_store_t *)s;
+    free(ls->root);
+    free(ls->stat_name);
+    free(ls);
+}
+
+static const struct store_ops local_ops = {
+    .name = "local",
+    .list = local_list,
+    .stat = local_stat,
+    .read = local_read,
+    .write = local_write,
+    .close = local_close,
+};
+
+int store_local_open(store_t **out, const datastore_t *ds, ferr_t *err)
+{
+    struct stat st;
+    if (!ds->root || stat(ds->root, &st) != 0 || !S_ISDIR(st.st_mode))
+        return ferr_set(err, FERR_NOTFOUND,
+                        "datastore %s: its root folder %s does not exist (create it, or register "
+                        "again with --create-if-not-exists)",
+                        ds->name, ds->root ? ds->root : "(none)");
+    local_store_t *ls = calloc(1, sizeof *ls);
+    if (!ls)
+        return ferr_set(err, FERR_INTERNAL, "out of memory");
+    ls->base.ops = &local_ops;
+    ls->base.ds = ds;
+    ls->root = strdup(ds->root);
+    *out = &ls->base;
+    return 0;
+}

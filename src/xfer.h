@@ -1,0 +1,53 @@
+/* The transfer engine every backend shares: turns "this prefix into that
+ * folder" or "these files to that prefix" into store calls, with skip and
+ * overwrite rules, name checks, temporary files and progress. */
+#ifndef FERRY_XFER_H
+#define FERRY_XFER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "store.h"
+
+typedef struct xfer_opts {
+    int overwrite;       /* replace existing targets; otherwise skip them */
+    int follow_symlinks; /* uploads: follow symlinks in the source */
+    const char *label;   /* for progress */
+} xfer_opts_t;
+
+typedef enum { XFER_DONE, XFER_SKIPPED, XFER_FAILED } xfer_status_t;
+
+typedef struct xfer_item {
+    char *local;  /* absolute local path */
+    char *remote; /* name in the datastore */
+    uint64_t size;
+    xfer_status_t status;
+} xfer_item_t;
+
+typedef struct xfer_result {
+    xfer_item_t *items;
+    size_t n, cap;
+    uint64_t files, bytes, skipped, failed;
+    double seconds;
+} xfer_result_t;
+
+/* Every file under prefix (a string prefix) into dest/<name without its
+ * first strip bytes>. */
+int xfer_download_prefix(store_t *s, const char *prefix, size_t strip, const char *dest,
+                         const xfer_opts_t *o, xfer_result_t *res, ferr_t *err);
+/* One file to dest_file. */
+int xfer_download_file(store_t *s, const char *name, const char *dest_file, const xfer_opts_t *o,
+                       xfer_result_t *res, ferr_t *err);
+/* Every file under src_dir to target/<relative path>. */
+int xfer_upload_dir(store_t *s, const char *src_dir, const char *target, const xfer_opts_t *o,
+                    xfer_result_t *res, ferr_t *err);
+/* Files to target/<basename>, or target/<path relative to relative_root>. */
+int xfer_upload_files(store_t *s, char *const *files, size_t n, const char *relative_root,
+                      const char *target, const xfer_opts_t *o, xfer_result_t *res, ferr_t *err);
+
+void xfer_result_free(xfer_result_t *r);
+/* "downloaded 3 files (1.2 MiB), 1 skipped, 0 failed, in 0.01 s (120.0 MiB/s)" */
+char *xfer_summary(const char *verb, const xfer_result_t *r);
+
+#endif
