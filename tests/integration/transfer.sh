@@ -1,0 +1,122 @@
+# upload, upload-files, download, ls on the local datastore: skip and
+# overwrite, awkward names, symlinks, empty folders, refusal of escapes.
+. "$(dirname "$0")/../lib.sh"
+DS=$FERRY_WORKSPACE/datastores/workspaceblobstore
+
+mkdir -p src/sub/deeper src/empty
+printf 'alpha\n' > src/a.txt
+printf 'beta\n' > "src/sub/with space.txt"
+printf 'gamma\n' > "src/sub/ünï#cødé%+&.txt"
+: > src/sub/deeper/zero.bin
+head -c 300000 /dev/urandom > src/sub/deeper/big.bin
+
+f upload workspaceblobstore src --target-path data/v1
+expect_rc 0 "upload a folder"
+expect_out "uploaded 5 files" "the summary counts 5 files"
+expect_out "0 skipped, 0 failed" "none skipped or failed"
+expect_same src/sub/deeper/big.bin "$DS/data/v1/sub/deeper/big.bin" "bytes arrive intact"
+expect_file "$DS/data/v1/sub/ünï#cødé%+&.txt" "non-ASCII and #%+& names arrive as written"
+expect_file "$DS/data/v1/sub/deeper/zero.bin" "a zero-byte file arrives"
+expect_eq "$(find "$DS" -name '*.part' | wc -l)" "0" "no temporary file is left"
+
+f upload workspaceblobstore src --target-path data/v1
+expect_out "uploaded 0 files (0 B), 5 skipped" "a second upload skips existing files"
+printf 'alpha2\n' > src/a.txt
+f upload workspaceblobstore src --target-path data/v1
+expect_eq "$(cat "$DS/data/v1/a.txt")" "alpha" "without --overwrite the old file stays"
+f upload workspaceblobstore src --target-path data/v1 --overwrite
+expect_out "uploaded 5 files" "--overwrite uploads again"
+expect_eq "$(cat "$DS/data/v1/a.txt")" "alpha2" "--overwrite replaces"
+
+f ls workspaceblobstore data/v1/sub/
+expect_rc 0 "ls with a prefix"
+expect_eq "$(wc -l < "$OUT")" "4" "lists the 4 files under the prefix"
+expect_out "300000" "with sizes"
+f ls workspaceblobstore data/v1/sub/with --json
+expect_eq "$(json "$OUT" '[e["name"] for e in j]')" "['data/v1/sub/with space.txt']" "a prefix is a string prefix; --json"
+f ls nosuch
+expect_rc 1 "ls of an unknown datastore fails"
+expect_err "no datastore named nosuch" "and names it"
+
+f download workspaceblobstore out --prefix data/v1/
+expect_rc 0 "download a prefix"
+expect_same src/sub/deeper/big.bin out/data/v1/sub/deeper/big.bin "downloads keep full names under the target"
+expect_file "out/data/v1/sub/ünï#cødé%+&.txt" "awkward names download"
+f download workspaceblobstore out --prefix data/v1/
+expect_out "0 files (0 B), 5 skipped" "a second download skips existing files"
+printf 'local edit\n' > out/data/v1/a.txt
+f download workspaceblobstore out --prefix data/v1/ --overwrite
+expect_eq "$(cat out/data/v1/a.txt)" "alpha2" "--overwrite replaces local files"
+
+# upload-files
+printf 'one\n' > one.txt
+mkdir -p tree/x && printf 'two\n' > tree/x/two.txt
+f upload-files workspaceblobstore one.txt tree/x/two.txt --target-path files
+expect_rc 0 "upload-files"
+expect_file "$DS/files/one.txt" "files land by their base name"
+expect_file "$DS/files/two.txt" "every file given lands"
+f upload-files workspaceblobstore tree/x/two.txt --relative-root tree --target-path rel
+expect_file "$DS/rel/x/two.txt" "--relative-root keeps the path below it"
+f upload-files workspaceblobstore one.txt --relative-root tree
+expect_rc 2 "a file outside --relative-root is refused"
+f upload-files workspaceblobstore nothere.txt
+expect_rc 1 "a missing file fails"
+
+# escapes: nothing is written outside the datastore or the target
+f upload workspaceblobstore src --target-path ../escape
+expect_rc 1 "--target-path with .. is refused"
+expect_err "contains '..'" "with the reason"
+expect_no_file "$FERRY_WORKSPACE/datastores/escape" "and nothing was written outside"
+f download workspaceblobstore out2 --prefix ../../
+expect_rc 1 "--prefix with .. is refused"
+# a symlink planted in the target folder is not written through
+mkdir -p out3/data outside
+ln -s "$T/outside" out3/data/v1
+f download workspaceblobstore out3 --prefix data/v1/
+expect_rc 1 "a download through a symlinked folder fails"
+expect_err "is a symlink; refusing to write through it" "and says why"
+expect_eq "$(ls outside | wc -l)" "0" "nothing was written through the symlink"
+
+# symlinks in a source folder: skipped, or followed when asked
+mkdir -p links && printf 'real\n' > links/real.txt
+ln -s real.txt links/link.txt
+ln -s /etc links/etc
+f upload workspaceblobstore links --target-path links
+expect_out "uploaded 1 file" "symlinks are skipped by default"
+expect_err "skipping symlink" "with a warning"
+expect_no_file "$DS/links/link.txt" "the link was not uploaded"
+printf 'x\n' > "$T/secretfile"
+mkdir -p links2 && ln -s "$T/secretfile" links2/s.txt
+f upload workspaceblobstore links2 --target-path links2 --follow-symlinks
+expect_file "$DS/links2/s.txt" "--follow-symlinks follows file links"
+mkdir -p loop/d && ln -s .. loop/d/up
+f upload workspaceblobstore loop --target-path loop --follow-symlinks
+expect_rc 0 "a symlink loop ends"
+expect_err "a symlink loop" "and is reported"
+
+# a symlink inside a local datastore is not followed out of it
+ln -s /etc "$DS/etc-link"
+f ls workspaceblobstore
+expect_not_err "passwd" "a symlink in a datastore is not listed through"
+grep -q 'etc-link' "$OUT" && _fail "the symlink is not listed as a file" || _ok "the symlink is not listed as a file"
+f download workspaceblobstore out4 --prefix etc-link/
+expect_eq "$(find out4 -type f 2>/dev/null | wc -l)" "0" "nothing is downloaded through it"
+
+# empty folders are not carried (object stores have none), and nothing breaks
+expect_no_file "$DS/data/v1/empty" "an empty folder is not created in the datastore"
+
+# progress: a plain line when asked
+FERRY_PROGRESS_INTERVAL=0 f --progress=plain upload workspaceblobstore src --target-path p --overwrite
+expect_err "ferry: upload: 5/5 files" "--progress=plain prints plain progress lines"
+FERRY_PROGRESS_INTERVAL=0 f --progress=none upload workspaceblobstore src --target-path p --overwrite
+expect_not_err "files," "--progress=none prints none"
+f -q upload workspaceblobstore src --target-path q
+expect_eq "$(cat "$ERR")" "" "-q keeps stderr empty"
+
+# a read-only target: a clear error, no partial file under the final name
+mkdir -p ro && chmod 555 ro
+if [ "$(id -u)" -ne 0 ]; then
+    f download workspaceblobstore ro --prefix data/v1/a.txt
+    expect_rc 1 "a read-only target fails"
+fi
+chmod 755 ro

@@ -1,0 +1,54 @@
+# Sourced by each integration test. Prints TAP lines ("ok - ...",
+# "not ok - ..."); tests/run counts them. Every test file gets a private
+# folder and workspace.
+set -u
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FERRY=${FERRY:-$TOP/ferry}
+case "$FERRY" in /*) ;; *) FERRY=$TOP/$FERRY ;; esac
+T=$(mktemp -d "${TMPDIR:-/tmp}/ferry-test.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+export FERRY_WORKSPACE=$T/ws
+export FERRY_PROGRESS_INTERVAL=1000
+cd "$T"
+OUT=$T/.out
+ERR=$T/.err
+
+_ok() { echo "ok - $1"; }
+_fail() {
+    echo "not ok - $1"
+    shift
+    for l in "$@"; do printf '#   %s\n' "$l"; done
+    if [ -s "$ERR" ]; then sed 's/^/#   stderr: /' "$ERR" | head -20; fi
+}
+
+# run CMD...: runs it, keeping stdout in $OUT, stderr in $ERR, status in $RC.
+run() {
+    "$@" >"$OUT" 2>"$ERR"
+    RC=$?
+}
+
+# f ARGS...: runs ferry.
+f() { run "$FERRY" "$@"; }
+
+expect_rc() { # expect_rc N NAME
+    if [ "$RC" -eq "$1" ]; then _ok "$2"; else _fail "$2" "exit code $RC, expected $1"; fi
+}
+expect_out() { # expect_out TEXT NAME: stdout contains TEXT
+    if grep -qF -- "$1" "$OUT"; then _ok "$2"; else _fail "$2" "stdout lacks: $1" "stdout: $(head -c 600 "$OUT")"; fi
+}
+expect_err() { # expect_err TEXT NAME: stderr contains TEXT
+    if grep -qF -- "$1" "$ERR"; then _ok "$2"; else _fail "$2" "stderr lacks: $1"; fi
+}
+expect_not_err() {
+    if grep -qF -- "$1" "$ERR"; then _fail "$2" "stderr has: $1"; else _ok "$2"; fi
+}
+expect_eq() { # expect_eq ACTUAL EXPECTED NAME
+    if [ "$1" == "$2" ]; then _ok "$3"; else _fail "$3" "got:      $1" "expected: $2"; fi
+}
+expect_file() { if [ -f "$1" ]; then _ok "$2"; else _fail "$2" "no file $1"; fi; }
+expect_no_file() { if [ -e "$1" ] || [ -L "$1" ]; then _fail "$2" "$1 exists"; else _ok "$2"; fi; }
+expect_same() { # expect_same FILE1 FILE2 NAME
+    if cmp -s "$1" "$2"; then _ok "$3"; else _fail "$3" "$1 and $2 differ"; fi
+}
+# json FILE EXPR: evaluates a Python expression on the parsed JSON `j`.
+json() { /usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
