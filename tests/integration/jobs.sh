@@ -1,0 +1,229 @@
+# Running jobs end to end: both formats, substitution, staging, exit codes,
+# signals, timeouts, outputs on failure, the manifest.
+. "$(dirname "$0")/../lib.sh"
+DS=$FERRY_WORKSPACE/datastores/workspaceblobstore
+EX=$TOP/examples/hello
+
+f upload workspaceblobstore "$EX/data" --target-path examples/hello/data
+expect_rc 0 "sample data uploaded"
+
+# --- the v2 example ---
+f run "$EX/job.yml" --run-id v2run
+expect_rc 0 "the v2 example runs"
+expect_file "$DS/azureml/v2run/counts/top-words.txt" "its output lands at azureml/<run id>/<output>/"
+expect_eq "$(head -1 "$DS/azureml/v2run/counts/top-words.txt" | tr -s ' ')" " 10 the" "and holds what the command computed"
+expect_eq "$(cat "$DS/azureml/v2run/counts/summary.txt")" "files=3 top=5 run=v2run" "literal inputs and FERRY_RUN_ID reach the command"
+M=$FERRY_WORKSPACE/runs/v2run/manifest.json
+expect_file "$M" "manifest.json is written"
+expect_eq "$(json "$M" 'j["status"], j["exit_code"], j["command_result"]["status"]')" "('completed', 0, 0)" "the manifest records the status"
+expect_eq "$(json "$M" '[i["file_count"] for i in j["inputs"] if i["type"] != "literal"]')" "[3]" "the manifest counts the input files"
+sha=$(sha256sum "$EX/data/books/tale.txt" | cut -d' ' -f1)
+expect_eq "$(json "$M" '[f["sha256"] for f in j["inputs"][0]["files"] if f["path"] == "books/tale.txt"][0]')" "$sha" "the manifest holds each file's SHA-256"
+expect_eq "$(json "$M" 'j["outputs"][0]["datastore"], j["outputs"][0]["path_on_datastore"]')" "('workspaceblobstore', 'azureml/v2run/counts')" "the manifest says where outputs went"
+expect_file "$FERRY_WORKSPACE/runs/v2run/ferry.log" "ferry.log is written"
+grep -q "input corpus: downloaded 3 files" "$FERRY_WORKSPACE/runs/v2run/ferry.log" && _ok "ferry.log records staging" || _fail "ferry.log records staging"
+
+# --- the v1 runconfig ---
+f run "$EX/runconfig.yml" --run-id v1run
+expect_rc 0 "the v1 runconfig runs"
+expect_file "$DS/examples/hello/v1-output/top-words.txt" "its upload reference lands at pathOnDataStore"
+M1=$FERRY_WORKSPACE/runs/v1run/manifest.json
+expect_eq "$(json "$M1" 'j["format"]')" "azureml-v1-runconfig" "the manifest names the format"
+expect_eq "$(json "$M1" 'j["argv"][0]')" "src/count.sh" "the script runs directly (argv, no shell)"
+expect_eq "$(json "$M1" 'j["argv"][1]')" "$FERRY_WORKSPACE/runs/v1run/inputs/corpus" "\$AZUREML_DATAREFERENCE_corpus became the local path"
+
+# --- validate / plan / dry run ---
+f validate "$EX/job.yml" "$EX/runconfig.yml"
+expect_rc 0 "validate accepts both examples"
+expect_out "valid azureml-v2-command-job (2 inputs, 1 output)" "and says what it found"
+f plan "$EX/job.yml" --run-id p1
+expect_rc 0 "plan"
+expect_out "ignored (for the Azure ML service): \$schema, display_name, experiment_name, environment, compute" "plan lists the keys left to the service"
+expect_out "from azureml://datastores/workspaceblobstore/paths/examples/hello/data/" "plan shows each input's source"
+f plan "$EX/job.yml" --run-id p1 --json
+expect_eq "$(json "$OUT" 'j["inputs"][0]["local_path"]')" "$FERRY_WORKSPACE/runs/p1/inputs/corpus" "plan --json gives local paths"
+expect_eq "$(json "$OUT" 'j["outputs"][0]["uri"]')" "azureml://datastores/workspaceblobstore/paths/azureml/p1/counts/" "and the default output path"
+f run "$EX/job.yml" --dry-run --run-id dry
+expect_rc 0 "--dry-run"
+expect_no_file "$FERRY_WORKSPACE/runs/dry" "--dry-run stages and runs nothing"
+
+# --- a job written in awkward but valid ways ---
+mkdir -p j && cd j
+printf 'data\n' > local.txt
+mkdir -p localdir && printf 'x\n' > localdir/x.txt
+printf '{\r\n\t"command": "echo \\"${{inputs.my-in}}|${{ inputs.n }}|${{inputs.f}}|${{outputs.o}}|$MYVAR\\" > out.txt; cp ${{inputs.f}} ${{outputs.o}}/copied.txt",\r\n\t"inputs": {\r\n\t\t"my-in": {"type": "uri_folder", "path": "localdir", "mode": "RO_MOUNT"},\r\n\t\t"n": {"value": 3},\r\n\t\t"f": {"type": "uri_file", "path": "azureml://datastores/workspaceblobstore/paths/examples/hello/data/books/moby.txt", "mode": "Download"}\r\n\t},\r\n\t"outputs": {"o": {"type": "uri_folder", "path": "azureml://datastores/workspaceblobstore/paths/custom/${{name}}/${{output_name}}", "mode": "upload"}},\r\n\t"environment_variables": {"MYVAR": "run ${{run.id}}"}\r\n}' > job.json
+f run job.json --run-id awk
+expect_rc 0 "a JSON job with CRLF, tabs, no final newline, mixed-case modes runs"
+R=$FERRY_WORKSPACE/runs/awk
+expect_eq "$(cat out.txt)" "$T/j/localdir|3|$R/inputs/f/moby.txt|$R/outputs/o|run awk" "hyphenated names, inner spaces, literals, uri_file, env substitution"
+expect_file "$DS/custom/awk/o/copied.txt" "\${{name}} and \${{output_name}} in an output path"
+cd "$T"
+
+# quoted keys, a uri_file output, legacy mount, a direct URL, the old folder:/file: keys
+cat > legacy.yml <<'YAML'
+"command": 'echo ${{inputs.url}} > ${{outputs.result}}; ls ${{inputs.old}} >> ${{outputs.result}}'
+"inputs":
+  url: {type: uri_file, path: "https://example.invalid/c/x.csv", mode: direct}
+  old: {folder: "azureml://datastores/workspaceblobstore/paths/examples/hello/data/books", mode: mount}
+outputs:
+  result: {type: uri_file, mode: mount}
+YAML
+f run legacy.yml --run-id leg
+expect_rc 0 "quoted keys, legacy keys and modes run"
+expect_eq "$(head -1 "$DS/azureml/leg/result/result")" "https://example.invalid/c/x.csv" "a direct input is passed through as written"
+expect_eq "$(tail -1 "$DS/azureml/leg/result/result")" "tale.txt" "a uri_file output is uploaded as a file"
+
+# --- failures before the command runs ---
+cat > unknown-ds.yml <<'YAML'
+command: touch ran-anyway
+inputs:
+  d:
+    type: uri_folder
+    path: azureml://datastores/nosuch/paths/x
+YAML
+f run unknown-ds.yml
+expect_rc 121 "an unknown datastore exits 121"
+expect_err "unknown-ds.yml:5:11: inputs.d: unknown datastore 'nosuch' (this workspace has: workspaceblobstore" "and names file:line:col, field and the known datastores"
+expect_no_file ran-anyway "the command did not run"
+sed 's|nosuch/paths/x|workspaceblobstore/paths/no/such/folder|' unknown-ds.yml > missing.yml
+f run missing.yml --run-id miss
+expect_rc 122 "a missing input exits 122"
+expect_err "input d: nothing found at azureml://datastores/workspaceblobstore/paths/no/such/folder" "and says what was missing"
+expect_no_file ran-anyway "the command did not run"
+expect_eq "$(json "$FERRY_WORKSPACE/runs/miss/manifest.json" 'j["status"], j["exit_code"]')" "('failed', 122)" "the manifest records the staging failure"
+printf 'command: [not, a, string]\n' > bad.yml
+f run bad.yml
+expect_rc 121 "an invalid job exits 121"
+f run nothere.yml
+expect_rc 121 "a missing job file exits 121"
+f run unknown-ds.yml --grace=abc
+expect_rc 121 "a bad --grace exits 121"
+printf 'command: echo\ncode: ./nosuchdir\n' > nocode.yml
+f run nocode.yml
+expect_rc 121 "a missing code folder exits 121"
+expect_err "nocode.yml:2:7: code: the folder" "with its position"
+printf 'command: echo\noutputs:\n  o:\n    path: azureml://datastores/blob_x/paths/o\n' > blobout.yml
+f datastore register azure-blob blob_x --account acct --container cont
+f run blobout.yml
+expect_rc 121 "an output on a datastore that cannot move data fails before the command"
+expect_err "output o: datastore blob_x is of type azure_blob, which cannot move data yet" "with why"
+
+# --- exit status propagation ---
+printf 'command: exit 7\n' > seven.yml
+f run seven.yml
+expect_rc 7 "the command's exit status is ferry's"
+printf 'command: kill -9 $$\n' > killed.yml
+f run killed.yml
+expect_rc 137 "a command killed by signal 9 gives 128+9"
+printf 'command: nosuchcommand-xyz\n' > nf.yml
+f run nf.yml
+expect_rc 127 "a command not found gives 127"
+printf 'script: nosuch.sh\n' > nf1.yml
+f run nf1.yml
+expect_rc 127 "a v1 script not found gives 127"
+expect_err "cannot run ./nosuch.sh" "and names it"
+
+# --- timeout ---
+printf 'command: sleep 30\nlimits:\n  timeout: 1\n' > slow.yml
+start=$(date +%s)
+f run slow.yml --grace 2 --run-id slow
+expect_rc 124 "limits.timeout exits 124"
+[ $(( $(date +%s) - start )) -lt 10 ] && _ok "and does not wait for the command" || _fail "timeout took too long"
+expect_err "ran past its timeout of 1 s" "and says so"
+expect_eq "$(json "$FERRY_WORKSPACE/runs/slow/manifest.json" 'j["command_result"]["timed_out"]')" "True" "the manifest records the timeout"
+
+# --- outputs are uploaded when the command fails, unless told otherwise ---
+printf 'command: echo partial > ${{outputs.o}}/ckpt.txt; exit 3\noutputs:\n  o:\n' > fails.yml
+f run fails.yml --run-id fail1
+expect_rc 3 "a failing command's status is kept"
+expect_file "$DS/azureml/fail1/o/ckpt.txt" "and its outputs are uploaded anyway (--upload-on always)"
+f run fails.yml --run-id fail2 --upload-on success
+expect_no_file "$DS/azureml/fail2/o/ckpt.txt" "--upload-on success skips outputs of a failed command"
+printf 'command: echo ok > ${{outputs.o}}/x.txt\noutputs:\n  o:\n' > good.yml
+f run good.yml --run-id fail3 --upload-on failure
+expect_no_file "$DS/azureml/fail3/o/x.txt" "--upload-on failure skips outputs of a good command"
+
+# --- an output that cannot be uploaded: 123 ---
+printf 'command: echo hi\noutputs:\n  o: {type: uri_file, mode: upload}\n' > noout.yml
+f run noout.yml --run-id noout
+expect_rc 123 "outputs that fail after a good command exit 123"
+expect_err "the command did not write" "and say what is missing"
+
+# --- SIGTERM reaches the command; outputs still uploaded ---
+cat > term.yml <<'YAML'
+command: >-
+  trap 'echo got-term > ${{outputs.o}}/term.txt; exit 143' TERM;
+  echo started > ${{outputs.o}}/started.txt;
+  while :; do sleep 0.1; done
+outputs:
+  o:
+YAML
+"$FERRY" run term.yml --run-id term >"$OUT" 2>"$ERR" &
+fp=$!
+for _ in $(seq 100); do [ -f "$FERRY_WORKSPACE/runs/term/outputs/o/started.txt" ] && break; sleep 0.1; done
+kill -TERM $fp
+wait $fp
+RC=$?
+expect_rc 143 "SIGTERM to ferry: the command's own status comes back"
+expect_eq "$(cat "$DS/azureml/term/o/term.txt" 2>/dev/null)" "got-term" "the command got SIGTERM and its outputs were uploaded"
+expect_err "forwarding Terminated to the command" "ferry says it forwarded the signal"
+
+# a command that ignores SIGTERM gets SIGKILL after the grace period
+printf "command: trap '' TERM; touch \${{outputs.o}}/up; while :; do sleep 0.1; done\noutputs:\n  o:\n" > stubborn.yml
+"$FERRY" run stubborn.yml --run-id stub --grace 1 >"$OUT" 2>"$ERR" &
+fp=$!
+for _ in $(seq 100); do [ -f "$FERRY_WORKSPACE/runs/stub/outputs/o/up" ] && break; sleep 0.1; done
+kill -TERM $fp
+wait $fp
+RC=$?
+expect_rc 137 "after --grace, SIGKILL (128+9)"
+expect_err "still running 1 s after SIGTERM; sending SIGKILL" "and ferry says so"
+expect_file "$DS/azureml/stub/o/up" "outputs are uploaded after a SIGKILL too"
+
+# SIGUSR1 is forwarded to the whole process group
+cat > usr.yml <<'YAML'
+command: >-
+  trap 'echo usr1 > ${{outputs.o}}/usr1.txt; exit 0' USR1;
+  touch ${{outputs.o}}/ready;
+  while :; do sleep 0.1; done
+outputs:
+  o:
+YAML
+"$FERRY" run usr.yml --run-id usr >"$OUT" 2>"$ERR" &
+fp=$!
+for _ in $(seq 100); do [ -f "$FERRY_WORKSPACE/runs/usr/outputs/o/ready" ] && break; sleep 0.1; done
+kill -USR1 $fp
+wait $fp
+RC=$?
+expect_rc 0 "SIGUSR1 is forwarded and the command finishes"
+expect_file "$DS/azureml/usr/o/usr1.txt" "the command saw SIGUSR1"
+
+# --- the child's environment ---
+export SOME_KEY_VAR=ZmFrZS1rZXktZm9yLWVudi10ZXN0LTEyMzQ1Njc4OTA=
+f datastore register azure-blob envds --account acct --container cont --account-key-env SOME_KEY_VAR
+printf 'command: env > ${{outputs.o}}/env.txt\noutputs:\n  o:\n' > env.yml
+f run env.yml --run-id env
+grep -q SOME_KEY_VAR "$DS/azureml/env/o/env.txt" && _fail "a variable holding a datastore secret is not passed to the command" || _ok "a variable holding a datastore secret is not passed to the command"
+grep -q "^AZURE_ML_OUTPUT_o=$FERRY_WORKSPACE/runs/env/outputs/o$" "$DS/azureml/env/o/env.txt" && _ok "AZURE_ML_OUTPUT_<name> is set" || _fail "AZURE_ML_OUTPUT_<name> is set"
+
+# --- v1 specifics: pathOnCompute, overwrite false, mount as download ---
+cat > v1b.yml <<'YAML'
+script: show.sh
+arguments: [--in, "${AZUREML_DATAREFERENCE_books}", --out=$AZUREML_DATAREFERENCE_res]
+dataReferences:
+  books:
+    dataStoreName: workspaceblobstore
+    pathOnDataStore: examples/hello/data/books
+    mode: mount
+    pathOnCompute: staged/books
+  res:
+    dataStoreName: workspaceblobstore
+    pathOnDataStore: v1b/results
+    mode: upload
+YAML
+printf '#!/bin/sh\nls "$2" > "${3#--out=}/listing.txt"\n' > show.sh
+chmod +x show.sh
+f run v1b.yml --run-id v1b
+expect_rc 0 "a v1 runconfig with braces, --opt=\$REF and pathOnCompute runs"
+expect_eq "$(cat "$DS/v1b/results/listing.txt" | tr '\n' ' ')" "moby.txt tale.txt " "pathOnCompute is where the data was staged"
+[ -d "$FERRY_WORKSPACE/runs/v1b/staged/books" ] && _ok "pathOnCompute is relative to the work dir" || _fail "pathOnCompute is relative to the work dir"
