@@ -660,7 +660,8 @@ static int cmd_validate(ctx_t *c, args_t *a, ferr_t *err)
         ferr_t e1 = FERR_INIT;
         if (job_load(&j, a->pos[i], &e1)) {
             if (a->npos == 1) {
-                ferr_set(err, e1.code, "%s", e1.msg);
+                /* a feature not built yet makes the file unusable here: a config error */
+                ferr_set(err, e1.code == FERR_UNSUPPORTED ? FERR_CONFIG : e1.code, "%s", e1.msg);
                 ferr_clear(&e1);
                 return -1;
             }

@@ -217,7 +217,7 @@ static int json_check(const char *name, const char *text, size_t len, ferr_t *er
             col++;
         }
     }
-    return ferr_set(err, FERR_CONFIG, "%s:%d:%d: not valid JSON here", name, line, col);
+    return ferr_set(err, FERR_CONFIG, "%s:%d:%d: not valid JSON here (look for a missing or extra comma, quote or bracket)", name, line, col);
 }
 
 int doc_load_mem(doc_t **out, const char *name, const char *text, size_t len, int strict_json,

@@ -355,9 +355,11 @@ static int check_path(const job_t *j, const job_io_t *io, const doc_node_t *at, 
     return rc;
 }
 
-static const char *io_known_keys[] = {"type",  "path",    "mode",     "description", "optional",
-                                      "folder", "file",   "data",     "value",       "default",
-                                      "name",  "version", "datastore", NULL};
+static const char *input_keys[] = {"type", "path",  "mode",  "description", "optional",
+                                   "folder", "file", "data", "value",       "default",
+                                   NULL};
+static const char *output_keys[] = {"type", "path", "mode", "description", "name", "version",
+                                    NULL};
 
 static int parse_v2_input(job_t *j, const char *name, const doc_node_t *v, ferr_t *err)
 {
@@ -382,9 +384,10 @@ static int parse_v2_input(job_t *j, const char *name, const doc_node_t *v, ferr_
         goto out;
     }
     for (size_t i = 0; i < v->n; i++)
-        if (!in_list(io_known_keys, v->pairs[i].key->str)) {
+        if (!in_list(input_keys, v->pairs[i].key->str)) {
             doc_error(err, j->doc, v->pairs[i].key, f,
-                      "unknown key '%s' (expected type, path, mode, description)",
+                      "unknown key '%s' (expected type, path, mode, description, or value for "
+                      "a literal)",
                       v->pairs[i].key->str);
             goto out;
         }
@@ -411,6 +414,10 @@ static int parse_v2_input(job_t *j, const char *name, const doc_node_t *v, ferr_
     }
     if (type && want_string(j, type, f, err))
         goto out;
+    if (value && path) {
+        doc_error(err, j->doc, value, f, "give either a value (a literal) or a path, not both");
+        goto out;
+    }
     const char *ts = type ? type->str : NULL;
     int literal_type = ts && (!strcmp(ts, "string") || !strcmp(ts, "integer") ||
                               !strcmp(ts, "number") || !strcmp(ts, "boolean"));
@@ -492,8 +499,7 @@ static int parse_v2_output(job_t *j, const char *name, const doc_node_t *v, ferr
         goto out;
     }
     for (size_t i = 0; i < v->n; i++)
-        if (!in_list(io_known_keys, v->pairs[i].key->str) ||
-            !strcmp(v->pairs[i].key->str, "value")) {
+        if (!in_list(output_keys, v->pairs[i].key->str)) {
             doc_error(err, j->doc, v->pairs[i].key, f,
                       "unknown key '%s' (expected type, path, mode, description)",
                       v->pairs[i].key->str);

@@ -272,6 +272,17 @@ static int registry_path(const workspace_t *ws, char **out)
     return *out ? 0 : -1;
 }
 
+/* "dir/x" becomes "x" when it lies inside the workspace (so the folder can move). */
+static void relative_to_ws(cJSON *v, const char *dir, size_t dl)
+{
+    if (!cJSON_IsString(v) || strncmp(v->valuestring, dir, dl) || v->valuestring[dl] != '/')
+        return;
+    char *rel = strdup(v->valuestring + dl + 1); /* cJSON cannot take a pointer into itself */
+    if (rel)
+        cJSON_SetValuestring(v, rel);
+    free(rel);
+}
+
 static int ws_save(workspace_t *ws, ferr_t *err)
 {
     cJSON *root = cJSON_CreateObject();
@@ -281,19 +292,10 @@ static int ws_save(workspace_t *ws, ferr_t *err)
     size_t dl = strlen(ws->dir);
     for (size_t i = 0; i < ws->n; i++) {
         cJSON *o = datastore_to_json(ws->ds[i]);
-        /* keep paths inside the workspace relative, so the folder can move */
-        const char *roots[] = {"root", NULL};
-        for (const char **k = roots; *k; k++) {
-            cJSON *v = cJSON_GetObjectItemCaseSensitive(o, *k);
-            if (cJSON_IsString(v) && !strncmp(v->valuestring, ws->dir, dl) &&
-                v->valuestring[dl] == '/')
-                cJSON_SetValuestring(v, v->valuestring + dl + 1);
-        }
+        relative_to_ws(cJSON_GetObjectItemCaseSensitive(o, "root"), ws->dir, dl);
         cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "credential");
-        cJSON *ref = c ? cJSON_GetObjectItemCaseSensitive(c, "ref") : NULL;
-        if (ws->ds[i]->cred_source == CRED_STORED && cJSON_IsString(ref) &&
-            !strncmp(ref->valuestring, ws->dir, dl) && ref->valuestring[dl] == '/')
-            cJSON_SetValuestring(ref, ref->valuestring + dl + 1);
+        if (c && ws->ds[i]->cred_source == CRED_STORED)
+            relative_to_ws(cJSON_GetObjectItemCaseSensitive(c, "ref"), ws->dir, dl);
         cJSON_AddItemToArray(arr, o);
     }
     char *text = cJSON_Print(root);

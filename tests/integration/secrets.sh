@@ -1,0 +1,42 @@
+# No secret in any output, log, manifest or registry, at any verbosity, on
+# success or failure; secrets stored by ferry are private files.
+. "$(dirname "$0")/../lib.sh"
+KEY="S2V5LWZvci1zZWNyZXRzLXRlc3Qtb25seS0wMTIzNDU2Nzg5QUJDREVGR0hJSktMTU5PUA=="
+SIG="c2lnbmF0dXJlLXNlY3JldC12YWx1ZS0xMjM0NQ"
+SAS="sv=2022-11-02&ss=b&srt=co&sp=rl&se=2030-01-01T00:00:00Z&sig=$SIG"
+CS="client-secret-for-tests-0123456789"
+# The key stays in ferry's environment (datastore kb reads it from there),
+# so the command's environment must not inherit it.
+export FERRY_TEST_KEY=$KEY
+ALL=$T/all-output
+: > "$ALL"
+keep() { cat "$OUT" "$ERR" >> "$ALL"; }
+
+f -vv datastore register azure-blob kb --account acct --container data --account-key-env FERRY_TEST_KEY; keep
+FERRY_TEST_SAS=$SAS f -vv datastore register azure-blob sb --account acct --container data --sas-token-env FERRY_TEST_SAS --store-secret; keep
+printf '%s' "$CS" > cs.txt
+f -vv datastore register azure-data-lake-gen2 lk --account acct --filesystem fs1 --tenant-id t --client-id c --client-secret-file cs.txt; keep
+printf 'name: yb\ntype: azure_blob\naccount_name: acct\ncontainer_name: data\ncredentials:\n  account_key: "%s"\n' "$KEY" > yb.yml
+f -vv datastore create --file yb.yml; keep
+expect_rc 0 "datastores with every kind of secret registered"
+for c in "datastore list" "datastore list --json" "datastore show kb" "datastore show sb --json" \
+    "datastore show lk" "datastore show yb --json" "ls kb" "ls sb" "download yb out" "upload lk ."; do
+    # shellcheck disable=SC2086
+    f -vv $c; keep
+done
+printf 'command: echo hi\ninputs:\n  d: {type: uri_folder, path: "azureml://datastores/sb/paths/x"}\n' > job.yml
+f -vv plan job.yml; keep
+f -vv run job.yml; keep
+expect_rc 121 "a run on a datastore that cannot move data fails"
+printf 'command: env; echo $FERRY_TEST_KEY | wc -c\noutputs:\n  o:\n' > local.yml
+f -vv run local.yml --run-id loc; keep
+expect_rc 0 "a local run at -vv"
+for s in "$KEY" "$SIG" "$CS"; do
+    n=$(grep -cF -- "$s" "$ALL")
+    expect_eq "$n" "0" "no output line holds the secret ${s:0:6}..."
+    n=$(grep -rlF -- "$s" "$FERRY_WORKSPACE" | grep -v "/secrets/" | wc -l)
+    expect_eq "$n" "0" "no workspace file outside secrets/ holds ${s:0:6}... (registry, ferry.log, manifest)"
+done
+expect_eq "$(stat -c %a "$FERRY_WORKSPACE/secrets/sb.sas_token")" "600" "a stored SAS is mode 0600"
+expect_eq "$(stat -c %a "$FERRY_WORKSPACE/secrets/yb.account_key")" "600" "a key from YAML is stored with mode 0600"
+expect_eq "$(stat -c %a "$FERRY_WORKSPACE/datastores.json")" "600" "the registry is mode 0600"
