@@ -250,6 +250,36 @@ static int set_credential(ctx_t *c, datastore_t *ds, const args_t *a, ferr_t *er
     return 0;
 }
 
+/* Reaches the container now (creating it if asked), so that a wrong name or
+ * credential shows at registration rather than in the middle of a job. */
+static int check_access(const datastore_t *ds, const args_t *a, ferr_t *err)
+{
+    int create = flag(a, "create-if-not-exists");
+    if (ds->type == DS_AZURE_BLOB) {
+        if (flag(a, "skip-validation") && !create)
+            return 0;
+        store_t *s;
+        if (store_open(&s, ds, err))
+            return -1;
+        int rc = s->ops->check(s, create, err);
+        store_close(s);
+        if (rc)
+            return ferr_wrap(err,
+                             "datastore %s not registered (--skip-validation registers it "
+                             "unchecked)",
+                             ds->name);
+    } else if (ds->type != DS_LOCAL) {
+        if (create)
+            log_warn("--create-if-not-exists: this version cannot reach %s storage yet; nothing "
+                     "is created",
+                     datastore_type_name(ds->type));
+        log_info("access to %s is not checked: this version does not move data on %s "
+                 "datastores yet",
+                 ds->name, datastore_type_name(ds->type));
+    }
+    return 0;
+}
+
 static int cmd_register(ctx_t *c, args_t *a, ferr_t *err)
 {
     ds_type_t t;
@@ -326,14 +356,8 @@ static int cmd_register(ctx_t *c, args_t *a, ferr_t *err)
     }
     if (datastore_validate(ds, err) || set_credential(c, ds, a, err))
         goto fail;
-    if (t != DS_LOCAL && flag(a, "create-if-not-exists"))
-        log_warn("--create-if-not-exists: this version cannot reach %s storage yet; the %s is "
-                 "not created",
-                 a->pos[0], cont);
-    if (t != DS_LOCAL && !flag(a, "skip-validation"))
-        log_info("access to %s is not checked: this version does not move data on %s "
-                 "datastores yet",
-                 ds->name, a->pos[0]);
+    if (check_access(ds, a, err))
+        goto fail;
     char *name = strdup(ds->name);
     if (workspace_add(c->ws, ds, flag(a, "overwrite"), err)) {
         free(name);
@@ -374,6 +398,16 @@ static int cmd_ds_create(ctx_t *c, args_t *a, ferr_t *err)
             free(secret);
             return -1;
         }
+    }
+    if (secret)
+        log_add_secret(secret);
+    ds->inline_secret = secret; /* checked as given, before a copy is kept */
+    rc = check_access(ds, a, err);
+    ds->inline_secret = NULL;
+    if (rc) {
+        datastore_free(ds);
+        free(secret);
+        return -1;
     }
     if (secret) {
         /* the file held the secret itself: keep a private copy, not a reference */
@@ -734,8 +768,9 @@ static int cmd_run(ctx_t *c, args_t *a, ferr_t *err)
 #define HELP_OPT {"help", 'h', 0}
 static const opt_spec_t no_opts[] = {HELP_OPT, {NULL, 0, 0}};
 static const opt_spec_t json_opts[] = {{"json", 0, 0}, HELP_OPT, {NULL, 0, 0}};
-static const opt_spec_t create_opts[] = {{"file", 'f', 1}, {"overwrite", 0, 0}, HELP_OPT,
-                                         {NULL, 0, 0}};
+static const opt_spec_t create_opts[] = {{"file", 'f', 1},          {"overwrite", 0, 0},
+                                         {"skip-validation", 0, 0}, {"create-if-not-exists", 0, 0},
+                                         HELP_OPT,                  {NULL, 0, 0}};
 static const opt_spec_t upload_opts[] = {{"target-path", 0, 1}, {"overwrite", 0, 0},
                                          {"follow-symlinks", 0, 0}, HELP_OPT, {NULL, 0, 0}};
 static const opt_spec_t upload_files_opts[] = {{"target-path", 0, 1}, {"relative-root", 0, 1},
@@ -775,10 +810,12 @@ static const command_t commands[] = {
      "\n"
      "  --description TEXT   --overwrite   replace a datastore of the same name"},
     {"datastore create", cmd_ds_create, create_opts, 0, 0, 2,
-     "ferry datastore create --file FILE.yml [--overwrite]",
+     "ferry datastore create --file FILE.yml [--overwrite] [--skip-validation]\n"
+     "                       [--create-if-not-exists]",
      "Registers a datastore from Azure ML's datastore YAML (type: azure_blob, azure_file,\n"
      "azure_data_lake_gen2) or type: local with root. An inline secret in credentials is\n"
-     "copied into the workspace (mode 0600)."},
+     "copied into the workspace (mode 0600). Access to a blob container is checked first\n"
+     "unless --skip-validation."},
     {"datastore list", cmd_ds_list, json_opts, 0, 0, 1, "ferry datastore list [--json]",
      "Lists the workspace's datastores."},
     {"datastore show", cmd_ds_show, json_opts, 1, 1, 1, "ferry datastore show NAME [--json]",

@@ -333,11 +333,17 @@ static int check_path(const job_t *j, const job_io_t *io, const doc_node_t *at, 
                        "'%s': data assets are not supported yet; name the data by datastore "
                        "instead: azureml://datastores/<datastore>/paths/<path>",
                        io->path);
-    else if (u.kind == URI_URL && (!input || io->mode != MODE_DIRECT))
-        rc = doc_error(err, j->doc, at, field,
-                       "'%s': %s URLs are not supported yet except as an input with mode: direct "
-                       "(passed to the command as written)",
-                       io->path, u.scheme);
+    else if (u.kind == URI_URL && !(input && io->mode == MODE_DIRECT)) {
+        blob_url_t b;
+        const char *bwhy;
+        if (uri_blob_parse(io->path, &b, &bwhy))
+            rc = doc_error(err, j->doc, at, field,
+                           "'%s': %s; ferry stages Azure Blob URLs (https://<account>.blob."
+                           "core.windows.net/<container>/<path>, wasbs://...), and passes any "
+                           "other URL with mode: direct",
+                           io->path, bwhy);
+        uri_blob_dispose(&b);
+    }
     else if (u.kind == URI_LOCAL && !input)
         rc = doc_error(err, j->doc, at, field,
                        "'%s': an output goes to a datastore: "

@@ -53,12 +53,17 @@ static void iso_time(double t, char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static cJSON *file_entry(const char *rel, const char *local, uint64_t size, const char *remote)
+static cJSON *file_entry(const char *rel, const char *local, uint64_t size, const char *remote,
+                         const char *etag, const char *md5)
 {
     cJSON *f = cJSON_CreateObject();
     cJSON_AddStringToObject(f, "path", rel);
     if (remote)
         cJSON_AddStringToObject(f, "path_on_datastore", remote);
+    if (etag)
+        cJSON_AddStringToObject(f, "etag", etag);
+    if (md5)
+        cJSON_AddStringToObject(f, "md5", md5);
     cJSON_AddNumberToObject(f, "size", (double)size);
     char hex[65];
     ferr_t e = FERR_INIT;
@@ -80,7 +85,7 @@ static int add_local(void *ud, const store_entry_t *e)
 {
     walk_ctx_t *w = ud;
     char *abs = path_join(w->root, e->name);
-    cJSON_AddItemToArray(w->files, file_entry(e->name, abs, e->size, NULL));
+    cJSON_AddItemToArray(w->files, file_entry(e->name, abs, e->size, NULL, NULL, NULL));
     w->bytes += e->size;
     free(abs);
     return 0;
@@ -120,7 +125,7 @@ static cJSON *io_entry(const plan_io_t *io, const stage_rec_t *rec, int input)
                 rel += bl + 1;
             else if (strrchr(rel, '/'))
                 rel = strrchr(rel, '/') + 1;
-            cJSON_AddItemToArray(files, file_entry(rel, it->local, it->size, it->remote));
+            cJSON_AddItemToArray(files, file_entry(rel, it->local, it->size, it->remote, it->etag, it->md5));
             bytes += it->size;
             count++;
         }
@@ -130,7 +135,7 @@ static cJSON *io_entry(const plan_io_t *io, const stage_rec_t *rec, int input)
         if (io->type == IO_URI_FILE) {
             if (stat(io->local, &st) == 0) {
                 cJSON_AddItemToArray(files, file_entry(strrchr(io->local, '/') + 1, io->local,
-                                                       (uint64_t)st.st_size, NULL));
+                                                       (uint64_t)st.st_size, NULL, NULL, NULL));
                 bytes = (uint64_t)st.st_size;
                 count = 1;
             }

@@ -133,6 +133,43 @@ static int resolve_datastore(plan_io_t *io, const job_t *job, const workspace_t 
     return 0;
 }
 
+/* A blob URL uses the credential of a registered datastore of the same
+ * account and container, or none (a public container). */
+static int resolve_blob_url(plan_io_t *io, const job_t *job, const workspace_t *ws,
+                           const doc_node_t *at, const char *field, ferr_t *err)
+{
+    blob_url_t b;
+    const char *why;
+    const char *text = io->uri;
+    if (uri_blob_parse(text, &b, &why))
+        return doc_error(err, job->doc, at, field, "'%s': %s", text, why);
+    for (size_t i = 0; i < workspace_count(ws) && !io->ds; i++) {
+        const datastore_t *d = workspace_at(ws, i);
+        if (d->type != DS_AZURE_BLOB || strcmp(d->account, b.account) ||
+            strcmp(d->container, b.container))
+            continue;
+        int same = b.account_url ? d->account_url && !strcmp(d->account_url, b.account_url)
+                                 : !d->account_url && d->endpoint &&
+                                       !strcmp(d->endpoint, b.endpoint);
+        if (same)
+            io->ds = d;
+    }
+    if (!io->ds) {
+        io->adhoc = datastore_new(io->name, DS_AZURE_BLOB);
+        io->adhoc->account = strdup(b.account);
+        io->adhoc->container = strdup(b.container);
+        io->adhoc->protocol = strdup(b.protocol);
+        io->adhoc->endpoint = b.endpoint ? strdup(b.endpoint) : NULL;
+        io->adhoc->account_url = b.account_url ? strdup(b.account_url) : NULL;
+        io->ds = io->adhoc;
+    }
+    io->remote = path_remote_normalize(b.path, &why);
+    uri_blob_dispose(&b);
+    if (!io->remote)
+        return doc_error(err, job->doc, at, field, "the path %s", why ? why : "is not valid");
+    return 0;
+}
+
 static char *local_default(const plan_t *p, const job_io_t *jio, const char *kind)
 {
     if (jio->local_path)
@@ -163,8 +200,21 @@ static int plan_input(plan_t *p, plan_io_t *io, const job_io_t *jio, const works
     if (uri_parse(jio->path, &u, &why))
         return doc_error(err, job->doc, at, field, "%s", why);
     int rc = 0;
-    if (u.kind == URI_URL) { /* only with direct, as job_load checked */
+    if (u.kind == URI_URL && io->mode == MODE_DIRECT) {
         io->value = strdup(jio->path);
+    } else if (u.kind == URI_URL) { /* a blob URL, as job_load checked */
+        rc = resolve_blob_url(io, job, ws, at, field, err);
+        if (rc == 0) {
+            io->mode = MODE_DOWNLOAD;
+            char *dir = local_default(p, jio, "inputs");
+            if (jio->type == IO_URI_FILE) {
+                io->local = path_join(dir, basename_of(io->remote));
+                free(dir);
+            } else {
+                io->local = dir;
+            }
+            io->value = strdup(io->local);
+        }
     } else if (u.kind == URI_DATASTORE) {
         rc = resolve_datastore(io, job, ws, at, field, &u, err);
         if (rc == 0 && io->mode == MODE_DIRECT) {
@@ -264,7 +314,9 @@ static int plan_output(plan_t *p, plan_io_t *io, const job_io_t *jio, const work
     if (uri_parse(io->uri, &u, &why))
         return doc_error(err, job->doc, at, field, "'%s': %s", io->uri, why);
     int rc = -1;
-    if (u.kind != URI_DATASTORE)
+    if (u.kind == URI_URL)
+        rc = resolve_blob_url(io, job, ws, at, field, err);
+    else if (u.kind != URI_DATASTORE)
         doc_error(err, job->doc, at, field, "'%s': expected azureml://datastores/...", io->uri);
     else
         rc = resolve_datastore(io, job, ws, at, field, &u, err);
@@ -520,10 +572,13 @@ static void print_io(FILE *f, const plan_io_t *io, int input)
         fprintf(f, "      from %s", io->uri);
         if (where)
             fprintf(f, "  [datastore %s, %s]", where, datastore_type_name(io->ds->type));
+        else if (io->adhoc && io->adhoc->type == DS_AZURE_BLOB)
+            fprintf(f, "  [no datastore: anonymous]");
         fprintf(f, "\n      to   %s\n", io->local ? io->local : "(passed as written)");
     } else {
-        fprintf(f, "      from %s\n      to   %s  [datastore %s, %s]\n", io->local, io->uri,
-                where, datastore_type_name(io->ds->type));
+        fprintf(f, "      from %s\n      to   %s  [%s%s, %s]\n", io->local, io->uri,
+                where ? "datastore " : "", where ? where : "no datastore: anonymous",
+                datastore_type_name(io->ds->type));
     }
     const char *note = mode_note(io);
     if (note)

@@ -7,13 +7,14 @@ int store_open(store_t **out, const datastore_t *ds, ferr_t *err)
     case DS_LOCAL:
         return store_local_open(out, ds, err);
     case DS_AZURE_BLOB:
+        return store_blob_open(out, ds, err);
     case DS_AZURE_FILE:
     case DS_ADLS_GEN2:
         break;
     }
     return ferr_set(err, FERR_UNSUPPORTED,
                     "datastore %s is of type %s, which cannot move data yet (this version of "
-                    "ferry moves data only on local datastores)",
+                    "ferry moves data on local and azure_blob datastores)",
                     ds->name, datastore_type_name(ds->type));
 }
 

@@ -14,7 +14,14 @@ typedef struct store_entry {
     uint64_t size;
     int64_t mtime;    /* seconds since the epoch, 0 if unknown */
     const char *etag; /* NULL if the backend has none */
+    const char *md5;  /* base64 Content-MD5, NULL if none */
 } store_entry_t;
+
+/* What a write stored: the object's new ETag and MD5 (empty if none). */
+typedef struct store_put {
+    char etag[128];
+    char md5[64];
+} store_put_t;
 
 /* Return non-zero to stop the listing (that value is returned by list). */
 typedef int (*store_list_fn)(void *ud, const store_entry_t *e);
@@ -35,7 +42,10 @@ struct store_ops {
     /* Creates or replaces name with the first size bytes of fd; a reader
      * never sees a partial object under name. */
     int (*write)(store_t *s, const char *name, int fd, uint64_t size, store_bytes_fn on_bytes,
-                 void *ud, ferr_t *err);
+                 void *ud, store_put_t *put, ferr_t *err);
+    /* Optional: checks that the store can be reached with its credential,
+     * creating the container first when create is set. */
+    int (*check)(store_t *s, int create, ferr_t *err);
     void (*close)(store_t *s);
 };
 
@@ -49,5 +59,6 @@ int store_open(store_t **out, const datastore_t *ds, ferr_t *err);
 void store_close(store_t *s);
 
 int store_local_open(store_t **out, const datastore_t *ds, ferr_t *err);
+int store_blob_open(store_t **out, const datastore_t *ds, ferr_t *err);
 
 #endif

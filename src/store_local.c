@@ -131,6 +131,7 @@ static int local_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *er
     e->size = (uint64_t)st.st_size;
     e->mtime = st.st_mtim.tv_sec;
     e->etag = NULL;
+    e->md5 = NULL;
     return 0;
 }
 
@@ -214,8 +215,9 @@ static int local_read(store_t *s, const char *name, uint64_t off, uint64_t len, 
 }
 
 static int local_write(store_t *s, const char *name, int fd, uint64_t size,
-                       store_bytes_fn on_bytes, void *ud, ferr_t *err)
+                       store_bytes_fn on_bytes, void *ud, store_put_t *put, ferr_t *err)
 {
+    put->etag[0] = put->md5[0] = 0;
     local_store_t *ls = (local_store_t *)s;
     const char *why;
     if (!path_name_safe(name, &why))

@@ -618,7 +618,9 @@ int datastore_secret(const datastore_t *ds, char **out, ferr_t *err)
     if (ds->cred_kind == CRED_NONE)
         return 0;
     const char *what = cred_names[ds->cred_kind];
-    if (ds->cred_source == CRED_FROM_ENV) {
+    if (ds->inline_secret) {
+        *out = strdup(ds->inline_secret);
+    } else if (ds->cred_source == CRED_FROM_ENV) {
         const char *v = getenv(ds->cred_ref);
         if (!v || !*v)
             return ferr_set(err, FERR_CONFIG,

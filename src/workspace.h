@@ -30,6 +30,7 @@ typedef struct datastore {
     cred_kind_t cred_kind;
     cred_source_t cred_source;
     char *cred_ref; /* env var name or file path */
+    const char *inline_secret; /* transient, never saved: a secret not yet stored */
 } datastore_t;
 
 typedef struct workspace workspace_t;

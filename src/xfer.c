@@ -30,6 +30,7 @@ static xfer_item_t *add_item(xfer_result_t *r, const char *local, const char *re
     it->remote = remote ? strdup(remote) : NULL;
     it->size = size;
     it->status = XFER_FAILED;
+    it->etag = it->md5 = NULL;
     return it;
 }
 
@@ -38,6 +39,8 @@ void xfer_result_free(xfer_result_t *r)
     for (size_t i = 0; i < r->n; i++) {
         free(r->items[i].local);
         free(r->items[i].remote);
+        free(r->items[i].etag);
+        free(r->items[i].md5);
     }
     free(r->items);
     memset(r, 0, sizeof *r);
@@ -151,6 +154,7 @@ static int fetch_one(store_t *s, const char *name, uint64_t size, const char *de
 
 typedef struct listing {
     char **names;
+    char **etags, **md5s;
     uint64_t *sizes;
     size_t n, cap;
     uint64_t bytes;
@@ -167,11 +171,19 @@ static int collect(void *ud, const store_entry_t *e)
         uint64_t *ns = realloc(l->sizes, cap * sizeof *ns);
         if (ns)
             l->sizes = ns;
-        if (!nn || !ns)
+        char **ne = realloc(l->etags, cap * sizeof *ne);
+        if (ne)
+            l->etags = ne;
+        char **nm = realloc(l->md5s, cap * sizeof *nm);
+        if (nm)
+            l->md5s = nm;
+        if (!nn || !ns || !ne || !nm)
             return -1;
         l->cap = cap;
     }
     l->names[l->n] = strdup(e->name);
+    l->etags[l->n] = e->etag ? strdup(e->etag) : NULL;
+    l->md5s[l->n] = e->md5 ? strdup(e->md5) : NULL;
     l->sizes[l->n++] = e->size;
     l->bytes += e->size;
     return 0;
@@ -179,9 +191,14 @@ static int collect(void *ud, const store_entry_t *e)
 
 static void listing_free(listing_t *l)
 {
-    for (size_t i = 0; i < l->n; i++)
+    for (size_t i = 0; i < l->n; i++) {
         free(l->names[i]);
+        free(l->etags[i]);
+        free(l->md5s[i]);
+    }
     free(l->names);
+    free(l->etags);
+    free(l->md5s);
     free(l->sizes);
 }
 
@@ -225,7 +242,10 @@ static void account(xfer_result_t *res, xfer_item_t *it, progress_t *pg, int rc,
     } else {
         res->files++;
         res->bytes += it->size;
-        log_debug("%s %s -> %s", what, it->remote, it->local);
+        if (!strcmp(what, "upload"))
+            log_debug("upload %s -> %s", it->local, it->remote);
+        else
+            log_debug("download %s -> %s", it->remote, it->local);
         progress_file_done(pg, 0);
     }
 }
@@ -268,6 +288,8 @@ int xfer_download_prefix(store_t *s, const char *prefix, size_t strip, const cha
                           "file was not downloaded",
                           name, (unsigned long long)l.sizes[i]);
         } else {
+            it->etag = l.etags[i] ? strdup(l.etags[i]) : NULL;
+            it->md5 = l.md5s[i] ? strdup(l.md5s[i]) : NULL;
             rc = fetch_one(s, name, l.sizes[i], dest, name + (strip <= nl ? strip : nl), o, pg,
                            it, &e1);
         }
@@ -286,12 +308,20 @@ int xfer_download_file(store_t *s, const char *name, const char *dest_file, cons
     if (s->ops->stat(s, name, &e, err))
         return -1;
     uint64_t size = e.size;
+    char *etag = e.etag ? strdup(e.etag) : NULL, *md5 = e.md5 ? strdup(e.md5) : NULL;
     char *dir = path_dirname(dest_file);
     const char *base = strrchr(dest_file, '/');
     base = base ? base + 1 : dest_file;
     progress_t *pg = progress_start(o->label ? o->label : "download");
     progress_total(pg, 1, size);
     xfer_item_t *it = add_item(res, NULL, name, size);
+    if (it) {
+        it->etag = etag;
+        it->md5 = md5;
+    } else {
+        free(etag);
+        free(md5);
+    }
     ferr_t e1 = FERR_INIT;
     int rc = it ? fetch_one(s, name, size, dir, base, o, pg, it, &e1) : -1;
     if (it)
@@ -383,6 +413,8 @@ static int put_one(store_t *s, xfer_item_t *it, const xfer_opts_t *o, progress_t
         ferr_t e2 = FERR_INIT;
         if (s->ops->stat(s, it->remote, &e, &e2) == 0) {
             it->status = XFER_SKIPPED;
+            it->etag = e.etag ? strdup(e.etag) : NULL;
+            it->md5 = e.md5 ? strdup(e.md5) : NULL;
             return 0;
         }
         int notfound = e2.code == FERR_NOTFOUND;
@@ -402,10 +434,14 @@ static int put_one(store_t *s, xfer_item_t *it, const xfer_opts_t *o, progress_t
         return ferr_set(err, FERR_IO, "%s: not a regular file", it->local);
     }
     it->size = (uint64_t)st.st_size;
-    int rc = s->ops->write(s, it->remote, fd, it->size, on_bytes, pg, err);
+    store_put_t put;
+    int rc = s->ops->write(s, it->remote, fd, it->size, on_bytes, pg, &put, err);
     close(fd);
-    if (rc == 0)
+    if (rc == 0) {
         it->status = XFER_DONE;
+        it->etag = put.etag[0] ? strdup(put.etag) : NULL;
+        it->md5 = put.md5[0] ? strdup(put.md5) : NULL;
+    }
     return rc;
 }
 

@@ -23,6 +23,8 @@ typedef struct xfer_item {
     char *remote; /* name in the datastore */
     uint64_t size;
     xfer_status_t status;
+    char *etag; /* the remote object's, when the backend has them */
+    char *md5;  /* base64 */
 } xfer_item_t;
 
 typedef struct xfer_result {

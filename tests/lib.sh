@@ -9,6 +9,10 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/ferry-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 export FERRY_WORKSPACE=$T/ws
 export FERRY_PROGRESS_INTERVAL=1000
+# A guard: any request to a host that is not loopback goes to a closed
+# loopback port instead of the network (tests name made-up accounts).
+export http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9
+export no_proxy=127.0.0.1,localhost,::1 NO_PROXY=127.0.0.1,localhost,::1
 cd "$T"
 OUT=$T/.out
 ERR=$T/.err

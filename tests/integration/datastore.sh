@@ -31,7 +31,10 @@ expect_err "--account does not apply to a local datastore" "with the option name
 
 export MY_KEY="c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0xMjM0NTY3ODkw"
 f datastore register azure-blob blobs --account acct1 --container data --account-key-env MY_KEY
-expect_rc 0 "register azure-blob with a key from the environment"
+expect_rc 1 "registering a blob container checks access (here: unreachable)"
+expect_err "--skip-validation registers it unchecked" "and says how to register it anyway"
+f datastore register azure-blob blobs --account acct1 --container data --account-key-env MY_KEY --skip-validation
+expect_rc 0 "register azure-blob with a key from the environment, unchecked"
 f datastore register azure-blob blobs2 --account acct1 --container Bad_Name --account-key-env MY_KEY
 expect_rc 2 "an invalid container name is refused"
 expect_err "expected 3-63 lowercase letters" "with the rule"
@@ -88,6 +91,9 @@ credentials:
   account_key: $MY_KEY
 YAML
 f datastore create --file blob.yml
+expect_rc 1 "create from blob YAML checks access too"
+expect_no_file "$FERRY_WORKSPACE/secrets/blob_example.account_key" "a datastore that failed its check leaves no secret behind"
+f datastore create --file blob.yml --skip-validation
 expect_rc 0 "create from Azure ML blob YAML with an inline key"
 expect_file "$FERRY_WORKSPACE/secrets/blob_example.account_key" "the inline key is kept in the workspace"
 f datastore show blob_example --json
@@ -129,12 +135,12 @@ printf 'name: bad\ntype: azure-blob\n' > bad2.yml
 f datastore create --file bad2.yml
 expect_rc 2 "a CLI spelling of the type in YAML is refused"
 expect_err "bad2.yml:2:7: type: expected one of azure_blob" "with the expected values"
-f datastore create --file blob.yml
+f datastore create --file blob.yml --skip-validation
 expect_rc 1 "create of an existing name fails without --overwrite"
-f datastore create --file blob.yml --overwrite
+f datastore create --file blob.yml --overwrite --skip-validation
 expect_rc 0 "and works with it"
 
 # the azure types are stored, but cannot move data yet
-f ls blob_example
-expect_rc 1 "a transfer on an azure datastore fails"
+f ls file_example
+expect_rc 1 "a transfer on an azure file share fails"
 expect_err "cannot move data yet" "with a clear 'not supported yet'"

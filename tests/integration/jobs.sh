@@ -102,11 +102,12 @@ printf 'command: echo\ncode: ./nosuchdir\n' > nocode.yml
 f run nocode.yml
 expect_rc 121 "a missing code folder exits 121"
 expect_err "nocode.yml:2:7: code: the folder" "with its position"
-printf 'command: echo\noutputs:\n  o:\n    path: azureml://datastores/blob_x/paths/o\n' > blobout.yml
-f datastore register azure-blob blob_x --account acct --container cont
-f run blobout.yml
+printf 'command: touch ran-anyway\noutputs:\n  o:\n    path: azureml://datastores/share_x/paths/o\n' > shareout.yml
+f datastore register azure-file share_x --account acct --share cont
+f run shareout.yml
 expect_rc 121 "an output on a datastore that cannot move data fails before the command"
-expect_err "output o: datastore blob_x is of type azure_blob, which cannot move data yet" "with why"
+expect_err "output o: datastore share_x is of type azure_file, which cannot move data yet" "with why"
+expect_no_file ran-anyway "and the command did not run"
 
 # --- exit status propagation ---
 printf 'command: exit 7\n' > seven.yml
@@ -200,7 +201,7 @@ expect_file "$DS/azureml/usr/o/usr1.txt" "the command saw SIGUSR1"
 
 # --- the child's environment ---
 export SOME_KEY_VAR=ZmFrZS1rZXktZm9yLWVudi10ZXN0LTEyMzQ1Njc4OTA=
-f datastore register azure-blob envds --account acct --container cont --account-key-env SOME_KEY_VAR
+f datastore register azure-blob envds --account acct --container cont --account-key-env SOME_KEY_VAR --skip-validation
 printf 'command: env > ${{outputs.o}}/env.txt\noutputs:\n  o:\n' > env.yml
 f run env.yml --run-id env
 grep -q SOME_KEY_VAR "$DS/azureml/env/o/env.txt" && _fail "a variable holding a datastore secret is not passed to the command" || _ok "a variable holding a datastore secret is not passed to the command"

@@ -1,0 +1,31 @@
+/* Credentials for Azure Storage: SharedKey signing, SAS tokens appended to
+ * URLs, or anonymous. The secret is read when the store opens and is
+ * registered with the log redactor at once. */
+#ifndef FERRY_AUTH_H
+#define FERRY_AUTH_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+
+#include "error.h"
+#include "workspace.h"
+
+typedef struct auth auth_t;
+
+int auth_new(auth_t **out, const datastore_t *ds, ferr_t *err);
+void auth_free(auth_t *a);
+/* "the account key from $VAR", "the SAS token in FILE", "no credential (anonymous)" */
+const char *auth_describe(const auth_t *a);
+cred_kind_t auth_kind(const auth_t *a);
+/* url with the SAS token's query appended, when there is one; malloc'd. */
+char *auth_url(const auth_t *a, const char *url);
+/* For SharedKey: appends x-ms-date and Authorization for this request to
+ * *extra. headers are those the request carries (x-ms-*, Content-MD5, ...). */
+int auth_sign(const auth_t *a, const char *method, const char *url,
+              const struct curl_slist *headers, size_t content_length, struct curl_slist **extra);
+
+/* Base64 helpers (OpenSSL). */
+char *auth_base64(const unsigned char *p, size_t n);
+int auth_unbase64(const char *s, unsigned char *out, size_t cap, size_t *n);
+
+#endif

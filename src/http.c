@@ -1,0 +1,329 @@
+#define _GNU_SOURCE
+#include "http.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define MAX_TRIES 4
+#define KEEP_BODY_MAX (4u << 20)
+
+struct http_client {
+    CURL *curl;
+    char *ca_file;
+};
+
+int http_client_new(http_client_t **out, const char *ca_file, ferr_t *err)
+{
+    static int inited;
+    if (!inited) {
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        inited = 1;
+    }
+    http_client_t *c = calloc(1, sizeof *c);
+    if (!c || !(c->curl = curl_easy_init())) {
+        free(c);
+        return ferr_set(err, FERR_INTERNAL, "cannot start libcurl");
+    }
+    /* like curl's own tool: an explicit CA file, else the usual variables */
+    const char *ca = ca_file;
+    if (!ca || !*ca)
+        ca = getenv("CURL_CA_BUNDLE");
+    if (!ca || !*ca)
+        ca = getenv("SSL_CERT_FILE");
+    if (ca && *ca)
+        c->ca_file = strdup(ca);
+    *out = c;
+    return 0;
+}
+
+void http_client_free(http_client_t *c)
+{
+    if (!c)
+        return;
+    curl_easy_cleanup(c->curl);
+    free(c->ca_file);
+    free(c);
+}
+
+void http_resp_dispose(http_resp_t *r)
+{
+    free(r->body);
+    memset(r, 0, sizeof *r);
+}
+
+int http_transient(long status)
+{
+    return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
+           status == 504;
+}
+
+char *http_escape(const char *s, int keep_slash)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    char *out = malloc(n * 3 + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~' ||
+            (keep_slash && *p == '/')) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = 0;
+    return out;
+}
+
+typedef struct io_state {
+    const http_req_t *req;
+    http_resp_t *resp;
+    size_t sent;
+    int aborted;
+} io_state_t;
+
+static size_t on_read(char *buf, size_t size, size_t n, void *ud)
+{
+    io_state_t *s = ud;
+    size_t want = size * n, left = s->req->body_len - s->sent;
+    if (want > left)
+        want = left;
+    memcpy(buf, (const char *)s->req->body + s->sent, want);
+    s->sent += want;
+    return want;
+}
+
+static size_t on_write(char *p, size_t size, size_t n, void *ud)
+{
+    io_state_t *s = ud;
+    size_t len = size * n;
+    /* an error response is kept whole for its message, never sent to the sink */
+    if (s->req->sink && s->resp->status < 300) {
+        if (s->req->sink(s->req->sink_ud, p, len) != len) {
+            s->aborted = 1;
+            return 0;
+        }
+        return len;
+    }
+    if (s->resp->body_len + len > KEEP_BODY_MAX)
+        return len; /* keep the start; enough for any error message */
+    char *nb = realloc(s->resp->body, s->resp->body_len + len + 1);
+    if (!nb)
+        return 0;
+    s->resp->body = nb;
+    memcpy(nb + s->resp->body_len, p, len);
+    s->resp->body_len += len;
+    nb[s->resp->body_len] = 0;
+    return len;
+}
+
+static void copy_value(char *dst, size_t cap, const char *v, size_t n)
+{
+    while (n && isspace((unsigned char)*v))
+        v++, n--;
+    while (n && isspace((unsigned char)v[n - 1]))
+        n--;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, v, n);
+    dst[n] = 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    io_state_t *s = ud;
+    size_t len = size * n;
+    http_resp_t *r = s->resp;
+    if (len > 5 && !strncmp(p, "HTTP/", 5)) {
+        /* a new response (after a 100 Continue, say): start over */
+        long st = 0;
+        const char *sp = memchr(p, ' ', len);
+        if (sp)
+            st = strtol(sp + 1, NULL, 10);
+        r->status = st;
+        r->etag[0] = r->content_md5[0] = r->blob_md5[0] = r->error_code[0] = 0;
+        r->has_length = r->has_range = 0;
+        return len;
+    }
+    const char *colon = memchr(p, ':', len);
+    if (!colon)
+        return len;
+    size_t kl = (size_t)(colon - p);
+    const char *v = colon + 1;
+    size_t vl = len - kl - 1;
+#define IS(name) (kl == sizeof(name) - 1 && !strncasecmp(p, name, kl))
+    if (IS("ETag")) {
+        /* the header quotes it, listings do not: keep one form */
+        copy_value(r->etag, sizeof r->etag, v, vl);
+        size_t el = strlen(r->etag);
+        if (el >= 2 && r->etag[0] == '"' && r->etag[el - 1] == '"') {
+            memmove(r->etag, r->etag + 1, el - 2);
+            r->etag[el - 2] = 0;
+        }
+    }
+    else if (IS("Content-MD5"))
+        copy_value(r->content_md5, sizeof r->content_md5, v, vl);
+    else if (IS("x-ms-blob-content-md5"))
+        copy_value(r->blob_md5, sizeof r->blob_md5, v, vl);
+    else if (IS("x-ms-error-code"))
+        copy_value(r->error_code, sizeof r->error_code, v, vl);
+    else if (IS("Last-Modified"))
+        copy_value(r->last_modified, sizeof r->last_modified, v, vl);
+    else if (IS("Content-Type"))
+        copy_value(r->content_type, sizeof r->content_type, v, vl);
+    else if (IS("Content-Range")) {
+        char tmp[96];
+        copy_value(tmp, sizeof tmp, v, vl);
+        const char *slash = strchr(tmp, '/');
+        if (slash && slash[1] != '*') {
+            r->range_total = strtoull(slash + 1, NULL, 10);
+            r->has_range = 1;
+        }
+    } else if (IS("Content-Length")) {
+        char tmp[32];
+        copy_value(tmp, sizeof tmp, v, vl);
+        r->content_length = strtoull(tmp, NULL, 10);
+        r->has_length = 1;
+    }
+#undef IS
+    return len;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static int transient_curl(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_GOT_NOTHING:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static const char *host_of(const char *url, char *buf, size_t n)
+{
+    const char *s = strstr(url, "://");
+    s = s ? s + 3 : url;
+    size_t i = 0;
+    while (s[i] && s[i] != '/' && s[i] != '?' && i + 1 < n) {
+        buf[i] = s[i];
+        i++;
+    }
+    buf[i] = 0;
+    return buf;
+}
+
+int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *err)
+{
+    CURL *h = c->curl;
+    char errbuf[CURL_ERROR_SIZE];
+    double backoff = 0.25;
+    for (int attempt = 1;; attempt++) {
+        http_resp_dispose(resp);
+        struct curl_slist *headers = r->headers;
+        struct curl_slist *extra = NULL;
+        if (r->prepare && r->prepare(r->prepare_ud, &extra))
+            return ferr_set(err, FERR_INTERNAL, "cannot sign the request");
+        /* the caller's headers, then those signed for this try */
+        struct curl_slist *all = NULL;
+        for (struct curl_slist *l = headers; l; l = l->next)
+            all = curl_slist_append(all, l->data);
+        for (struct curl_slist *l = extra; l; l = l->next)
+            all = curl_slist_append(all, l->data);
+        curl_slist_free_all(extra);
+        if (!r->has_body || !r->body_len)
+            all = curl_slist_append(all, "Expect:");
+        if (r->sink_reset)
+            r->sink_reset(r->sink_ud);
+        io_state_t st = {r, resp, 0, 0};
+        curl_easy_reset(h);
+        errbuf[0] = 0;
+        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+        curl_easy_setopt(h, CURLOPT_URL, r->url);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, all);
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 20L);
+        /* a stalled transfer: under 1 byte/s for 60 s */
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* the path is signed as sent */
+        if (c->ca_file)
+            curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &st);
+        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h, CURLOPT_HEADERDATA, &st);
+        if (!strcmp(r->method, "HEAD")) {
+            curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+        } else if (!strcmp(r->method, "PUT")) {
+            curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+            curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+            curl_easy_setopt(h, CURLOPT_READDATA, &st);
+            curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
+        } else if (strcmp(r->method, "GET")) {
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+            if (r->has_body) {
+                curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
+                curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+            }
+        }
+        CURLcode rc = curl_easy_perform(h);
+        curl_slist_free_all(all);
+        if (rc == CURLE_OK)
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+        log_trace("%s %s -> %ld%s%s", r->method, r->url, rc == CURLE_OK ? resp->status : 0L,
+                  resp->error_code[0] ? " " : "", resp->error_code);
+        if (st.aborted)
+            return ferr_set(err, FERR_TRANSFER, "%s %s: the transfer was stopped", r->method,
+                            r->url);
+        int retry = rc != CURLE_OK ? transient_curl(rc) : http_transient(resp->status);
+        if (!retry || attempt >= MAX_TRIES) {
+            if (rc == CURLE_OK)
+                return 0;
+            char host[256];
+            host_of(r->url, host, sizeof host);
+            const char *what = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+            if (rc == CURLE_COULDNT_RESOLVE_HOST)
+                return ferr_set(err, FERR_TRANSFER, "cannot resolve host %s (%s)", host, what);
+            if (rc == CURLE_COULDNT_CONNECT)
+                return ferr_set(err, FERR_TRANSFER, "cannot connect to %s (%s)", host, what);
+            if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+                rc == CURLE_SSL_CONNECT_ERROR)
+                return ferr_set(err, FERR_TRANSFER,
+                                "TLS with %s failed: %s (a private CA? pass --ca-file PEM, or set "
+                                "CURL_CA_BUNDLE)",
+                                host, what);
+            return ferr_set(err, FERR_TRANSFER, "%s: %s", host, what);
+        }
+        log_debug("%s %s: %s; trying again in %.2f s", r->method, r->url,
+                  rc != CURLE_OK ? curl_easy_strerror(rc) : "a transient status", backoff);
+        sleep_s(backoff);
+        backoff *= 4;
+    }
+}

@@ -1,0 +1,60 @@
+/* HTTP over libcurl: one reusable connection per client, TLS verification
+ * always on, transient failures retried with backoff, every request traced
+ * at -vv with secrets redacted. */
+#ifndef FERRY_HTTP_H
+#define FERRY_HTTP_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct http_client http_client_t;
+
+typedef struct http_req {
+    const char *method;
+    const char *url;
+    struct curl_slist *headers; /* the caller's; not freed here */
+    /* request body: memory, or nothing */
+    const void *body;
+    size_t body_len;
+    int has_body;
+    /* response body: to sink (reset before every try), or kept in resp->body */
+    size_t (*sink)(void *ud, const char *p, size_t n); /* returns n, or 0 to abort */
+    void (*sink_reset)(void *ud);
+    void *sink_ud;
+    /* called before every try (e.g. to sign with a fresh date) */
+    int (*prepare)(void *ud, struct curl_slist **headers);
+    void *prepare_ud;
+} http_req_t;
+
+typedef struct http_resp {
+    long status;
+    char etag[128];
+    char content_md5[64];
+    char blob_md5[64]; /* x-ms-blob-content-md5 */
+    char error_code[128];
+    char last_modified[64];
+    char content_type[128];
+    uint64_t content_length;
+    int has_length;
+    uint64_t range_total; /* from Content-Range: bytes a-b/total */
+    int has_range;
+    char *body; /* kept when the request has no sink (capped) */
+    size_t body_len;
+} http_resp_t;
+
+int http_client_new(http_client_t **out, const char *ca_file, ferr_t *err);
+void http_client_free(http_client_t *c);
+/* Performs the request. A transport failure that outlasts the retries is
+ * an error (FERR_TRANSFER, naming the host); any HTTP status is not: the
+ * caller reads resp->status. */
+int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *err);
+void http_resp_dispose(http_resp_t *resp);
+/* Percent-encodes s; '/' is kept when keep_slash. */
+char *http_escape(const char *s, int keep_slash);
+/* Is the status one worth retrying? */
+int http_transient(long status);
+
+#endif

@@ -1,0 +1,95 @@
+// The official Azure Storage SDK for JavaScript as a second client in the
+// tests: it checks what ferry wrote and writes what ferry must read.
+// Usage: node sdk.js <command> [args...]; prints JSON. The account is
+// Azurite's (AZURITE_BLOB_URL=http://127.0.0.1:PORT/devstoreaccount1).
+'use strict';
+const fs = require('fs');
+const crypto = require('crypto');
+const {
+  BlobServiceClient, StorageSharedKeyCredential, generateAccountSASQueryParameters,
+  generateBlobSASQueryParameters, AccountSASPermissions, AccountSASResourceTypes,
+  AccountSASServices, ContainerSASPermissions, SASProtocol,
+} = require('@azure/storage-blob');
+
+const account = 'devstoreaccount1';
+// Azurite's documented development key (not a secret).
+const key = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+const url = process.env.AZURITE_BLOB_URL;
+if (!url) { console.error('AZURITE_BLOB_URL is not set'); process.exit(2); }
+const cred = new StorageSharedKeyCredential(account, key);
+const service = new BlobServiceClient(url, cred);
+const md5 = (buf) => crypto.createHash('md5').update(buf).digest('base64');
+const b64 = (u8) => (u8 ? Buffer.from(u8).toString('base64') : null);
+
+const commands = {
+  // create CONTAINER [public]
+  async create(container, access) {
+    const c = service.getContainerClient(container);
+    await c.createIfNotExists(access === 'public' ? { access: 'container' } : {});
+    return { created: container };
+  },
+  // put CONTAINER NAME FILE [single|blocks] [wrong-md5]: upload with the blob's MD5 set;
+  // wrong-md5 then replaces the stored MD5 (Set Blob Properties), as a corrupted blob would look
+  async put(container, name, file, how = 'single', wrong) {
+    const data = fs.readFileSync(file);
+    const blob = service.getContainerClient(container).getBlockBlobClient(name);
+    const headers = { blobContentMD5: Buffer.from(md5(data), 'base64') };
+    if (how === 'blocks') {
+      // many blocks, staged in parallel by the SDK
+      await blob.uploadData(data, { blockSize: 4 * 1024 * 1024, maxSingleShotSize: 1024 * 1024,
+                                    concurrency: 4, blobHTTPHeaders: headers });
+    } else {
+      await blob.upload(data, data.length, { blobHTTPHeaders: headers });
+    }
+    if (wrong) {
+      await blob.setHTTPHeaders({ blobContentMD5: Buffer.from(md5(Buffer.from('not the data')), 'base64') });
+    }
+    return { name, size: data.length, md5: md5(data) };
+  },
+  // list CONTAINER [PREFIX]
+  async list(container, prefix) {
+    const out = [];
+    for await (const b of service.getContainerClient(container).listBlobsFlat({ prefix })) {
+      out.push({ name: b.name, size: b.properties.contentLength, md5: b64(b.properties.contentMD5),
+                 etag: b.properties.etag });
+    }
+    return out;
+  },
+  // get CONTAINER NAME FILE: download; reports the MD5 the service holds
+  async get(container, name, file) {
+    const blob = service.getContainerClient(container).getBlobClient(name);
+    await blob.downloadToFile(file);
+    const p = await blob.getProperties();
+    return { name, size: p.contentLength, md5: b64(p.contentMD5), local_md5: md5(fs.readFileSync(file)) };
+  },
+  // sas-account PERMS MINUTES (negative: expired)
+  async 'sas-account'(perms, minutes) {
+    const now = Date.now();
+    const start = new Date(now - 3600e3), expiresOn = new Date(now + Number(minutes) * 60e3);
+    return { sas: generateAccountSASQueryParameters({
+      expiresOn, startsOn: start, permissions: AccountSASPermissions.parse(perms),
+      resourceTypes: AccountSASResourceTypes.parse('sco').toString(),
+      services: AccountSASServices.parse('b').toString(), protocol: SASProtocol.HttpsAndHttp,
+    }, cred).toString() };
+  },
+  // sas-container CONTAINER PERMS MINUTES
+  async 'sas-container'(container, perms, minutes) {
+    const now = Date.now();
+    return { sas: generateBlobSASQueryParameters({
+      containerName: container, permissions: ContainerSASPermissions.parse(perms),
+      startsOn: new Date(now - 3600e3), expiresOn: new Date(now + Number(minutes) * 60e3),
+      protocol: SASProtocol.HttpsAndHttp,
+    }, cred).toString() };
+  },
+};
+
+(async () => {
+  const [cmd, ...args] = process.argv.slice(2);
+  if (!commands[cmd]) { console.error(`unknown command ${cmd}`); process.exit(2); }
+  try {
+    console.log(JSON.stringify(await commands[cmd](...args)));
+  } catch (e) {
+    console.error(`sdk ${cmd}: ${e.statusCode || ''} ${e.code || ''} ${e.message.split('\n')[0]}`);
+    process.exit(1);
+  }
+})();
