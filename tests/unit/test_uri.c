@@ -41,5 +41,35 @@ int main(void)
        "relative local path");
     uri_dispose(&u);
     OK(uri_parse("", &u, &why) != 0, "empty refused");
+
+    blob_url_t b;
+    OK(uri_blob_parse("https://acct.blob.core.windows.net/cont/a/b%20c.txt", &b, &why) == 0 &&
+           !strcmp(b.account, "acct") && !strcmp(b.container, "cont") &&
+           !strcmp(b.endpoint, "core.windows.net") && !strcmp(b.path, "a/b c.txt") &&
+           !strcmp(b.protocol, "https") && !b.account_url,
+       "https blob URL: account, container, endpoint, decoded path");
+    uri_blob_dispose(&b);
+    OK(uri_blob_parse("wasbs://cont@acct.blob.core.chinacloudapi.cn/dir/f", &b, &why) == 0 &&
+           !strcmp(b.account, "acct") && !strcmp(b.container, "cont") &&
+           !strcmp(b.endpoint, "core.chinacloudapi.cn") && !strcmp(b.path, "dir/f") &&
+           !strcmp(b.protocol, "https"),
+       "wasbs URL in another cloud");
+    uri_blob_dispose(&b);
+    OK(uri_blob_parse("wasb://cont@acct.blob.core.windows.net/", &b, &why) == 0 &&
+           !strcmp(b.protocol, "http") && !strcmp(b.path, ""),
+       "wasb is plain http; the container root");
+    uri_blob_dispose(&b);
+    OK(uri_blob_parse("http://127.0.0.1:10000/devstoreaccount1/data/x/y", &b, &why) == 0 &&
+           !strcmp(b.account, "devstoreaccount1") && !strcmp(b.container, "data") &&
+           !strcmp(b.path, "x/y") &&
+           !strcmp(b.account_url, "http://127.0.0.1:10000/devstoreaccount1") && !b.endpoint,
+       "path-style emulator URL");
+    uri_blob_dispose(&b);
+    OK(uri_blob_parse("https://example.com/x", &b, &why) != 0 && why, "not a blob host: %s",
+       why ? why : "");
+    OK(uri_blob_parse("https://acct.blob.core.windows.net/c/x?sv=1&sig=2", &b, &why) != 0,
+       "a query string (a SAS) in a job file's URL is refused");
+    OK(uri_blob_parse("wasbs://acct.blob.core.windows.net/x", &b, &why) != 0,
+       "wasbs without a container is refused");
     TAP_DONE();
 }
