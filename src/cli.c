@@ -645,6 +645,17 @@ static int ls_one(void *ud, const store_entry_t *e)
         gmtime_r(&tt, &tm);
         strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%SZ", &tm);
     }
+    if (e->is_prefix) {
+        if (l->arr) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", e->name);
+            cJSON_AddBoolToObject(o, "prefix", 1);
+            cJSON_AddItemToArray(l->arr, o);
+        } else {
+            printf("%12s  %-20s  %s\n", "-", "(folder)", e->name);
+        }
+        return 0;
+    }
     if (l->arr) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", e->name);
@@ -670,7 +681,7 @@ static int cmd_ls(ctx_t *c, args_t *a, ferr_t *err)
         return -1;
     }
     ls_ctx_t l = {flag(a, "json") ? cJSON_CreateArray() : NULL, 0, 0};
-    int rc = s->ops->list(s, prefix, ls_one, &l, err);
+    int rc = s->ops->list(s, prefix, opt(a, "delimiter"), ls_one, &l, err);
     store_close(s);
     free(prefix);
     if (l.arr) {
@@ -768,6 +779,8 @@ static int cmd_run(ctx_t *c, args_t *a, ferr_t *err)
 #define HELP_OPT {"help", 'h', 0}
 static const opt_spec_t no_opts[] = {HELP_OPT, {NULL, 0, 0}};
 static const opt_spec_t json_opts[] = {{"json", 0, 0}, HELP_OPT, {NULL, 0, 0}};
+static const opt_spec_t ls_opts[] = {{"json", 0, 0}, {"delimiter", 'd', 1}, HELP_OPT,
+                                     {NULL, 0, 0}};
 static const opt_spec_t create_opts[] = {{"file", 'f', 1},          {"overwrite", 0, 0},
                                          {"skip-validation", 0, 0}, {"create-if-not-exists", 0, 0},
                                          HELP_OPT,                  {NULL, 0, 0}};
@@ -839,8 +852,9 @@ static const command_t commands[] = {
      "Downloads every file whose name starts with P to TARGET_DIR/<full name>. Without\n"
      "--overwrite an existing file is skipped. A name that would land outside TARGET_DIR\n"
      "is refused and nothing is written for it."},
-    {"ls", cmd_ls, json_opts, 1, 2, 1, "ferry ls NAME [PREFIX] [--json]",
-     "Lists files (size, modified time, name) whose name starts with PREFIX."},
+    {"ls", cmd_ls, ls_opts, 1, 2, 1, "ferry ls NAME [PREFIX] [--json] [--delimiter /]",
+     "Lists files (size, modified time, name) whose name starts with PREFIX. With\n"
+     "--delimiter /, lists one level: the files there and each folder once."},
     {"validate", cmd_validate, no_opts, 1, -1, 0, "ferry validate JOB...",
      "Checks job files (v2 command jobs, v1 runconfigs; YAML or JSON) without running\n"
      "anything or touching a workspace. Errors say file:line:col and the field."},

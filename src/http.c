@@ -240,7 +240,7 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
 {
     CURL *h = c->curl;
     char errbuf[CURL_ERROR_SIZE];
-    double backoff = 0.25;
+    double backoff = 0.1;
     for (int attempt = 1;; attempt++) {
         http_resp_dispose(resp);
         struct curl_slist *headers = r->headers;

@@ -145,7 +145,7 @@ static cJSON *io_entry(const plan_io_t *io, const stage_rec_t *rec, int input)
             ferr_t e = FERR_INIT;
             if (store_open(&s, &tmp, &e) == 0) {
                 walk_ctx_t w = {files, io->local, 0};
-                s->ops->list(s, "", add_local, &w, &e);
+                s->ops->list(s, "", NULL, add_local, &w, &e);
                 store_close(s);
                 bytes = w.bytes;
                 count = (uint64_t)cJSON_GetArraySize(files);

@@ -15,6 +15,7 @@ typedef struct store_entry {
     int64_t mtime;    /* seconds since the epoch, 0 if unknown */
     const char *etag; /* NULL if the backend has none */
     const char *md5;  /* base64 Content-MD5, NULL if none */
+    int is_prefix;    /* with a delimiter: a "folder" (name ends with it) */
 } store_entry_t;
 
 /* What a write stored: the object's new ETag and MD5 (empty if none). */
@@ -32,8 +33,11 @@ typedef struct store store_t;
 
 struct store_ops {
     const char *name;
-    /* Every file whose name starts with prefix (a string prefix, as in Azure). */
-    int (*list)(store_t *s, const char *prefix, store_list_fn fn, void *ud, ferr_t *err);
+    /* Every file whose name starts with prefix (a string prefix, as in Azure),
+     * in byte order. With delim ("/"), names are cut after the first delim
+     * past the prefix and given once, as is_prefix entries. */
+    int (*list)(store_t *s, const char *prefix, const char *delim, store_list_fn fn, void *ud,
+                ferr_t *err);
     /* FERR_NOTFOUND when absent. e->name points into s until the next call. */
     int (*stat)(store_t *s, const char *name, store_entry_t *e, ferr_t *err);
     /* Copies [off, off+len) of name into fd at fd_off. */

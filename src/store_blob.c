@@ -155,6 +155,7 @@ typedef struct lentry {
     char *name, *etag, *md5;
     uint64_t size;
     int64_t mtime;
+    int is_prefix;
 } lentry_t;
 
 typedef struct lparse {
@@ -184,9 +185,10 @@ static void XMLCALL x_start(void *ud, const XML_Char *el, const XML_Char **attr)
         snprintf(p->path[p->depth], sizeof p->path[0], "%s", el);
     p->depth++;
     p->tlen = 0;
-    if (p->depth == 3 && !strcmp(el, "Blob")) {
+    if (p->depth == 3 && (!strcmp(el, "Blob") || !strcmp(el, "BlobPrefix"))) {
         p->in_blob = 1;
         lentry_dispose(&p->cur);
+        p->cur.is_prefix = el[4] == 'P';
     }
     if (p->in_blob && p->depth == 4 && !strcmp(el, "Name")) {
         p->encoded = 0;
@@ -254,7 +256,7 @@ static void XMLCALL x_end(void *ud, const XML_Char *el)
             p->cur.md5 = text_dup(p);
         else if (!strcmp(el, "Last-Modified"))
             p->cur.mtime = parse_http_date(p->text);
-    } else if (p->in_blob && p->depth == 2 && !strcmp(el, "Blob")) {
+    } else if (p->in_blob && p->depth == 2 && (!strcmp(el, "Blob") || !strcmp(el, "BlobPrefix"))) {
         p->in_blob = 0;
         if (p->cur.name) {
             if (p->n == p->cap) {
@@ -306,21 +308,28 @@ static size_t lparse_feed(void *ud, const char *s, size_t n)
     return n;
 }
 
-static int blob_list(store_t *s, const char *prefix, store_list_fn fn, void *ud, ferr_t *err)
+static int blob_list(store_t *s, const char *prefix, const char *delim, store_list_fn fn,
+                     void *ud, ferr_t *err)
 {
     blob_store_t *bs = (blob_store_t *)s;
     lparse_t p = {0};
     char *marker = NULL;
     int rc = 0;
+    /* FERRY_LIST_PAGE_SIZE: entries per List Blobs page (the service's maximum by default) */
+    const char *ps = getenv("FERRY_LIST_PAGE_SIZE");
+    long page = ps && atol(ps) > 0 && atol(ps) <= 5000 ? atol(ps) : 5000;
     do {
         char *ep = http_escape(prefix ? prefix : "", 0);
         char *em = marker ? http_escape(marker, 0) : NULL;
+        char *ed = delim ? http_escape(delim, 0) : NULL;
         char *url = NULL;
-        if (asprintf(&url, "%s?restype=container&comp=list&maxresults=5000%s%s%s%s", bs->url,
-                     *ep ? "&prefix=" : "", ep, em ? "&marker=" : "", em ? em : "") < 0)
+        if (asprintf(&url, "%s?restype=container&comp=list&maxresults=%ld%s%s%s%s%s%s", bs->url,
+                     page, *ep ? "&prefix=" : "", ep, ed ? "&delimiter=" : "", ed ? ed : "",
+                     em ? "&marker=" : "", em ? em : "") < 0)
             url = NULL;
         free(ep);
         free(em);
+        free(ed);
         struct curl_slist *h = std_headers(NULL);
         http_req_t t = {.sink = lparse_feed, .sink_reset = lparse_reset, .sink_ud = &p};
         http_resp_t resp = {0};
@@ -337,7 +346,7 @@ static int blob_list(store_t *s, const char *prefix, store_list_fn fn, void *ud,
         for (size_t i = 0; rc == 0 && i < p.n; i++) {
             store_entry_t e = {.name = p.page[i].name, .size = p.page[i].size,
                                .mtime = p.page[i].mtime, .etag = p.page[i].etag,
-                               .md5 = p.page[i].md5};
+                               .md5 = p.page[i].md5, .is_prefix = p.page[i].is_prefix};
             rc = fn(ud, &e);
         }
         free(marker);

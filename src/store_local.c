@@ -34,8 +34,8 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Lists dir (relative name rel) recursively in byte order. */
-static int walk(local_store_t *ls, const char *rel, const char *prefix, store_list_fn fn,
-                void *ud, ferr_t *err)
+static int walk(local_store_t *ls, const char *rel, const char *prefix, int delim,
+                store_list_fn fn, void *ud, ferr_t *err)
 {
     char *abs = path_join(ls->root, rel);
     DIR *d = abs ? opendir(abs) : NULL;
@@ -82,8 +82,16 @@ static int walk(local_store_t *ls, const char *rel, const char *prefix, store_li
             free(full);
             continue;
         }
-        if (S_ISDIR(st.st_mode)) {
-            rc = walk(ls, name, prefix, fn, ud, err);
+        if (S_ISDIR(st.st_mode) && delim && nl >= pl) {
+            /* past the prefix: one "folder" entry, not its contents */
+            char *dir = NULL;
+            if (asprintf(&dir, "%s/", name) > 0) {
+                store_entry_t e = {.name = dir, .is_prefix = 1};
+                rc = fn(ud, &e);
+            }
+            free(dir);
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = walk(ls, name, prefix, delim, fn, ud, err);
         } else if (S_ISREG(st.st_mode)) {
             if (nl >= pl) {
                 store_entry_t e = {.name = name, .size = (uint64_t)st.st_size,
@@ -105,10 +113,13 @@ static int walk(local_store_t *ls, const char *rel, const char *prefix, store_li
     return rc;
 }
 
-static int local_list(store_t *s, const char *prefix, store_list_fn fn, void *ud, ferr_t *err)
+static int local_list(store_t *s, const char *prefix, const char *delim, store_list_fn fn,
+                      void *ud, ferr_t *err)
 {
     local_store_t *ls = (local_store_t *)s;
-    return walk(ls, "", prefix ? prefix : "", fn, ud, err);
+    if (delim && strcmp(delim, "/"))
+        return ferr_set(err, FERR_UNSUPPORTED, "a local datastore lists with the delimiter '/' only");
+    return walk(ls, "", prefix ? prefix : "", delim != NULL, fn, ud, err);
 }
 
 static int local_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err)

@@ -255,7 +255,7 @@ int xfer_download_prefix(store_t *s, const char *prefix, size_t strip, const cha
 {
     double t0 = progress_now();
     listing_t l = {0};
-    if (s->ops->list(s, prefix, collect, &l, err)) {
+    if (s->ops->list(s, prefix, NULL, collect, &l, err)) {
         listing_free(&l);
         return ferr_wrap(err, "listing %s:%s", s->ds->name, *prefix ? prefix : "/");
     }

@@ -72,6 +72,12 @@ f download az out2 --prefix up/; keep
 expect_out "0 files (0 B), 12 skipped" "a second download skips what is there"
 f ls az up/deep/ --json; keep
 expect_eq "$(json "$OUT" '[(e["name"], e["size"], e["etag"] != "") for e in j]')" "[('up/deep/a/b/c/d/e/f.txt', 32, True)]" "ls --json gives name, size and ETag"
+FERRY_LIST_PAGE_SIZE=2 f -vv ls az up/ --json; keep
+expect_eq "$(json "$OUT" 'len(j)')" "12" "a listing in pages of 2 (NextMarker) gives all 12 blobs"
+expect_eq "$(grep -c 'comp=list' "$ERR")" "6" "in 6 requests"
+f ls az up/ --delimiter / --json; keep
+expect_eq "$(json "$OUT" '[e["name"] for e in j if e.get("prefix")]')" "['up/deep/', 'up/ünï cødé/']" "--delimiter / gives each folder once"
+expect_eq "$(json "$OUT" 'len([e for e in j if not e.get("prefix")])')" "10" "and the files at that level"
 f upload az tree --target-path up; keep
 expect_out "uploaded 0 files (0 B), 12 skipped" "an upload without --overwrite skips existing blobs"
 printf 'changed\n' >"tree/sp ace.txt"

@@ -34,6 +34,8 @@ expect_eq "$(wc -l < "$OUT")" "4" "lists the 4 files under the prefix"
 expect_out "300000" "with sizes"
 f ls workspaceblobstore data/v1/sub/with --json
 expect_eq "$(json "$OUT" '[e["name"] for e in j]')" "['data/v1/sub/with space.txt']" "a prefix is a string prefix; --json"
+f ls workspaceblobstore data/v1/ --delimiter / --json
+expect_eq "$(json "$OUT" '[(e["name"], e.get("prefix", False)) for e in j]')" "[('data/v1/a.txt', False), ('data/v1/sub/', True)]" "ls --delimiter / lists one level on a local datastore"
 f ls nosuch
 expect_rc 1 "ls of an unknown datastore fails"
 expect_err "no datastore named nosuch" "and names it"
