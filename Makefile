@@ -6,7 +6,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 \
            -Wno-format-nonliteral
 CPPFLAGS +=
-LIBS    := -lyaml -lcjson -lcurl -lexpat -lcrypto
+LIBS    := -lyaml -lcjson -lcurl -lexpat -lcrypto -lpthread
 
 SRCS    := $(wildcard src/*.c)
 LIBSRCS := $(filter-out src/main.c,$(SRCS))

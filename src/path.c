@@ -184,13 +184,14 @@ char *path_remote_normalize(const char *p, const char **why)
 
 char *path_temp_beside(const char *path)
 {
-    static unsigned counter;
+    static unsigned counter; /* shared by the transfer workers */
+    unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
     char *dir = path_dirname(path);
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     char *t = NULL;
     /* keep the temporary name within NAME_MAX */
-    if (asprintf(&t, "%s/.%.200s.ferry-%ld-%u.part", dir, base, (long)getpid(), counter++) < 0)
+    if (asprintf(&t, "%s/.%.200s.ferry-%ld-%u.part", dir, base, (long)getpid(), n) < 0)
         t = NULL;
     free(dir);
     return t;

@@ -47,6 +47,16 @@ struct store_ops {
      * never sees a partial object under name. */
     int (*write)(store_t *s, const char *name, int fd, uint64_t size, store_bytes_fn on_bytes,
                  void *ud, store_put_t *put, ferr_t *err);
+    /* Optional (for parallel work): a second handle on the same store, with
+     * its own connection. Without it, the engine works with one handle. */
+    int (*clone)(store_t *s, store_t **out, ferr_t *err);
+    /* Optional (large uploads in parallel): stage block index of name, then
+     * commit n blocks as the object's content, with the whole file's MD5
+     * (base64). Until the commit, readers see the old object or none. */
+    int (*put_block)(store_t *s, const char *name, uint32_t index, const void *buf, size_t len,
+                     ferr_t *err);
+    int (*commit_blocks)(store_t *s, const char *name, uint32_t n, const char *md5,
+                         store_put_t *put, ferr_t *err);
     /* Optional: checks that the store can be reached with its credential,
      * creating the container first when create is set. */
     int (*check)(store_t *s, int create, ferr_t *err);

@@ -523,6 +523,11 @@ static int put(blob_store_t *bs, const char *url, struct curl_slist *h, const vo
     return rc;
 }
 
+static int blob_put_block(store_t *s, const char *name, uint32_t index, const void *buf,
+                          size_t len, ferr_t *err);
+static int blob_commit_blocks(store_t *s, const char *name, uint32_t n, const char *md5,
+                              store_put_t *out, ferr_t *err);
+
 static int blob_write(store_t *s, const char *name, int fd, uint64_t size,
                       store_bytes_fn on_bytes, void *ud, store_put_t *out, ferr_t *err)
 {
@@ -560,16 +565,13 @@ static int blob_write(store_t *s, const char *name, int fd, uint64_t size,
             on_bytes(ud, size);
         goto out;
     }
-    /* blocks: each with its own MD5; the list carries the whole file's */
+    /* blocks, one after another (the engine does them in parallel through
+     * put_block/commit_blocks; this is for callers without it) */
     EVP_MD_CTX *whole = EVP_MD_CTX_new();
     EVP_DigestInit_ex(whole, EVP_md5(), NULL);
-    size_t nblocks = (size_t)((size + block - 1) / block);
-    char *list = NULL;
-    size_t list_len = 0;
-    FILE *lf = open_memstream(&list, &list_len);
-    fputs("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>", lf);
+    uint32_t nblocks = (uint32_t)((size + block - 1) / block);
     rc = 0;
-    for (size_t i = 0; i < nblocks && rc == 0; i++) {
+    for (uint32_t i = 0; i < nblocks && rc == 0; i++) {
         uint64_t off = (uint64_t)i * block;
         size_t n = (size_t)(size - off < block ? size - off : block);
         if (read_full(fd, buf, n, off)) {
@@ -577,52 +579,84 @@ static int blob_write(store_t *s, const char *name, int fd, uint64_t size,
             break;
         }
         EVP_DigestUpdate(whole, buf, n);
-        char raw[48];
-        snprintf(raw, sizeof raw, "ferry-block-%08zu", i); /* every id the same length */
-        char *id = auth_base64((unsigned char *)raw, strlen(raw));
-        char *eid = http_escape(id, 0);
-        char q[160];
-        snprintf(q, sizeof q, "comp=block&blockid=%s", eid);
-        free(url);
-        url = blob_url(bs, name, q);
-        char *md5 = md5_b64(buf, n);
-        struct curl_slist *h = std_headers(NULL);
-        snprintf(hdr, sizeof hdr, "Content-MD5: %s", md5);
-        h = curl_slist_append(h, hdr);
-        rc = put(bs, url, h, buf, n, "uploading a block of", name, NULL, err);
-        curl_slist_free_all(h);
-        fprintf(lf, "<Latest>%s</Latest>", id);
-        free(md5);
-        free(id);
-        free(eid);
+        rc = blob_put_block(s, name, i, buf, n, err);
         if (rc == 0 && on_bytes)
             on_bytes(ud, n);
     }
-    fputs("</BlockList>", lf);
-    fclose(lf);
     if (rc == 0) {
         unsigned char md[16];
         unsigned int ml = 0;
         EVP_DigestFinal_ex(whole, md, &ml);
         char *b64 = auth_base64(md, ml);
-        struct curl_slist *h = std_headers(NULL);
-        snprintf(hdr, sizeof hdr, "x-ms-blob-content-md5: %s", b64);
-        h = curl_slist_append(h, hdr);
-        h = curl_slist_append(h, "x-ms-blob-content-type: application/octet-stream");
-        h = curl_slist_append(h, "Content-Type: application/xml");
-        free(url);
-        url = blob_url(bs, name, "comp=blocklist");
-        rc = put(bs, url, h, list, list_len, "committing the blocks of", name, out, err);
-        curl_slist_free_all(h);
-        if (rc == 0)
-            snprintf(out->md5, sizeof out->md5, "%s", b64);
+        rc = blob_commit_blocks(s, name, nblocks, b64 ? b64 : "", out, err);
         free(b64);
     }
     EVP_MD_CTX_free(whole);
-    free(list);
 out:
     free(url);
     free(buf);
+    return rc;
+}
+
+/* --- blocks, for the engine's parallel uploads --- */
+
+static char *block_id(uint32_t index)
+{
+    char raw[48];
+    snprintf(raw, sizeof raw, "ferry-block-%08u", index); /* every id the same length */
+    return auth_base64((unsigned char *)raw, strlen(raw));
+}
+
+static int blob_put_block(store_t *s, const char *name, uint32_t index, const void *buf,
+                          size_t len, ferr_t *err)
+{
+    blob_store_t *bs = (blob_store_t *)s;
+    char *id = block_id(index);
+    char *eid = id ? http_escape(id, 0) : NULL;
+    char q[160], hdr[128];
+    snprintf(q, sizeof q, "comp=block&blockid=%s", eid ? eid : "");
+    char *url = blob_url(bs, name, q);
+    char *md5 = md5_b64(buf, len);
+    struct curl_slist *h = std_headers(NULL);
+    snprintf(hdr, sizeof hdr, "Content-MD5: %s", md5 ? md5 : "");
+    h = curl_slist_append(h, hdr);
+    int rc = url && md5 ? put(bs, url, h, buf, len, "uploading a block of", name, NULL, err)
+                        : ferr_set(err, FERR_INTERNAL, "out of memory");
+    curl_slist_free_all(h);
+    free(md5);
+    free(url);
+    free(id);
+    free(eid);
+    return rc;
+}
+
+static int blob_commit_blocks(store_t *s, const char *name, uint32_t n, const char *md5,
+                              store_put_t *out, ferr_t *err)
+{
+    blob_store_t *bs = (blob_store_t *)s;
+    char *list = NULL, hdr[128];
+    size_t list_len = 0;
+    FILE *lf = open_memstream(&list, &list_len);
+    fputs("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>", lf);
+    for (uint32_t i = 0; i < n; i++) {
+        char *id = block_id(i);
+        fprintf(lf, "<Latest>%s</Latest>", id ? id : "");
+        free(id);
+    }
+    fputs("</BlockList>", lf);
+    fclose(lf);
+    struct curl_slist *h = std_headers(NULL);
+    snprintf(hdr, sizeof hdr, "x-ms-blob-content-md5: %s", md5);
+    h = curl_slist_append(h, hdr);
+    h = curl_slist_append(h, "x-ms-blob-content-type: application/octet-stream");
+    h = curl_slist_append(h, "Content-Type: application/xml");
+    char *url = blob_url(bs, name, "comp=blocklist");
+    int rc = put(bs, url, h, list, list_len, "committing the blocks of", name, out, err);
+    if (rc == 0)
+        snprintf(out->md5, sizeof out->md5, "%s", md5);
+    curl_slist_free_all(h);
+    free(url);
+    free(list);
     return rc;
 }
 
@@ -672,8 +706,16 @@ static void blob_close(store_t *s)
     free(bs);
 }
 
+static int blob_clone(store_t *s, store_t **out, ferr_t *err)
+{
+    return store_blob_open(out, s->ds, err);
+}
+
 static const struct store_ops blob_ops = {
     .name = "azure_blob",
+    .clone = blob_clone,
+    .put_block = blob_put_block,
+    .commit_blocks = blob_commit_blocks,
     .list = blob_list,
     .stat = blob_stat,
     .read = blob_read,

@@ -8,8 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "log.h"
 #include "path.h"
 #include "progress.h"
@@ -61,10 +65,6 @@ char *xfer_summary(const char *verb, const xfer_result_t *r)
     return out;
 }
 
-static void on_bytes(void *ud, uint64_t n)
-{
-    progress_bytes(ud, n);
-}
 
 /* Creates dest/rel_dir one component at a time, refusing any component
  * that exists as a symlink or a file: nothing is written outside dest. */
@@ -105,115 +105,733 @@ static int mkdirs_under(const char *dest, const char *rel_dir, ferr_t *err)
     return 0;
 }
 
-/* One file from the store to dest/rel, through a temporary name. */
-static int fetch_one(store_t *s, const char *name, uint64_t size, const char *dest,
-                     const char *rel, const xfer_opts_t *o, progress_t *pg, xfer_item_t *it,
-                     ferr_t *err)
+
+/* ===================================================================== *
+ * The engine: a bounded pool of workers, each with its own handle on the
+ * store (its own connection), fed from a queue while the listing or the
+ * folder scan is still producing. Large files move as blocks in parallel:
+ * downloads are written in place (pwrite) into a preallocated temporary
+ * file renamed when whole; uploads are staged blocks committed at the end.
+ * Memory: about one block per worker for uploads, nothing per block for
+ * downloads beyond libcurl's buffers.
+ * ===================================================================== */
+
+int xfer_default_concurrency(const store_t *s)
 {
-    const char *why;
-    if (!path_name_safe(rel, &why))
-        return ferr_set(err, FERR_UNSAFE, "refusing '%s': %s; nothing written", name, why);
-    char *local = path_join(dest, rel);
-    free(it->local);
-    it->local = local;
-    struct stat st;
-    if (lstat(local, &st) == 0) {
-        if (S_ISDIR(st.st_mode))
-            return ferr_set(err, FERR_IO, "%s: a folder of that name exists", local);
-        if (!o->overwrite) {
-            it->status = XFER_SKIPPED;
-            return 0;
-        }
-    }
-    char *reldir = path_dirname(rel);
-    int rc = mkdirs_under(dest, strcmp(reldir, ".") ? reldir : "", err);
-    free(reldir);
-    if (rc)
-        return -1;
-    char *tmp = path_temp_beside(local);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        ferr_errno(err, FERR_IO, errno, "cannot create %s", tmp);
-        free(tmp);
-        return -1;
-    }
-    rc = s->ops->read(s, name, 0, size, fd, 0, on_bytes, pg, err);
-    if (rc == 0 && close(fd) != 0)
-        rc = ferr_errno(err, FERR_IO, errno, "writing %s", local);
-    else if (rc != 0)
-        close(fd);
-    if (rc == 0 && rename(tmp, local) != 0)
-        rc = ferr_errno(err, FERR_IO, errno, "cannot rename into %s", local);
-    if (rc)
-        unlink(tmp);
-    free(tmp);
-    if (rc == 0)
-        it->status = XFER_DONE;
-    return rc;
+    const char *env = getenv("FERRY_CONCURRENCY");
+    if (env && atoi(env) > 0)
+        return atoi(env) > XFER_MAX_CONCURRENCY ? XFER_MAX_CONCURRENCY : atoi(env);
+    if (!s->ops->clone)
+        return 1;
+    /* a remote store waits on the network: many at once; a local one on the disk */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (s->ds && s->ds->type == DS_LOCAL)
+        return cpus > 1 ? (int)(cpus * 2) : 2;
+    return 16;
 }
 
-typedef struct listing {
-    char **names;
-    char **etags, **md5s;
-    uint64_t *sizes;
-    size_t n, cap;
-    uint64_t bytes;
-} listing_t;
+typedef struct xf_file {
+    size_t item; /* index in res->items */
+    int upload;
+    char *name;  /* in the store */
+    char *local; /* final local path */
+    char *tmp;   /* downloads: the temporary name */
+    uint64_t size, block;
+    char *want_md5; /* downloads: the blob's MD5 from the listing */
+    char *etag;
+    int fd;
+    uint32_t nchunks, finished, hashed;
+    uint8_t *done;
+    int failed, hashing, finalized;
+    char *error;
+    EVP_MD_CTX *md5;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} xf_file_t;
 
-static int collect(void *ud, const store_entry_t *e)
+typedef struct xf_task {
+    struct xf_task *next;
+    xf_file_t *f;
+    uint32_t chunk;
+} xf_task_t;
+
+typedef struct engine {
+    pthread_mutex_t mu;
+    pthread_cond_t work, space;
+    xf_task_t *head, *tail;
+    size_t queued;
+    int closing;
+    store_t *main;
+    int nthreads;
+    pthread_t th[XFER_MAX_CONCURRENCY];
+    store_t *handles[XFER_MAX_CONCURRENCY];
+    const xfer_opts_t *o;
+    xfer_result_t *res;
+    progress_t *pg;
+    uint64_t files_total, bytes_total;
+    size_t next_handle;
+    char *inline_buf; /* for work done by the producer itself */
+} engine_t;
+
+#define QUEUE_MAX 1024
+
+typedef struct byte_ctx {
+    engine_t *e;
+} byte_ctx_t;
+
+static void on_bytes(void *ud, uint64_t n)
 {
-    listing_t *l = ud;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        char **nn = realloc(l->names, cap * sizeof *nn);
-        if (nn)
-            l->names = nn;
-        uint64_t *ns = realloc(l->sizes, cap * sizeof *ns);
-        if (ns)
-            l->sizes = ns;
-        char **ne = realloc(l->etags, cap * sizeof *ne);
-        if (ne)
-            l->etags = ne;
-        char **nm = realloc(l->md5s, cap * sizeof *nm);
-        if (nm)
-            l->md5s = nm;
-        if (!nn || !ns || !ne || !nm)
-            return -1;
-        l->cap = cap;
-    }
-    l->names[l->n] = strdup(e->name);
-    l->etags[l->n] = e->etag ? strdup(e->etag) : NULL;
-    l->md5s[l->n] = e->md5 ? strdup(e->md5) : NULL;
-    l->sizes[l->n++] = e->size;
-    l->bytes += e->size;
+    engine_t *e = ud;
+    pthread_mutex_lock(&e->mu);
+    progress_bytes(e->pg, n);
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* --- xattrs: what ferry knows about a local file, valid while it is unchanged --- */
+
+static void stamp_of(const struct stat *st, char *buf, size_t n)
+{
+    snprintf(buf, n, "%llu:%ld.%09ld", (unsigned long long)st->st_size, (long)st->st_mtim.tv_sec,
+             st->st_mtim.tv_nsec);
+}
+
+static void xattr_record(const char *path, const char *etag, const char *md5)
+{
+    struct stat st;
+    char stamp[64];
+    if (stat(path, &st) != 0)
+        return;
+    stamp_of(&st, stamp, sizeof stamp);
+    /* best effort: a filesystem without user xattrs just forgoes the shortcut */
+    if (setxattr(path, "user.ferry.stamp", stamp, strlen(stamp), 0) != 0)
+        return;
+    if (etag)
+        setxattr(path, "user.ferry.etag", etag, strlen(etag), 0);
+    else
+        removexattr(path, "user.ferry.etag");
+    if (md5)
+        setxattr(path, "user.ferry.md5", md5, strlen(md5), 0);
+    else
+        removexattr(path, "user.ferry.md5");
+}
+
+/* The recorded value of key, if the file has not changed since it was recorded. */
+static int xattr_get(const char *path, const struct stat *st, const char *key, char *out,
+                     size_t n)
+{
+    char stamp[64], got[64];
+    stamp_of(st, stamp, sizeof stamp);
+    ssize_t l = getxattr(path, "user.ferry.stamp", got, sizeof got - 1);
+    if (l <= 0)
+        return -1;
+    got[l] = 0;
+    if (strcmp(got, stamp))
+        return -1;
+    l = getxattr(path, key, out, n - 1);
+    if (l <= 0)
+        return -1;
+    out[l] = 0;
     return 0;
 }
 
-static void listing_free(listing_t *l)
+static char *file_md5_b64(const char *path)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        free(l->names[i]);
-        free(l->etags[i]);
-        free(l->md5s[i]);
-    }
-    free(l->names);
-    free(l->etags);
-    free(l->md5s);
-    free(l->sizes);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(c, EVP_md5(), NULL);
+    char *buf = malloc(1 << 20);
+    ssize_t r;
+    while (buf && (r = read(fd, buf, 1 << 20)) > 0)
+        EVP_DigestUpdate(c, buf, (size_t)r);
+    close(fd);
+    free(buf);
+    unsigned char md[16];
+    unsigned int ml = 0;
+    EVP_DigestFinal_ex(c, md, &ml);
+    EVP_MD_CTX_free(c);
+    return auth_base64(md, ml);
 }
 
-/* Is names[i] also a folder, i.e. does some name start with "names[i]/"?
- * The listing is sorted, so such names follow it closely. */
-static int is_also_folder(const listing_t *l, size_t i)
+/* --- accounting --- */
+
+static void account_locked(engine_t *e, size_t idx, int ok, const char *error)
 {
-    size_t len = strlen(l->names[i]);
-    for (size_t j = i + 1; j < l->n; j++) {
-        int c = strncmp(l->names[j], l->names[i], len);
-        if (c != 0)
-            return 0;
-        if (l->names[j][len] == '/')
-            return 1;
+    xfer_item_t *it = &e->res->items[idx];
+    if (!ok) {
+        it->status = XFER_FAILED;
+        e->res->failed++;
+        log_error("%s: %s", it->remote, error ? error : "failed");
+        progress_file_done(e->pg, 0);
+    } else if (it->status == XFER_SKIPPED) {
+        e->res->skipped++;
+        log_debug("skipped %s (exists; --overwrite replaces it)", it->local);
+        progress_file_done(e->pg, it->size);
+    } else {
+        it->status = XFER_DONE;
+        e->res->files++;
+        e->res->bytes += it->size;
+        log_debug("%s -> %s", it->remote, it->local);
+        progress_file_done(e->pg, 0);
     }
+}
+
+static void account(engine_t *e, size_t idx, int ok, const char *error)
+{
+    pthread_mutex_lock(&e->mu);
+    account_locked(e, idx, ok, error);
+    pthread_mutex_unlock(&e->mu);
+}
+
+static void set_item_meta(engine_t *e, size_t idx, const char *etag, const char *md5)
+{
+    pthread_mutex_lock(&e->mu);
+    xfer_item_t *it = &e->res->items[idx];
+    free(it->etag);
+    free(it->md5);
+    it->etag = etag && *etag ? strdup(etag) : NULL;
+    it->md5 = md5 && *md5 ? strdup(md5) : NULL;
+    pthread_mutex_unlock(&e->mu);
+}
+
+static void file_free(xf_file_t *f)
+{
+    if (!f)
+        return;
+    free(f->name);
+    free(f->local);
+    free(f->tmp);
+    free(f->want_md5);
+    free(f->etag);
+    free(f->done);
+    free(f->error);
+    if (f->md5)
+        EVP_MD_CTX_free(f->md5);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cv);
+    free(f);
+}
+
+static char *b64_final(EVP_MD_CTX *c)
+{
+    unsigned char md[16];
+    unsigned int ml = 0;
+    EVP_DigestFinal_ex(c, md, &ml);
+    return auth_base64(md, ml);
+}
+
+/* --- the work itself --- */
+
+static int read_full_at(int fd, char *buf, size_t n, uint64_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pread(fd, buf + done, n - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+/* Everything about a chunked file is settled: rename or commit, or clean up. */
+static void finalize(engine_t *e, store_t *s, xf_file_t *f)
+{
+    ferr_t err = FERR_INIT;
+    int ok = !f->failed;
+    if (!f->upload) {
+        if (ok && f->want_md5) {
+            char *got = b64_final(f->md5);
+            if (got && strcmp(got, f->want_md5)) {
+                ok = 0;
+                ferr_set(&err, FERR_TRANSFER,
+                         "content does not match the blob's MD5 (%s, got %s); the file was not "
+                         "kept",
+                         f->want_md5, got);
+            }
+            free(got);
+        }
+        if (close(f->fd) != 0 && ok) {
+            ok = 0;
+            ferr_errno(&err, FERR_IO, errno, "writing %s", f->local);
+        }
+        if (ok && rename(f->tmp, f->local) != 0) {
+            ok = 0;
+            ferr_errno(&err, FERR_IO, errno, "cannot rename into %s", f->local);
+        }
+        if (!ok)
+            unlink(f->tmp);
+        else
+            xattr_record(f->local, f->etag, f->want_md5);
+    } else {
+        close(f->fd);
+        if (ok) {
+            char *md5 = b64_final(f->md5);
+            store_put_t put = {0};
+            ok = s->ops->commit_blocks(s, f->name, f->nchunks, md5 ? md5 : "", &put, &err) == 0;
+            if (ok) {
+                set_item_meta(e, f->item, put.etag, put.md5);
+                xattr_record(f->local, NULL, md5);
+            }
+            free(md5);
+        }
+    }
+    account(e, f->item, ok, err.msg ? err.msg : f->error);
+    ferr_clear(&err);
+    file_free(f);
+}
+
+/* A download chunk has landed: hash what is now contiguous, finalize when all is done. */
+static void download_chunk_done(engine_t *e, store_t *s, xf_file_t *f, uint32_t i, int rc,
+                                const char *msg, char *hbuf)
+{
+    pthread_mutex_lock(&f->mu);
+    if (rc) {
+        f->failed = 1;
+        if (!f->error)
+            f->error = strdup(msg ? msg : "failed");
+    }
+    f->done[i] = 1;
+    f->finished++;
+    if (f->want_md5 && !f->hashing) {
+        f->hashing = 1;
+        while (!f->failed && f->hashed < f->nchunks && f->done[f->hashed]) {
+            uint32_t k = f->hashed;
+            uint64_t off = (uint64_t)k * f->block;
+            size_t n = (size_t)(f->size - off < f->block ? f->size - off : f->block);
+            pthread_mutex_unlock(&f->mu);
+            int r = read_full_at(f->fd, hbuf, n, off);
+            pthread_mutex_lock(&f->mu);
+            if (r) {
+                f->failed = 1;
+                if (!f->error)
+                    f->error = strdup("cannot read back a block to check the MD5");
+                break;
+            }
+            EVP_DigestUpdate(f->md5, hbuf, n);
+            f->hashed++;
+        }
+        f->hashing = 0;
+    }
+    int last = f->finished == f->nchunks && !f->hashing && !f->finalized &&
+               (!f->want_md5 || f->failed || f->hashed == f->nchunks);
+    if (last)
+        f->finalized = 1;
+    pthread_mutex_unlock(&f->mu);
+    if (last)
+        finalize(e, s, f);
+}
+
+static void run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *buf)
+{
+    ferr_t err = FERR_INIT;
+    if (f->nchunks == 1) {
+        /* a whole file: its own temporary name, checked by the store as it streams */
+        int fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        int rc = fd < 0 ? ferr_errno(&err, FERR_IO, errno, "cannot create %s", f->tmp) : 0;
+        if (rc == 0)
+            rc = s->ops->read(s, f->name, 0, f->size, fd, 0, on_bytes, e, &err);
+        if (fd >= 0 && close(fd) != 0 && rc == 0)
+            rc = ferr_errno(&err, FERR_IO, errno, "writing %s", f->local);
+        if (rc == 0 && rename(f->tmp, f->local) != 0)
+            rc = ferr_errno(&err, FERR_IO, errno, "cannot rename into %s", f->local);
+        if (rc)
+            unlink(f->tmp);
+        else
+            xattr_record(f->local, f->etag, f->want_md5);
+        account(e, f->item, rc == 0, err.msg);
+        ferr_clear(&err);
+        file_free(f);
+        return;
+    }
+    uint64_t off = (uint64_t)chunk * f->block;
+    uint64_t len = f->size - off < f->block ? f->size - off : f->block;
+    int rc = 0;
+    pthread_mutex_lock(&f->mu);
+    int skip = f->failed; /* another block failed: no point in moving this one */
+    pthread_mutex_unlock(&f->mu);
+    if (!skip)
+        rc = s->ops->read(s, f->name, off, len, f->fd, off, on_bytes, e, &err);
+    download_chunk_done(e, s, f, chunk, rc, err.msg, buf);
+    ferr_clear(&err);
+}
+
+static void run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *buf)
+{
+    ferr_t err = FERR_INIT;
+    if (f->nchunks == 1) {
+        int fd = open(f->local, O_RDONLY | O_CLOEXEC | (e->o->follow_symlinks ? 0 : O_NOFOLLOW));
+        int rc = fd < 0 ? ferr_errno(&err, FERR_IO, errno, "cannot read %s", f->local) : 0;
+        store_put_t put = {0};
+        if (rc == 0)
+            rc = s->ops->write(s, f->name, fd, f->size, on_bytes, e, &put, &err);
+        if (fd >= 0)
+            close(fd);
+        if (rc == 0) {
+            set_item_meta(e, f->item, put.etag, put.md5);
+            if (put.md5[0])
+                xattr_record(f->local, NULL, put.md5);
+        }
+        account(e, f->item, rc == 0, err.msg);
+        ferr_clear(&err);
+        file_free(f);
+        return;
+    }
+    uint64_t off = (uint64_t)chunk * f->block;
+    size_t len = (size_t)(f->size - off < f->block ? f->size - off : f->block);
+    int rc = read_full_at(f->fd, buf, len, off);
+    if (rc)
+        ferr_errno(&err, FERR_IO, errno ? errno : EIO, "cannot read %s", f->local);
+    /* the whole file's MD5 is taken in order, while blocks travel in parallel */
+    pthread_mutex_lock(&f->mu);
+    while (!f->failed && f->hashed != chunk)
+        pthread_cond_wait(&f->cv, &f->mu);
+    int skip = f->failed;
+    if (!skip && rc == 0) {
+        EVP_DigestUpdate(f->md5, buf, len);
+        f->hashed++;
+        pthread_cond_broadcast(&f->cv);
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (!skip && rc == 0) {
+        rc = s->ops->put_block(s, f->name, chunk, buf, len, &err);
+        if (rc == 0)
+            on_bytes(e, len);
+    }
+    pthread_mutex_lock(&f->mu);
+    if (rc || skip) {
+        f->failed = 1;
+        if (rc && !f->error)
+            f->error = strdup(err.msg ? err.msg : "failed");
+        pthread_cond_broadcast(&f->cv);
+    }
+    f->finished++;
+    int last = f->finished == f->nchunks;
+    pthread_mutex_unlock(&f->mu);
+    ferr_clear(&err);
+    if (last)
+        finalize(e, s, f);
+}
+
+static void run_task(engine_t *e, store_t *s, xf_task_t *t, char **buf)
+{
+    if (!*buf && t->f->nchunks > 1)
+        *buf = malloc(t->f->block);
+    if (t->f->nchunks > 1 && !*buf) {
+        pthread_mutex_lock(&t->f->mu);
+        t->f->failed = 1;
+        pthread_mutex_unlock(&t->f->mu);
+    }
+    if (t->f->upload)
+        run_upload(e, s, t->f, t->chunk, *buf);
+    else
+        run_download(e, s, t->f, t->chunk, *buf);
+}
+
+static void *worker(void *arg)
+{
+    engine_t *e = arg;
+    pthread_mutex_lock(&e->mu);
+    store_t *s = e->handles[e->next_handle++];
+    pthread_mutex_unlock(&e->mu);
+    char *buf = NULL;
+    for (;;) {
+        pthread_mutex_lock(&e->mu);
+        while (!e->head && !e->closing)
+            pthread_cond_wait(&e->work, &e->mu);
+        xf_task_t *t = e->head;
+        if (!t) {
+            pthread_mutex_unlock(&e->mu);
+            break;
+        }
+        e->head = t->next;
+        if (!e->head)
+            e->tail = NULL;
+        e->queued--;
+        pthread_cond_signal(&e->space);
+        pthread_mutex_unlock(&e->mu);
+        run_task(e, s, t, &buf);
+        free(t);
+    }
+    free(buf);
+    return NULL;
+}
+
+static void engine_start(engine_t *e, store_t *s, const xfer_opts_t *o, xfer_result_t *res,
+                         const char *label)
+{
+    memset(e, 0, sizeof *e);
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->work, NULL);
+    pthread_cond_init(&e->space, NULL);
+    e->main = s;
+    e->o = o;
+    e->res = res;
+    e->pg = progress_start(label);
+    int want = o->concurrency > 0 ? o->concurrency : xfer_default_concurrency(s);
+    if (want > XFER_MAX_CONCURRENCY)
+        want = XFER_MAX_CONCURRENCY;
+    /* without a second handle, the producer does the work itself */
+    for (int i = 0; s->ops->clone && i < want; i++) {
+        ferr_t err = FERR_INIT;
+        if (s->ops->clone(s, &e->handles[i], &err)) {
+            log_debug("a transfer worker could not start: %s", err.msg);
+            ferr_clear(&err);
+            break;
+        }
+        e->nthreads++;
+    }
+    for (int i = 0; i < e->nthreads; i++)
+        if (pthread_create(&e->th[i], NULL, worker, e) != 0) {
+            store_close(e->handles[i]);
+            e->handles[i] = NULL;
+            /* the handles after a failed start are closed at the end */
+            for (int j = i + 1; j < e->nthreads; j++) {
+                store_close(e->handles[j]);
+                e->handles[j] = NULL;
+            }
+            e->nthreads = i;
+            break;
+        }
+    log_debug("%s: %d worker%s", label, e->nthreads, e->nthreads == 1 ? "" : "s");
+}
+
+static void engine_push(engine_t *e, xf_file_t *f)
+{
+    uint32_t n = f->nchunks; /* f is gone once its last chunk is done */
+    for (uint32_t c = 0; c < n; c++) {
+        xf_task_t *t = calloc(1, sizeof *t);
+        t->f = f;
+        t->chunk = c;
+        if (!e->nthreads) {
+            run_task(e, e->main, t, &e->inline_buf);
+            free(t);
+            continue;
+        }
+        pthread_mutex_lock(&e->mu);
+        while (e->queued >= QUEUE_MAX)
+            pthread_cond_wait(&e->space, &e->mu);
+        if (e->tail)
+            e->tail->next = t;
+        else
+            e->head = t;
+        e->tail = t;
+        e->queued++;
+        pthread_cond_signal(&e->work);
+        pthread_mutex_unlock(&e->mu);
+    }
+}
+
+static void engine_finish(engine_t *e)
+{
+    pthread_mutex_lock(&e->mu);
+    e->closing = 1;
+    pthread_cond_broadcast(&e->work);
+    pthread_mutex_unlock(&e->mu);
+    for (int i = 0; i < e->nthreads; i++)
+        pthread_join(e->th[i], NULL);
+    for (int i = 0; i < XFER_MAX_CONCURRENCY; i++)
+        if (e->handles[i])
+            store_close(e->handles[i]);
+    free(e->inline_buf);
+    progress_end(e->pg);
+    pthread_mutex_destroy(&e->mu);
+    pthread_cond_destroy(&e->work);
+    pthread_cond_destroy(&e->space);
+}
+
+/* Adds a result row and counts it in the totals; returns its index. */
+static size_t engine_item(engine_t *e, const char *local, const char *remote, uint64_t size,
+                          const char *etag, const char *md5)
+{
+    pthread_mutex_lock(&e->mu);
+    xfer_item_t *it = add_item(e->res, local, remote, size);
+    size_t idx = (size_t)-1;
+    if (it) {
+        it->etag = etag ? strdup(etag) : NULL;
+        it->md5 = md5 ? strdup(md5) : NULL;
+        idx = e->res->n - 1;
+        e->files_total++;
+        e->bytes_total += size;
+        progress_total(e->pg, e->files_total, e->bytes_total);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return idx;
+}
+
+static xf_file_t *file_new(size_t idx, int upload, const char *name, const char *local,
+                           uint64_t size, int chunked)
+{
+    xf_file_t *f = calloc(1, sizeof *f);
+    f->item = idx;
+    f->upload = upload;
+    f->name = strdup(name);
+    f->local = strdup(local);
+    f->size = size;
+    f->fd = -1;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    f->block = XFER_BLOCK;
+    if (chunked) {
+        /* grown so a file needs at most 50,000 blocks, as Azure allows */
+        if (size / f->block >= 50000)
+            f->block = ((size / 50000 + (1u << 20)) >> 20) << 20;
+        f->nchunks = (uint32_t)((size + f->block - 1) / f->block);
+        f->md5 = EVP_MD_CTX_new();
+        EVP_DigestInit_ex(f->md5, EVP_md5(), NULL);
+    } else {
+        f->nchunks = 1;
+    }
+    f->done = calloc(f->nchunks, 1);
+    return f;
+}
+
+/* --- downloads --- */
+
+typedef struct held {
+    char *name, *etag, *md5;
+    uint64_t size;
+    int folder;
+} held_t;
+
+typedef struct dl {
+    engine_t *e;
+    store_t *s;
+    const char *dest;
+    size_t strip;
+    held_t *stack;
+    size_t n, cap;
+} dl_t;
+
+static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size,
+                    const char *etag, const char *md5, int folder)
+{
+    engine_t *e = d->e;
+    size_t nl = strlen(name);
+    if (nl && name[nl - 1] == '/' && size == 0)
+        return; /* a folder marker, as ADLS and some tools write */
+    if (folder && size == 0)
+        return; /* an empty marker beside its folder: nothing to keep */
+    size_t idx = engine_item(e, NULL, name, size, etag, md5);
+    if (idx == (size_t)-1)
+        return;
+    ferr_t err = FERR_INIT;
+    if (folder) {
+        ferr_set(&err, FERR_IO,
+                 "'%s' is both a file (%llu bytes) and a folder in the datastore; the file was "
+                 "not downloaded",
+                 name, (unsigned long long)size);
+        account(e, idx, 0, err.msg);
+        ferr_clear(&err);
+        return;
+    }
+    const char *rel = rel_as ? rel_as : name + (d->strip <= nl ? d->strip : nl);
+    const char *why;
+    if (!path_name_safe(rel, &why)) {
+        ferr_set(&err, FERR_UNSAFE, "refusing '%s': %s; nothing written", name, why);
+        account(e, idx, 0, err.msg);
+        ferr_clear(&err);
+        return;
+    }
+    char *local = path_join(d->dest, rel);
+    pthread_mutex_lock(&e->mu);
+    e->res->items[idx].local = strdup(local);
+    pthread_mutex_unlock(&e->mu);
+    struct stat st;
+    if (lstat(local, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            ferr_set(&err, FERR_IO, "%s: a folder of that name exists", local);
+            account(e, idx, 0, err.msg);
+            goto out;
+        }
+        char rec[160];
+        int same = S_ISREG(st.st_mode) && etag && (uint64_t)st.st_size == size &&
+                   xattr_get(local, &st, "user.ferry.etag", rec, sizeof rec) == 0 &&
+                   !strcmp(rec, etag);
+        if (same || !e->o->overwrite) {
+            pthread_mutex_lock(&e->mu);
+            e->res->items[idx].status = XFER_SKIPPED;
+            if (same)
+                e->res->unchanged++;
+            account_locked(e, idx, 1, NULL);
+            pthread_mutex_unlock(&e->mu);
+            goto out;
+        }
+    }
+    char *reldir = path_dirname(rel);
+    int rc = mkdirs_under(d->dest, strcmp(reldir, ".") ? reldir : "", &err);
+    free(reldir);
+    if (rc) {
+        account(e, idx, 0, err.msg);
+        goto out;
+    }
+    int chunked = d->s->ops->clone && size > 2 * (uint64_t)XFER_BLOCK;
+    xf_file_t *f = file_new(idx, 0, name, local, size, chunked);
+    f->tmp = path_temp_beside(local);
+    f->etag = etag ? strdup(etag) : NULL;
+    f->want_md5 = md5 ? strdup(md5) : NULL;
+    if (chunked) {
+        f->fd = open(f->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (f->fd < 0 || posix_fallocate(f->fd, 0, (off_t)size) != 0) {
+            int en = errno ? errno : ENOSPC;
+            if (f->fd >= 0) {
+                close(f->fd);
+                unlink(f->tmp);
+            }
+            ferr_errno(&err, FERR_IO, en, "cannot make room for %s", local);
+            account(e, idx, 0, err.msg);
+            file_free(f);
+            goto out;
+        }
+    }
+    engine_push(e, f);
+out:
+    ferr_clear(&err);
+    free(local);
+}
+
+static void held_release(dl_t *d, held_t *h)
+{
+    dl_file(d, h->name, NULL, h->size, h->etag, h->md5, h->folder);
+    free(h->name);
+    free(h->etag);
+    free(h->md5);
+}
+
+/* Entries come in byte order. One is held back while a later name could
+ * still show it is also a folder ("a/b" then "a/b/c"). */
+static int dl_entry(void *ud, const store_entry_t *en)
+{
+    dl_t *d = ud;
+    while (d->n) {
+        held_t *top = &d->stack[d->n - 1];
+        size_t tl = strlen(top->name);
+        if (!strncmp(en->name, top->name, tl) && (unsigned char)en->name[tl] <= '/' &&
+            en->name[tl]) {
+            if (en->name[tl] == '/')
+                top->folder = 1;
+            break;
+        }
+        held_release(d, top);
+        d->n--;
+    }
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 8;
+        held_t *ns = realloc(d->stack, cap * sizeof *ns);
+        if (!ns)
+            return -1;
+        d->stack = ns;
+        d->cap = cap;
+    }
+    held_t *h = &d->stack[d->n++];
+    h->name = strdup(en->name);
+    h->etag = en->etag ? strdup(en->etag) : NULL;
+    h->md5 = en->md5 ? strdup(en->md5) : NULL;
+    h->size = en->size;
+    h->folder = 0;
     return 0;
 }
 
@@ -226,77 +844,22 @@ static int finish(xfer_result_t *res, double t0, const char *verb, ferr_t *err)
     return 0;
 }
 
-static void account(xfer_result_t *res, xfer_item_t *it, progress_t *pg, int rc, ferr_t *e1,
-                    const char *what)
-{
-    if (rc) {
-        it->status = XFER_FAILED;
-        res->failed++;
-        log_error("%s %s: %s", what, it->remote, e1->msg ? e1->msg : "failed");
-        ferr_clear(e1);
-        progress_file_done(pg, 0);
-    } else if (it->status == XFER_SKIPPED) {
-        res->skipped++;
-        log_debug("skipped %s (exists; --overwrite replaces it)", it->local);
-        progress_file_done(pg, it->size);
-    } else {
-        res->files++;
-        res->bytes += it->size;
-        if (!strcmp(what, "upload"))
-            log_debug("upload %s -> %s", it->local, it->remote);
-        else
-            log_debug("download %s -> %s", it->remote, it->local);
-        progress_file_done(pg, 0);
-    }
-}
-
 int xfer_download_prefix(store_t *s, const char *prefix, size_t strip, const char *dest,
                          const xfer_opts_t *o, xfer_result_t *res, ferr_t *err)
 {
     double t0 = progress_now();
-    listing_t l = {0};
-    if (s->ops->list(s, prefix, NULL, collect, &l, err)) {
-        listing_free(&l);
-        return ferr_wrap(err, "listing %s:%s", s->ds->name, *prefix ? prefix : "/");
-    }
-    if (path_mkdirs(dest, 0755, err)) {
-        listing_free(&l);
+    if (path_mkdirs(dest, 0755, err))
         return -1;
-    }
-    progress_t *pg = progress_start(o->label ? o->label : "download");
-    progress_total(pg, l.n, l.bytes);
-    for (size_t i = 0; i < l.n; i++) {
-        const char *name = l.names[i];
-        size_t nl = strlen(name);
-        if (nl && name[nl - 1] == '/' && l.sizes[i] == 0)
-            continue; /* a folder marker, as ADLS and some tools write */
-        ferr_t e1 = FERR_INIT;
-        int rc;
-        xfer_item_t *it = add_item(res, NULL, name, l.sizes[i]);
-        if (!it) {
-            rc = ferr_set(err, FERR_INTERNAL, "out of memory");
-            break;
-        }
-        if (is_also_folder(&l, i)) {
-            if (l.sizes[i] == 0) { /* an empty marker beside its folder: nothing to keep */
-                res->n--;
-                free(it->remote);
-                continue;
-            }
-            rc = ferr_set(&e1, FERR_IO,
-                          "'%s' is both a file (%llu bytes) and a folder in the datastore; the "
-                          "file was not downloaded",
-                          name, (unsigned long long)l.sizes[i]);
-        } else {
-            it->etag = l.etags[i] ? strdup(l.etags[i]) : NULL;
-            it->md5 = l.md5s[i] ? strdup(l.md5s[i]) : NULL;
-            rc = fetch_one(s, name, l.sizes[i], dest, name + (strip <= nl ? strip : nl), o, pg,
-                           it, &e1);
-        }
-        account(res, it, pg, rc, &e1, "download");
-    }
-    progress_end(pg);
-    listing_free(&l);
+    engine_t e;
+    engine_start(&e, s, o, res, o->label ? o->label : "download");
+    dl_t d = {.e = &e, .s = s, .dest = dest, .strip = strip};
+    int rc = s->ops->list(s, prefix, NULL, dl_entry, &d, err);
+    while (d.n)
+        held_release(&d, &d.stack[--d.n]);
+    free(d.stack);
+    engine_finish(&e);
+    if (rc)
+        return ferr_wrap(err, "listing %s:%s", s->ds->name, *prefix ? prefix : "/");
     return finish(res, t0, "download", err);
 }
 
@@ -304,34 +867,30 @@ int xfer_download_file(store_t *s, const char *name, const char *dest_file, cons
                        xfer_result_t *res, ferr_t *err)
 {
     double t0 = progress_now();
-    store_entry_t e;
-    if (s->ops->stat(s, name, &e, err))
+    store_entry_t en;
+    if (s->ops->stat(s, name, &en, err))
         return -1;
-    uint64_t size = e.size;
-    char *etag = e.etag ? strdup(e.etag) : NULL, *md5 = e.md5 ? strdup(e.md5) : NULL;
     char *dir = path_dirname(dest_file);
     const char *base = strrchr(dest_file, '/');
     base = base ? base + 1 : dest_file;
-    progress_t *pg = progress_start(o->label ? o->label : "download");
-    progress_total(pg, 1, size);
-    xfer_item_t *it = add_item(res, NULL, name, size);
-    if (it) {
-        it->etag = etag;
-        it->md5 = md5;
-    } else {
-        free(etag);
-        free(md5);
+    if (path_mkdirs(dir, 0755, err)) {
+        free(dir);
+        return -1;
     }
-    ferr_t e1 = FERR_INIT;
-    int rc = it ? fetch_one(s, name, size, dir, base, o, pg, it, &e1) : -1;
-    if (it)
-        account(res, it, pg, rc, &e1, "download");
-    progress_end(pg);
+    engine_t e;
+    engine_start(&e, s, o, res, o->label ? o->label : "download");
+    dl_t d = {.e = &e, .s = s, .dest = dir, .strip = 0};
+    /* the file keeps the local name asked for, whatever its name in the store */
+    char *etag = en.etag ? strdup(en.etag) : NULL, *md5 = en.md5 ? strdup(en.md5) : NULL;
+    char *name_copy = strdup(name); /* en.name may point into the store handle */
+    dl_file(&d, name_copy, base, en.size, etag, md5, 0);
+    engine_finish(&e);
+    free(name_copy);
+    free(etag);
+    free(md5);
     free(dir);
     return finish(res, t0, "download", err);
 }
-
-/* --- uploads --- */
 
 typedef struct visit {
     dev_t dev;
@@ -402,63 +961,160 @@ static int scan_dir(const char *abs, const char *rel, const char *target, const 
     return rc;
 }
 
-static int put_one(store_t *s, xfer_item_t *it, const xfer_opts_t *o, progress_t *pg,
-                   ferr_t *err)
+
+/* --- uploads --- */
+
+typedef struct rindex {
+    char **names, **md5s;
+    uint64_t *sizes;
+    size_t n, cap;
+} rindex_t;
+
+static int rindex_add(void *ud, const store_entry_t *en)
 {
-    const char *why;
-    if (!path_name_safe(it->remote, &why))
-        return ferr_set(err, FERR_UNSAFE, "refusing datastore name '%s': %s", it->remote, why);
-    if (!o->overwrite) {
-        store_entry_t e;
-        ferr_t e2 = FERR_INIT;
-        if (s->ops->stat(s, it->remote, &e, &e2) == 0) {
-            it->status = XFER_SKIPPED;
-            it->etag = e.etag ? strdup(e.etag) : NULL;
-            it->md5 = e.md5 ? strdup(e.md5) : NULL;
-            return 0;
-        }
-        int notfound = e2.code == FERR_NOTFOUND;
-        if (!notfound) {
-            ferr_set(err, e2.code, "%s", e2.msg);
-            ferr_clear(&e2);
+    rindex_t *r = ud;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 256;
+        char **a = realloc(r->names, cap * sizeof *a);
+        if (a)
+            r->names = a;
+        char **b = realloc(r->md5s, cap * sizeof *b);
+        if (b)
+            r->md5s = b;
+        uint64_t *c = realloc(r->sizes, cap * sizeof *c);
+        if (c)
+            r->sizes = c;
+        if (!a || !b || !c)
             return -1;
-        }
-        ferr_clear(&e2);
+        r->cap = cap;
     }
-    int fd = open(it->local, O_RDONLY | O_CLOEXEC | (o->follow_symlinks ? 0 : O_NOFOLLOW));
-    if (fd < 0)
-        return ferr_errno(err, FERR_IO, errno, "cannot read %s", it->local);
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return ferr_set(err, FERR_IO, "%s: not a regular file", it->local);
-    }
-    it->size = (uint64_t)st.st_size;
-    store_put_t put;
-    int rc = s->ops->write(s, it->remote, fd, it->size, on_bytes, pg, &put, err);
-    close(fd);
-    if (rc == 0) {
-        it->status = XFER_DONE;
-        it->etag = put.etag[0] ? strdup(put.etag) : NULL;
-        it->md5 = put.md5[0] ? strdup(put.md5) : NULL;
-    }
-    return rc;
+    r->names[r->n] = strdup(en->name);
+    r->md5s[r->n] = en->md5 ? strdup(en->md5) : NULL;
+    r->sizes[r->n++] = en->size;
+    return 0;
 }
 
-static int upload_items(store_t *s, size_t first, const xfer_opts_t *o, xfer_result_t *res,
-                        double t0, ferr_t *err)
+static const rindex_t *rindex_sorting; /* for qsort, which takes no context */
+static int rindex_cmp(const void *a, const void *b)
 {
-    uint64_t bytes = 0;
-    for (size_t i = first; i < res->n; i++)
-        bytes += res->items[i].size;
-    progress_t *pg = progress_start(o->label ? o->label : "upload");
-    progress_total(pg, res->n - first, bytes);
-    for (size_t i = first; i < res->n; i++) {
-        ferr_t e1 = FERR_INIT;
-        int rc = put_one(s, &res->items[i], o, pg, &e1);
-        account(res, &res->items[i], pg, rc, &e1, "upload");
+    return strcmp(rindex_sorting->names[*(const size_t *)a],
+                  rindex_sorting->names[*(const size_t *)b]);
+}
+
+/* Index of name in r, or -1 (r->names sorted through order). */
+static long rindex_find(const rindex_t *r, const size_t *order, const char *name)
+{
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(r->names[order[mid]], name);
+        if (c == 0)
+            return (long)order[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    progress_end(pg);
+    return -1;
+}
+
+static void rindex_free(rindex_t *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->names[i]);
+        free(r->md5s[i]);
+    }
+    free(r->names);
+    free(r->md5s);
+    free(r->sizes);
+}
+
+/* pending: what the scan found; each goes to the store unless it is there already. */
+static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
+                        const xfer_opts_t *o, xfer_result_t *res, double t0, ferr_t *err)
+{
+    /* one listing tells what exists, instead of a request per file: of the
+     * longest prefix all the names share */
+    rindex_t r = {0};
+    size_t pl = pending->n ? strlen(pending->items[0].remote) : 0;
+    for (size_t i = 1; i < pending->n && pl; i++) {
+        size_t k = 0;
+        while (k < pl && pending->items[i].remote[k] == pending->items[0].remote[k])
+            k++;
+        pl = k;
+    }
+    char *prefix = pending->n ? strndup(pending->items[0].remote, pl) : NULL;
+    if (prefix && s->ops->list(s, prefix, NULL, rindex_add, &r, err)) {
+        free(prefix);
+        rindex_free(&r);
+        return ferr_wrap(err, "listing %s:%s", s->ds->name, target && *target ? target : "/");
+    }
+    free(prefix);
+    size_t *order = malloc((r.n + 1) * sizeof *order);
+    for (size_t i = 0; order && i < r.n; i++)
+        order[i] = i;
+    rindex_sorting = &r;
+    if (order)
+        qsort(order, r.n, sizeof *order, rindex_cmp);
+    engine_t e;
+    engine_start(&e, s, o, res, o->label ? o->label : "upload");
+    res->skipped += pending->skipped;
+    for (size_t i = 0; i < pending->n; i++) {
+        xfer_item_t *p = &pending->items[i];
+        size_t idx = engine_item(&e, p->local, p->remote, p->size, NULL, NULL);
+        if (idx == (size_t)-1)
+            continue;
+        ferr_t e1 = FERR_INIT;
+        const char *why;
+        if (!path_name_safe(p->remote, &why)) {
+            ferr_set(&e1, FERR_UNSAFE, "refusing datastore name '%s': %s", p->remote, why);
+            account(&e, idx, 0, e1.msg);
+            ferr_clear(&e1);
+            continue;
+        }
+        long at = order ? rindex_find(&r, order, p->remote) : -1;
+        if (at >= 0) {
+            int same = 0;
+            if (o->overwrite && r.md5s[at] && r.sizes[at] == p->size) {
+                struct stat st;
+                char rec[64];
+                char *md5 = NULL;
+                if (stat(p->local, &st) == 0 &&
+                    xattr_get(p->local, &st, "user.ferry.md5", rec, sizeof rec) == 0)
+                    md5 = strdup(rec);
+                else if ((md5 = file_md5_b64(p->local)))
+                    xattr_record(p->local, NULL, md5);
+                same = md5 && !strcmp(md5, r.md5s[at]);
+                free(md5);
+            }
+            if (same || !o->overwrite) {
+                pthread_mutex_lock(&e.mu);
+                res->items[idx].status = XFER_SKIPPED;
+                res->items[idx].md5 = r.md5s[at] ? strdup(r.md5s[at]) : NULL;
+                if (same)
+                    res->unchanged++;
+                account_locked(&e, idx, 1, NULL);
+                pthread_mutex_unlock(&e.mu);
+                continue;
+            }
+        }
+        int chunked = s->ops->clone && s->ops->put_block && p->size > XFER_BLOCK;
+        xf_file_t *f = file_new(idx, 1, p->remote, p->local, p->size, chunked);
+        if (chunked) {
+            f->fd = open(p->local, O_RDONLY | O_CLOEXEC | (o->follow_symlinks ? 0 : O_NOFOLLOW));
+            if (f->fd < 0) {
+                ferr_errno(&e1, FERR_IO, errno, "cannot read %s", p->local);
+                account(&e, idx, 0, e1.msg);
+                ferr_clear(&e1);
+                file_free(f);
+                continue;
+            }
+        }
+        engine_push(&e, f);
+    }
+    engine_finish(&e);
+    free(order);
+    rindex_free(&r);
     return finish(res, t0, "upload", err);
 }
 
@@ -472,21 +1128,22 @@ int xfer_upload_dir(store_t *s, const char *src_dir, const char *target, const x
     if (!S_ISDIR(st.st_mode))
         return ferr_set(err, FERR_USAGE, "%s is not a folder (use upload-files for files)",
                         src_dir);
-    size_t first = res->n;
+    xfer_result_t pending = {0};
     visit_t root = {st.st_dev, st.st_ino, NULL};
     char *abs = path_absolute(src_dir, NULL);
-    int rc = scan_dir(abs, "", target ? target : "", o, &root, res, err);
+    int rc = scan_dir(abs, "", target ? target : "", o, &root, &pending, err);
     free(abs);
-    if (rc)
-        return -1;
-    return upload_items(s, first, o, res, t0, err);
+    if (rc == 0)
+        rc = upload_items(s, &pending, target, o, res, t0, err);
+    xfer_result_free(&pending);
+    return rc;
 }
 
 int xfer_upload_files(store_t *s, char *const *files, size_t n, const char *relative_root,
                       const char *target, const xfer_opts_t *o, xfer_result_t *res, ferr_t *err)
 {
     double t0 = progress_now();
-    size_t first = res->n;
+    xfer_result_t pending = {0};
     char *root = relative_root ? path_absolute(relative_root, NULL) : NULL;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -511,16 +1168,17 @@ int xfer_upload_files(store_t *s, char *const *files, size_t n, const char *rela
             rc = ferr_set(err, FERR_USAGE, "%s is not a regular file", files[i]);
         } else {
             char *remote = path_join(target ? target : "", rel);
-            if (!add_item(res, abs, remote, (uint64_t)st.st_size))
+            if (!add_item(&pending, abs, remote, (uint64_t)st.st_size))
                 rc = ferr_set(err, FERR_INTERNAL, "out of memory");
             free(remote);
         }
         free(abs);
     }
     free(root);
-    if (rc)
-        return -1;
     xfer_opts_t o2 = *o;
     o2.follow_symlinks = 1; /* files named on the command line are meant as given */
-    return upload_items(s, first, &o2, res, t0, err);
+    if (rc == 0)
+        rc = upload_items(s, &pending, target, &o2, res, t0, err);
+    xfer_result_free(&pending);
+    return rc;
 }

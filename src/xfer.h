@@ -11,10 +11,17 @@
 #include "store.h"
 
 typedef struct xfer_opts {
-    int overwrite;       /* replace existing targets; otherwise skip them */
+    int overwrite;       /* replace targets that differ; otherwise skip existing ones */
     int follow_symlinks; /* uploads: follow symlinks in the source */
     const char *label;   /* for progress */
+    int concurrency;     /* transfers at once; 0: chosen from the store and the machine */
 } xfer_opts_t;
+
+/* Large files move in blocks of at least this size, in parallel. */
+#define XFER_BLOCK (8u << 20)
+/* The default number of transfers at once, and the ceiling of --concurrency. */
+int xfer_default_concurrency(const store_t *s);
+#define XFER_MAX_CONCURRENCY 128
 
 typedef enum { XFER_DONE, XFER_SKIPPED, XFER_FAILED } xfer_status_t;
 
@@ -31,6 +38,7 @@ typedef struct xfer_result {
     xfer_item_t *items;
     size_t n, cap;
     uint64_t files, bytes, skipped, failed;
+    uint64_t unchanged; /* of skipped: identical to the source, known without moving data */
     double seconds;
 } xfer_result_t;
 
