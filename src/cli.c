@@ -535,6 +535,22 @@ static int open_store(ctx_t *c, const char *name, store_t **s, ferr_t *err)
     return store_open(s, ds, err);
 }
 
+/* --concurrency N (also $FERRY_CONCURRENCY); 0 when not given. */
+static int concurrency_arg(const args_t *a, int *out, ferr_t *err)
+{
+    const char *v = opt(a, "concurrency");
+    *out = 0;
+    if (!v)
+        return 0;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || end == v || n < 1 || n > XFER_MAX_CONCURRENCY)
+        return ferr_set(err, FERR_USAGE, "--concurrency: expected 1 to %d, got '%s'",
+                        XFER_MAX_CONCURRENCY, v);
+    *out = (int)n;
+    return 0;
+}
+
 static int finish_transfer(const char *verb, xfer_result_t *r, int rc)
 {
     char *sum = xfer_summary(verb, r);
@@ -547,6 +563,9 @@ static int finish_transfer(const char *verb, xfer_result_t *r, int rc)
 
 static int cmd_upload(ctx_t *c, args_t *a, ferr_t *err)
 {
+    int conc;
+    if (concurrency_arg(a, &conc, err))
+        return -1;
     store_t *s;
     char *target = remote_arg(opt(a, "target-path"), "--target-path", err);
     if (!target)
@@ -556,7 +575,7 @@ static int cmd_upload(ctx_t *c, args_t *a, ferr_t *err)
         return -1;
     }
     xfer_opts_t o = {.overwrite = flag(a, "overwrite"),
-                     .follow_symlinks = flag(a, "follow-symlinks")};
+                     .follow_symlinks = flag(a, "follow-symlinks"), .concurrency = conc};
     xfer_result_t r = {0};
     int rc = xfer_upload_dir(s, a->pos[1], target, &o, &r, err);
     store_close(s);
@@ -570,6 +589,9 @@ static int cmd_upload(ctx_t *c, args_t *a, ferr_t *err)
 
 static int cmd_upload_files(ctx_t *c, args_t *a, ferr_t *err)
 {
+    int conc;
+    if (concurrency_arg(a, &conc, err))
+        return -1;
     store_t *s;
     char *target = remote_arg(opt(a, "target-path"), "--target-path", err);
     if (!target)
@@ -578,7 +600,7 @@ static int cmd_upload_files(ctx_t *c, args_t *a, ferr_t *err)
         free(target);
         return -1;
     }
-    xfer_opts_t o = {.overwrite = flag(a, "overwrite")};
+    xfer_opts_t o = {.overwrite = flag(a, "overwrite"), .concurrency = conc};
     xfer_result_t r = {0};
     int rc = xfer_upload_files(s, a->pos + 1, (size_t)(a->npos - 1), opt(a, "relative-root"),
                                target, &o, &r, err);
@@ -608,6 +630,9 @@ static char *prefix_arg(const char *v, ferr_t *err)
 
 static int cmd_download(ctx_t *c, args_t *a, ferr_t *err)
 {
+    int conc;
+    if (concurrency_arg(a, &conc, err))
+        return -1;
     store_t *s;
     char *prefix = prefix_arg(opt(a, "prefix"), err);
     if (!prefix)
@@ -616,7 +641,7 @@ static int cmd_download(ctx_t *c, args_t *a, ferr_t *err)
         free(prefix);
         return -1;
     }
-    xfer_opts_t o = {.overwrite = flag(a, "overwrite")};
+    xfer_opts_t o = {.overwrite = flag(a, "overwrite"), .concurrency = conc};
     xfer_result_t r = {0};
     int rc = xfer_download_prefix(s, prefix, 0, a->pos[1], &o, &r, err);
     store_close(s);
@@ -750,6 +775,8 @@ static int cmd_run(ctx_t *c, args_t *a, ferr_t *err)
     run_opts_t o = {.run_id = opt(a, "run-id"), .work_dir = opt(a, "work-dir"),
                     .dry_run = flag(a, "dry-run"), .grace = 30, .upload_on = UPLOAD_ALWAYS};
     const char *g = opt(a, "grace"), *u = opt(a, "upload-on");
+    if (concurrency_arg(a, &o.concurrency, err))
+        return RUN_EXIT_CONFIG;
     if (g) {
         char *end;
         long v = strtol(g, &end, 10);
@@ -784,18 +811,21 @@ static const opt_spec_t ls_opts[] = {{"json", 0, 0}, {"delimiter", 'd', 1}, HELP
 static const opt_spec_t create_opts[] = {{"file", 'f', 1},          {"overwrite", 0, 0},
                                          {"skip-validation", 0, 0}, {"create-if-not-exists", 0, 0},
                                          HELP_OPT,                  {NULL, 0, 0}};
-static const opt_spec_t upload_opts[] = {{"target-path", 0, 1}, {"overwrite", 0, 0},
-                                         {"follow-symlinks", 0, 0}, HELP_OPT, {NULL, 0, 0}};
+static const opt_spec_t upload_opts[] = {{"target-path", 0, 1},    {"overwrite", 0, 0},
+                                         {"follow-symlinks", 0, 0}, {"concurrency", 'j', 1},
+                                         HELP_OPT,                  {NULL, 0, 0}};
 static const opt_spec_t upload_files_opts[] = {{"target-path", 0, 1}, {"relative-root", 0, 1},
-                                               {"overwrite", 0, 0}, HELP_OPT, {NULL, 0, 0}};
-static const opt_spec_t download_opts[] = {{"prefix", 0, 1}, {"overwrite", 0, 0}, HELP_OPT,
+                                               {"overwrite", 0, 0},   {"concurrency", 'j', 1},
+                                               HELP_OPT,              {NULL, 0, 0}};
+static const opt_spec_t download_opts[] = {{"prefix", 0, 1}, {"overwrite", 0, 0},
+                                           {"concurrency", 'j', 1}, HELP_OPT,
                                            {NULL, 0, 0}};
 static const opt_spec_t plan_opts[] = {{"json", 0, 0}, {"run-id", 0, 1}, {"work-dir", 0, 1},
                                        HELP_OPT, {NULL, 0, 0}};
 static const opt_spec_t run_opts[] = {{"run-id", 0, 1},    {"work-dir", 0, 1},
                                       {"dry-run", 'n', 0}, {"grace", 0, 1},
-                                      {"upload-on", 0, 1}, HELP_OPT,
-                                      {NULL, 0, 0}};
+                                      {"upload-on", 0, 1}, {"concurrency", 'j', 1},
+                                      HELP_OPT,            {NULL, 0, 0}};
 
 static const command_t commands[] = {
     {"init", cmd_init, no_opts, 0, 1, 0, "ferry init [DIR]",
@@ -840,18 +870,22 @@ static const command_t commands[] = {
     {"datastore remove", cmd_ds_remove, no_opts, 1, 1, 2, "ferry datastore remove NAME",
      "Unregisters NAME. Its data is not touched; a secret ferry stored for it is deleted."},
     {"upload", cmd_upload, upload_opts, 2, 2, 1,
-     "ferry upload NAME SRC_DIR [--target-path P] [--overwrite] [--follow-symlinks]",
+     "ferry upload NAME SRC_DIR [--target-path P] [--overwrite] [--follow-symlinks] [-j N]",
      "Uploads every file under SRC_DIR to P/<relative path> in datastore NAME. Without\n"
-     "--overwrite an existing file is skipped. Symlinks are skipped (with a warning) unless\n"
-     "--follow-symlinks; empty folders are not carried (object stores have no folders)."},
+     "--overwrite an existing file is skipped; with it, only files that differ are sent.\n"
+     "Symlinks are skipped (with a warning) unless --follow-symlinks; empty folders are not\n"
+     "carried (object stores have no folders). -j/--concurrency N: transfers at once."},
     {"upload-files", cmd_upload_files, upload_files_opts, 2, -1, 1,
-     "ferry upload-files NAME FILE... [--target-path P] [--relative-root DIR] [--overwrite]",
+     "ferry upload-files NAME FILE... [--target-path P] [--relative-root DIR] [--overwrite]\n"
+     "                   [-j N]",
      "Uploads files to P/<file name>, or with --relative-root to P/<path below DIR>."},
     {"download", cmd_download, download_opts, 2, 2, 1,
-     "ferry download NAME TARGET_DIR [--prefix P] [--overwrite]",
+     "ferry download NAME TARGET_DIR [--prefix P] [--overwrite] [-j N]",
      "Downloads every file whose name starts with P to TARGET_DIR/<full name>. Without\n"
-     "--overwrite an existing file is skipped. A name that would land outside TARGET_DIR\n"
-     "is refused and nothing is written for it."},
+     "--overwrite an existing file is skipped; with it, a file ferry downloaded before and\n"
+     "that is unchanged on both sides is still skipped. A name that would land outside\n"
+     "TARGET_DIR is refused and nothing is written for it. -j/--concurrency N: transfers\n"
+     "at once (default 16 for a remote store, 2 per core for a local one)."},
     {"ls", cmd_ls, ls_opts, 1, 2, 1, "ferry ls NAME [PREFIX] [--json] [--delimiter /]",
      "Lists files (size, modified time, name) whose name starts with PREFIX. With\n"
      "--delimiter /, lists one level: the files there and each folder once."},
@@ -864,7 +898,7 @@ static const command_t commands[] = {
      "output with its datastore, local path and mode, the command and its environment."},
     {"run", cmd_run, run_opts, 1, 1, 1,
      "ferry run JOB [--run-id ID] [--work-dir DIR] [--dry-run] [--grace S]\n"
-     "              [--upload-on always|success|failure]",
+     "              [--upload-on always|success|failure] [-j N]",
      "Validates JOB, stages its inputs, runs its command, uploads its outputs and writes\n"
      "<work dir>/manifest.json and ferry.log (work dir: <workspace>/runs/<run id>).\n"
      "Signals are forwarded to the command's process group; after a second SIGTERM or\n"

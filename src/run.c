@@ -79,6 +79,7 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
     }
     if (stage_check(plan, err))
         goto done;
+    stage_set_concurrency(o->concurrency);
     code = RUN_EXIT_INTERNAL;
     if (path_mkdirs(plan->work_dir, 0755, err))
         goto done;

@@ -22,6 +22,7 @@ typedef struct run_opts {
     int dry_run;
     long grace;
     upload_on_t upload_on;
+    int concurrency; /* 0: the engine's default */
 } run_opts_t;
 
 /* err holds the reason when the exit code is ferry's own. */

@@ -9,6 +9,13 @@
 #include "log.h"
 #include "path.h"
 
+static int concurrency;
+
+void stage_set_concurrency(int n)
+{
+    concurrency = n;
+}
+
 void stage_rec_dispose(stage_rec_t *r)
 {
     xfer_result_free(&r->res);
@@ -51,7 +58,7 @@ static int stage_input(const plan_io_t *io, stage_rec_t *rec, int *warned, ferr_
     store_t *s;
     if (store_open(&s, io->ds, err))
         return -1;
-    xfer_opts_t o = {.overwrite = io->overwrite, .label = io->name};
+    xfer_opts_t o = {.overwrite = io->overwrite, .label = io->name, .concurrency = concurrency};
     int rc;
     if (io->type == IO_URI_FILE) {
         rc = xfer_download_file(s, io->remote, io->local, &o, &rec->res, err);
@@ -125,7 +132,7 @@ static int stage_output(const plan_io_t *io, stage_rec_t *rec, ferr_t *err)
     store_t *s;
     if (store_open(&s, io->ds, err))
         return -1;
-    xfer_opts_t o = {.overwrite = io->overwrite, .label = io->name};
+    xfer_opts_t o = {.overwrite = io->overwrite, .label = io->name, .concurrency = concurrency};
     int rc;
     struct stat st;
     if (io->type == IO_URI_FILE) {

@@ -13,6 +13,8 @@ typedef struct stage_rec {
     char *error; /* why not, when it failed */
 } stage_rec_t;
 
+/* Transfers at once for staging (0: the engine's default). */
+void stage_set_concurrency(int n);
 /* recs has one entry per input; stops at the first input that fails. */
 int stage_inputs(const plan_t *p, stage_rec_t *recs, ferr_t *err);
 /* Creates the local folders the command writes its outputs into. */

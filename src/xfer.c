@@ -57,10 +57,14 @@ char *xfer_summary(const char *verb, const xfer_result_t *r)
     progress_human(r->bytes, b, sizeof b);
     progress_human((uint64_t)((double)r->bytes / s), rate, sizeof rate);
     char *out = NULL;
-    if (asprintf(&out, "%s %llu file%s (%s), %llu skipped, %llu failed, in %.2f s (%s/s)", verb,
+    char unchanged[48] = "";
+    if (r->unchanged)
+        snprintf(unchanged, sizeof unchanged, " (%llu unchanged)",
+                 (unsigned long long)r->unchanged);
+    if (asprintf(&out, "%s %llu file%s (%s), %llu skipped%s, %llu failed, in %.2f s (%s/s)", verb,
                  (unsigned long long)r->files, r->files == 1 ? "" : "s", b,
-                 (unsigned long long)r->skipped, (unsigned long long)r->failed, r->seconds,
-                 rate) < 0)
+                 (unsigned long long)r->skipped, unchanged, (unsigned long long)r->failed,
+                 r->seconds, rate) < 0)
         return NULL;
     return out;
 }
@@ -965,7 +969,7 @@ static int scan_dir(const char *abs, const char *rel, const char *target, const 
 /* --- uploads --- */
 
 typedef struct rindex {
-    char **names, **md5s;
+    char **names, **md5s, **etags;
     uint64_t *sizes;
     size_t n, cap;
 } rindex_t;
@@ -984,12 +988,16 @@ static int rindex_add(void *ud, const store_entry_t *en)
         uint64_t *c = realloc(r->sizes, cap * sizeof *c);
         if (c)
             r->sizes = c;
-        if (!a || !b || !c)
+        char **d = realloc(r->etags, cap * sizeof *d);
+        if (d)
+            r->etags = d;
+        if (!a || !b || !c || !d)
             return -1;
         r->cap = cap;
     }
     r->names[r->n] = strdup(en->name);
     r->md5s[r->n] = en->md5 ? strdup(en->md5) : NULL;
+    r->etags[r->n] = en->etag ? strdup(en->etag) : NULL;
     r->sizes[r->n++] = en->size;
     return 0;
 }
@@ -1023,9 +1031,11 @@ static void rindex_free(rindex_t *r)
     for (size_t i = 0; i < r->n; i++) {
         free(r->names[i]);
         free(r->md5s[i]);
+        free(r->etags[i]);
     }
     free(r->names);
     free(r->md5s);
+    free(r->etags);
     free(r->sizes);
 }
 
@@ -1091,6 +1101,7 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
                 pthread_mutex_lock(&e.mu);
                 res->items[idx].status = XFER_SKIPPED;
                 res->items[idx].md5 = r.md5s[at] ? strdup(r.md5s[at]) : NULL;
+                res->items[idx].etag = r.etags[at] ? strdup(r.etags[at]) : NULL;
                 if (same)
                     res->unchanged++;
                 account_locked(&e, idx, 1, NULL);

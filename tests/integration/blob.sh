@@ -70,6 +70,13 @@ expect_same big.bin out2/up/big.bin "ferry reads back its own 100 MiB upload"
 expect_rc 0 "a ranged, MD5-checked download of every name"
 f download az out2 --prefix up/; keep
 expect_out "0 files (0 B), 12 skipped" "a second download skips what is there"
+f download az out2 --prefix up/ --overwrite; keep
+expect_out "downloaded 0 files (0 B), 12 skipped (12 unchanged)" "with --overwrite, files ferry fetched before and unchanged since move no bytes"
+SDK put "$C" up/mid.bin single.bin >/dev/null
+f download az out2 --prefix up/ --overwrite -j 3; keep
+expect_out "downloaded 1 file (2.9 MiB), 11 skipped (11 unchanged)" "a blob that changed is fetched again, alone"
+expect_same single.bin out2/up/mid.bin "and its new content arrives"
+cp single.bin tree/mid.bin
 f ls az up/deep/ --json; keep
 expect_eq "$(json "$OUT" '[(e["name"], e["size"], e["etag"] != "") for e in j]')" "[('up/deep/a/b/c/d/e/f.txt', 32, True)]" "ls --json gives name, size and ETag"
 FERRY_LIST_PAGE_SIZE=2 f -vv ls az up/ --json; keep
@@ -80,8 +87,11 @@ expect_eq "$(json "$OUT" '[e["name"] for e in j if e.get("prefix")]')" "['up/dee
 expect_eq "$(json "$OUT" 'len([e for e in j if not e.get("prefix")])')" "10" "and the files at that level"
 f upload az tree --target-path up; keep
 expect_out "uploaded 0 files (0 B), 12 skipped" "an upload without --overwrite skips existing blobs"
+f upload az tree --target-path up --overwrite; keep
+expect_out "uploaded 0 files (0 B), 12 skipped (12 unchanged)" "an upload with --overwrite sends nothing when the blobs hold the same bytes (MD5)"
 printf 'changed\n' >"tree/sp ace.txt"
 f upload az tree --target-path up --overwrite; keep
+expect_out "uploaded 1 file (8 B), 11 skipped (11 unchanged)" "a changed file is the only one sent"
 SDK get "$C" "up/sp ace.txt" sdk-sp.txt >/dev/null
 expect_eq "$(cat sdk-sp.txt)" "changed" "--overwrite replaces a blob"
 
@@ -182,8 +192,8 @@ done
 f datastore register azure-blob az_tls --account devstoreaccount1 --container tls --account-url "https://127.0.0.1:$tport/devstoreaccount1" --account-key-env AZURITE_KEY --create-if-not-exists --ca-file cert.pem; keep
 expect_rc 0 "https with --ca-file"
 f upload-files az_tls big.bin; keep
-f download az_tls out8; keep
-expect_same big.bin out8/big.bin "a 100 MiB round trip over TLS"
+f download az_tls out8 -j 4; keep
+expect_same big.bin out8/big.bin "a 100 MiB round trip over TLS (in 13 parallel ranges)"
 f datastore register azure-blob az_tls2 --account devstoreaccount1 --container tls --account-url "https://127.0.0.1:$tport/devstoreaccount1" --account-key-env AZURITE_KEY; keep
 expect_rc 1 "without the CA, TLS verification refuses the server"
 expect_err "pass --ca-file PEM" "and says what to do"
@@ -207,6 +217,8 @@ outputs:
 YAML
 f run job.yml --run-id blobjob; keep
 expect_rc 0 "a v2 job whose inputs and outputs are on Azurite runs"
+f run job.yml --run-id blobjob; keep
+expect_err "input tree: downloaded 0 files (0 B), 12 skipped (12 unchanged)" "a rerun of the same run stages its inputs without moving a byte"
 SDK get "$C" results/blobjob/blocks.bin got-blocks.bin >/dev/null
 expect_same ../blocks.bin got-blocks.bin "its output reached the container (checked by the SDK)"
 SDK get "$C" results/blobjob/byurl.txt got-url.txt >/dev/null

@@ -46,9 +46,16 @@ expect_same src/sub/deeper/big.bin out/data/v1/sub/deeper/big.bin "downloads kee
 expect_file "out/data/v1/sub/ünï#cødé%+&.txt" "awkward names download"
 f download workspaceblobstore out --prefix data/v1/
 expect_out "0 files (0 B), 5 skipped" "a second download skips existing files"
+f download workspaceblobstore out --prefix data/v1/ --overwrite
+expect_out "0 files (0 B), 5 skipped (5 unchanged)" "--overwrite skips files unchanged since ferry fetched them"
 printf 'local edit\n' > out/data/v1/a.txt
 f download workspaceblobstore out --prefix data/v1/ --overwrite
 expect_eq "$(cat out/data/v1/a.txt)" "alpha2" "--overwrite replaces local files"
+
+f download workspaceblobstore out-j1 --prefix data/v1/ --concurrency 1
+expect_same src/sub/deeper/big.bin out-j1/data/v1/sub/deeper/big.bin "--concurrency 1 works"
+f download workspaceblobstore out-j1 --concurrency 0
+expect_rc 2 "--concurrency 0 is a usage error"
 
 # upload-files
 printf 'one\n' > one.txt
