@@ -17,7 +17,7 @@ ASAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit/%)
 
-.PHONY: all deps test-deps demo check asan unit clean format tidy
+.PHONY: all deps test-deps demo check asan unit clean format tidy bench
 
 all: ferry
 
@@ -58,6 +58,12 @@ demo: deps
 check: test-deps
 	@$(MAKE) --no-print-directory ferry asan unit
 	@tests/run
+
+# ferry against rclone and curl on Azurite, and against cp -r locally (not part of check).
+bench: test-deps
+	@.ci/deps bench
+	@$(MAKE) --no-print-directory ferry
+	@tests/bench/bench.sh
 
 format:
 	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h

@@ -1,0 +1,160 @@
+#!/bin/bash
+# make bench: ferry side by side with rclone (and a single curl GET/PUT, the
+# protocol's floor) against Azurite on this machine, and with cp -r on the
+# local datastore. A fresh Azurite for every tool and workload, since it
+# slows down as blobs pile up. Prints a table; writes build/bench/results.json.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+TOP=$PWD
+FERRY=$TOP/ferry
+B=${BENCH_DIR:-$TOP/build/bench}
+rm -rf "$B" && mkdir -p "$B"
+KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+export AZURITE_KEY=$KEY FERRY_WORKSPACE=$B/ws FERRY_PROGRESS_INTERVAL=1000
+SMALL_N=${BENCH_SMALL_N:-5000} BIG_MB=${BENCH_BIG_MB:-1024} MID_N=${BENCH_MID_N:-200}
+RESULTS=$B/results.jsonl
+: >"$RESULTS"
+
+echo "making the data sets in $B/data"
+/usr/bin/python3 - "$B/data" "$SMALL_N" "$MID_N" <<'PY'
+import os, sys
+root, small_n, mid_n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for name, n, size in (("small", small_n, 4096), ("mid", mid_n, 5 << 20)):
+    d = os.path.join(root, name)
+    for i in range(n):
+        sub = os.path.join(d, "d%02d" % (i % 50))
+        os.makedirs(sub, exist_ok=True)
+        with open(os.path.join(sub, "f%05d.bin" % i), "wb") as f:
+            f.write(os.urandom(size))
+PY
+mkdir -p "$B/data/big"
+head -c $((BIG_MB << 20)) /dev/urandom >"$B/data/big/big.bin"
+
+azpid=
+stop_azurite() {
+    if [ -n "$azpid" ]; then kill "$azpid" 2>/dev/null; wait "$azpid" 2>/dev/null || true; fi
+    azpid=
+}
+trap stop_azurite EXIT
+start_azurite() {
+    stop_azurite
+    local d=$B/azurite
+    rm -rf "$d" && mkdir -p "$d"
+    (cd "$d" && exec "$TOP/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort 0 \
+        --inMemoryPersistence --disableTelemetry) >"$d/log" 2>&1 &
+    azpid=$!
+    local port=
+    for _ in $(seq 300); do
+        port=$(grep -o 'listens on http://127.0.0.1:[0-9]*' "$d/log" | sed 's/.*://' || true)
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    URL=http://127.0.0.1:$port/devstoreaccount1
+    export AZURITE_BLOB_URL=$URL
+    node "$TOP/tests/azure/sdk.js" create bench >/dev/null
+    SAS=$(node "$TOP/tests/azure/sdk.js" sas-account rwdlac 120 | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["sas"])')
+    rm -rf "$FERRY_WORKSPACE"
+    "$FERRY" -q datastore register azure-blob bench --account devstoreaccount1 --container bench \
+        --account-url "$URL" --account-key-env AZURITE_KEY >/dev/null
+}
+server_cpu() { # utime+stime of Azurite, in seconds
+    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$azpid/stat"
+}
+
+# measure WORKLOAD TOOL STEP CMD...: wall, user, sys, peak RSS, server CPU
+measure() {
+    local w=$1 tool=$2 step=$3
+    shift 3
+    sync
+    local s0=0 s1=0
+    [ -n "$azpid" ] && s0=$(server_cpu)
+    /usr/bin/time -f '%e %U %S %M' -o "$B/time" "$@" >"$B/out" 2>"$B/err" || {
+        echo "FAILED: $tool $w $step: $*"; tail -5 "$B/err"; exit 1; }
+    [ -n "$azpid" ] && s1=$(server_cpu)
+    read -r wall user sys rss <"$B/time"
+    printf '{"workload":"%s","tool":"%s","step":"%s","wall":%s,"user":%s,"sys":%s,"rss_kb":%s,"server_cpu":%s}\n' \
+        "$w" "$tool" "$step" "$wall" "$user" "$sys" "$rss" "$(printf '%.2f' "$(echo "$s1 - $s0" | bc -l)")" >>"$RESULTS"
+    printf '  %-8s %-7s %-10s wall %6.2f s  cpu %6.2f s  rss %7d KiB\n' "$w" "$tool" "$step" "$wall" \
+        "$(echo "$user + $sys" | bc -l)" "$rss"
+}
+
+RCLONE=(rclone --config /dev/null --transfers 16 --checkers 16 -q)
+remote() { echo ":azureblob,sas_url='$URL?$SAS':bench/$1"; }
+
+blob_workload() { # NAME SRC_DIR [rerun]
+    local w=$1 src=$2 rerun=${3:-}
+    for tool in ferry rclone; do
+        start_azurite
+        rm -rf "$B/dl"
+        if [ $tool = ferry ]; then
+            measure "$w" ferry upload "$FERRY" -q upload bench "$src" --target-path "$w"
+            measure "$w" ferry download "$FERRY" -q download bench "$B/dl" --prefix "$w/"
+            [ -n "$rerun" ] && measure "$rerun" ferry download "$FERRY" -q download bench "$B/dl" --prefix "$w/" --overwrite
+        else
+            measure "$w" rclone upload "${RCLONE[@]}" copy "$src" "$(remote "$w")"
+            measure "$w" rclone download "${RCLONE[@]}" copy "$(remote "$w")" "$B/dl/$w"
+            [ -n "$rerun" ] && measure "$rerun" rclone download "${RCLONE[@]}" copy "$(remote "$w")" "$B/dl/$w"
+        fi
+        cmp -s <(cd "$src" && find . -type f | sort | xargs -d '\n' md5sum) \
+               <(cd "$B/dl/$w" && find . -type f | sort | xargs -d '\n' md5sum) ||
+            { echo "FAILED: $tool $w: the download differs from the source"; exit 1; }
+    done
+}
+
+echo "workload 1: $SMALL_N files of 4 KiB"
+blob_workload w1 "$B/data/small"
+echo "workload 2: one $BIG_MB MiB file"
+blob_workload w2 "$B/data/big"
+start_azurite
+measure w2 curl upload curl -sS -f -X PUT -T "$B/data/big/big.bin" -H 'x-ms-blob-type: BlockBlob' \
+    -H 'x-ms-version: 2023-11-03' "$URL/bench/curl/big.bin?$SAS"
+measure w2 curl download curl -sS -f -o "$B/curl-big.bin" -H 'x-ms-version: 2023-11-03' "$URL/bench/curl/big.bin?$SAS"
+cmp -s "$B/curl-big.bin" "$B/data/big/big.bin" || { echo "FAILED: curl round trip"; exit 1; }
+rm -f "$B/curl-big.bin"
+echo "workload 3: $MID_N files of 5 MiB; workload 4: its download again, nothing changed"
+blob_workload w3 "$B/data/mid" w4
+stop_azurite
+
+echo "workload 5: the local datastore against cp -r"
+for set in small big; do
+    w=w5-$set
+    rm -rf "$FERRY_WORKSPACE" "$B/cp" "$B/dl"
+    "$FERRY" -q init "$FERRY_WORKSPACE" >/dev/null
+    measure "$w" ferry upload "$FERRY" -q upload workspaceblobstore "$B/data/$set" --target-path "$set"
+    measure "$w" ferry download "$FERRY" -q download workspaceblobstore "$B/dl" --prefix "$set/"
+    measure "$w" cp upload cp -r "$B/data/$set" "$B/cp"
+    measure "$w" cp download cp -r "$B/cp" "$B/cp2"
+    rm -rf "$B/cp2"
+done
+
+/usr/bin/python3 - "$RESULTS" "$B/results.json" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+def get(w, tool, step):
+    for r in rows:
+        if (r["workload"], r["tool"], r["step"]) == (w, tool, step):
+            return r
+cpu = lambda r: r["user"] + r["sys"]
+table = []
+print()
+print("%-8s %-9s %9s %9s %9s %9s %9s %9s %8s %8s" % ("workload", "step", "ferry s", "peer s", "ratio",
+      "ferry cpu", "peer cpu", "cpu ratio", "ferry MB", "peer MB"))
+for w, peer in (("w1", "rclone"), ("w2", "rclone"), ("w2", "curl"), ("w3", "rclone"), ("w4", "rclone"),
+                ("w5-small", "cp"), ("w5-big", "cp")):
+    for step in ("upload", "download"):
+        f, p = get(w, "ferry", step), get(w, peer, step)
+        if not f or not p:
+            continue
+        row = {"workload": w, "step": step, "peer": peer, "ferry_wall": f["wall"], "peer_wall": p["wall"],
+               "wall_ratio": round(f["wall"] / max(p["wall"], 0.01), 3),
+               "ferry_cpu": round(cpu(f), 2), "peer_cpu": round(cpu(p), 2),
+               "cpu_ratio": round(cpu(f) / max(cpu(p), 0.01), 3),
+               "ferry_rss_mb": round(f["rss_kb"] / 1024, 1), "peer_rss_mb": round(p["rss_kb"] / 1024, 1),
+               "ferry_server_cpu": f["server_cpu"], "peer_server_cpu": p["server_cpu"]}
+        table.append(row)
+        print("%-8s %-9s %9.2f %9.2f %9.3f %9.2f %9.2f %9.3f %8.1f %8.1f   (vs %s; server cpu %.2f / %.2f s)" % (
+            w, step, row["ferry_wall"], row["peer_wall"], row["wall_ratio"], row["ferry_cpu"], row["peer_cpu"],
+            row["cpu_ratio"], row["ferry_rss_mb"], row["peer_rss_mb"], peer, row["ferry_server_cpu"], row["peer_server_cpu"]))
+json.dump({"rows": table, "raw": rows}, open(sys.argv[2], "w"), indent=1)
+print("\nwrote", sys.argv[2])
+PY
