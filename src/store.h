@@ -33,6 +33,9 @@ typedef struct store store_t;
 
 struct store_ops {
     const char *name;
+    /* Moving a large file as blocks in parallel pays off (remote stores);
+     * a local copy is fastest whole. */
+    int parallel_blocks;
     /* Every file whose name starts with prefix (a string prefix, as in Azure),
      * in byte order. With delim ("/"), names are cut after the first delim
      * past the prefix and given once, as is_prefix entries. */

@@ -19,6 +19,7 @@
 typedef struct local_store {
     store_t base;
     char *root;
+    char *made; /* the last folder made by a write */
     char *stat_name;
     char stat_etag[64];
 } local_store_t;
@@ -258,8 +259,14 @@ static int local_write(store_t *s, const char *name, int fd, uint64_t size,
         return ferr_set(err, FERR_UNSAFE, "name '%s' refused: %s", name, why);
     char *full = path_join(ls->root, name);
     char *dir = path_dirname(full);
-    int rc = path_mkdirs(dir, 0755, err);
-    free(dir);
+    int rc = 0;
+    if (!ls->made || strcmp(ls->made, dir)) {
+        rc = path_mkdirs(dir, 0755, err);
+        free(ls->made);
+        ls->made = rc ? NULL : dir;
+    }
+    if (ls->made != dir)
+        free(dir);
     if (rc) {
         free(full);
         return ferr_wrap(err, "datastore %s", s->ds->name);
@@ -306,6 +313,7 @@ static void local_close(store_t *s)
     local_store_t *ls = (local_store_t *)s;
     free(ls->root);
     free(ls->stat_name);
+    free(ls->made);
     free(ls);
 }
 

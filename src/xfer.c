@@ -199,42 +199,42 @@ static void stamp_of(const struct stat *st, char *buf, size_t n)
              st->st_mtim.tv_nsec);
 }
 
+#define XATTR_NAME "user.ferry"
+
+/* One attribute, "stamp\netag\nmd5": one system call to write, one to read. */
 static void xattr_record(const char *path, const char *etag, const char *md5)
 {
     struct stat st;
-    char stamp[64];
+    char val[400];
     if (stat(path, &st) != 0)
         return;
-    stamp_of(&st, stamp, sizeof stamp);
+    stamp_of(&st, val, sizeof val);
+    size_t l = strlen(val);
+    snprintf(val + l, sizeof val - l, "\n%s\n%s", etag ? etag : "", md5 ? md5 : "");
     /* best effort: a filesystem without user xattrs just forgoes the shortcut */
-    if (setxattr(path, "user.ferry.stamp", stamp, strlen(stamp), 0) != 0)
-        return;
-    if (etag)
-        setxattr(path, "user.ferry.etag", etag, strlen(etag), 0);
-    else
-        removexattr(path, "user.ferry.etag");
-    if (md5)
-        setxattr(path, "user.ferry.md5", md5, strlen(md5), 0);
-    else
-        removexattr(path, "user.ferry.md5");
+    setxattr(path, XATTR_NAME, val, strlen(val), 0);
 }
 
-/* The recorded value of key, if the file has not changed since it was recorded. */
-static int xattr_get(const char *path, const struct stat *st, const char *key, char *out,
-                     size_t n)
+/* The recorded etag or md5 (which: 1 or 2), if the file has not changed since. */
+static int xattr_get(const char *path, const struct stat *st, int which, char *out, size_t n)
 {
-    char stamp[64], got[64];
+    char val[400], stamp[64];
+    ssize_t l = getxattr(path, XATTR_NAME, val, sizeof val - 1);
+    if (l <= 0)
+        return -1;
+    val[l] = 0;
     stamp_of(st, stamp, sizeof stamp);
-    ssize_t l = getxattr(path, "user.ferry.stamp", got, sizeof got - 1);
-    if (l <= 0)
+    char *f1 = strchr(val, '\n');
+    char *f2 = f1 ? strchr(f1 + 1, '\n') : NULL;
+    if (!f2)
         return -1;
-    got[l] = 0;
-    if (strcmp(got, stamp))
+    *f1 = *f2 = 0;
+    if (strcmp(val, stamp))
         return -1;
-    l = getxattr(path, key, out, n - 1);
-    if (l <= 0)
+    const char *v = which == 1 ? f1 + 1 : f2 + 1;
+    if (!*v || strlen(v) >= n)
         return -1;
-    out[l] = 0;
+    strcpy(out, v);
     return 0;
 }
 
@@ -706,6 +706,7 @@ typedef struct dl {
     store_t *s;
     const char *dest;
     size_t strip;
+    char *made; /* the last folder made (listings come grouped by folder) */
     held_t *stack;
     size_t n, cap;
 } dl_t;
@@ -753,7 +754,7 @@ static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size
         }
         char rec[160];
         int same = S_ISREG(st.st_mode) && etag && (uint64_t)st.st_size == size &&
-                   xattr_get(local, &st, "user.ferry.etag", rec, sizeof rec) == 0 &&
+                   xattr_get(local, &st, 1, rec, sizeof rec) == 0 &&
                    !strcmp(rec, etag);
         if (same || !e->o->overwrite) {
             pthread_mutex_lock(&e->mu);
@@ -766,13 +767,19 @@ static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size
         }
     }
     char *reldir = path_dirname(rel);
-    int rc = mkdirs_under(d->dest, strcmp(reldir, ".") ? reldir : "", &err);
-    free(reldir);
+    int rc = 0;
+    if (!d->made || strcmp(d->made, reldir)) {
+        rc = mkdirs_under(d->dest, strcmp(reldir, ".") ? reldir : "", &err);
+        free(d->made);
+        d->made = rc ? NULL : reldir;
+    }
+    if (d->made != reldir)
+        free(reldir);
     if (rc) {
         account(e, idx, 0, err.msg);
         goto out;
     }
-    int chunked = d->s->ops->clone && size > 2 * (uint64_t)XFER_BLOCK;
+    int chunked = d->s->ops->clone && d->s->ops->parallel_blocks && size > 2 * (uint64_t)XFER_BLOCK;
     xf_file_t *f = file_new(idx, 0, name, local, size, chunked);
     f->tmp = path_temp_beside(local);
     f->etag = etag ? strdup(etag) : NULL;
@@ -861,6 +868,7 @@ int xfer_download_prefix(store_t *s, const char *prefix, size_t strip, const cha
     while (d.n)
         held_release(&d, &d.stack[--d.n]);
     free(d.stack);
+    free(d.made);
     engine_finish(&e);
     if (rc)
         return ferr_wrap(err, "listing %s:%s", s->ds->name, *prefix ? prefix : "/");
@@ -889,6 +897,7 @@ int xfer_download_file(store_t *s, const char *name, const char *dest_file, cons
     char *name_copy = strdup(name); /* en.name may point into the store handle */
     dl_file(&d, name_copy, base, en.size, etag, md5, 0);
     engine_finish(&e);
+    free(d.made);
     free(name_copy);
     free(etag);
     free(md5);
@@ -1090,7 +1099,7 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
                 char rec[64];
                 char *md5 = NULL;
                 if (stat(p->local, &st) == 0 &&
-                    xattr_get(p->local, &st, "user.ferry.md5", rec, sizeof rec) == 0)
+                    xattr_get(p->local, &st, 2, rec, sizeof rec) == 0)
                     md5 = strdup(rec);
                 else if ((md5 = file_md5_b64(p->local)))
                     xattr_record(p->local, NULL, md5);
