@@ -394,9 +394,15 @@ static int blob_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err
 
 /* --- Get Blob --- */
 
+#define RSINK_BUF (1u << 20)
+
+/* Bytes are gathered into 1 MiB writes: many threads writing one file
+ * contend on its inode lock, fewer and larger writes contend less. */
 typedef struct rsink {
     int fd;
-    uint64_t start, off;
+    uint64_t start, off; /* off: bytes received so far end here */
+    char *buf;
+    size_t used;
     EVP_MD_CTX *md5;
     store_bytes_fn on_bytes;
     void *ud;
@@ -408,27 +414,44 @@ static void rsink_reset(void *ud)
 {
     rsink_t *r = ud;
     r->off = r->start;
+    r->used = 0;
     if (r->md5)
         EVP_DigestInit_ex(r->md5, EVP_md5(), NULL);
+}
+
+static int rsink_flush(rsink_t *r)
+{
+    size_t done = 0;
+    uint64_t at = r->off - r->used;
+    while (done < r->used) {
+        ssize_t w = pwrite(r->fd, r->buf + done, r->used - done, (off_t)(at + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            r->werr = errno;
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    r->used = 0;
+    return 0;
 }
 
 static size_t rsink_write(void *ud, const char *p, size_t n)
 {
     rsink_t *r = ud;
-    size_t done = 0;
-    while (done < n) {
-        ssize_t w = pwrite(r->fd, p + done, n - done, (off_t)(r->off + done));
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            r->werr = errno;
-            return 0;
-        }
-        done += (size_t)w;
-    }
     if (r->md5)
         EVP_DigestUpdate(r->md5, p, n);
-    r->off += n;
+    size_t taken = 0;
+    while (taken < n) {
+        size_t k = RSINK_BUF - r->used < n - taken ? RSINK_BUF - r->used : n - taken;
+        memcpy(r->buf + r->used, p + taken, k);
+        r->used += k;
+        r->off += k;
+        taken += k;
+        if (r->used == RSINK_BUF && rsink_flush(r))
+            return 0;
+    }
     /* progress counts bytes once, even when a try is repeated */
     uint64_t got = r->off - r->start;
     if (got > r->reported && r->on_bytes) {
@@ -455,12 +478,23 @@ static int blob_read(store_t *s, const char *name, uint64_t off, uint64_t len, i
      * the engine checks the blocks of a large file itself */
     if (off == 0)
         rs.md5 = EVP_MD_CTX_new();
+    rs.buf = malloc(len < RSINK_BUF ? (size_t)len : RSINK_BUF);
+    if (!rs.buf) {
+        curl_slist_free_all(h);
+        free(url);
+        if (rs.md5)
+            EVP_MD_CTX_free(rs.md5);
+        return ferr_set(err, FERR_INTERNAL, "out of memory");
+    }
     http_req_t t = {.sink = rsink_write, .sink_reset = rsink_reset, .sink_ud = &rs};
     http_resp_t resp = {0};
     int rc = url ? request(bs, "GET", url, h, NULL, 0, 0, &t, &resp, err) : -1;
     curl_slist_free_all(h);
     free(url);
-    if (rc && rs.werr)
+    if (rc == 0 && rs.used)
+        rsink_flush(&rs);
+    free(rs.buf);
+    if (rs.werr)
         rc = ferr_errno(err, FERR_IO, rs.werr, "writing %s", name);
     else if (rc == 0 && resp.status != 200 && resp.status != 206)
         rc = fail_status(bs, &resp, "downloading", name, err);

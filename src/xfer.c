@@ -145,6 +145,7 @@ typedef struct xf_file {
     char *etag;
     int fd;
     uint32_t nchunks, finished, hashed;
+    int inflight; /* blocks being moved now (under the engine's lock) */
     uint8_t *done;
     int failed, hashing, finalized;
     char *error;
@@ -178,6 +179,11 @@ typedef struct engine {
 } engine_t;
 
 #define QUEUE_MAX 1024
+/* Blocks of one file in flight at once: more only contend for the file's
+ * inode lock and the server; the other workers take other files. */
+#define PER_FILE_MAX 4
+
+static void chunk_out(engine_t *e, xf_file_t *f);
 
 typedef struct byte_ctx {
     engine_t *e;
@@ -459,6 +465,7 @@ static void run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, 
     pthread_mutex_unlock(&f->mu);
     if (!skip)
         rc = s->ops->read(s, f->name, off, len, f->fd, off, on_bytes, e, &err);
+    chunk_out(e, f);
     download_chunk_done(e, s, f, chunk, rc, err.msg, buf);
     ferr_clear(&err);
 }
@@ -505,6 +512,7 @@ static void run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, ch
         if (rc == 0)
             on_bytes(e, len);
     }
+    chunk_out(e, f);
     pthread_mutex_lock(&f->mu);
     if (rc || skip) {
         f->failed = 1;
@@ -535,6 +543,37 @@ static void run_task(engine_t *e, store_t *s, xf_task_t *t, char **buf)
         run_download(e, s, t->f, t->chunk, *buf);
 }
 
+static void chunk_out(engine_t *e, xf_file_t *f)
+{
+    if (f->nchunks == 1)
+        return;
+    pthread_mutex_lock(&e->mu);
+    f->inflight--;
+    pthread_cond_broadcast(&e->work);
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* The first queued task whose file may take another worker; unlinked. */
+static xf_task_t *take_task(engine_t *e)
+{
+    xf_task_t *prev = NULL;
+    for (xf_task_t *t = e->head; t; prev = t, t = t->next) {
+        if (t->f->nchunks > 1 && t->f->inflight >= PER_FILE_MAX)
+            continue;
+        if (prev)
+            prev->next = t->next;
+        else
+            e->head = t->next;
+        if (e->tail == t)
+            e->tail = prev;
+        e->queued--;
+        if (t->f->nchunks > 1)
+            t->f->inflight++;
+        return t;
+    }
+    return NULL;
+}
+
 static void *worker(void *arg)
 {
     engine_t *e = arg;
@@ -544,17 +583,13 @@ static void *worker(void *arg)
     char *buf = NULL;
     for (;;) {
         pthread_mutex_lock(&e->mu);
-        while (!e->head && !e->closing)
+        xf_task_t *t;
+        while (!(t = take_task(e)) && !(e->closing && !e->head))
             pthread_cond_wait(&e->work, &e->mu);
-        xf_task_t *t = e->head;
         if (!t) {
             pthread_mutex_unlock(&e->mu);
             break;
         }
-        e->head = t->next;
-        if (!e->head)
-            e->tail = NULL;
-        e->queued--;
         pthread_cond_signal(&e->space);
         pthread_mutex_unlock(&e->mu);
         run_task(e, s, t, &buf);
