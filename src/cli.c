@@ -773,7 +773,9 @@ static int cmd_plan(ctx_t *c, args_t *a, ferr_t *err)
 static int cmd_run(ctx_t *c, args_t *a, ferr_t *err)
 {
     run_opts_t o = {.run_id = opt(a, "run-id"), .work_dir = opt(a, "work-dir"),
-                    .dry_run = flag(a, "dry-run"), .grace = 30, .upload_on = UPLOAD_ALWAYS};
+                    .dry_run = flag(a, "dry-run"), .grace = 30, .upload_on = UPLOAD_ALWAYS,
+                    .no_cache = flag(a, "no-cache"), .cache_dir = opt(a, "cache-dir"),
+                    .cache_size = opt(a, "cache-size")};
     const char *g = opt(a, "grace"), *u = opt(a, "upload-on");
     if (concurrency_arg(a, &o.concurrency, err))
         return RUN_EXIT_CONFIG;
@@ -825,7 +827,9 @@ static const opt_spec_t plan_opts[] = {{"json", 0, 0}, {"run-id", 0, 1}, {"work-
 static const opt_spec_t run_opts[] = {{"run-id", 0, 1},    {"work-dir", 0, 1},
                                       {"dry-run", 'n', 0}, {"grace", 0, 1},
                                       {"upload-on", 0, 1}, {"concurrency", 'j', 1},
-                                      HELP_OPT,            {NULL, 0, 0}};
+                                      {"cache-dir", 0, 1}, {"cache-size", 0, 1},
+                                      {"no-cache", 0, 0},  HELP_OPT,
+                                      {NULL, 0, 0}};
 
 static const command_t commands[] = {
     {"init", cmd_init, no_opts, 0, 1, 0, "ferry init [DIR]",
@@ -898,13 +902,18 @@ static const command_t commands[] = {
      "output with its datastore, local path and mode, the command and its environment."},
     {"run", cmd_run, run_opts, 1, 1, 1,
      "ferry run JOB [--run-id ID] [--work-dir DIR] [--dry-run] [--grace S]\n"
-     "              [--upload-on always|success|failure] [-j N]",
+     "              [--upload-on always|success|failure] [-j N]\n"
+     "              [--cache-dir DIR] [--cache-size SIZE] [--no-cache]",
      "Validates JOB, stages its inputs, runs its command, uploads its outputs and writes\n"
      "<work dir>/manifest.json and ferry.log (work dir: <workspace>/runs/<run id>).\n"
      "Signals are forwarded to the command's process group; after a second SIGTERM or\n"
      "--grace seconds (default 30) it gets SIGKILL. Exit code: the command's (128+N for\n"
      "signal N), or 121 bad job, 122 inputs failed, 123 outputs failed, 124 timeout,\n"
-     "125 ferry failed."},
+     "125 ferry failed.\n"
+     "Inputs from remote datastores go through a node-local cache (default\n"
+     "<workspace>/cache, 10G, least recently used evicted; $FERRY_CACHE_DIR,\n"
+     "$FERRY_CACHE_SIZE): a blob cached with the same ETag is linked, not downloaded, and\n"
+     "ferry processes staging the same input at once fetch each blob once."},
     {NULL, NULL, NULL, 0, 0, 0, NULL, NULL}};
 
 static void usage(FILE *f)

@@ -7,6 +7,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "exec.h"
 #include "job.h"
 #include "log.h"
@@ -66,6 +67,7 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
     int code = RUN_EXIT_CONFIG;
     exec_result_t ex = {0};
     manifest_run_t mr = {.status = "staging"};
+    cache_t *cache = NULL;
 
     if (job_load(&job, job_path, err))
         goto done;
@@ -80,6 +82,22 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
     if (stage_check(plan, err))
         goto done;
     stage_set_concurrency(o->concurrency);
+    if (!o->no_cache) {
+        const char *dir = o->cache_dir ? o->cache_dir : getenv("FERRY_CACHE_DIR");
+        const char *size = o->cache_size ? o->cache_size : getenv("FERRY_CACHE_SIZE");
+        uint64_t limit = 10ull << 30;
+        if (size && *size && cache_parse_size(size, &limit)) {
+            ferr_set(err, FERR_USAGE, "cache size '%s': expected bytes, or a number with K, M, G or T",
+                     size);
+            goto done;
+        }
+        char *def = path_join(workspace_dir(ws), "cache");
+        int rc = cache_open(&cache, dir && *dir ? dir : def, limit, err);
+        free(def);
+        if (rc)
+            goto done;
+        stage_set_cache(cache);
+    }
     code = RUN_EXIT_INTERNAL;
     if (path_mkdirs(plan->work_dir, 0755, err))
         goto done;
@@ -99,7 +117,10 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
         goto done;
 
     code = RUN_EXIT_STAGE_IN;
-    if (stage_inputs(plan, in, err) || stage_prepare_outputs(plan, err)) {
+    int staged = stage_inputs(plan, in, err);
+    if (cache)
+        cache_trim(cache);
+    if (staged || stage_prepare_outputs(plan, err)) {
         mr.status = "failed";
         mr.error = err->msg;
         mr.ended = wall_now();
@@ -178,6 +199,8 @@ done:
     free(out);
     plan_free(plan);
     job_free(job);
+    stage_set_cache(NULL);
+    cache_close(cache);
     log_close_file();
     return code;
 }

@@ -23,6 +23,9 @@ typedef struct run_opts {
     long grace;
     upload_on_t upload_on;
     int concurrency; /* 0: the engine's default */
+    int no_cache;
+    const char *cache_dir;  /* NULL: $FERRY_CACHE_DIR, else <workspace>/cache */
+    const char *cache_size; /* NULL: $FERRY_CACHE_SIZE, else 10G */
 } run_opts_t;
 
 /* err holds the reason when the exit code is ferry's own. */

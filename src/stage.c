@@ -10,6 +10,12 @@
 #include "path.h"
 
 static int concurrency;
+static struct cache *input_cache;
+
+void stage_set_cache(struct cache *c)
+{
+    input_cache = c;
+}
 
 void stage_set_concurrency(int n)
 {
@@ -58,7 +64,8 @@ static int stage_input(const plan_io_t *io, stage_rec_t *rec, int *warned, ferr_
     store_t *s;
     if (store_open(&s, io->ds, err))
         return -1;
-    xfer_opts_t o = {.overwrite = io->overwrite, .label = io->name, .concurrency = concurrency};
+    xfer_opts_t o = {.overwrite = io->overwrite, .label = io->name, .concurrency = concurrency,
+                     .cache = input_cache};
     int rc;
     if (io->type == IO_URI_FILE) {
         rc = xfer_download_file(s, io->remote, io->local, &o, &rec->res, err);

@@ -15,6 +15,9 @@ typedef struct stage_rec {
 
 /* Transfers at once for staging (0: the engine's default). */
 void stage_set_concurrency(int n);
+/* Inputs from remote stores go through this node-local cache (NULL: none). */
+struct cache;
+void stage_set_cache(struct cache *c);
 /* recs has one entry per input; stops at the first input that fails. */
 int stage_inputs(const plan_t *p, stage_rec_t *recs, ferr_t *err);
 /* Creates the local folders the command writes its outputs into. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "cache.h"
 #include "log.h"
 #include "path.h"
 #include "progress.h"
@@ -57,12 +58,14 @@ char *xfer_summary(const char *verb, const xfer_result_t *r)
     progress_human(r->bytes, b, sizeof b);
     progress_human((uint64_t)((double)r->bytes / s), rate, sizeof rate);
     char *out = NULL;
-    char unchanged[48] = "";
+    char unchanged[48] = "", cached[48] = "";
     if (r->unchanged)
         snprintf(unchanged, sizeof unchanged, " (%llu unchanged)",
                  (unsigned long long)r->unchanged);
-    if (asprintf(&out, "%s %llu file%s (%s), %llu skipped%s, %llu failed, in %.2f s (%s/s)", verb,
-                 (unsigned long long)r->files, r->files == 1 ? "" : "s", b,
+    if (r->cached)
+        snprintf(cached, sizeof cached, ", %llu from the cache", (unsigned long long)r->cached);
+    if (asprintf(&out, "%s %llu file%s (%s%s), %llu skipped%s, %llu failed, in %.2f s (%s/s)",
+                 verb, (unsigned long long)r->files, r->files == 1 ? "" : "s", b, cached,
                  (unsigned long long)r->skipped, unchanged, (unsigned long long)r->failed,
                  r->seconds, rate) < 0)
         return NULL;
@@ -152,6 +155,8 @@ typedef struct xf_file {
     EVP_MD_CTX *md5;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    cache_obj_t obj; /* downloads through the cache: local is the object */
+    char *place;     /* ... and this is where it goes once whole */
 } xf_file_t;
 
 typedef struct xf_task {
@@ -318,9 +323,23 @@ static void file_free(xf_file_t *f)
     free(f->error);
     if (f->md5)
         EVP_MD_CTX_free(f->md5);
+    cache_release(&f->obj);
+    free(f->place);
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
     free(f);
+}
+
+/* A download that went into the cache: mark the object whole, put it in place. */
+static int place_from_cache(xf_file_t *f, ferr_t *err)
+{
+    if (!f->place)
+        return 0;
+    cache_commit(&f->obj);
+    if (cache_place(&f->obj, f->place, err))
+        return -1;
+    xattr_record(f->place, f->etag, f->want_md5);
+    return 0;
 }
 
 static char *b64_final(EVP_MD_CTX *c)
@@ -374,6 +393,8 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
         }
         if (!ok)
             unlink(f->tmp);
+        else if (f->place)
+            ok = place_from_cache(f, &err) == 0;
         else
             xattr_record(f->local, f->etag, f->want_md5);
     } else {
@@ -450,6 +471,8 @@ static void run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, 
             rc = ferr_errno(&err, FERR_IO, errno, "cannot rename into %s", f->local);
         if (rc)
             unlink(f->tmp);
+        else if (f->place)
+            rc = place_from_cache(f, &err);
         else
             xattr_record(f->local, f->etag, f->want_md5);
         account(e, f->item, rc == 0, err.msg);
@@ -711,6 +734,7 @@ static xf_file_t *file_new(size_t idx, int upload, const char *name, const char 
     f->local = strdup(local);
     f->size = size;
     f->fd = -1;
+    f->obj.lock_fd = -1; /* not 0: that is stdin, and closing it would free its number */
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
     f->block = XFER_BLOCK;
@@ -745,6 +769,8 @@ typedef struct dl {
     held_t *stack;
     size_t n, cap;
 } dl_t;
+
+static char *store_identity(const datastore_t *ds);
 
 static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size,
                     const char *etag, const char *md5, int folder)
@@ -814,9 +840,40 @@ static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size
         account(e, idx, 0, err.msg);
         goto out;
     }
+    cache_obj_t obj = {.lock_fd = -1};
+    if (e->o->cache && etag && d->s->ds->type != DS_LOCAL) {
+        char *id = store_identity(d->s->ds);
+        rc = cache_acquire(e->o->cache, id, name, etag, &obj, &err);
+        free(id);
+        if (rc) {
+            account(e, idx, 0, err.msg);
+            goto out;
+        }
+        if (obj.valid) {
+            rc = cache_place(&obj, local, &err);
+            if (rc == 0)
+                xattr_record(local, etag, md5);
+            cache_release(&obj);
+            pthread_mutex_lock(&e->mu);
+            if (rc == 0)
+                e->res->cached++;
+            /* a file from the cache moves no bytes */
+            if (rc == 0)
+                e->res->items[idx].size = size;
+            account_locked(e, idx, rc == 0, err.msg);
+            if (rc == 0)
+                e->res->bytes -= size;
+            pthread_mutex_unlock(&e->mu);
+            goto out;
+        }
+    }
     int chunked = d->s->ops->clone && d->s->ops->parallel_blocks && size > 2 * (uint64_t)XFER_BLOCK;
-    xf_file_t *f = file_new(idx, 0, name, local, size, chunked);
-    f->tmp = path_temp_beside(local);
+    xf_file_t *f = file_new(idx, 0, name, obj.path ? obj.path : local, size, chunked);
+    if (obj.path) {
+        f->obj = obj; /* the lock is held until the object is whole and placed */
+        f->place = strdup(local);
+    }
+    f->tmp = path_temp_beside(f->local);
     f->etag = etag ? strdup(etag) : NULL;
     f->want_md5 = md5 ? strdup(md5) : NULL;
     if (chunked) {
@@ -837,6 +894,17 @@ static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size
 out:
     ferr_clear(&err);
     free(local);
+}
+
+/* Where a store's data lives, as a key for the cache. */
+static char *store_identity(const datastore_t *ds)
+{
+    char *id = NULL;
+    if (asprintf(&id, "%s|%s|%s|%s|%s", datastore_type_name(ds->type), ds->account_url ? ds->account_url : "",
+                 ds->account ? ds->account : "", ds->endpoint ? ds->endpoint : "",
+                 ds->container ? ds->container : "") < 0)
+        return NULL;
+    return id;
 }
 
 static void held_release(dl_t *d, held_t *h)

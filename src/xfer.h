@@ -15,6 +15,7 @@ typedef struct xfer_opts {
     int follow_symlinks; /* uploads: follow symlinks in the source */
     const char *label;   /* for progress */
     int concurrency;     /* transfers at once; 0: chosen from the store and the machine */
+    struct cache *cache; /* downloads from remote stores go through it, when set */
 } xfer_opts_t;
 
 /* Large files move in blocks of at least this size, in parallel. */
@@ -39,6 +40,7 @@ typedef struct xfer_result {
     size_t n, cap;
     uint64_t files, bytes, skipped, failed;
     uint64_t unchanged; /* of skipped: identical to the source, known without moving data */
+    uint64_t cached;    /* of files: placed from the node-local cache, not downloaded */
     double seconds;
 } xfer_result_t;
 

@@ -247,6 +247,47 @@ expect_same ../tree/deep/a/b/c/d/e/f.txt got-f.txt "its upload reference reached
 expect_eq "$(json "$FERRY_WORKSPACE/runs/v1blob/manifest.json" 'all("etag" in f and "md5" in f for f in j["outputs"][0]["files"])')" "True" "the v1 manifest has ETag and MD5 for each output"
 cd "$T"
 
+# --- the node-local cache of job inputs ---
+mkdir -p cachejob && cd cachejob
+printf 'command: ls -R "${{inputs.d}}" > /dev/null\ninputs:\n  d: {type: uri_folder, path: "azureml://datastores/az/paths/up/", mode: download}\n' > job.yml
+f run job.yml --run-id c1 --cache-dir "$T/cache1"; keep
+expect_err "input d: downloaded 12 files (102.9 MiB), 0 skipped" "a first run fills the cache"
+f run job.yml --run-id c2 --cache-dir "$T/cache1"; keep
+expect_err "input d: downloaded 12 files (0 B, 12 from the cache)" "a second run on the node takes every input file from the cache"
+expect_same ../tree/big.bin "$FERRY_WORKSPACE/runs/c2/inputs/d/big.bin" "and the 100 MiB file is whole"
+# a cached input written through its link is not trusted again
+printf 'scribbled' >"$FERRY_WORKSPACE/runs/c2/inputs/d/plus+.txt"
+f run job.yml --run-id c3 --cache-dir "$T/cache1"; keep
+expect_err "changed since it was cached; fetching it again" "a cached object changed through a link is fetched again"
+expect_same "../tree/plus+.txt" "$FERRY_WORKSPACE/runs/c3/inputs/d/plus+.txt" "so the next run sees the real bytes"
+# two processes staging the same input at once fetch each blob once
+"$FERRY" -vv run job.yml --run-id p1 --cache-dir "$T/cache2" >p1.out 2>p1.err &
+p1=$!
+"$FERRY" -vv run job.yml --run-id p2 --cache-dir "$T/cache2" >p2.out 2>p2.err &
+p2=$!
+wait $p1; r1=$?
+wait $p2; r2=$?
+expect_eq "$r1 $r2" "0 0" "two runs staging the same input at once both succeed"
+# each process says "downloaded N files (..., M from the cache)": N - M were fetched
+fetched=$(grep -h 'input d: downloaded' p1.err p2.err | sed -E 's/.*downloaded ([0-9]+) files? \(([^,)]*)(, ([0-9]+) from the cache)?\).*/\1 \4/' |
+    awk '{ s += $1 - ($2 == "" ? 0 : $2) } END { print s }')
+expect_eq "$fetched" "12" "between them they fetched each of the 12 blobs once"
+bad=0
+for r in p1 p2; do
+    (cd ../tree && find . -type f) | while read -r rel; do cmp -s "../tree/$rel" "$FERRY_WORKSPACE/runs/$r/inputs/d/$rel" || echo "$r $rel"; done >>diffs
+done
+expect_eq "$(wc -l <diffs)" "0" "and both saw every byte right"
+cat p1.err p2.err >>"$ALL"
+# least recently used objects go when the cache outgrows its limit
+f run job.yml --run-id c4 --cache-dir "$T/cache3" --cache-size 1M; keep
+expect_rc 0 "a run with a 1 MiB cache"
+expect_err "cache: evicted" "evicts what does not fit"
+expect_eq "$(find "$T/cache3/objects" -type f ! -name '*.lock' | wc -l)" "0" "and keeps nothing beyond the limit"
+expect_same ../tree/big.bin "$FERRY_WORKSPACE/runs/c4/inputs/d/big.bin" "while the run's inputs stay whole"
+f run job.yml --run-id c5 --no-cache; keep
+expect_err "input d: downloaded 12 files (102.9 MiB), 0 skipped" "--no-cache downloads"
+cd "$T"
+
 # --- no secret anywhere, at any verbosity ---
 sig() { printf '%s' "$1" | sed -n 's/.*sig=\([^&]*\).*/\1/p'; }
 for s in "$AZURITE_KEY" "$(sig "$ACCOUNT_SAS")" "$(sig "$CONTAINER_SAS")" "$(sig "$EXPIRED_SAS")" "$WRONG_KEY"; do
