@@ -15,6 +15,7 @@
 #include "path.h"
 #include "plan.h"
 #include "stage.h"
+#include "xfer.h"
 
 extern char **environ;
 
@@ -81,7 +82,21 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
     }
     if (stage_check(plan, err))
         goto done;
-    stage_set_concurrency(o->concurrency);
+    /* the job may say how many transfers at once, as FERRY_CONCURRENCY among its
+     * environment variables; -j on the command line wins */
+    int conc = o->concurrency;
+    for (size_t i = 0; !conc && i < job->nenv; i++)
+        if (!strcmp(job->env[i].name, "FERRY_CONCURRENCY")) {
+            char *end;
+            long v = strtol(job->env[i].value, &end, 10);
+            if (*end || v < 1 || v > XFER_MAX_CONCURRENCY) {
+                doc_error(err, job->doc, job->env[i].node, "FERRY_CONCURRENCY",
+                          "expected 1 to %d", XFER_MAX_CONCURRENCY);
+                goto done;
+            }
+            conc = (int)v;
+        }
+    stage_set_concurrency(conc);
     if (!o->no_cache) {
         const char *dir = o->cache_dir ? o->cache_dir : getenv("FERRY_CACHE_DIR");
         const char *size = o->cache_size ? o->cache_size : getenv("FERRY_CACHE_SIZE");

@@ -284,6 +284,12 @@ expect_rc 0 "a run with a 1 MiB cache"
 expect_err "cache: evicted" "evicts what does not fit"
 expect_eq "$(find "$T/cache3/objects" -type f ! -name '*.lock' | wc -l)" "0" "and keeps nothing beyond the limit"
 expect_same ../tree/big.bin "$FERRY_WORKSPACE/runs/c4/inputs/d/big.bin" "while the run's inputs stay whole"
+printf 'command: "true"\nenvironment_variables: {FERRY_CONCURRENCY: 2}\ninputs:\n  d: {type: uri_folder, path: "azureml://datastores/az/paths/up/", mode: download}\n' > conc.yml
+f -v run conc.yml --run-id cj --no-cache; keep
+expect_err "d: 2 workers" "FERRY_CONCURRENCY among a job's environment variables sets its staging concurrency"
+printf 'command: "true"\nenvironment_variables: {FERRY_CONCURRENCY: lots}\n' > conc2.yml
+f run conc2.yml; keep
+expect_rc 121 "a bad FERRY_CONCURRENCY in a job is a config error"
 f run job.yml --run-id c5 --no-cache; keep
 expect_err "input d: downloaded 12 files (102.9 MiB), 0 skipped" "--no-cache downloads"
 cd "$T"
