@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 
-#define MAX_TRIES 4
+#define DEFAULT_TRIES 5
+#define DEFAULT_DEADLINE 300.0
 #define KEEP_BODY_MAX (4u << 20)
 
 struct http_client {
@@ -181,6 +183,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         copy_value(r->last_modified, sizeof r->last_modified, v, vl);
     else if (IS("Content-Type"))
         copy_value(r->content_type, sizeof r->content_type, v, vl);
+    else if (IS("Retry-After")) {
+        char tmp[64];
+        copy_value(tmp, sizeof tmp, v, vl);
+        r->retry_after = atof(tmp); /* seconds; an HTTP date reads as 0: the backoff applies */
+    }
     else if (IS("Content-Range")) {
         char tmp[96];
         copy_value(tmp, sizeof tmp, v, vl);
@@ -197,6 +204,18 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     }
 #undef IS
     return len;
+}
+
+static unsigned long retries_total;
+
+void http_retries_add(unsigned long n)
+{
+    __atomic_fetch_add(&retries_total, n, __ATOMIC_RELAXED);
+}
+
+unsigned long http_retries(void)
+{
+    return __atomic_load_n(&retries_total, __ATOMIC_RELAXED);
 }
 
 static void sleep_s(double s)
@@ -241,6 +260,11 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
     CURL *h = c->curl;
     char errbuf[CURL_ERROR_SIZE];
     double backoff = 0.1;
+    const char *te = getenv("FERRY_RETRIES"), *de = getenv("FERRY_RETRY_DEADLINE");
+    int tries = te && atoi(te) > 0 ? atoi(te) : DEFAULT_TRIES;
+    double deadline = de && atof(de) > 0 ? atof(de) : DEFAULT_DEADLINE;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int attempt = 1;; attempt++) {
         http_resp_dispose(resp);
         struct curl_slist *headers = r->headers;
@@ -266,9 +290,12 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, all);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 20L);
-        /* a stalled transfer: under 1 byte/s for 60 s */
+        /* a stalled transfer: no bytes for $FERRY_STALL_SECONDS (default 60) is
+         * aborted and tried again */
+        const char *st_env = getenv("FERRY_STALL_SECONDS");
+        long stall = st_env && atol(st_env) > 0 ? atol(st_env) : 60L;
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -305,7 +332,21 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
             return ferr_set(err, FERR_TRANSFER, "%s %s: the transfer was stopped", r->method,
                             r->url);
         int retry = rc != CURLE_OK ? transient_curl(rc) : http_transient(resp->status);
-        if (!retry || attempt >= MAX_TRIES) {
+        /* the wait: the server's Retry-After, else exponential backoff with jitter */
+        unsigned rnd = 0;
+        if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd)
+            rnd = (unsigned)attempt * 2654435761u;
+        double wait = backoff * (0.5 + (double)(rnd % 1000) / 1000.0);
+        if (rc == CURLE_OK && resp->retry_after > 0)
+            wait = resp->retry_after > 60 ? 60 : resp->retry_after;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double spent = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+        if (retry && spent + wait > deadline) {
+            log_debug("%s %s: no time left to retry (%.0f s spent)", r->method, r->url, spent);
+            retry = 0;
+        }
+        if (!retry || attempt >= tries) {
             if (rc == CURLE_OK)
                 return 0;
             char host[256];
@@ -323,9 +364,14 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
                                 host, what);
             return ferr_set(err, FERR_TRANSFER, "%s: %s", host, what);
         }
-        log_debug("%s %s: %s; trying again in %.2f s", r->method, r->url,
-                  rc != CURLE_OK ? curl_easy_strerror(rc) : "a transient status", backoff);
-        sleep_s(backoff);
+        if (rc == CURLE_OK)
+            log_debug("%s %s: HTTP %ld %s; try %d of %d again in %.2f s", r->method, r->url,
+                      resp->status, resp->error_code, attempt + 1, tries, wait);
+        else
+            log_debug("%s %s: %s; try %d of %d again in %.2f s", r->method, r->url,
+                      curl_easy_strerror(rc), attempt + 1, tries, wait);
+        http_retries_add(1);
+        sleep_s(wait);
         backoff *= 4;
     }
 }

@@ -41,10 +41,14 @@ typedef struct http_resp {
     int has_length;
     uint64_t range_total; /* from Content-Range: bytes a-b/total */
     int has_range;
+    double retry_after; /* seconds, from Retry-After; 0 if none */
     char *body; /* kept when the request has no sink (capped) */
     size_t body_len;
 } http_resp_t;
 
+/* Retry policy: $FERRY_RETRIES tries per request (default 5), backoff from
+ * 0.1 s times 4 with jitter, at most $FERRY_RETRY_DEADLINE seconds (default 300)
+ * spent retrying one request; Retry-After is honoured within that. */
 int http_client_new(http_client_t **out, const char *ca_file, ferr_t *err);
 void http_client_free(http_client_t *c);
 /* Performs the request. A transport failure that outlasts the retries is
@@ -54,6 +58,9 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
 void http_resp_dispose(http_resp_t *resp);
 /* Percent-encodes s; '/' is kept when keep_slash. */
 char *http_escape(const char *s, int keep_slash);
+/* Requests tried again, in this process so far. */
+unsigned long http_retries(void);
+void http_retries_add(unsigned long n);
 /* Is the status one worth retrying? */
 int http_transient(long status);
 

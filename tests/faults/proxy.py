@@ -1,0 +1,142 @@
+"""A fault-injecting HTTP proxy on loopback, between ferry and Azurite.
+
+Each request is forwarded to the upstream (Azurite) unless a fault is drawn
+for it, at --rate, from a seeded generator:
+  503      answer 503 ServerBusy with Retry-After (not forwarded)
+  500      answer 500 InternalError, no Retry-After (not forwarded)
+  reset    forward, then close the connection half-way through the body
+  truncate forward, then send fewer body bytes than Content-Length, close
+  stall    forward, send half the body, then stop sending (the client must give up)
+  throttle forward, send the body slowly
+Prints its port on stdout, and on SIGTERM writes its figures as JSON to --stats.
+Bounded: it serves at most --max-requests and exits after --max-seconds.
+"""
+import argparse
+import http.client
+import json
+import random
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--upstream", required=True)  # host:port
+ap.add_argument("--rate", type=float, default=0.2)
+ap.add_argument("--faults", default="503,500,reset,truncate,stall,throttle")
+ap.add_argument("--seed", type=int, default=1)
+ap.add_argument("--stats", required=True)
+ap.add_argument("--stall-seconds", type=float, default=4.0)
+ap.add_argument("--max-requests", type=int, default=200000)
+ap.add_argument("--max-seconds", type=float, default=900)
+args = ap.parse_args()
+up_host, up_port = args.upstream.rsplit(":", 1)
+kinds = [k for k in args.faults.split(",") if k]
+rng = random.Random(args.seed)
+lock = threading.Lock()
+stats = {"requests": 0, "faults": 0, "by_kind": {k: 0 for k in kinds}, "forwarded": 0}
+started = time.time()
+
+
+def draw():
+    with lock:
+        stats["requests"] += 1
+        if stats["requests"] > args.max_requests or not kinds or rng.random() >= args.rate:
+            return None
+        k = rng.choice(kinds)
+        stats["faults"] += 1
+        stats["by_kind"][k] += 1
+        return k
+
+
+def write_stats(*_):
+    with open(args.stats, "w") as f:
+        json.dump(stats, f)
+    if _:
+        sys.exit(0)
+
+
+class Handler(socketserver.StreamRequestHandler):
+    def handle(self):
+        while time.time() - started < args.max_seconds:
+            line = self.rfile.readline(65536)
+            if not line or line in (b"\r\n", b"\n"):
+                return
+            method, target, _ = line.decode("latin-1").split(" ", 2)
+            headers = []
+            while True:
+                h = self.rfile.readline(65536)
+                if h in (b"\r\n", b"\n", b""):
+                    break
+                k, v = h.decode("latin-1").split(":", 1)
+                headers.append((k.strip(), v.strip()))
+            hd = {k.lower(): v for k, v in headers}
+            if hd.get("expect", "").lower() == "100-continue":
+                self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                self.wfile.flush()
+            n = int(hd.get("content-length", "0") or 0)
+            body = self.rfile.read(n) if n else b""
+            fault = draw()
+            if fault in ("503", "500"):
+                msg = b"<?xml version=\"1.0\"?><Error><Code>%s</Code><Message>injected</Message></Error>" % (
+                    b"ServerBusy" if fault == "503" else b"InternalError")
+                head = "HTTP/1.1 %s\r\nContent-Length: %d\r\nx-ms-error-code: %s\r\n%s\r\n" % (
+                    "503 Service Unavailable" if fault == "503" else "500 Internal Server Error", len(msg),
+                    "ServerBusy" if fault == "503" else "InternalError",
+                    "Retry-After: 1\r\n" if fault == "503" else "")
+                self.wfile.write(head.encode() + msg)
+                self.wfile.flush()
+                continue
+            conn = http.client.HTTPConnection(up_host, int(up_port), timeout=120)
+            fwd = {k: v for k, v in headers if k.lower() not in ("expect", "connection", "host")}
+            fwd["Host"] = "%s:%s" % (up_host, up_port)
+            conn.request(method, target, body=body if method not in ("GET", "HEAD") or body else None,
+                         headers=fwd)
+            resp = conn.getresponse()
+            data = resp.read()
+            conn.close()
+            with lock:
+                stats["forwarded"] += 1
+            out = ["HTTP/1.1 %d %s" % (resp.status, resp.reason)]
+            for k, v in resp.getheaders():
+                if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    out.append("%s: %s" % (k, v))
+            length = len(data)
+            if method == "HEAD":
+                length = int(resp.getheader("Content-Length") or 0)
+                data = b""
+            out.append("Content-Length: %d" % length)
+            self.wfile.write(("\r\n".join(out) + "\r\n\r\n").encode("latin-1"))
+            if fault in ("reset", "truncate", "stall") and len(data) > 1:
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                if fault == "stall":
+                    time.sleep(args.stall_seconds)
+                if fault == "reset":
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                return
+            if fault == "throttle":
+                step = max(1, len(data) // 20)
+                for i in range(0, len(data), step):
+                    self.wfile.write(data[i:i + step])
+                    self.wfile.flush()
+                    time.sleep(0.01)
+            else:
+                self.wfile.write(data)
+            self.wfile.flush()
+
+
+class Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+signal.signal(signal.SIGTERM, write_stats)
+srv = Server(("127.0.0.1", 0), Handler)
+print(srv.server_address[1], flush=True)
+timer = threading.Timer(args.max_seconds, lambda: (write_stats(), srv.shutdown()))
+timer.daemon = True
+timer.start()
+srv.serve_forever()
