@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -958,12 +959,46 @@ static int finish(xfer_result_t *res, double t0, const char *verb, ferr_t *err)
     return 0;
 }
 
+/* A ferry killed mid-transfer (SIGKILL, power loss) leaves its temporary
+ * files behind: ".<name>.ferry-<pid>-<n>.part". Those of dead processes go. */
+static void sweep_stale(const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        const char *n = de->d_name;
+        if (!strcmp(n, ".") || !strcmp(n, ".."))
+            continue;
+        const char *m = strstr(n, ".ferry-");
+        size_t l = strlen(n);
+        if (n[0] == '.' && m && l > 5 && !strcmp(n + l - 5, ".part")) {
+            long pid = strtol(m + 7, NULL, 10);
+            if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+                char *p = path_join(dir, n);
+                if (p && unlink(p) == 0)
+                    log_debug("removed %s, left by a ferry that did not finish", p);
+                free(p);
+            }
+            continue;
+        }
+        if (de->d_type == DT_DIR && depth < 64) {
+            char *p = path_join(dir, n);
+            if (p)
+                sweep_stale(p, depth + 1);
+            free(p);
+        }
+    }
+    if (d)
+        closedir(d);
+}
+
 int xfer_download_prefix(store_t *s, const char *prefix, size_t strip, const char *dest,
                          const xfer_opts_t *o, xfer_result_t *res, ferr_t *err)
 {
     double t0 = progress_now();
     if (path_mkdirs(dest, 0755, err))
         return -1;
+    sweep_stale(dest, 0);
     engine_t e;
     engine_start(&e, s, o, res, o->label ? o->label : "download");
     dl_t d = {.e = &e, .s = s, .dest = dest, .strip = strip};

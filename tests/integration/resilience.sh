@@ -1,0 +1,67 @@
+# Killed mid-transfer, a full disk, a read-only target: a clear error, a
+# rerun that completes, and never a partial file under its final name.
+. "$(dirname "$0")/../lib.sh"
+SDK() { node "$TOP/tests/azure/sdk.js" "$@"; }
+b64md5() { openssl md5 -binary "$1" | base64; }
+DS=$FERRY_WORKSPACE/datastores/workspaceblobstore
+
+# --- kill -9 during a download, and during an upload, then run again ---
+if [ -n "${AZURITE_BLOB_URL:-}" ]; then
+    export AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+    C=k$(date +%s%N | tail -c 10)x$$
+    f datastore register azure-blob az --account devstoreaccount1 --container "$C" \
+        --account-url "$AZURITE_BLOB_URL" --account-key-env AZURITE_KEY --create-if-not-exists
+    mkdir -p src
+    head -c $((150 * 1024 * 1024)) /dev/urandom >src/big.bin
+    for i in 1 2 3; do head -c 100000 /dev/urandom >"src/s$i.bin"; done
+    f upload az src --target-path k
+    # a slow download (one worker), killed once its temporary file exists
+    "$FERRY" download az out --prefix k/ -j 1 >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 200); do ls out/k/.big.bin.ferry-*.part >/dev/null 2>&1 && break; sleep 0.05; done
+    sleep 0.2
+    kill -9 $pid
+    wait $pid 2>/dev/null
+    expect_no_file out/k/big.bin "killed mid-download: no partial file under the final name"
+    f download az out --prefix k/
+    expect_rc 0 "the same command again completes"
+    expect_same src/big.bin out/k/big.bin "and the file is whole"
+    expect_eq "$(find out -name '*.part' | wc -l)" "0" "the killed run's temporary file is swept away"
+    # an upload killed mid-way: blocks were staged, nothing was committed
+    head -c $((150 * 1024 * 1024)) /dev/urandom >src2.bin
+    "$FERRY" upload-files az src2.bin --target-path up -j 1 >/dev/null 2>&1 &
+    pid=$!
+    sleep 0.4
+    kill -9 $pid
+    wait $pid 2>/dev/null
+    n=$(SDK list "$C" up/ | json /dev/stdin 'len(j)')
+    expect_eq "$n" "0" "killed mid-upload: no blob appears (its staged blocks are not committed)"
+    f upload-files az src2.bin --target-path up
+    expect_rc 0 "the upload again completes"
+    expect_eq "$(SDK list "$C" up/ | json /dev/stdin 'j[0]["md5"]')" "$(b64md5 src2.bin)" "and the blob holds the file (MD5 by the SDK)"
+else
+    _fail "Azurite is running (tests/run starts it)"
+fi
+
+# --- a full disk and a read-only target ---
+mkdir -p data small ro
+head -c 3000000 /dev/urandom >data/three-mb.bin
+head -c 1000 /dev/urandom >data/small.bin
+f upload workspaceblobstore data --target-path d
+if mount -t tmpfs -o size=2m tmpfs small 2>/dev/null; then
+    f download workspaceblobstore small --prefix d/
+    expect_rc 1 "a download onto a full disk fails"
+    expect_err "No space left on device" "with the system's reason"
+    expect_err "d/three-mb.bin" "naming the file"
+    expect_no_file small/d/three-mb.bin "no partial file under its final name"
+    expect_eq "$(find small -name '*.part' | wc -l)" "0" "no temporary file left behind"
+    expect_same data/small.bin small/d/small.bin "the file that fits arrives"
+    umount small
+    mount -t tmpfs -o size=8m tmpfs ro && mount -o remount,ro ro
+    f download workspaceblobstore ro --prefix d/
+    expect_rc 1 "a download into a read-only folder fails"
+    expect_err "Read-only file system" "with the reason"
+    umount ro
+else
+    _fail "mount a small tmpfs (the test runs as root)"
+fi
