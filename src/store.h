@@ -77,5 +77,8 @@ void store_close(store_t *s);
 
 int store_local_open(store_t **out, const datastore_t *ds, ferr_t *err);
 int store_blob_open(store_t **out, const datastore_t *ds, ferr_t *err);
+/* One List Blobs page: entries to fn; -1 if it is not a listing. (For tests
+ * and fuzzing; blob_list streams pages through the same parser.) */
+int blob_listing_parse(const char *xml, size_t n, store_list_fn fn, void *ud, char **next_marker);
 
 #endif

@@ -244,16 +244,20 @@ static void XMLCALL x_end(void *ud, const XML_Char *el)
         free(p->next_marker);
         p->next_marker = text_dup(p);
     } else if (p->in_blob && p->depth == 3 && !strcmp(el, "Name")) {
+        free(p->cur.name); /* a repeated element: the last one counts */
         p->cur.name = text_dup(p);
         if (p->encoded && p->cur.name)
             pct_decode_inplace(p->cur.name);
     } else if (p->in_blob && p->depth == 4 && !strcmp(p->path[3], "Properties")) {
         if (!strcmp(el, "Content-Length"))
             p->cur.size = strtoull(p->text ? p->text : "0", NULL, 10);
-        else if (!strcmp(el, "Etag"))
+        else if (!strcmp(el, "Etag")) {
+            free(p->cur.etag);
             p->cur.etag = text_dup(p);
-        else if (!strcmp(el, "Content-MD5") && p->tlen)
+        } else if (!strcmp(el, "Content-MD5") && p->tlen) {
+            free(p->cur.md5);
             p->cur.md5 = text_dup(p);
+        }
         else if (!strcmp(el, "Last-Modified"))
             p->cur.mtime = parse_http_date(p->text);
     } else if (p->in_blob && p->depth == 2 && (!strcmp(el, "Blob") || !strcmp(el, "BlobPrefix"))) {
@@ -306,6 +310,29 @@ static size_t lparse_feed(void *ud, const char *s, size_t n)
     if (XML_Parse(p->xp, s, (int)n, 0) == XML_STATUS_ERROR || p->failed)
         return 0;
     return n;
+}
+
+int blob_listing_parse(const char *xml, size_t n, store_list_fn fn, void *ud, char **next_marker)
+{
+    lparse_t p = {0};
+    lparse_reset(&p);
+    int rc = 0;
+    if (lparse_feed(&p, xml, n) != n || XML_Parse(p.xp, "", 0, 1) == XML_STATUS_ERROR || p.failed)
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < p.n; i++) {
+        store_entry_t e = {.name = p.page[i].name, .size = p.page[i].size,
+                           .mtime = p.page[i].mtime, .etag = p.page[i].etag,
+                           .md5 = p.page[i].md5, .is_prefix = p.page[i].is_prefix};
+        rc = fn(ud, &e);
+    }
+    if (next_marker)
+        *next_marker = p.next_marker && *p.next_marker ? strdup(p.next_marker) : NULL;
+    lparse_clear_page(&p);
+    free(p.page);
+    free(p.text);
+    free(p.next_marker);
+    XML_ParserFree(p.xp);
+    return rc;
 }
 
 static int blob_list(store_t *s, const char *prefix, const char *delim, store_list_fn fn,

@@ -1,0 +1,30 @@
+/* Fuzz target: the URI parsers (azureml://, file://, blob URLs) and the
+ * remote path normaliser. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "path.h"
+#include "uri.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *s = strndup((const char *)data, size);
+    if (!s)
+        return 0;
+    uri_t u;
+    const char *why;
+    if (uri_parse(s, &u, &why) == 0) {
+        if (u.kind == URI_DATASTORE) {
+            char *n = path_remote_normalize(u.path, &why);
+            free(n);
+        }
+        uri_dispose(&u);
+    }
+    blob_url_t b;
+    if (uri_blob_parse(s, &b, &why) == 0)
+        uri_blob_dispose(&b);
+    free(s);
+    return 0;
+}
