@@ -779,6 +779,15 @@ static int cmd_run(ctx_t *c, args_t *a, ferr_t *err)
     const char *g = opt(a, "grace"), *u = opt(a, "upload-on");
     if (concurrency_arg(a, &o.concurrency, err))
         return RUN_EXIT_CONFIG;
+    const char *se = opt(a, "sync-every");
+    if (se) {
+        char *end;
+        o.sync_every = strtol(se, &end, 10);
+        if (*end || end == se || o.sync_every < 1) {
+            ferr_set(err, FERR_USAGE, "--sync-every: expected whole seconds above 0, got '%s'", se);
+            return RUN_EXIT_CONFIG;
+        }
+    }
     if (g) {
         char *end;
         long v = strtol(g, &end, 10);
@@ -828,6 +837,7 @@ static const opt_spec_t run_opts[] = {{"run-id", 0, 1},    {"work-dir", 0, 1},
                                       {"dry-run", 'n', 0}, {"grace", 0, 1},
                                       {"upload-on", 0, 1}, {"concurrency", 'j', 1},
                                       {"cache-dir", 0, 1}, {"cache-size", 0, 1},
+                                      {"sync-every", 0, 1},
                                       {"no-cache", 0, 0},  HELP_OPT,
                                       {NULL, 0, 0}};
 
@@ -903,7 +913,7 @@ static const command_t commands[] = {
     {"run", cmd_run, run_opts, 1, 1, 1,
      "ferry run JOB [--run-id ID] [--work-dir DIR] [--dry-run] [--grace S]\n"
      "              [--upload-on always|success|failure] [-j N]\n"
-     "              [--cache-dir DIR] [--cache-size SIZE] [--no-cache]",
+     "              [--cache-dir DIR] [--cache-size SIZE] [--no-cache] [--sync-every S]",
      "Validates JOB, stages its inputs, runs its command, uploads its outputs and writes\n"
      "<work dir>/manifest.json and ferry.log (work dir: <workspace>/runs/<run id>).\n"
      "Signals are forwarded to the command's process group; after a second SIGTERM or\n"
@@ -913,7 +923,10 @@ static const command_t commands[] = {
      "Inputs from remote datastores go through a node-local cache (default\n"
      "<workspace>/cache, 10G, least recently used evicted; $FERRY_CACHE_DIR,\n"
      "$FERRY_CACHE_SIZE): a blob cached with the same ETag is linked, not downloaded, and\n"
-     "ferry processes staging the same input at once fetch each blob once."},
+     "ferry processes staging the same input at once fetch each blob once.\n"
+     "--sync-every S (or sync_interval on an output) uploads what changed in output folders\n"
+     "while the command runs, so a preempted run loses at most one interval. A folder\n"
+     "output's _ferry_manifest.json is uploaded last: it marks the output complete."},
     {NULL, NULL, NULL, 0, 0, 0, NULL, NULL}};
 
 static void usage(FILE *f)

@@ -365,7 +365,7 @@ static const char *input_keys[] = {"type", "path",  "mode",  "description", "opt
                                    "folder", "file", "data", "value",       "default",
                                    NULL};
 static const char *output_keys[] = {"type", "path", "mode", "description", "name", "version",
-                                    NULL};
+                                    "sync_interval", NULL};
 
 static int parse_v2_input(job_t *j, const char *name, const doc_node_t *v, ferr_t *err)
 {
@@ -512,7 +512,15 @@ static int parse_v2_output(job_t *j, const char *name, const doc_node_t *v, ferr
             goto out;
         }
     const doc_node_t *type = doc_get(v, "type"), *mode = doc_get(v, "mode"),
-                     *path = doc_get(v, "path");
+                     *path = doc_get(v, "path"), *si = doc_get(v, "sync_interval");
+    long long siv;
+    if (si && !doc_is_null(si)) {
+        if (!doc_is_int(si, &siv) || siv <= 0) {
+            doc_error(err, j->doc, si, f, "sync_interval: expected whole seconds above 0");
+            goto out;
+        }
+        io->sync_interval = (long)siv;
+    }
     if (type) {
         if (want_string(j, type, f, err))
             goto out;

@@ -21,6 +21,7 @@ typedef struct job_io {
     char *path;       /* as written (NULL for an output's default) */
     char *local_path; /* v1 pathOnCompute, NULL for the default */
     int overwrite;
+    long sync_interval;     /* outputs: seconds between uploads while the command runs */
     const doc_node_t *node; /* for messages */
 } job_io_t;
 

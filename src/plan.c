@@ -429,6 +429,7 @@ int plan_build(plan_t **out, const job_t *job, const workspace_t *ws, const plan
         io->type = jio->type;
         io->mode = io->asked = jio->mode;
         io->overwrite = job->format == JOB_V2 ? 1 : jio->overwrite;
+        io->sync_interval = jio->sync_interval;
         if (plan_output(p, io, jio, ws, err)) {
             p->noutputs++;
             goto fail;

@@ -24,6 +24,7 @@ typedef struct plan_io {
     char *value;           /* what ${{inputs.x}} becomes */
     int in_place;          /* a local path used where it is */
     int overwrite;
+    long sync_interval;    /* outputs: seconds between uploads while running; 0 = none */
 } plan_io_t;
 
 typedef struct plan {

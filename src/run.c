@@ -1,8 +1,10 @@
 #define _GNU_SOURCE
 #include "run.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -14,10 +16,79 @@
 #include "manifest.h"
 #include "path.h"
 #include "plan.h"
+#include "progress.h"
 #include "stage.h"
 #include "xfer.h"
 
 extern char **environ;
+
+/* Outputs synced while the command runs, from a thread of their own, so
+ * that signals are still forwarded at once whatever a sync is doing. */
+typedef struct syncer {
+    const plan_t *plan;
+    long every;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop, started;
+} syncer_t;
+
+static void *sync_main(void *arg)
+{
+    syncer_t *sy = arg;
+    double *last = calloc(sy->plan->noutputs + 1, sizeof *last);
+    double t0 = progress_now();
+    for (size_t i = 0; last && i < sy->plan->noutputs; i++)
+        last[i] = t0;
+    pthread_mutex_lock(&sy->mu);
+    while (!sy->stop && last) {
+        pthread_mutex_unlock(&sy->mu);
+        double next = stage_sync_outputs(sy->plan, sy->every, progress_now(), last);
+        pthread_mutex_lock(&sy->mu);
+        if (sy->stop)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        double at = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + (next > 0.05 ? next : 0.05);
+        ts.tv_sec = (time_t)at;
+        ts.tv_nsec = (long)((at - (double)ts.tv_sec) * 1e9);
+        pthread_cond_timedwait(&sy->cv, &sy->mu, &ts);
+    }
+    pthread_mutex_unlock(&sy->mu);
+    free(last);
+    return NULL;
+}
+
+static void sync_start(syncer_t *sy, const plan_t *p, long every)
+{
+    memset(sy, 0, sizeof *sy);
+    int any = 0;
+    for (size_t i = 0; i < p->noutputs; i++)
+        any |= p->outputs[i].type == IO_URI_FOLDER && (p->outputs[i].sync_interval || every);
+    if (!any)
+        return;
+    sy->plan = p;
+    sy->every = every;
+    pthread_mutex_init(&sy->mu, NULL);
+    pthread_cond_init(&sy->cv, NULL);
+    exec_block_signals(); /* the thread must not take the signals meant for the command */
+    sy->started = pthread_create(&sy->th, NULL, sync_main, sy) == 0;
+    if (sy->started)
+        log_info("outputs are uploaded while the command runs (every %ld s)",
+                 every ? every : p->outputs[0].sync_interval);
+}
+
+static void sync_stop(syncer_t *sy)
+{
+    if (!sy->started)
+        return;
+    pthread_mutex_lock(&sy->mu);
+    sy->stop = 1;
+    pthread_cond_signal(&sy->cv);
+    pthread_mutex_unlock(&sy->mu);
+    pthread_join(sy->th, NULL); /* a sync under way finishes first */
+    sy->started = 0;
+}
 
 static double wall_now(void)
 {
@@ -154,8 +225,12 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
     manifest_write(plan, in, out, &mr, &e3);
     ferr_clear(&e3);
     log_info("running: %s", plan->command ? plan->command : plan->argv[0]);
+    syncer_t sy;
+    sync_start(&sy, plan, o->sync_every);
     ferr_t xerr = FERR_INIT;
-    if (exec_run(&eo, &ex, &xerr)) {
+    int xrc = exec_run(&eo, &ex, &xerr);
+    sync_stop(&sy);
+    if (xrc) {
         if (!ex.not_started) {
             ferr_set(err, xerr.code, "%s", xerr.msg);
             ferr_clear(&xerr);
@@ -184,7 +259,10 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
         ferr_t e4 = FERR_INIT;
         manifest_write(plan, in, out, &mr, &e4);
         ferr_clear(&e4);
-        if (stage_outputs(plan, out, err)) {
+        double u0 = progress_now();
+        int urc = stage_outputs(plan, out, err);
+        log_info("final upload of outputs took %.1f s", progress_now() - u0);
+        if (urc) {
             mr.error = err->msg;
             if (ok)
                 code = RUN_EXIT_STAGE_OUT;

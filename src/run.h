@@ -23,6 +23,7 @@ typedef struct run_opts {
     long grace;
     upload_on_t upload_on;
     int concurrency; /* 0: the engine's default */
+    long sync_every; /* seconds between output uploads while the command runs; 0 = none */
     int no_cache;
     const char *cache_dir;  /* NULL: $FERRY_CACHE_DIR, else <workspace>/cache */
     const char *cache_size; /* NULL: $FERRY_CACHE_SIZE, else 10G */

@@ -1,10 +1,13 @@
 #define _GNU_SOURCE
 #include "stage.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "path.h"
@@ -134,12 +137,16 @@ int stage_prepare_outputs(const plan_t *p, ferr_t *err)
     return 0;
 }
 
+static int put_output_manifest(const plan_io_t *io, const stage_rec_t *rec, ferr_t *err);
+
 static int stage_output(const plan_io_t *io, stage_rec_t *rec, ferr_t *err)
 {
     store_t *s;
     if (store_open(&s, io->ds, err))
         return -1;
-    xfer_opts_t o = {.overwrite = io->overwrite, .label = io->name, .concurrency = concurrency};
+    /* files a sync already sent, unchanged since, are not sent again */
+    xfer_opts_t o = {.overwrite = io->overwrite, .label = io->name, .concurrency = concurrency,
+                     .quick = io->overwrite};
     int rc;
     struct stat st;
     if (io->type == IO_URI_FILE) {
@@ -158,6 +165,8 @@ static int stage_output(const plan_io_t *io, stage_rec_t *rec, ferr_t *err)
         rc = xfer_upload_dir(s, io->local, io->remote, &o, &rec->res, err);
         if (rc == 0 && rec->res.n == 0)
             log_warn("output %s: the command wrote nothing to %s", io->name, io->local);
+        if (rc == 0)
+            rc = put_output_manifest(io, rec, err);
     }
     store_close(s);
     if (rc == 0) {
@@ -166,6 +175,88 @@ static int stage_output(const plan_io_t *io, stage_rec_t *rec, ferr_t *err)
         free(sum);
         rec->done = 1;
     }
+    return rc;
+}
+
+double stage_sync_outputs(const plan_t *p, long sync_every, double now, double *last)
+{
+    double next = 3600;
+    for (size_t i = 0; i < p->noutputs; i++) {
+        const plan_io_t *io = &p->outputs[i];
+        long every = io->sync_interval ? io->sync_interval : sync_every;
+        if (!every || io->type != IO_URI_FOLDER)
+            continue;
+        double due = last[i] + (double)every;
+        if (now >= due) {
+            store_t *s;
+            ferr_t err = FERR_INIT;
+            xfer_opts_t o = {.overwrite = 1, .quick = 1, .label = io->name,
+                             .concurrency = concurrency};
+            xfer_result_t res = {0};
+            if (store_open(&s, io->ds, &err) == 0) {
+                if (xfer_upload_dir(s, io->local, io->remote, &o, &res, &err) == 0) {
+                    if (res.files)
+                        log_info("output %s: synced %llu changed file%s", io->name,
+                                 (unsigned long long)res.files, res.files == 1 ? "" : "s");
+                } else {
+                    log_warn("output %s: a sync failed (%s); the final upload will try again",
+                             io->name, err.msg);
+                }
+                store_close(s);
+            }
+            ferr_clear(&err);
+            xfer_result_free(&res);
+            last[i] = now;
+            due = now + (double)every;
+        }
+        if (due - now < next)
+            next = due - now;
+    }
+    return next;
+}
+
+/* _ferry_manifest.json: every file of the output with its size and MD5, put
+ * after them all. */
+static int put_output_manifest(const plan_io_t *io, const stage_rec_t *rec, ferr_t *err)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "output", io->name);
+    cJSON_AddStringToObject(m, "status", "complete");
+    cJSON *files = cJSON_AddArrayToObject(m, "files");
+    size_t pl = strlen(io->remote);
+    for (size_t i = 0; i < rec->res.n; i++) {
+        const xfer_item_t *it = &rec->res.items[i];
+        if (it->status == XFER_FAILED)
+            continue;
+        cJSON *f = cJSON_CreateObject();
+        const char *rel = it->remote + (pl && !strncmp(it->remote, io->remote, pl) ? pl + 1 : 0);
+        cJSON_AddStringToObject(f, "path", rel);
+        cJSON_AddNumberToObject(f, "size", (double)it->size);
+        if (it->md5)
+            cJSON_AddStringToObject(f, "md5", it->md5);
+        cJSON_AddItemToArray(files, f);
+    }
+    char *text = cJSON_Print(m);
+    cJSON_Delete(m);
+    char *tmp = path_join(io->local, ".ferry-output-manifest.json");
+    int rc = -1;
+    if (text && tmp && path_write_atomic(tmp, text, strlen(text), 0644, err) == 0) {
+        store_t *s;
+        if (store_open(&s, io->ds, err) == 0) {
+            int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+            char *name = path_join(io->remote, "_ferry_manifest.json");
+            store_put_t put;
+            rc = fd < 0 ? ferr_errno(err, FERR_IO, errno, "%s", tmp)
+                        : s->ops->write(s, name, fd, strlen(text), NULL, NULL, &put, err);
+            if (fd >= 0)
+                close(fd);
+            free(name);
+            store_close(s);
+        }
+        unlink(tmp);
+    }
+    free(text);
+    free(tmp);
     return rc;
 }
 

@@ -22,7 +22,12 @@ void stage_set_cache(struct cache *c);
 int stage_inputs(const plan_t *p, stage_rec_t *recs, ferr_t *err);
 /* Creates the local folders the command writes its outputs into. */
 int stage_prepare_outputs(const plan_t *p, ferr_t *err);
-/* Uploads every output (trying all of them); -1 if any failed. */
+/* While the command runs: uploads what changed in outputs whose interval is
+ * due (sync_every applies to outputs without their own). Returns the
+ * seconds until the next one is due. */
+double stage_sync_outputs(const plan_t *p, long sync_every, double now, double *last);
+/* Uploads every output (trying all of them); -1 if any failed. A folder's
+ * _ferry_manifest.json goes last, so a reader can tell it is complete. */
 int stage_outputs(const plan_t *p, stage_rec_t *recs, ferr_t *err);
 /* Opens each datastore the plan moves data with, so an unusable one fails
  * before anything runs. */

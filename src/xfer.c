@@ -1118,6 +1118,7 @@ static int scan_dir(const char *abs, const char *rel, const char *target, const 
 typedef struct rindex {
     char **names, **md5s, **etags;
     uint64_t *sizes;
+    int64_t *mtimes;
     size_t n, cap;
 } rindex_t;
 
@@ -1138,13 +1139,17 @@ static int rindex_add(void *ud, const store_entry_t *en)
         char **d = realloc(r->etags, cap * sizeof *d);
         if (d)
             r->etags = d;
-        if (!a || !b || !c || !d)
+        int64_t *m = realloc(r->mtimes, cap * sizeof *m);
+        if (m)
+            r->mtimes = m;
+        if (!a || !b || !c || !d || !m)
             return -1;
         r->cap = cap;
     }
     r->names[r->n] = strdup(en->name);
     r->md5s[r->n] = en->md5 ? strdup(en->md5) : NULL;
     r->etags[r->n] = en->etag ? strdup(en->etag) : NULL;
+    r->mtimes[r->n] = en->mtime;
     r->sizes[r->n++] = en->size;
     return 0;
 }
@@ -1184,6 +1189,7 @@ static void rindex_free(rindex_t *r)
     free(r->md5s);
     free(r->etags);
     free(r->sizes);
+    free(r->mtimes);
 }
 
 /* pending: what the scan found; each goes to the store unless it is there already. */
@@ -1232,7 +1238,11 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
         long at = order ? rindex_find(&r, order, p->remote) : -1;
         if (at >= 0) {
             int same = 0;
-            if (o->overwrite && r.md5s[at] && r.sizes[at] == p->size) {
+            struct stat qs;
+            if (o->quick && r.sizes[at] == p->size && stat(p->local, &qs) == 0 &&
+                r.mtimes[at] >= qs.st_mtim.tv_sec + (qs.st_mtim.tv_nsec ? 1 : 0))
+                same = 1; /* a sync pass: sent after it was last written */
+            else if (o->overwrite && r.md5s[at] && r.sizes[at] == p->size) {
                 struct stat st;
                 char rec[64];
                 char *md5 = NULL;

@@ -16,6 +16,7 @@ typedef struct xfer_opts {
     const char *label;   /* for progress */
     int concurrency;     /* transfers at once; 0: chosen from the store and the machine */
     struct cache *cache; /* downloads from remote stores go through it, when set */
+    int quick;           /* uploads: a target of the same size, not older, counts as same */
 } xfer_opts_t;
 
 /* Large files move in blocks of at least this size, in parallel. */

@@ -1,0 +1,53 @@
+# Outputs that survive preemption: synced while the command runs, every
+# checkpoint written before a SIGTERM uploaded after it, at most one
+# interval lost to a SIGKILL, and a manifest marking a complete output.
+. "$(dirname "$0")/../lib.sh"
+DS=$FERRY_WORKSPACE/datastores/workspaceblobstore
+cat >ckpt.yml <<'YAML'
+command: >-
+  echo $$ > ../pgid;
+  i=0; while :; do i=$((i+1)); echo "step $i" > ${{outputs.ckpt}}/ckpt-$i; sleep 0.2; done
+outputs:
+  ckpt: {type: uri_folder, sync_interval: 1}
+YAML
+mkdir -p code && sed 's|^command|code: code\ncommand|' ckpt.yml >job.yml
+
+"$FERRY" run job.yml --run-id s1 --grace 5 >"$OUT" 2>"$ERR" &
+fp=$!
+sleep 2.6
+n_mid=$(ls "$DS/azureml/s1/ckpt" 2>/dev/null | grep -c '^ckpt-' || true)
+[ "$n_mid" -ge 3 ] && _ok "checkpoints reach the datastore while the command runs ($n_mid after 2.6 s)" || _fail "checkpoints reach the datastore while the command runs" "found $n_mid"
+kill -TERM $fp # the scheduler
+wait $fp
+RC=$?
+expect_rc 143 "SIGTERM ends the run with the command's status"
+written=$(ls "$FERRY_WORKSPACE/runs/s1/outputs/ckpt" | grep -c '^ckpt-')
+missing=0
+for f in "$FERRY_WORKSPACE/runs/s1/outputs/ckpt"/ckpt-*; do
+    cmp -s "$f" "$DS/azureml/s1/ckpt/${f##*/}" || missing=$((missing + 1))
+done
+expect_eq "$missing" "0" "every one of the $written checkpoints written before the signal is in the datastore"
+expect_file "$DS/azureml/s1/ckpt/_ferry_manifest.json" "the output's manifest is there, written last"
+expect_eq "$(json "$DS/azureml/s1/ckpt/_ferry_manifest.json" 'len(j["files"])')" "$written" "and lists every checkpoint"
+expect_err "final upload of outputs took" "ferry reports how long the final upload took"
+
+# preemption without grace: ferry itself gets SIGKILL
+"$FERRY" run job.yml --run-id s2 >"$OUT" 2>"$ERR" &
+fp=$!
+sleep 3.3
+kill -KILL $fp
+wait $fp 2>/dev/null
+kill -KILL -- "-$(cat pgid)" 2>/dev/null # the command, left behind in its own group
+written=$(ls "$FERRY_WORKSPACE/runs/s2/outputs/ckpt" | grep -c '^ckpt-')
+synced=$(ls "$DS/azureml/s2/ckpt" 2>/dev/null | grep -c '^ckpt-' || true)
+[ $((written - synced)) -le 7 ] && _ok "after SIGKILL at most one interval is lost ($synced of $written checkpoints synced)" || _fail "after SIGKILL at most one interval is lost" "$synced of $written"
+expect_no_file "$DS/azureml/s2/ckpt/_ferry_manifest.json" "and the output has no manifest: a reader can tell it is incomplete"
+
+# --sync-every for outputs without their own interval
+printf 'command: "for i in 1 2 3 4 5 6 7 8; do echo $i > ${{outputs.o}}/f$i; sleep 0.25; done"\noutputs:\n  o:\n' >every.yml
+f -v run every.yml --run-id s3 --sync-every 1
+expect_rc 0 "--sync-every"
+expect_err "output o: synced" "syncs outputs during the run"
+expect_eq "$(ls "$DS/azureml/s3/o" | grep -c '^f')" "8" "and the final upload completes them"
+f run every.yml --sync-every 0
+expect_rc 121 "--sync-every 0 is refused"
