@@ -779,6 +779,17 @@ static int cmd_run(ctx_t *c, args_t *a, ferr_t *err)
     const char *g = opt(a, "grace"), *u = opt(a, "upload-on");
     if (concurrency_arg(a, &o.concurrency, err))
         return RUN_EXIT_CONFIG;
+    o.pass_secret_env = flag(a, "pass-secret-env");
+    const char *ub = opt(a, "upload-budget");
+    if (ub) {
+        char *end;
+        o.upload_budget = strtol(ub, &end, 10);
+        if (*end || end == ub || o.upload_budget < 1) {
+            ferr_set(err, FERR_USAGE, "--upload-budget: expected whole seconds above 0, got '%s'",
+                     ub);
+            return RUN_EXIT_CONFIG;
+        }
+    }
     const char *se = opt(a, "sync-every");
     if (se) {
         char *end;
@@ -837,7 +848,8 @@ static const opt_spec_t run_opts[] = {{"run-id", 0, 1},    {"work-dir", 0, 1},
                                       {"dry-run", 'n', 0}, {"grace", 0, 1},
                                       {"upload-on", 0, 1}, {"concurrency", 'j', 1},
                                       {"cache-dir", 0, 1}, {"cache-size", 0, 1},
-                                      {"sync-every", 0, 1},
+                                      {"sync-every", 0, 1}, {"upload-budget", 0, 1},
+                                      {"pass-secret-env", 0, 0},
                                       {"no-cache", 0, 0},  HELP_OPT,
                                       {NULL, 0, 0}};
 
@@ -913,7 +925,8 @@ static const command_t commands[] = {
     {"run", cmd_run, run_opts, 1, 1, 1,
      "ferry run JOB [--run-id ID] [--work-dir DIR] [--dry-run] [--grace S]\n"
      "              [--upload-on always|success|failure] [-j N]\n"
-     "              [--cache-dir DIR] [--cache-size SIZE] [--no-cache] [--sync-every S]",
+     "              [--cache-dir DIR] [--cache-size SIZE] [--no-cache] [--sync-every S]\n"
+     "              [--upload-budget S] [--pass-secret-env]",
      "Validates JOB, stages its inputs, runs its command, uploads its outputs and writes\n"
      "<work dir>/manifest.json and ferry.log (work dir: <workspace>/runs/<run id>).\n"
      "Signals are forwarded to the command's process group; after a second SIGTERM or\n"
@@ -926,7 +939,11 @@ static const command_t commands[] = {
      "ferry processes staging the same input at once fetch each blob once.\n"
      "--sync-every S (or sync_interval on an output) uploads what changed in output folders\n"
      "while the command runs, so a preempted run loses at most one interval. A folder\n"
-     "output's _ferry_manifest.json is uploaded last: it marks the output complete."},
+     "output's _ferry_manifest.json is uploaded last: it marks the output complete.\n"
+     "--upload-budget S: after a forwarded SIGTERM, the final upload stops retrying and\n"
+     "starts no new file once S seconds are spent (it reports the time it took).\n"
+     "--pass-secret-env keeps variables that hold datastore secrets in the command's\n"
+     "environment (by default they are removed)."},
     {NULL, NULL, NULL, 0, 0, 0, NULL, NULL}};
 
 static void usage(FILE *f)

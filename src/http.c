@@ -207,6 +207,17 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 }
 
 static unsigned long retries_total;
+static double budget_end;
+
+void http_set_budget_end(double t)
+{
+    budget_end = t;
+}
+
+double http_budget_end(void)
+{
+    return budget_end;
+}
 
 void http_retries_add(unsigned long n)
 {
@@ -342,6 +353,8 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         double spent = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+        if (retry && budget_end > 0 && (double)now.tv_sec + (double)now.tv_nsec / 1e9 + wait > budget_end)
+            retry = 0; /* the final upload's budget is spent */
         if (retry && spent + wait > deadline) {
             log_debug("%s %s: no time left to retry (%.0f s spent)", r->method, r->url, spent);
             retry = 0;

@@ -58,6 +58,11 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
 void http_resp_dispose(http_resp_t *resp);
 /* Percent-encodes s; '/' is kept when keep_slash. */
 char *http_escape(const char *s, int keep_slash);
+/* A time (progress_now() clock) after which no request is tried again and
+ * the transfer engine starts no new work; 0: none. For the final upload's
+ * budget after a SIGTERM. */
+void http_set_budget_end(double t);
+double http_budget_end(void);
 /* Requests tried again, in this process so far. */
 unsigned long http_retries(void);
 void http_retries_add(unsigned long n);

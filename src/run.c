@@ -11,6 +11,7 @@
 
 #include "cache.h"
 #include "exec.h"
+#include "http.h"
 #include "job.h"
 #include "log.h"
 #include "manifest.h"
@@ -99,7 +100,7 @@ static double wall_now(void)
 
 /* The child's environment: ferry's own, without the variables that hold
  * datastore secrets, plus what the plan sets (the plan wins). */
-static char **child_env(const plan_t *p, const workspace_t *ws)
+static char **child_env(const plan_t *p, const workspace_t *ws, int keep_secrets)
 {
     size_t n = 0;
     while (environ[n])
@@ -112,7 +113,7 @@ static char **child_env(const plan_t *p, const workspace_t *ws)
         const char *eq = strchr(environ[i], '=');
         size_t nl = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
         int drop = 0;
-        for (size_t d = 0; d < workspace_count(ws) && !drop; d++) {
+        for (size_t d = 0; !keep_secrets && d < workspace_count(ws) && !drop; d++) {
             const datastore_t *ds = workspace_at(ws, d);
             if (ds->cred_source == CRED_FROM_ENV && ds->cred_ref &&
                 strlen(ds->cred_ref) == nl && !strncmp(ds->cred_ref, environ[i], nl))
@@ -217,7 +218,10 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
         goto done;
     }
 
-    env = child_env(plan, ws);
+    /* from here on a signal is for the command: held, then forwarded (before
+     * this point, during staging, it ends ferry; a rerun sweeps what it left) */
+    exec_block_signals();
+    env = child_env(plan, ws, o->pass_secret_env);
     exec_opts_t eo = {.command = plan->command, .argv = plan->argv, .cwd = plan->cwd,
                       .envp = env, .timeout = plan->timeout, .grace = o->grace};
     mr.status = "running";
@@ -260,8 +264,16 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
         manifest_write(plan, in, out, &mr, &e4);
         ferr_clear(&e4);
         double u0 = progress_now();
+        /* after a scheduler's signal, the time left is what the budget says */
+        if (ex.forwarded && o->upload_budget)
+            http_set_budget_end(u0 + (double)o->upload_budget);
         int urc = stage_outputs(plan, out, err);
-        log_info("final upload of outputs took %.1f s", progress_now() - u0);
+        http_set_budget_end(0);
+        if (ex.forwarded && o->upload_budget)
+            log_info("final upload of outputs took %.1f s of a %ld s budget", progress_now() - u0,
+                     o->upload_budget);
+        else
+            log_info("final upload of outputs took %.1f s", progress_now() - u0);
         if (urc) {
             mr.error = err->msg;
             if (ok)

@@ -23,6 +23,8 @@ typedef struct run_opts {
     long grace;
     upload_on_t upload_on;
     int concurrency; /* 0: the engine's default */
+    long upload_budget; /* seconds for the final upload after a forwarded signal; 0 = none */
+    int pass_secret_env; /* keep variables that hold datastore secrets in the command's env */
     long sync_every; /* seconds between output uploads while the command runs; 0 = none */
     int no_cache;
     const char *cache_dir;  /* NULL: $FERRY_CACHE_DIR, else <workspace>/cache */

@@ -16,6 +16,7 @@
 
 #include "auth.h"
 #include "cache.h"
+#include "http.h"
 #include "log.h"
 #include "path.h"
 #include "progress.h"
@@ -554,6 +555,20 @@ static void run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, ch
 
 static void run_task(engine_t *e, store_t *s, xf_task_t *t, char **buf)
 {
+    double end = http_budget_end();
+    if (end > 0 && progress_now() > end) {
+        /* out of time: the file fails whole, as any failed block would fail it */
+        pthread_mutex_lock(&t->f->mu);
+        t->f->failed = 1;
+        if (!t->f->error)
+            t->f->error = strdup("the upload budget ran out before this file was sent");
+        pthread_mutex_unlock(&t->f->mu);
+        if (t->f->nchunks == 1) {
+            account(e, t->f->item, 0, t->f->error);
+            file_free(t->f);
+            return;
+        }
+    }
     if (!*buf && t->f->nchunks > 1)
         *buf = malloc(t->f->block);
     if (t->f->nchunks > 1 && !*buf) {

@@ -205,6 +205,8 @@ f datastore register azure-blob envds --account acct --container cont --account-
 printf 'command: env > ${{outputs.o}}/env.txt\noutputs:\n  o:\n' > env.yml
 f run env.yml --run-id env
 grep -q SOME_KEY_VAR "$DS/azureml/env/o/env.txt" && _fail "a variable holding a datastore secret is not passed to the command" || _ok "a variable holding a datastore secret is not passed to the command"
+f run env.yml --run-id env2 --pass-secret-env
+grep -q "^SOME_KEY_VAR=" "$DS/azureml/env2/o/env.txt" && _ok "--pass-secret-env keeps it, when asked" || _fail "--pass-secret-env keeps it, when asked"
 grep -q "^AZURE_ML_OUTPUT_o=$FERRY_WORKSPACE/runs/env/outputs/o$" "$DS/azureml/env/o/env.txt" && _ok "AZURE_ML_OUTPUT_<name> is set" || _fail "AZURE_ML_OUTPUT_<name> is set"
 
 # --- v1 specifics: pathOnCompute, overwrite false, mount as download ---

@@ -51,3 +51,24 @@ expect_err "output o: synced" "syncs outputs during the run"
 expect_eq "$(ls "$DS/azureml/s3/o" | grep -c '^f')" "8" "and the final upload completes them"
 f run every.yml --sync-every 0
 expect_rc 121 "--sync-every 0 is refused"
+
+# the final upload after a scheduler's SIGTERM keeps within --upload-budget
+f datastore register azure-blob gone --account devstoreaccount1 --container data \
+    --account-url http://127.0.0.1:9/devstoreaccount1 --account-key-env NONE_SET --skip-validation
+export NONE_SET=$(printf 'not-a-real-key-0123456789' | base64)
+cat >budget.yml <<'YAML'
+command: "echo x > ${{outputs.o}}/a; echo y > ${{outputs.o}}/b; sleep 30"
+outputs:
+  o: {path: "azureml://datastores/gone/paths/out/"}
+YAML
+"$FERRY" run budget.yml --run-id b1 --grace 1 --upload-budget 1 >"$OUT" 2>"$ERR" &
+fp=$!
+sleep 1
+start=$(date +%s.%N)
+kill -TERM $fp
+wait $fp
+RC=$?
+took=$(echo "$(date +%s.%N) - $start" | bc -l)
+expect_rc 143 "the command's status stands when the upload fails after a SIGTERM"
+[ "$(echo "$took < 4" | bc -l)" = 1 ] && _ok "an unreachable store does not hold ferry past its upload budget (${took%.*} s)" || _fail "the upload budget bounds the final upload" "took $took s"
+expect_err "of a 1 s budget" "ferry reports the budget"
