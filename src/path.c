@@ -283,3 +283,20 @@ int path_read_all(const char *path, char **out, size_t *len, ferr_t *err)
         *len = n;
     return 0;
 }
+
+int path_pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pread(fd, (char *)buf + done, n - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r == 0)
+                errno = ENODATA; /* the file shrank */
+            return -1;
+        }
+        done += (size_t)r;
+    }
+    return 0;
+}

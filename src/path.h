@@ -4,6 +4,7 @@
 #define FERRY_PATH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
 
@@ -26,6 +27,8 @@ char *path_remote_normalize(const char *p, const char **why);
 int path_write_atomic(const char *path, const void *data, size_t len, int mode, ferr_t *err);
 /* Reads a whole small file, malloc'd and NUL-terminated. */
 int path_read_all(const char *path, char **out, size_t *len, ferr_t *err);
+/* pread of exactly n bytes at off (retrying short reads); -1 with errno. */
+int path_pread_full(int fd, void *buf, size_t n, uint64_t off);
 /* A temporary name beside path: "<dir>/.<base>.ferry-<pid>-<n>.part". */
 char *path_temp_beside(const char *path);
 

@@ -180,6 +180,20 @@ static char *local_default(const plan_t *p, const job_io_t *jio, const char *kin
     return l;
 }
 
+/* A downloaded input: <work dir>/inputs/<name>, a file keeping its own name in it. */
+static void plan_download_to(const plan_t *p, plan_io_t *io, const job_io_t *jio)
+{
+    io->mode = MODE_DOWNLOAD;
+    char *dir = local_default(p, jio, "inputs");
+    if (jio->type == IO_URI_FILE) {
+        io->local = path_join(dir, basename_of(io->remote));
+        free(dir);
+    } else {
+        io->local = dir;
+    }
+    io->value = strdup(io->local);
+}
+
 static int plan_input(plan_t *p, plan_io_t *io, const job_io_t *jio, const workspace_t *ws,
                       ferr_t *err)
 {
@@ -204,31 +218,14 @@ static int plan_input(plan_t *p, plan_io_t *io, const job_io_t *jio, const works
         io->value = strdup(jio->path);
     } else if (u.kind == URI_URL) { /* a blob URL, as job_load checked */
         rc = resolve_blob_url(io, job, ws, at, field, err);
-        if (rc == 0) {
-            io->mode = MODE_DOWNLOAD;
-            char *dir = local_default(p, jio, "inputs");
-            if (jio->type == IO_URI_FILE) {
-                io->local = path_join(dir, basename_of(io->remote));
-                free(dir);
-            } else {
-                io->local = dir;
-            }
-            io->value = strdup(io->local);
-        }
+        if (rc == 0)
+            plan_download_to(p, io, jio);
     } else if (u.kind == URI_DATASTORE) {
         rc = resolve_datastore(io, job, ws, at, field, &u, err);
         if (rc == 0 && io->mode == MODE_DIRECT) {
             io->value = strdup(jio->path);
         } else if (rc == 0) {
-            io->mode = MODE_DOWNLOAD;
-            char *dir = local_default(p, jio, "inputs");
-            if (jio->type == IO_URI_FILE) {
-                io->local = path_join(dir, basename_of(io->remote));
-                free(dir);
-            } else {
-                io->local = dir;
-            }
-            io->value = strdup(io->local);
+            plan_download_to(p, io, jio);
         }
     } else { /* a local path, relative to the job file */
         char *abs = path_absolute(u.path, job->dir);

@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "http.h"
 #include "log.h"
+#include "path.h"
 #include "store.h"
 
 /* The REST API version ferry speaks; Azurite 3.35 and Azure accept it. */
@@ -561,19 +562,6 @@ static char *md5_b64(const void *p, size_t n)
     return auth_base64(md, ml);
 }
 
-static int read_full(int fd, void *buf, size_t n, uint64_t off)
-{
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = pread(fd, (char *)buf + done, n - done, (off_t)(off + done));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        done += (size_t)r;
-    }
-    return 0;
-}
 
 static int put(blob_store_t *bs, const char *url, struct curl_slist *h, const void *body,
                size_t len, const char *what, const char *name, store_put_t *out, ferr_t *err)
@@ -610,7 +598,7 @@ static int blob_write(store_t *s, const char *name, int fd, uint64_t size,
     if (!buf)
         return ferr_set(err, FERR_INTERNAL, "out of memory");
     if (size <= BLOB_SINGLE_MAX) {
-        if (size && read_full(fd, buf, (size_t)size, 0)) {
+        if (size && path_pread_full(fd, buf, (size_t)size, 0)) {
             rc = ferr_errno(err, FERR_IO, errno ? errno : EIO, "reading the file for %s", name);
             goto out;
         }
@@ -639,7 +627,7 @@ static int blob_write(store_t *s, const char *name, int fd, uint64_t size,
     for (uint32_t i = 0; i < nblocks && rc == 0; i++) {
         uint64_t off = (uint64_t)i * block;
         size_t n = (size_t)(size - off < block ? size - off : block);
-        if (read_full(fd, buf, n, off)) {
+        if (path_pread_full(fd, buf, n, off)) {
             rc = ferr_errno(err, FERR_IO, errno ? errno : EIO, "reading the file for %s", name);
             break;
         }

@@ -354,19 +354,6 @@ static char *b64_final(EVP_MD_CTX *c)
 
 /* --- the work itself --- */
 
-static int read_full_at(int fd, char *buf, size_t n, uint64_t off)
-{
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = pread(fd, buf + done, n - done, (off_t)(off + done));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        done += (size_t)r;
-    }
-    return 0;
-}
 
 /* Everything about a chunked file is settled: rename or commit, or clean up. */
 static void finalize(engine_t *e, store_t *s, xf_file_t *f)
@@ -436,7 +423,7 @@ static void download_chunk_done(engine_t *e, store_t *s, xf_file_t *f, uint32_t 
             uint64_t off = (uint64_t)k * f->block;
             size_t n = (size_t)(f->size - off < f->block ? f->size - off : f->block);
             pthread_mutex_unlock(&f->mu);
-            int r = read_full_at(f->fd, hbuf, n, off);
+            int r = path_pread_full(f->fd, hbuf, n, off);
             pthread_mutex_lock(&f->mu);
             if (r) {
                 f->failed = 1;
@@ -518,7 +505,7 @@ static void run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, ch
     }
     uint64_t off = (uint64_t)chunk * f->block;
     size_t len = (size_t)(f->size - off < f->block ? f->size - off : f->block);
-    int rc = read_full_at(f->fd, buf, len, off);
+    int rc = path_pread_full(f->fd, buf, len, off);
     if (rc)
         ferr_errno(&err, FERR_IO, errno ? errno : EIO, "cannot read %s", f->local);
     /* the whole file's MD5 is taken in order, while blocks travel in parallel */

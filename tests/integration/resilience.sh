@@ -49,7 +49,7 @@ head -c 3000000 /dev/urandom >data/three-mb.bin
 head -c 1000 /dev/urandom >data/small.bin
 f upload workspaceblobstore data --target-path d
 if mount -t tmpfs -o size=2m tmpfs small 2>/dev/null; then
-    f download workspaceblobstore small --prefix d/
+    f download workspaceblobstore small --prefix d/ -j 1 # in order: the small file first
     expect_rc 1 "a download onto a full disk fails"
     expect_err "No space left on device" "with the system's reason"
     expect_err "d/three-mb.bin" "naming the file"
