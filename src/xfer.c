@@ -858,14 +858,15 @@ static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size
                 xattr_record(local, etag, md5);
             cache_release(&obj);
             pthread_mutex_lock(&e->mu);
-            if (rc == 0)
+            if (rc == 0) {
+                /* a file from the cache is placed, not moved: no bytes count */
+                e->res->items[idx].status = XFER_DONE;
+                e->res->files++;
                 e->res->cached++;
-            /* a file from the cache moves no bytes */
-            if (rc == 0)
-                e->res->items[idx].size = size;
-            account_locked(e, idx, rc == 0, err.msg);
-            if (rc == 0)
-                e->res->bytes -= size;
+                progress_file_done(e->pg, size);
+            } else {
+                account_locked(e, idx, 0, err.msg);
+            }
             pthread_mutex_unlock(&e->mu);
             goto out;
         }
@@ -1117,10 +1118,15 @@ static int scan_dir(const char *abs, const char *rel, const char *target, const 
 
 /* --- uploads --- */
 
+/* What the target already holds: one listing, sorted by name. */
+typedef struct rentry {
+    char *name, *md5, *etag;
+    uint64_t size;
+    int64_t mtime;
+} rentry_t;
+
 typedef struct rindex {
-    char **names, **md5s, **etags;
-    uint64_t *sizes;
-    int64_t *mtimes;
+    rentry_t *v;
     size_t n, cap;
 } rindex_t;
 
@@ -1129,69 +1135,39 @@ static int rindex_add(void *ud, const store_entry_t *en)
     rindex_t *r = ud;
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 256;
-        char **a = realloc(r->names, cap * sizeof *a);
-        if (a)
-            r->names = a;
-        char **b = realloc(r->md5s, cap * sizeof *b);
-        if (b)
-            r->md5s = b;
-        uint64_t *c = realloc(r->sizes, cap * sizeof *c);
-        if (c)
-            r->sizes = c;
-        char **d = realloc(r->etags, cap * sizeof *d);
-        if (d)
-            r->etags = d;
-        int64_t *m = realloc(r->mtimes, cap * sizeof *m);
-        if (m)
-            r->mtimes = m;
-        if (!a || !b || !c || !d || !m)
+        rentry_t *v = realloc(r->v, cap * sizeof *v);
+        if (!v)
             return -1;
+        r->v = v;
         r->cap = cap;
     }
-    r->names[r->n] = strdup(en->name);
-    r->md5s[r->n] = en->md5 ? strdup(en->md5) : NULL;
-    r->etags[r->n] = en->etag ? strdup(en->etag) : NULL;
-    r->mtimes[r->n] = en->mtime;
-    r->sizes[r->n++] = en->size;
+    r->v[r->n++] = (rentry_t){.name = strdup(en->name),
+                              .md5 = en->md5 ? strdup(en->md5) : NULL,
+                              .etag = en->etag ? strdup(en->etag) : NULL,
+                              .size = en->size,
+                              .mtime = en->mtime};
     return 0;
 }
 
-static const rindex_t *rindex_sorting; /* for qsort, which takes no context */
-static int rindex_cmp(const void *a, const void *b)
+static int rentry_cmp(const void *a, const void *b)
 {
-    return strcmp(rindex_sorting->names[*(const size_t *)a],
-                  rindex_sorting->names[*(const size_t *)b]);
+    return strcmp(((const rentry_t *)a)->name, ((const rentry_t *)b)->name);
 }
 
-/* Index of name in r, or -1 (r->names sorted through order). */
-static long rindex_find(const rindex_t *r, const size_t *order, const char *name)
+static const rentry_t *rindex_find(const rindex_t *r, const char *name)
 {
-    size_t lo = 0, hi = r->n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(r->names[order[mid]], name);
-        if (c == 0)
-            return (long)order[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
+    rentry_t key = {.name = (char *)name};
+    return r->n ? bsearch(&key, r->v, r->n, sizeof *r->v, rentry_cmp) : NULL;
 }
 
 static void rindex_free(rindex_t *r)
 {
     for (size_t i = 0; i < r->n; i++) {
-        free(r->names[i]);
-        free(r->md5s[i]);
-        free(r->etags[i]);
+        free(r->v[i].name);
+        free(r->v[i].md5);
+        free(r->v[i].etag);
     }
-    free(r->names);
-    free(r->md5s);
-    free(r->etags);
-    free(r->sizes);
-    free(r->mtimes);
+    free(r->v);
 }
 
 /* pending: what the scan found; each goes to the store unless it is there already. */
@@ -1215,12 +1191,9 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
         return ferr_wrap(err, "listing %s:%s", s->ds->name, target && *target ? target : "/");
     }
     free(prefix);
-    size_t *order = malloc((r.n + 1) * sizeof *order);
-    for (size_t i = 0; order && i < r.n; i++)
-        order[i] = i;
-    rindex_sorting = &r;
-    if (order)
-        qsort(order, r.n, sizeof *order, rindex_cmp);
+    /* a local store's walk is not in byte order across folders: sort here */
+    if (r.n)
+        qsort(r.v, r.n, sizeof *r.v, rentry_cmp);
     engine_t e;
     engine_start(&e, s, o, res, o->label ? o->label : "upload");
     res->skipped += pending->skipped;
@@ -1237,14 +1210,14 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
             ferr_clear(&e1);
             continue;
         }
-        long at = order ? rindex_find(&r, order, p->remote) : -1;
-        if (at >= 0) {
+        const rentry_t *at = rindex_find(&r, p->remote);
+        if (at) {
             int same = 0;
             struct stat qs;
-            if (o->quick && r.sizes[at] == p->size && stat(p->local, &qs) == 0 &&
-                r.mtimes[at] >= qs.st_mtim.tv_sec + (qs.st_mtim.tv_nsec ? 1 : 0))
+            if (o->quick && at->size == p->size && stat(p->local, &qs) == 0 &&
+                at->mtime >= qs.st_mtim.tv_sec + (qs.st_mtim.tv_nsec ? 1 : 0))
                 same = 1; /* a sync pass: sent after it was last written */
-            else if (o->overwrite && r.md5s[at] && r.sizes[at] == p->size) {
+            else if (o->overwrite && at->md5 && at->size == p->size) {
                 struct stat st;
                 char rec[64];
                 char *md5 = NULL;
@@ -1253,14 +1226,14 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
                     md5 = strdup(rec);
                 else if ((md5 = file_md5_b64(p->local)))
                     xattr_record(p->local, NULL, md5);
-                same = md5 && !strcmp(md5, r.md5s[at]);
+                same = md5 && !strcmp(md5, at->md5);
                 free(md5);
             }
             if (same || !o->overwrite) {
                 pthread_mutex_lock(&e.mu);
                 res->items[idx].status = XFER_SKIPPED;
-                res->items[idx].md5 = r.md5s[at] ? strdup(r.md5s[at]) : NULL;
-                res->items[idx].etag = r.etags[at] ? strdup(r.etags[at]) : NULL;
+                res->items[idx].md5 = at->md5 ? strdup(at->md5) : NULL;
+                res->items[idx].etag = at->etag ? strdup(at->etag) : NULL;
                 if (same)
                     res->unchanged++;
                 account_locked(&e, idx, 1, NULL);
@@ -1283,7 +1256,6 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
         engine_push(&e, f);
     }
     engine_finish(&e);
-    free(order);
     rindex_free(&r);
     return finish(res, t0, "upload", err);
 }
