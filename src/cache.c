@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "partial.h"
 #include "path.h"
 
 struct cache {
@@ -211,6 +212,9 @@ static int by_use(const void *a, const void *b)
 uint64_t cache_trim(cache_t *c)
 {
     char *objs = path_join(c->dir, "objects");
+    /* what killed downloads left: dead temporaries go; partial downloads
+     * stay for a week, for the next run to resume */
+    partial_sweep(objs, 1);
     DIR *top = opendir(objs);
     entry_t *v = NULL;
     size_t n = 0, cap = 0;

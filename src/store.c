@@ -1,5 +1,7 @@
 #include "store.h"
 
+#include <stdio.h>
+
 int store_open(store_t **out, const datastore_t *ds, ferr_t *err)
 {
     *out = NULL;
@@ -22,4 +24,11 @@ void store_close(store_t *s)
 {
     if (s)
         s->ops->close(s);
+}
+
+void store_block_id(char out[STORE_BLOCK_ID_LEN + 1], uint32_t index, const unsigned char md5[16])
+{
+    int n = snprintf(out, STORE_BLOCK_ID_LEN + 1, "ferry-%05u-", index % 100000);
+    for (int i = 0; i < 16; i++)
+        n += snprintf(out + n, (size_t)(STORE_BLOCK_ID_LEN + 1 - n), "%02x", md5[i]);
 }

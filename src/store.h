@@ -31,6 +31,13 @@ typedef void (*store_bytes_fn)(void *ud, uint64_t n);
 
 typedef struct store store_t;
 
+/* A block's id comes from where it is and what it holds ("ferry-<index>-<MD5
+ * in hex>"): the same bytes in the same place get the same id, so blocks an
+ * earlier, interrupted upload staged, or those the blob is already made of,
+ * are used again instead of sent again. Every id has this length. */
+#define STORE_BLOCK_ID_LEN 44
+void store_block_id(char out[STORE_BLOCK_ID_LEN + 1], uint32_t index, const unsigned char md5[16]);
+
 struct store_ops {
     const char *name;
     /* Moving a large file as blocks in parallel pays off (remote stores);
@@ -53,13 +60,18 @@ struct store_ops {
     /* Optional (for parallel work): a second handle on the same store, with
      * its own connection. Without it, the engine works with one handle. */
     int (*clone)(store_t *s, store_t **out, ferr_t *err);
-    /* Optional (large uploads in parallel): stage block index of name, then
-     * commit n blocks as the object's content, with the whole file's MD5
-     * (base64). Until the commit, readers see the old object or none. */
-    int (*put_block)(store_t *s, const char *name, uint32_t index, const void *buf, size_t len,
-                     ferr_t *err);
-    int (*commit_blocks)(store_t *s, const char *name, uint32_t n, const char *md5,
-                         store_put_t *put, ferr_t *err);
+    /* Optional (large uploads in parallel): stage a block of name under id
+     * (store_block_id; md5 is the block's, binary), then commit n blocks, in
+     * order, as the object's content, with the whole file's MD5 (base64).
+     * Until the commit, readers see the old object or none. */
+    int (*put_block)(store_t *s, const char *name, const char *id, const void *buf, size_t len,
+                     const unsigned char md5[16], ferr_t *err);
+    int (*commit_blocks)(store_t *s, const char *name, char (*ids)[STORE_BLOCK_ID_LEN + 1],
+                         uint32_t n, const char *md5, store_put_t *put, ferr_t *err);
+    /* Optional: the ids of the blocks the store holds for name, staged by an
+     * earlier attempt or committed; each to fn. None for a missing name. */
+    int (*blocks)(store_t *s, const char *name, int (*fn)(void *ud, const char *id), void *ud,
+                  ferr_t *err);
     /* Optional: checks that the store can be reached with its credential,
      * creating the container first when create is set. */
     int (*check)(store_t *s, int create, ferr_t *err);

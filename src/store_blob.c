@@ -576,10 +576,10 @@ static int put(blob_store_t *bs, const char *url, struct curl_slist *h, const vo
     return rc;
 }
 
-static int blob_put_block(store_t *s, const char *name, uint32_t index, const void *buf,
-                          size_t len, ferr_t *err);
-static int blob_commit_blocks(store_t *s, const char *name, uint32_t n, const char *md5,
-                              store_put_t *out, ferr_t *err);
+static int blob_put_block(store_t *s, const char *name, const char *id, const void *buf,
+                          size_t len, const unsigned char md5[16], ferr_t *err);
+static int blob_commit_blocks(store_t *s, const char *name, char (*ids)[STORE_BLOCK_ID_LEN + 1],
+                              uint32_t n, const char *md5, store_put_t *out, ferr_t *err);
 
 static int blob_write(store_t *s, const char *name, int fd, uint64_t size,
                       store_bytes_fn on_bytes, void *ud, store_put_t *out, ferr_t *err)
@@ -623,7 +623,8 @@ static int blob_write(store_t *s, const char *name, int fd, uint64_t size,
     EVP_MD_CTX *whole = EVP_MD_CTX_new();
     EVP_DigestInit_ex(whole, EVP_md5(), NULL);
     uint32_t nblocks = (uint32_t)((size + block - 1) / block);
-    rc = 0;
+    char(*ids)[STORE_BLOCK_ID_LEN + 1] = calloc(nblocks, sizeof *ids);
+    rc = ids ? 0 : ferr_set(err, FERR_INTERNAL, "out of memory");
     for (uint32_t i = 0; i < nblocks && rc == 0; i++) {
         uint64_t off = (uint64_t)i * block;
         size_t n = (size_t)(size - off < block ? size - off : block);
@@ -632,7 +633,10 @@ static int blob_write(store_t *s, const char *name, int fd, uint64_t size,
             break;
         }
         EVP_DigestUpdate(whole, buf, n);
-        rc = blob_put_block(s, name, i, buf, n, err);
+        unsigned char bmd[16];
+        EVP_Digest(buf, n, bmd, NULL, EVP_md5(), NULL);
+        store_block_id(ids[i], i, bmd);
+        rc = blob_put_block(s, name, ids[i], buf, n, bmd, err);
         if (rc == 0 && on_bytes)
             on_bytes(ud, n);
     }
@@ -641,9 +645,10 @@ static int blob_write(store_t *s, const char *name, int fd, uint64_t size,
         unsigned int ml = 0;
         EVP_DigestFinal_ex(whole, md, &ml);
         char *b64 = auth_base64(md, ml);
-        rc = blob_commit_blocks(s, name, nblocks, b64 ? b64 : "", out, err);
+        rc = blob_commit_blocks(s, name, ids, nblocks, b64 ? b64 : "", out, err);
         free(b64);
     }
+    free(ids);
     EVP_MD_CTX_free(whole);
 out:
     free(url);
@@ -653,46 +658,49 @@ out:
 
 /* --- blocks, for the engine's parallel uploads --- */
 
-static char *block_id(uint32_t index)
+static char *block_id_b64(const char *id)
 {
-    char raw[48];
-    snprintf(raw, sizeof raw, "ferry-block-%08u", index); /* every id the same length */
-    return auth_base64((unsigned char *)raw, strlen(raw));
+    return auth_base64((const unsigned char *)id, strlen(id));
 }
 
-static int blob_put_block(store_t *s, const char *name, uint32_t index, const void *buf,
-                          size_t len, ferr_t *err)
+static int blob_put_block(store_t *s, const char *name, const char *id, const void *buf,
+                          size_t len, const unsigned char md5[16], ferr_t *err)
 {
     blob_store_t *bs = (blob_store_t *)s;
-    char *id = block_id(index);
-    char *eid = id ? http_escape(id, 0) : NULL;
+    char *bid = block_id_b64(id);
+    char *eid = bid ? http_escape(bid, 0) : NULL;
+    char *md5b = auth_base64(md5, 16);
     char q[160], hdr[128];
     snprintf(q, sizeof q, "comp=block&blockid=%s", eid ? eid : "");
     char *url = blob_url(bs, name, q);
-    char *md5 = md5_b64(buf, len);
     struct curl_slist *h = std_headers(NULL);
-    snprintf(hdr, sizeof hdr, "Content-MD5: %s", md5 ? md5 : "");
+    snprintf(hdr, sizeof hdr, "Content-MD5: %s", md5b ? md5b : "");
     h = curl_slist_append(h, hdr);
-    int rc = url && md5 ? put(bs, url, h, buf, len, "uploading a block of", name, NULL, err)
-                        : ferr_set(err, FERR_INTERNAL, "out of memory");
+    int rc = url && md5b && eid
+                 ? put(bs, url, h, buf, len, "uploading a block of", name, NULL, err)
+                 : ferr_set(err, FERR_INTERNAL, "out of memory");
     curl_slist_free_all(h);
-    free(md5);
+    free(md5b);
     free(url);
-    free(id);
+    free(bid);
     free(eid);
     return rc;
 }
 
-static int blob_commit_blocks(store_t *s, const char *name, uint32_t n, const char *md5,
-                              store_put_t *out, ferr_t *err)
+static int blob_commit_blocks(store_t *s, const char *name, char (*ids)[STORE_BLOCK_ID_LEN + 1],
+                              uint32_t n, const char *md5, store_put_t *out, ferr_t *err)
 {
     blob_store_t *bs = (blob_store_t *)s;
     char *list = NULL, hdr[128];
     size_t list_len = 0;
     FILE *lf = open_memstream(&list, &list_len);
+    if (!lf)
+        return ferr_set(err, FERR_INTERNAL, "out of memory");
     fputs("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>", lf);
     for (uint32_t i = 0; i < n; i++) {
-        char *id = block_id(i);
+        char *id = block_id_b64(ids[i]);
+        /* Latest: the block staged now, or, when this upload used one the
+         * blob already holds, that one */
         fprintf(lf, "<Latest>%s</Latest>", id ? id : "");
         free(id);
     }
@@ -710,6 +718,129 @@ static int blob_commit_blocks(store_t *s, const char *name, uint32_t n, const ch
     curl_slist_free_all(h);
     free(url);
     free(list);
+    return rc;
+}
+
+/* Get Block List, streamed through expat: every <Name> of a block,
+ * committed or not, decoded from base64. */
+typedef struct bparse {
+    XML_Parser xp;
+    int in_name, failed;
+    char text[128];
+    size_t tlen;
+    char **ids;
+    size_t n, cap;
+} bparse_t;
+
+static void XMLCALL b_start(void *ud, const XML_Char *el, const XML_Char **attr)
+{
+    (void)attr;
+    bparse_t *p = ud;
+    p->in_name = !strcmp(el, "Name");
+    p->tlen = 0;
+}
+
+static void XMLCALL b_text(void *ud, const XML_Char *s, int len)
+{
+    bparse_t *p = ud;
+    if (!p->in_name)
+        return;
+    if (p->tlen + (size_t)len >= sizeof p->text) {
+        p->tlen = sizeof p->text; /* too long to be one of ferry's */
+        return;
+    }
+    memcpy(p->text + p->tlen, s, (size_t)len);
+    p->tlen += (size_t)len;
+}
+
+static void XMLCALL b_end(void *ud, const XML_Char *el)
+{
+    bparse_t *p = ud;
+    if (!p->in_name || strcmp(el, "Name"))
+        return;
+    p->in_name = 0;
+    unsigned char raw[96];
+    size_t rl = 0;
+    if (p->tlen >= sizeof p->text)
+        return;
+    p->text[p->tlen] = 0;
+    if (auth_unbase64(p->text, raw, sizeof raw - 1, &rl) || rl != STORE_BLOCK_ID_LEN)
+        return; /* another tool's block: never one of ours */
+    raw[rl] = 0;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        char **n = realloc(p->ids, cap * sizeof *n);
+        if (!n) {
+            p->failed = 1;
+            return;
+        }
+        p->ids = n;
+        p->cap = cap;
+    }
+    if (!(p->ids[p->n++] = strdup((char *)raw)))
+        p->failed = 1;
+}
+
+static void bparse_clear(bparse_t *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->ids[i]);
+    p->n = 0;
+}
+
+static void bparse_reset(void *ud)
+{
+    bparse_t *p = ud;
+    if (p->xp)
+        XML_ParserFree(p->xp);
+    p->xp = XML_ParserCreate("UTF-8");
+    XML_SetUserData(p->xp, p);
+    XML_SetElementHandler(p->xp, b_start, b_end);
+    XML_SetCharacterDataHandler(p->xp, b_text);
+    p->in_name = p->failed = 0;
+    p->tlen = 0;
+    bparse_clear(p);
+}
+
+static size_t bparse_feed(void *ud, const char *s, size_t n)
+{
+    bparse_t *p = ud;
+    if (XML_Parse(p->xp, s, (int)n, 0) == XML_STATUS_ERROR || p->failed)
+        return 0;
+    return n;
+}
+
+static int blob_blocks(store_t *s, const char *name, int (*fn)(void *ud, const char *id),
+                       void *ud, ferr_t *err)
+{
+    blob_store_t *bs = (blob_store_t *)s;
+    bparse_t p = {0};
+    bparse_reset(&p);
+    char *url = blob_url(bs, name, "comp=blocklist&blocklisttype=all");
+    struct curl_slist *h = std_headers(NULL);
+    http_req_t t = {.sink = bparse_feed, .sink_reset = bparse_reset, .sink_ud = &p};
+    http_resp_t resp = {0};
+    int rc = url ? request(bs, "GET", url, h, NULL, 0, 0, &t, &resp, err)
+                 : ferr_set(err, FERR_INTERNAL, "out of memory");
+    curl_slist_free_all(h);
+    free(url);
+    if (rc == 0 && resp.status == 404) {
+        http_resp_dispose(&resp); /* no blob and nothing staged: no blocks */
+        bparse_clear(&p);
+        free(p.ids);
+        XML_ParserFree(p.xp);
+        return 0;
+    }
+    if (rc == 0 && resp.status != 200)
+        rc = fail_status(bs, &resp, "listing the blocks of", name, err);
+    if (rc == 0 && (XML_Parse(p.xp, "", 0, 1) == XML_STATUS_ERROR || p.failed))
+        rc = ferr_set(err, FERR_TRANSFER, "the block list of %s is not valid XML", name);
+    http_resp_dispose(&resp);
+    for (size_t i = 0; rc == 0 && i < p.n; i++)
+        rc = fn(ud, p.ids[i]);
+    bparse_clear(&p);
+    free(p.ids);
+    XML_ParserFree(p.xp);
     return rc;
 }
 
@@ -770,6 +901,7 @@ static const struct store_ops blob_ops = {
     .clone = blob_clone,
     .put_block = blob_put_block,
     .commit_blocks = blob_commit_blocks,
+    .blocks = blob_blocks,
     .list = blob_list,
     .stat = blob_stat,
     .read = blob_read,

@@ -18,6 +18,7 @@
 #include "cache.h"
 #include "http.h"
 #include "log.h"
+#include "partial.h"
 #include "path.h"
 #include "progress.h"
 
@@ -58,16 +59,23 @@ char *xfer_summary(const char *verb, const xfer_result_t *r)
     char b[32], rate[32];
     double s = r->seconds > 0 ? r->seconds : 1e-9;
     progress_human(r->bytes, b, sizeof b);
-    progress_human((uint64_t)((double)r->bytes / s), rate, sizeof rate);
+    /* the rate counts what moved now, not what an earlier attempt left */
+    uint64_t moved = r->bytes > r->resumed ? r->bytes - r->resumed : 0;
+    progress_human((uint64_t)((double)moved / s), rate, sizeof rate);
     char *out = NULL;
-    char unchanged[48] = "", cached[48] = "";
+    char unchanged[48] = "", cached[48] = "", resumed[64] = "";
     if (r->unchanged)
         snprintf(unchanged, sizeof unchanged, " (%llu unchanged)",
                  (unsigned long long)r->unchanged);
     if (r->cached)
         snprintf(cached, sizeof cached, ", %llu from the cache", (unsigned long long)r->cached);
-    if (asprintf(&out, "%s %llu file%s (%s%s), %llu skipped%s, %llu failed, in %.2f s (%s/s)",
-                 verb, (unsigned long long)r->files, r->files == 1 ? "" : "s", b, cached,
+    if (r->resumed) {
+        char rb[32];
+        progress_human(r->resumed, rb, sizeof rb);
+        snprintf(resumed, sizeof resumed, ", %s of it already there", rb);
+    }
+    if (asprintf(&out, "%s %llu file%s (%s%s%s), %llu skipped%s, %llu failed, in %.2f s (%s/s)",
+                 verb, (unsigned long long)r->files, r->files == 1 ? "" : "s", b, cached, resumed,
                  (unsigned long long)r->skipped, unchanged, (unsigned long long)r->failed,
                  r->seconds, rate) < 0)
         return NULL;
@@ -151,8 +159,19 @@ typedef struct xf_file {
     int fd;
     uint32_t nchunks, finished, hashed;
     int inflight; /* blocks being moved now (under the engine's lock) */
-    uint8_t *done;
+    uint8_t *done;    /* per block: 1 moved, 2 failed */
     int failed, hashing, finalized;
+    /* downloads into a partial file (partial.h): blocks on disk in one run
+     * from the start, how many of them are recorded, and when */
+    int resumable;
+    uint32_t contig, saved;
+    double saved_at;
+    uint64_t resumed; /* bytes taken over from an earlier attempt */
+    /* uploads in blocks: each block's id, and the ids the store already
+     * holds for the name (sorted), so those blocks are not sent again */
+    char (*ids)[STORE_BLOCK_ID_LEN + 1];
+    char **held;
+    size_t nheld, held_cap;
     char *error;
     EVP_MD_CTX *md5;
     pthread_mutex_t mu;
@@ -189,6 +208,9 @@ typedef struct engine {
 /* Blocks of one file in flight at once: more only contend for the file's
  * inode lock and the server; the other workers take other files. */
 #define PER_FILE_MAX 4
+/* How often a partial download records its progress (partial.h): a
+ * fdatasync each time, so not for every block. */
+#define SAVE_EVERY 1.0
 
 static void chunk_out(engine_t *e, xf_file_t *f);
 
@@ -323,6 +345,10 @@ static void file_free(xf_file_t *f)
     free(f->etag);
     free(f->done);
     free(f->error);
+    free(f->ids);
+    for (size_t i = 0; i < f->nheld; i++)
+        free(f->held[i]);
+    free(f->held);
     if (f->md5)
         EVP_MD_CTX_free(f->md5);
     cache_release(&f->obj);
@@ -361,10 +387,12 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
     ferr_t err = FERR_INIT;
     int ok = !f->failed;
     if (!f->upload) {
+        int bad = 0; /* the bytes are wrong: nothing of them is worth keeping */
         if (ok && f->want_md5) {
             char *got = b64_final(f->md5);
             if (got && strcmp(got, f->want_md5)) {
                 ok = 0;
+                bad = 1;
                 ferr_set(&err, FERR_TRANSFER,
                          "content does not match the blob's MD5 (%s, got %s); the file was not "
                          "kept",
@@ -372,26 +400,53 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
             }
             free(got);
         }
-        if (close(f->fd) != 0 && ok) {
-            ok = 0;
-            ferr_errno(&err, FERR_IO, errno, "writing %s", f->local);
+        if (f->resumable && ok) {
+            if (partial_finish(f->fd, f->tmp, f->local) != 0) {
+                ok = 0;
+                ferr_errno(&err, FERR_IO, errno, "cannot rename into %s", f->local);
+                unlink(f->tmp);
+            }
+        } else if (f->resumable && !bad && f->contig > 0) {
+            /* a network that stayed down, a budget that ran out: what arrived stays */
+            partial_save(f->fd, &(partial_key_t){f->etag, f->size, f->block}, f->contig);
+            close(f->fd);
+            char kept[32];
+            progress_human((uint64_t)f->contig * f->block, kept, sizeof kept);
+            ferr_set(&err, FERR_TRANSFER, "%s; the %s that arrived are kept in %s, and the next run "
+                     "resumes from there", f->error ? f->error : "failed", kept, f->tmp);
+        } else {
+            if (close(f->fd) != 0 && ok) {
+                ok = 0;
+                ferr_errno(&err, FERR_IO, errno, "writing %s", f->local);
+            }
+            if (ok && rename(f->tmp, f->local) != 0) {
+                ok = 0;
+                ferr_errno(&err, FERR_IO, errno, "cannot rename into %s", f->local);
+            }
+            if (!ok)
+                unlink(f->tmp);
         }
-        if (ok && rename(f->tmp, f->local) != 0) {
-            ok = 0;
-            ferr_errno(&err, FERR_IO, errno, "cannot rename into %s", f->local);
-        }
-        if (!ok)
-            unlink(f->tmp);
-        else if (f->place)
+        if (ok && f->place)
             ok = place_from_cache(f, &err) == 0;
-        else
+        else if (ok)
             xattr_record(f->local, f->etag, f->want_md5);
+        if (ok && f->resumed) {
+            pthread_mutex_lock(&e->mu);
+            e->res->resumed += f->resumed;
+            pthread_mutex_unlock(&e->mu);
+        }
     } else {
         close(f->fd);
         if (ok) {
             char *md5 = b64_final(f->md5);
             store_put_t put = {0};
-            ok = s->ops->commit_blocks(s, f->name, f->nchunks, md5 ? md5 : "", &put, &err) == 0;
+            ok = s->ops->commit_blocks(s, f->name, f->ids, f->nchunks, md5 ? md5 : "", &put,
+                                       &err) == 0;
+            if (ok && f->resumed) {
+                pthread_mutex_lock(&e->mu);
+                e->res->resumed += f->resumed;
+                pthread_mutex_unlock(&e->mu);
+            }
             if (ok) {
                 set_item_meta(e, f->item, put.etag, put.md5);
                 xattr_record(f->local, NULL, md5);
@@ -404,7 +459,9 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
     file_free(f);
 }
 
-/* A download chunk has landed: hash what is now contiguous, finalize when all is done. */
+/* A download chunk has landed: hash what is now contiguous, record progress
+ * now and then, finalize when all is done. One thread at a time does that
+ * work outside the file's lock ("hashing"); it loops until nothing is left. */
 static void download_chunk_done(engine_t *e, store_t *s, xf_file_t *f, uint32_t i, int rc,
                                 const char *msg, char *hbuf)
 {
@@ -414,25 +471,42 @@ static void download_chunk_done(engine_t *e, store_t *s, xf_file_t *f, uint32_t 
         if (!f->error)
             f->error = strdup(msg ? msg : "failed");
     }
-    f->done[i] = 1;
+    f->done[i] = rc ? 2 : 1;
     f->finished++;
-    if (f->want_md5 && !f->hashing) {
+    while (f->contig < f->nchunks && f->done[f->contig] == 1)
+        f->contig++;
+    if (!f->hashing) {
         f->hashing = 1;
-        while (!f->failed && f->hashed < f->nchunks && f->done[f->hashed]) {
-            uint32_t k = f->hashed;
-            uint64_t off = (uint64_t)k * f->block;
-            size_t n = (size_t)(f->size - off < f->block ? f->size - off : f->block);
-            pthread_mutex_unlock(&f->mu);
-            int r = path_pread_full(f->fd, hbuf, n, off);
-            pthread_mutex_lock(&f->mu);
-            if (r) {
-                f->failed = 1;
-                if (!f->error)
-                    f->error = strdup("cannot read back a block to check the MD5");
-                break;
+        for (;;) {
+            if (f->want_md5 && !f->failed && f->hashed < f->nchunks && f->done[f->hashed] == 1) {
+                uint32_t k = f->hashed;
+                uint64_t off = (uint64_t)k * f->block;
+                size_t n = (size_t)(f->size - off < f->block ? f->size - off : f->block);
+                pthread_mutex_unlock(&f->mu);
+                int r = path_pread_full(f->fd, hbuf, n, off);
+                pthread_mutex_lock(&f->mu);
+                if (r) {
+                    f->failed = 1;
+                    if (!f->error)
+                        f->error = strdup("cannot read back a block to check the MD5");
+                    break;
+                }
+                EVP_DigestUpdate(f->md5, hbuf, n);
+                f->hashed++;
+                continue;
             }
-            EVP_DigestUpdate(f->md5, hbuf, n);
-            f->hashed++;
+            if (f->resumable && f->contig > f->saved && f->finished < f->nchunks &&
+                progress_now() - f->saved_at >= SAVE_EVERY) {
+                uint32_t n = f->contig;
+                pthread_mutex_unlock(&f->mu);
+                int r = partial_save(f->fd, &(partial_key_t){f->etag, f->size, f->block}, n);
+                pthread_mutex_lock(&f->mu);
+                f->saved_at = progress_now();
+                if (r == 0)
+                    f->saved = n;
+                continue;
+            }
+            break;
         }
         f->hashing = 0;
     }
@@ -482,6 +556,27 @@ static void run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, 
     ferr_clear(&err);
 }
 
+static int held_add(void *ud, const char *id)
+{
+    xf_file_t *f = ud;
+    if (f->nheld == f->held_cap) {
+        size_t cap = f->held_cap ? f->held_cap * 2 : 64;
+        char **n = realloc(f->held, cap * sizeof *n);
+        if (!n)
+            return 0; /* fewer blocks reused, nothing worse */
+        f->held = n;
+        f->held_cap = cap;
+    }
+    if ((f->held[f->nheld] = strdup(id)))
+        f->nheld++;
+    return 0;
+}
+
+static int held_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static void run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *buf)
 {
     ferr_t err = FERR_INIT;
@@ -508,6 +603,21 @@ static void run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, ch
     int rc = path_pread_full(f->fd, buf, len, off);
     if (rc)
         ferr_errno(&err, FERR_IO, errno ? errno : EIO, "cannot read %s", f->local);
+    unsigned char bmd[16];
+    if (rc == 0) {
+        EVP_Digest(buf, len, bmd, NULL, EVP_md5(), NULL);
+        store_block_id(f->ids[chunk], chunk, bmd);
+    }
+    /* the first block asks what the store holds already (an interrupted
+     * upload's blocks, or the blob's own): the others wait for it below */
+    if (chunk == 0 && s->ops->blocks) {
+        ferr_t berr = FERR_INIT;
+        if (s->ops->blocks(s, f->name, held_add, f, &berr) != 0)
+            log_debug("%s: cannot list its blocks (%s); sending them all", f->name, berr.msg);
+        ferr_clear(&berr);
+        if (f->nheld)
+            qsort(f->held, f->nheld, sizeof *f->held, held_cmp);
+    }
     /* the whole file's MD5 is taken in order, while blocks travel in parallel */
     pthread_mutex_lock(&f->mu);
     while (!f->failed && f->hashed != chunk)
@@ -519,8 +629,16 @@ static void run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, ch
         pthread_cond_broadcast(&f->cv);
     }
     pthread_mutex_unlock(&f->mu);
-    if (!skip && rc == 0) {
-        rc = s->ops->put_block(s, f->name, chunk, buf, len, &err);
+    const char *id = f->ids[chunk];
+    int held = !skip && rc == 0 && f->nheld &&
+               bsearch(&id, f->held, f->nheld, sizeof *f->held, held_cmp);
+    if (held) {
+        pthread_mutex_lock(&f->mu);
+        f->resumed += len;
+        pthread_mutex_unlock(&f->mu);
+        on_bytes(e, len);
+    } else if (!skip && rc == 0) {
+        rc = s->ops->put_block(s, f->name, id, buf, len, bmd, &err);
         if (rc == 0)
             on_bytes(e, len);
     }
@@ -666,8 +784,10 @@ static void engine_start(engine_t *e, store_t *s, const xfer_opts_t *o, xfer_res
 
 static void engine_push(engine_t *e, xf_file_t *f)
 {
-    uint32_t n = f->nchunks; /* f is gone once its last chunk is done */
-    for (uint32_t c = 0; c < n; c++) {
+    /* f is gone once its last chunk is done; a resumed download starts
+     * after the blocks already there */
+    uint32_t n = f->nchunks, first = f->upload ? 0 : f->contig;
+    for (uint32_t c = first; c < n; c++) {
         xf_task_t *t = calloc(1, sizeof *t);
         t->f = f;
         t->chunk = c;
@@ -748,6 +868,8 @@ static xf_file_t *file_new(size_t idx, int upload, const char *name, const char 
         f->nchunks = (uint32_t)((size + f->block - 1) / f->block);
         f->md5 = EVP_MD_CTX_new();
         EVP_DigestInit_ex(f->md5, EVP_md5(), NULL);
+        if (upload)
+            f->ids = calloc(f->nchunks, sizeof *f->ids);
     } else {
         f->nchunks = 1;
     }
@@ -774,6 +896,48 @@ typedef struct dl {
 } dl_t;
 
 static char *store_identity(const datastore_t *ds);
+
+/* A large download goes into its partial file, taking over what an earlier
+ * attempt left there (partial.h); when another process is fetching the same
+ * file right now, or the partial cannot be had, into a temporary of its own. */
+static int open_chunked(engine_t *e, xf_file_t *f, const char *shown, ferr_t *err)
+{
+    uint32_t have = 0;
+    partial_key_t k = {f->etag, f->size, f->block};
+    f->fd = f->etag ? partial_open(f->local, &k, &f->tmp, &have) : -1;
+    if (f->fd >= 0) {
+        f->resumable = 1;
+        memset(f->done, 1, have);
+        f->finished = f->contig = f->saved = have;
+        f->saved_at = progress_now();
+        if (have) {
+            f->resumed = (uint64_t)have * f->block;
+            char b[32], t[32];
+            progress_human(f->resumed, b, sizeof b);
+            progress_human(f->size, t, sizeof t);
+            log_info("%s: resuming; %s of %s are here from an earlier attempt", shown, b, t);
+            pthread_mutex_lock(&e->mu);
+            progress_bytes(e->pg, f->resumed);
+            pthread_mutex_unlock(&e->mu);
+        }
+        return 0;
+    }
+    int en = f->etag ? errno : 0;
+    if (en == ENOSPC || en == EDQUOT || en == EROFS || en == EACCES)
+        return ferr_errno(err, FERR_IO, en, "cannot make room for %s", shown);
+    f->tmp = path_temp_beside(f->local);
+    f->fd = f->tmp ? open(f->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644) : -1;
+    if (f->fd < 0)
+        return ferr_errno(err, FERR_IO, errno ? errno : ENOMEM, "cannot make room for %s", shown);
+    en = posix_fallocate(f->fd, 0, (off_t)f->size);
+    if (en) {
+        close(f->fd);
+        f->fd = -1;
+        unlink(f->tmp);
+        return ferr_errno(err, FERR_IO, en, "cannot make room for %s", shown);
+    }
+    return 0;
+}
 
 static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size,
                     const char *etag, const char *md5, int folder)
@@ -877,22 +1041,12 @@ static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size
         f->obj = obj; /* the lock is held until the object is whole and placed */
         f->place = strdup(local);
     }
-    f->tmp = path_temp_beside(f->local);
     f->etag = etag ? strdup(etag) : NULL;
     f->want_md5 = md5 ? strdup(md5) : NULL;
-    if (chunked) {
-        f->fd = open(f->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (f->fd < 0 || posix_fallocate(f->fd, 0, (off_t)size) != 0) {
-            int en = errno ? errno : ENOSPC;
-            if (f->fd >= 0) {
-                close(f->fd);
-                unlink(f->tmp);
-            }
-            ferr_errno(&err, FERR_IO, en, "cannot make room for %s", local);
-            account(e, idx, 0, err.msg);
-            file_free(f);
-            goto out;
-        }
+    if (chunked ? open_chunked(e, f, local, &err) : !(f->tmp = path_temp_beside(f->local))) {
+        account(e, idx, 0, err.msg ? err.msg : "out of memory");
+        file_free(f);
+        goto out;
     }
     engine_push(e, f);
 out:
@@ -962,46 +1116,13 @@ static int finish(xfer_result_t *res, double t0, const char *verb, ferr_t *err)
     return 0;
 }
 
-/* A ferry killed mid-transfer (SIGKILL, power loss) leaves its temporary
- * files behind: ".<name>.ferry-<pid>-<n>.part". Those of dead processes go. */
-static void sweep_stale(const char *dir, int depth)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    while (d && (de = readdir(d))) {
-        const char *n = de->d_name;
-        if (!strcmp(n, ".") || !strcmp(n, ".."))
-            continue;
-        const char *m = strstr(n, ".ferry-");
-        size_t l = strlen(n);
-        if (n[0] == '.' && m && l > 5 && !strcmp(n + l - 5, ".part")) {
-            long pid = strtol(m + 7, NULL, 10);
-            if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
-                char *p = path_join(dir, n);
-                if (p && unlink(p) == 0)
-                    log_debug("removed %s, left by a ferry that did not finish", p);
-                free(p);
-            }
-            continue;
-        }
-        if (de->d_type == DT_DIR && depth < 64) {
-            char *p = path_join(dir, n);
-            if (p)
-                sweep_stale(p, depth + 1);
-            free(p);
-        }
-    }
-    if (d)
-        closedir(d);
-}
-
 int xfer_download_prefix(store_t *s, const char *prefix, size_t strip, const char *dest,
                          const xfer_opts_t *o, xfer_result_t *res, ferr_t *err)
 {
     double t0 = progress_now();
     if (path_mkdirs(dest, 0755, err))
         return -1;
-    sweep_stale(dest, 0);
+    partial_sweep(dest, 64);
     engine_t e;
     engine_start(&e, s, o, res, o->label ? o->label : "download");
     dl_t d = {.e = &e, .s = s, .dest = dest, .strip = strip};
@@ -1030,6 +1151,7 @@ int xfer_download_file(store_t *s, const char *name, const char *dest_file, cons
         free(dir);
         return -1;
     }
+    partial_sweep(dir, 0);
     engine_t e;
     engine_start(&e, s, o, res, o->label ? o->label : "download");
     dl_t d = {.e = &e, .s = s, .dest = dir, .strip = 0};
@@ -1244,9 +1366,11 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
         int chunked = s->ops->clone && s->ops->put_block && p->size > XFER_BLOCK;
         xf_file_t *f = file_new(idx, 1, p->remote, p->local, p->size, chunked);
         if (chunked) {
-            f->fd = open(p->local, O_RDONLY | O_CLOEXEC | (o->follow_symlinks ? 0 : O_NOFOLLOW));
+            f->fd = f->ids ? open(p->local, O_RDONLY | O_CLOEXEC |
+                                                (o->follow_symlinks ? 0 : O_NOFOLLOW))
+                           : -1;
             if (f->fd < 0) {
-                ferr_errno(&e1, FERR_IO, errno, "cannot read %s", p->local);
+                ferr_errno(&e1, FERR_IO, f->ids ? errno : ENOMEM, "cannot read %s", p->local);
                 account(&e, idx, 0, e1.msg);
                 ferr_clear(&e1);
                 file_free(f);

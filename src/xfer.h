@@ -42,6 +42,7 @@ typedef struct xfer_result {
     uint64_t files, bytes, skipped, failed;
     uint64_t unchanged; /* of skipped: identical to the source, known without moving data */
     uint64_t cached;    /* of files: placed from the node-local cache, not downloaded */
+    uint64_t resumed;   /* of bytes: already moved by an earlier, interrupted attempt */
     double seconds;
 } xfer_result_t;
 

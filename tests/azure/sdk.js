@@ -55,6 +55,18 @@ const commands = {
     }
     return out;
   },
+  // blocks CONTAINER NAME: the blob's block list, committed and staged (uncommitted)
+  async blocks(container, name) {
+    const blob = service.getContainerClient(container).getBlockBlobClient(name);
+    try {
+      const r = await blob.getBlockList('all');
+      const ids = (l) => (l || []).map((b) => ({ id: Buffer.from(b.name, 'base64').toString(), size: b.size }));
+      return { committed: ids(r.committedBlocks), uncommitted: ids(r.uncommittedBlocks) };
+    } catch (e) {
+      if (e.statusCode === 404) return { committed: [], uncommitted: [] };
+      throw e;
+    }
+  },
   // get CONTAINER NAME FILE: download; reports the MD5 the service holds
   async get(container, name, file) {
     const blob = service.getContainerClient(container).getBlobClient(name);

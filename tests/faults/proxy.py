@@ -7,8 +7,9 @@ for it, at --rate, from a seeded generator:
   reset    forward, then close the connection half-way through the body
   truncate forward, then send fewer body bytes than Content-Length, close
   stall    forward, send half the body, then stop sending (the client must give up)
-  throttle forward, send the body slowly
+  throttle forward, send the body slowly (in 20 steps, or at --throttle-bps)
 Prints its port on stdout, and on SIGTERM writes its figures as JSON to --stats.
+SIGUSR1 stops all faults from then on (the network has recovered).
 Bounded: it serves at most --max-requests and exits after --max-seconds.
 """
 import argparse
@@ -29,6 +30,7 @@ ap.add_argument("--faults", default="503,500,reset,truncate,stall,throttle")
 ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--stats", required=True)
 ap.add_argument("--stall-seconds", type=float, default=4.0)
+ap.add_argument("--throttle-bps", type=int, default=0)
 ap.add_argument("--max-requests", type=int, default=200000)
 ap.add_argument("--max-seconds", type=float, default=900)
 args = ap.parse_args()
@@ -49,6 +51,12 @@ def draw():
         stats["faults"] += 1
         stats["by_kind"][k] += 1
         return k
+
+
+def recover(*_):
+    global kinds
+    with lock:
+        kinds = []
 
 
 def write_stats(*_):
@@ -77,8 +85,20 @@ class Handler(socketserver.StreamRequestHandler):
                 self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 self.wfile.flush()
             n = int(hd.get("content-length", "0") or 0)
-            body = self.rfile.read(n) if n else b""
             fault = draw()
+            if fault == "throttle" and args.throttle_bps and n:
+                # a slow link both ways: the request body arrives at the same rate
+                parts, left = [], n
+                while left:
+                    chunk = self.rfile.read(min(left, max(1, args.throttle_bps // 20)))
+                    if not chunk:
+                        return
+                    parts.append(chunk)
+                    left -= len(chunk)
+                    time.sleep(0.05)
+                body = b"".join(parts)
+            else:
+                body = self.rfile.read(n) if n else b""
             if fault in ("503", "500"):
                 msg = b"<?xml version=\"1.0\"?><Error><Code>%s</Code><Message>injected</Message></Error>" % (
                     b"ServerBusy" if fault == "503" else b"InternalError")
@@ -119,10 +139,14 @@ class Handler(socketserver.StreamRequestHandler):
                 return
             if fault == "throttle":
                 step = max(1, len(data) // 20)
+                pause = 0.01
+                if args.throttle_bps:
+                    step = max(1, args.throttle_bps // 20)
+                    pause = 0.05
                 for i in range(0, len(data), step):
                     self.wfile.write(data[i:i + step])
                     self.wfile.flush()
-                    time.sleep(0.01)
+                    time.sleep(pause)
             else:
                 self.wfile.write(data)
             self.wfile.flush()
@@ -134,6 +158,7 @@ class Server(socketserver.ThreadingTCPServer):
 
 
 signal.signal(signal.SIGTERM, write_stats)
+signal.signal(signal.SIGUSR1, recover)
 srv = Server(("127.0.0.1", 0), Handler)
 print(srv.server_address[1], flush=True)
 timer = threading.Timer(args.max_seconds, lambda: (write_stats(), srv.shutdown()))

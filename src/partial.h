@@ -1,0 +1,42 @@
+/* A large download in progress, kept so that the next ferry can finish it.
+ *
+ * A download big enough to move in blocks is written to
+ * "<dir>/.<name>.ferry-partial", never under its final name. The process
+ * writing it holds an flock on it; a record on the file (an xattr) names
+ * the object it holds (ETag, size, block size) and how many leading blocks
+ * are on disk for certain (recorded only after fdatasync). When ferry is
+ * killed (SIGKILL, power loss) or gives up on a network that stayed down,
+ * the file stays; the next download of the same object takes it over and
+ * fetches only the rest. A different ETag means different content: the
+ * file starts again from zero. */
+#ifndef FERRY_PARTIAL_H
+#define FERRY_PARTIAL_H
+
+#include <stdint.h>
+
+typedef struct partial_key {
+    const char *etag;
+    uint64_t size, block;
+} partial_key_t;
+
+/* Opens, locks and sizes the partial file for final, taking over what an
+ * earlier attempt left for the same key: *have leading blocks (at most
+ * nblocks - 1, so that at least one block is fetched and the whole is
+ * checked). Returns the fd, or -1 with errno: EWOULDBLOCK when another
+ * process is fetching it right now. *path gets the partial's name. */
+int partial_open(const char *final, const partial_key_t *k, char **path, uint32_t *have);
+/* The first n blocks are written: make them durable, then record them. */
+int partial_save(int fd, const partial_key_t *k, uint32_t n);
+/* The file is whole and checked: drop the record and give it its final
+ * name while still holding the lock, then close fd. */
+int partial_finish(int fd, const char *path, const char *final);
+
+/* Removes what dead attempts left under dir (to depth levels): temporary
+ * ".<name>.ferry-<pid>-<n>.part" files of processes that are gone, and
+ * partial files nobody holds that have no valid record or are older than
+ * a week (Azure drops uncommitted blocks after a week, too). */
+void partial_sweep(const char *dir, int depth);
+/* Is this file name one of ferry's partial files? */
+int partial_is_name(const char *base);
+
+#endif

@@ -1,0 +1,164 @@
+# Resuming inside one large file: a download killed (or cut off) part-way
+# continues from the blocks already on disk, an upload killed part-way
+# commits the blocks it had staged, and a job killed while staging its
+# inputs picks up where it stopped. A slow link (the fault proxy, throttled)
+# makes "part-way" something a test can wait for.
+. "$(dirname "$0")/../lib.sh"
+if [ -z "${AZURITE_BLOB_URL:-}" ]; then
+    _fail "Azurite is running (tests/run starts it)"
+    exit 0
+fi
+SDK() { node "$TOP/tests/azure/sdk.js" "$@"; }
+b64md5() { openssl md5 -binary "$1" | base64; }
+export AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+upstream=${AZURITE_BLOB_URL#http://}
+upstream=${upstream%%/*}
+C=r$(date +%s%N | tail -c 10)x$$
+f datastore register azure-blob direct --account devstoreaccount1 --container "$C" \
+    --account-url "$AZURITE_BLOB_URL" --account-key-env AZURITE_KEY --create-if-not-exists
+
+# A link of about 8 MiB/s each way: a 40 MiB file (five 8 MiB blocks) takes
+# five seconds with one worker. SIGUSR1 makes it fast again.
+proxy() {
+    /usr/bin/python3 "$TOP/tests/faults/proxy.py" --upstream "$upstream" --rate 1 \
+        --faults throttle --throttle-bps $((8 << 20)) --stats "$T/stats-$1.json" \
+        >"$T/proxy-$1.port" 2>"$T/proxy-$1.err" &
+    echo $! >"$T/proxy-$1.pid"
+    for _ in $(seq 50); do [ -s "$T/proxy-$1.port" ] && break; sleep 0.1; done
+    f datastore register azure-blob "$1" --account devstoreaccount1 --container "$C" \
+        --account-url "http://127.0.0.1:$(head -1 "$T/proxy-$1.port")/devstoreaccount1" \
+        --account-key-env AZURITE_KEY
+}
+trap 'for p in "$T"/proxy-*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$T"' EXIT
+# recorded FILE: the blocks a partial download records as safely on disk
+recorded() {
+    /usr/bin/python3 -c 'import os,sys; print(int(os.getxattr(sys.argv[1], "user.ferry.partial").split()[3]))' "$1" 2>/dev/null || echo 0
+}
+# wait_partial GLOB N: until a partial file matching GLOB records N blocks
+wait_partial() {
+    for _ in $(seq 300); do
+        for p in $1; do [ -f "$p" ] && [ "$(recorded "$p")" -ge "$2" ] && return 0; done
+        sleep 0.1
+    done
+    return 1
+}
+# kill9 PID: SIGKILL, and reap it
+kill9() { kill -9 "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+MiB=$((1 << 20))
+
+mkdir -p src
+head -c $((40 * MiB + 12345)) /dev/urandom >src/big.bin
+head -c 1000 /dev/urandom >src/small.bin
+f upload direct src --target-path r
+expect_rc 0 "set-up: the data is in the container"
+proxy slow
+
+# --- a download killed with SIGKILL part-way, then run again ---
+"$FERRY" download slow out --prefix r/ -j 1 >/dev/null 2>&1 &
+pid=$!
+wait_partial "out/r/.big.bin.ferry-partial" 2
+ok=$?
+kill9 $pid
+expect_eq "$ok" "0" "a slow download records its progress as blocks land"
+expect_no_file out/r/big.bin "killed part-way: nothing under the final name"
+expect_file out/r/.big.bin.ferry-partial "the partial file stays for the next run"
+have=$(recorded out/r/.big.bin.ferry-partial)
+f download direct out --prefix r/
+expect_rc 0 "the same download again completes"
+expect_err "resuming; $((have * 8)).0 MiB of 40.0 MiB are here from an earlier attempt" "it says it resumes, and from where"
+expect_out "$((have * 8)).0 MiB of it already there" "the summary counts what was not fetched again"
+expect_same src/big.bin out/r/big.bin "the resumed file is whole (and its MD5 was checked)"
+expect_no_file out/r/.big.bin.ferry-partial "the partial file became the file"
+f download direct out --prefix r/
+expect_out "2 skipped (2 unchanged)" "a third run sees nothing to do"
+
+# --- the blob changed in between: the partial is not used ---
+"$FERRY" download slow out2 --prefix r/big.bin -j 1 >/dev/null 2>&1 &
+pid=$!
+wait_partial "out2/r/.big.bin.ferry-partial" 1
+kill9 $pid
+head -c $((40 * MiB + 12345)) /dev/urandom >src/big2.bin
+SDK put "$C" r/big.bin src/big2.bin blocks >/dev/null
+f download direct out2 --prefix r/big.bin
+expect_rc 0 "a download after the blob changed completes"
+expect_not_err "resuming" "and does not take over the old content"
+expect_same src/big2.bin out2/r/big.bin "the file is the new content"
+f upload-files direct src/big.bin --target-path r --overwrite
+expect_rc 0 "set-up: the first content is back"
+
+# --- a network that stays down: ferry gives up, keeps what arrived ---
+FERRY_RETRIES=2 FERRY_RETRY_DEADLINE=3 "$FERRY" download slow out3 --prefix r/big.bin -j 1 \
+    >"$T/down.out" 2>"$T/down.err" &
+pid=$!
+wait_partial "out3/r/.big.bin.ferry-partial" 2
+kill "$(cat "$T/proxy-slow.pid")"
+wait $pid
+expect_eq "$?" "1" "with the link gone for good, the download fails"
+grep -q "the next run resumes from there" "$T/down.err" && _ok "and says what it kept" ||
+    _fail "and says what it kept" "$(tail -3 "$T/down.err")"
+expect_no_file out3/r/big.bin "no file under the final name"
+f download direct out3 --prefix r/big.bin
+expect_err "resuming" "the next run resumes"
+expect_same src/big.bin out3/r/big.bin "and the file is whole"
+
+# --- a job killed while staging its input, then run again ---
+proxy slowjob
+mkdir -p job && cd job
+cat >job.yml <<'YAML'
+command: md5sum < ${{inputs.model}} > ${{outputs.out}}/md5.txt
+environment_variables: {FERRY_CONCURRENCY: 1}
+inputs:
+  model: {type: uri_file, path: "azureml://datastores/slowjob/paths/r/big.bin", mode: download}
+outputs:
+  out: {type: uri_folder, path: "azureml://datastores/direct/paths/jobout/", mode: upload}
+YAML
+"$FERRY" run job.yml --run-id staged >/dev/null 2>&1 &
+pid=$!
+wait_partial "$FERRY_WORKSPACE/cache/objects/*/.*.ferry-partial" 2
+ok=$?
+kill9 $pid
+expect_eq "$ok" "0" "a job's input download records its progress in the node's cache"
+expect_eq "$(SDK list "$C" jobout/ | json /dev/stdin 'len(j)')" "0" "killed while staging: the command never ran, no output went up"
+kill -USR1 "$(cat "$T/proxy-slowjob.pid")" # the link is fast again
+f run job.yml --run-id staged
+expect_rc 0 "the same job again runs"
+expect_err "resuming" "its input download resumes"
+SDK get "$C" jobout/md5.txt md5.txt >/dev/null
+expect_eq "$(cut -d' ' -f1 md5.txt)" "$(md5sum <../src/big.bin | cut -d' ' -f1)" "and the command read the whole file"
+expect_eq "$(find "$FERRY_WORKSPACE/cache" -name '*.ferry-partial' -o -name '*.part' | wc -l)" "0" "nothing partial is left in the cache"
+cd "$T"
+
+# --- an upload killed with SIGKILL part-way, then run again ---
+proxy slowup
+head -c $((40 * MiB + 999)) /dev/urandom >up.bin
+"$FERRY" upload-files slowup up.bin --target-path u -j 1 >/dev/null 2>&1 &
+pid=$!
+n=0
+for _ in $(seq 300); do
+    n=$(SDK blocks "$C" u/up.bin | json /dev/stdin 'len(j["uncommitted"])')
+    [ "$n" -ge 2 ] && break
+    sleep 0.2
+done
+kill9 $pid
+# the proxy may still be passing on a block it had whole: stop it first
+kill "$(cat "$T/proxy-slowup.pid")"
+wait "$(cat "$T/proxy-slowup.pid")" 2>/dev/null
+[ "$n" -ge 2 ] && _ok "killed part-way, the upload had staged blocks ($n)" || _fail "killed part-way, the upload had staged blocks" "$n"
+expect_eq "$(SDK list "$C" u/ | json /dev/stdin 'len(j)')" "0" "but no blob appears: nothing was committed"
+staged=$(SDK blocks "$C" u/up.bin | json /dev/stdin 'len(j["uncommitted"])')
+f upload-files direct up.bin --target-path u
+expect_rc 0 "the same upload again completes"
+expect_out "of it already there" "sending only the blocks that were not staged"
+sent=$(grep -o '[0-9.]* MiB of it already there' "$OUT" | cut -d' ' -f1)
+expect_eq "${sent%.*}" "$((staged * 8))" "the staged blocks ($staged) were not sent again"
+expect_eq "$(SDK list "$C" u/ | json /dev/stdin 'j[0]["md5"]')" "$(b64md5 up.bin)" "the blob holds the file (MD5 by the SDK)"
+expect_eq "$(SDK blocks "$C" u/up.bin | json /dev/stdin 'len(j["uncommitted"])')" "0" "and no staged block is left over"
+
+# --- a changed large file sends only the blocks that changed ---
+printf 'a new middle' | dd of=up.bin bs=1 seek=$((20 * MiB)) conv=notrunc 2>/dev/null
+f upload-files direct up.bin --target-path u --overwrite
+expect_rc 0 "a changed file uploads again"
+expect_out "32.0 MiB of it already there" "only its changed 8 MiB block travels; the blob's own blocks are used for the rest"
+expect_eq "$(SDK list "$C" u/ | json /dev/stdin 'j[0]["md5"]')" "$(b64md5 up.bin)" "and the blob holds the changed file"
+SDK get "$C" u/up.bin got.bin >/dev/null
+expect_same up.bin got.bin "byte for byte, by the SDK"
