@@ -60,8 +60,12 @@ void http_resp_dispose(http_resp_t *r)
     memset(r, 0, sizeof *r);
 }
 
-int http_transient(long status)
+int http_transient(long status, const char *error_code)
 {
+    /* Azure names its transient conditions too, whatever the status */
+    if (error_code && (!strcmp(error_code, "ServerBusy") || !strcmp(error_code, "OperationTimedOut") ||
+                       !strcmp(error_code, "InternalError")))
+        return 1;
     return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
            status == 504;
 }
@@ -342,7 +346,7 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
         if (st.aborted)
             return ferr_set(err, FERR_TRANSFER, "%s %s: the transfer was stopped", r->method,
                             r->url);
-        int retry = rc != CURLE_OK ? transient_curl(rc) : http_transient(resp->status);
+        int retry = rc != CURLE_OK ? transient_curl(rc) : http_transient(resp->status, resp->error_code);
         /* the wait: the server's Retry-After, else exponential backoff with jitter */
         unsigned rnd = 0;
         if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd)

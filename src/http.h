@@ -66,7 +66,9 @@ double http_budget_end(void);
 /* Requests tried again, in this process so far. */
 unsigned long http_retries(void);
 void http_retries_add(unsigned long n);
-/* Is the status one worth retrying? */
-int http_transient(long status);
+/* Is the answer one worth retrying: 408, 429, 500, 502, 503, 504, or an
+ * x-ms-error-code of ServerBusy, OperationTimedOut or InternalError? 403,
+ * 404 and 409 will not change and are not. */
+int http_transient(long status, const char *error_code);
 
 #endif

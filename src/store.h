@@ -92,5 +92,8 @@ int store_blob_open(store_t **out, const datastore_t *ds, ferr_t *err);
 /* One List Blobs page: entries to fn; -1 if it is not a listing. (For tests
  * and fuzzing; blob_list streams pages through the same parser.) */
 int blob_listing_parse(const char *xml, size_t n, store_list_fn fn, void *ud, char **next_marker);
+/* One Get Block List answer: the ids of ferry's blocks in it, to fn; -1 if
+ * it is not XML. (For fuzzing, as above.) */
+int blob_blocklist_parse(const char *xml, size_t n, int (*fn)(void *ud, const char *id), void *ud);
 
 #endif

@@ -810,6 +810,21 @@ static size_t bparse_feed(void *ud, const char *s, size_t n)
     return n;
 }
 
+int blob_blocklist_parse(const char *xml, size_t n, int (*fn)(void *ud, const char *id), void *ud)
+{
+    bparse_t p = {0};
+    bparse_reset(&p);
+    int rc = 0;
+    if (bparse_feed(&p, xml, n) != n || XML_Parse(p.xp, "", 0, 1) == XML_STATUS_ERROR || p.failed)
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < p.n; i++)
+        rc = fn(ud, p.ids[i]);
+    bparse_clear(&p);
+    free(p.ids);
+    XML_ParserFree(p.xp);
+    return rc;
+}
+
 static int blob_blocks(store_t *s, const char *name, int (*fn)(void *ud, const char *id),
                        void *ud, ferr_t *err)
 {

@@ -1,4 +1,5 @@
-/* Fuzz target: the List Blobs XML parser (expat), as fed by the service. */
+/* Fuzz target: the parsers of Azure's XML answers (expat), as fed by the
+ * service: List Blobs pages and Get Block List. One input goes to both. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,13 @@ static int entry(void *ud, const store_entry_t *e)
     return 0;
 }
 
+static int block(void *ud, const char *id)
+{
+    size_t *n = ud;
+    (*n) += strlen(id);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -23,5 +31,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *next = NULL;
     blob_listing_parse((const char *)data, size, entry, &n, &next);
     free(next);
+    blob_blocklist_parse((const char *)data, size, block, &n);
     return 0;
 }

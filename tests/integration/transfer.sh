@@ -103,6 +103,23 @@ f upload workspaceblobstore loop --target-path loop --follow-symlinks
 expect_rc 0 "a symlink loop ends"
 expect_err "a symlink loop" "and is reported"
 
+# device files and pipes are refused: reading one could block or never end
+mkdir -p devs && printf 'data\n' > devs/real.txt
+mkfifo devs/pipe
+mknod devs/null c 1 3 2>/dev/null || _fail "mknod (the test runs as root)"
+ln -s /dev/zero devs/zero
+timeout 20 "$FERRY" upload workspaceblobstore devs --target-path devs --follow-symlinks >"$OUT" 2>"$ERR"
+expect_eq "$?" "0" "an upload beside a pipe, a device and a link to /dev/zero ends"
+expect_out "uploaded 1 file" "only the regular file goes"
+expect_eq "$(grep -c 'not a regular file' "$ERR")" "3" "each of the three is refused with a warning"
+expect_eq "$(ls "$DS/devs")" "real.txt" "nothing else reached the datastore"
+timeout 20 "$FERRY" upload-files workspaceblobstore devs/pipe --target-path devs >"$OUT" 2>"$ERR"
+expect_err "not a regular file" "a pipe named on the command line is refused too"
+mknod "$DS/devs/null" c 1 3 2>/dev/null
+f download workspaceblobstore devback --prefix devs/
+expect_err "skipping devs/null: not a regular file" "a device inside a local datastore is not read"
+expect_eq "$(ls devback/devs)" "real.txt" "and not downloaded"
+
 # a symlink inside a local datastore is not followed out of it
 ln -s /etc "$DS/etc-link"
 f ls workspaceblobstore

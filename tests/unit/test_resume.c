@@ -1,0 +1,182 @@
+/* What resuming rests on: the partial file of a large download (its
+ * record, its lock, taking it over, giving it its name), the ids of upload
+ * blocks, and which answers are retried. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "partial.h"
+#include "path.h"
+#include "store.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/ferry-unit-resume.XXXXXX";
+
+static char *at(const char *name)
+{
+    return path_join(dir, name);
+}
+
+/* Another process tries to open the partial: what partial_open says there. */
+static int open_elsewhere(const char *final, const partial_key_t *k)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *p = NULL;
+        uint32_t have;
+        int fd = partial_open(final, k, &p, &have);
+        _exit(fd >= 0 ? 0 : errno == EWOULDBLOCK ? 1 : 2);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+typedef struct ids {
+    char id[4][STORE_BLOCK_ID_LEN + 1];
+    int n;
+} ids_t;
+
+static int collect(void *ud, const char *id)
+{
+    ids_t *g = ud;
+    if (g->n < 4)
+        snprintf(g->id[g->n++], sizeof g->id[0], "%s", id);
+    return 0;
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir))
+        return 1;
+    char *final = at("model.bin");
+    partial_key_t k = {"\"0x8DC1\"", 5 * 1024 + 10, 1024};
+    char *p = NULL;
+    uint32_t have = 99;
+
+    int fd = partial_open(final, &k, &p, &have);
+    OK(fd >= 0 && have == 0, "a new partial starts at block 0");
+    char *want = at(".model.bin.ferry-partial");
+    STREQ(p, want, "it lives beside the final name, hidden");
+    struct stat st;
+    OK(fstat(fd, &st) == 0 && (uint64_t)st.st_size == k.size, "it is sized to the object at once");
+    OK(open_elsewhere(final, &k) == 1, "another process cannot take it while it is held");
+    OK(pwrite(fd, "abc", 3, 0) == 3 && partial_save(fd, &k, 3) == 0, "progress is recorded");
+    close(fd); /* as a SIGKILL would leave it */
+    free(p);
+
+    fd = partial_open(final, &k, &p, &have);
+    OK(fd >= 0 && have == 3, "the next attempt takes over the 3 recorded blocks");
+    char buf[4] = {0};
+    OK(pread(fd, buf, 3, 0) == 3 && !strcmp(buf, "abc"), "with their bytes");
+    close(fd);
+    free(p);
+
+    partial_key_t all = k;
+    fd = partial_open(final, &all, &p, &have);
+    OK(fd >= 0 && partial_save(fd, &all, 6) == 0, "a record of every block");
+    close(fd);
+    free(p);
+    fd = partial_open(final, &all, &p, &have);
+    OK(have == 5, "is taken as all but the last, so the last is fetched and the whole checked");
+    close(fd);
+    free(p);
+
+    partial_key_t changed = {"\"0x8DC2\"", k.size, k.block};
+    fd = partial_open(final, &changed, &p, &have);
+    OK(fd >= 0 && have == 0, "another ETag: the old bytes are not used");
+    OK(pread(fd, buf, 3, 0) == 3 && buf[0] == 0, "and are gone");
+    OK(partial_save(fd, &changed, 2) == 0, "a record for the new content");
+    partial_key_t bigger = {changed.etag, k.size + 1, k.block};
+    close(fd);
+    free(p);
+    fd = partial_open(final, &bigger, &p, &have);
+    OK(fd >= 0 && have == 0, "another size: not used either");
+    OK(partial_save(fd, &bigger, 2) == 0 && partial_finish(fd, p, final) == 0,
+       "a whole file takes its final name");
+    OK(stat(final, &st) == 0 && (uint64_t)st.st_size == bigger.size, "the final file is there");
+    OK(access(p, F_OK) != 0, "and the partial is not");
+    OK(getxattr(final, "user.ferry.partial", buf, sizeof buf) < 0, "the final file carries no record");
+    free(p);
+
+    /* long names that share their first 200 bytes never share a partial's content */
+    char la[260], lb[260];
+    memset(la, 'a', 250);
+    la[250] = 0;
+    memcpy(lb, la, 251);
+    lb[249] = 'b';
+    char *fa = at(la), *fb = at(lb), *pa = NULL, *pb = NULL;
+    fd = partial_open(fa, &k, &pa, &have);
+    OK(fd >= 0 && partial_save(fd, &k, 2) == 0, "a long name's partial");
+    close(fd);
+    fd = partial_open(fb, &k, &pb, &have);
+    OK(fd >= 0 && have == 0 && !strcmp(pa, pb), "another long name with the same start: same file, "
+                                               "but its record is not taken as its own");
+    close(fd);
+
+    /* the sweep: a partial without a record goes, one with a record stays */
+    char *orphan = at(".x.bin.ferry-partial"), *dead = at(".y.bin.ferry-999999999-1.part");
+    int o = open(orphan, O_CREAT | O_WRONLY, 0644), d = open(dead, O_CREAT | O_WRONLY, 0644);
+    close(o);
+    close(d);
+    partial_sweep(dir, 0);
+    OK(access(orphan, F_OK) != 0, "the sweep removes a partial that records nothing");
+    OK(access(dead, F_OK) != 0, "and a dead process's temporary");
+    OK(access(pb, F_OK) == 0, "but keeps one with a record, for the next run");
+
+    /* upload block ids */
+    unsigned char m1[16] = {1, 2, 3}, m2[16] = {1, 2, 4};
+    char a[STORE_BLOCK_ID_LEN + 1], b[STORE_BLOCK_ID_LEN + 1], c[STORE_BLOCK_ID_LEN + 1];
+    store_block_id(a, 7, m1);
+    store_block_id(b, 7, m2);
+    store_block_id(c, 49999, m1);
+    OK(strlen(a) == STORE_BLOCK_ID_LEN && strlen(c) == STORE_BLOCK_ID_LEN,
+       "every block id has the same length, as Azure requires");
+    STREQ(a, "ferry-00007-01020300000000000000000000000000", "an id names the place and the content");
+    OK(strcmp(a, b) != 0, "other content, another id");
+
+    /* the block list: ferry's ids, committed or staged; other tools' are not taken */
+    char *xml = NULL;
+    size_t xl = 0;
+    ferr_t e = FERR_INIT;
+    ids_t got = {0};
+    OK(path_read_all("tests/fuzz/corpus/listing/blocklist.xml", &xml, &xl, &e) == 0 &&
+           blob_blocklist_parse(xml, xl, collect, &got) == 0 && got.n == 2,
+       "a Get Block List answer gives ferry's two block ids (of four)");
+    STREQ(got.n == 2 ? got.id[1] : NULL, "ferry-00001-0123456789abcdef0123456789abcdef",
+          "decoded from base64");
+    OK(blob_blocklist_parse("<BlockList><Block>", 18, collect, &got) == -1, "a cut answer is refused");
+    free(xml);
+    ferr_clear(&e);
+
+    /* retries */
+    OK(http_transient(503, NULL) && http_transient(500, "") && http_transient(429, NULL) &&
+           http_transient(408, NULL) && http_transient(502, NULL) && http_transient(504, NULL),
+       "408, 429, 500, 502, 503, 504 are retried");
+    OK(!http_transient(403, "AuthenticationFailed") && !http_transient(404, "BlobNotFound") &&
+           !http_transient(409, "BlobAlreadyExists") && !http_transient(400, NULL),
+       "403, 404, 409, 400 are not");
+    OK(http_transient(400, "OperationTimedOut") && http_transient(409, "ServerBusy"),
+       "Azure's ServerBusy and OperationTimedOut are, whatever the status");
+
+    free(pa);
+    free(pb);
+    free(fa);
+    free(fb);
+    free(orphan);
+    free(dead);
+    free(final);
+    free(want);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        return 1;
+    TAP_DONE();
+}
