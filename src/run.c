@@ -72,7 +72,8 @@ static void sync_start(syncer_t *sy, const plan_t *p, long every)
     sy->every = every;
     pthread_mutex_init(&sy->mu, NULL);
     pthread_cond_init(&sy->cv, NULL);
-    exec_block_signals(); /* the thread must not take the signals meant for the command */
+    /* the thread inherits the mask: signals are held from the end of staging
+     * (in run_job), so it never takes one meant for the command */
     sy->started = pthread_create(&sy->th, NULL, sync_main, sy) == 0;
     if (sy->started)
         log_info("outputs are uploaded while the command runs (every %ld s)",

@@ -34,6 +34,25 @@ run() {
 # f ARGS...: runs ferry.
 f() { run "$FERRY" "$@"; }
 
+# The scheduler's side: start ferry, wait for a sign of progress, signal it.
+# bg ARGS...: starts ferry in the background (stdout in $OUT, stderr in $ERR); pid in $BG.
+bg() {
+    "$FERRY" "$@" >"$OUT" 2>"$ERR" &
+    BG=$!
+}
+# wait_for PATH [SECONDS]: until PATH exists (10 s at most); false if it never does.
+wait_for() {
+    local i
+    for i in $(seq $((${2:-10} * 10))); do [ -e "$1" ] && return 0; sleep 0.1; done
+    return 1
+}
+# signal_bg SIG: sends SIG to the background ferry and waits for it; its status in $RC.
+signal_bg() {
+    kill -"$1" "$BG" 2>/dev/null
+    wait "$BG" 2>/dev/null
+    RC=$?
+}
+
 expect_rc() { # expect_rc N NAME
     if [ "$RC" -eq "$1" ]; then _ok "$2"; else _fail "$2" "exit code $RC, expected $1"; fi
 }

@@ -159,24 +159,18 @@ command: >-
 outputs:
   o:
 YAML
-"$FERRY" run term.yml --run-id term >"$OUT" 2>"$ERR" &
-fp=$!
-for _ in $(seq 100); do [ -f "$FERRY_WORKSPACE/runs/term/outputs/o/started.txt" ] && break; sleep 0.1; done
-kill -TERM $fp
-wait $fp
-RC=$?
+bg run term.yml --run-id term
+wait_for "$FERRY_WORKSPACE/runs/term/outputs/o/started.txt"
+signal_bg TERM
 expect_rc 143 "SIGTERM to ferry: the command's own status comes back"
 expect_eq "$(cat "$DS/azureml/term/o/term.txt" 2>/dev/null)" "got-term" "the command got SIGTERM and its outputs were uploaded"
 expect_err "forwarding Terminated to the command" "ferry says it forwarded the signal"
 
 # a command that ignores SIGTERM gets SIGKILL after the grace period
 printf "command: trap '' TERM; touch \${{outputs.o}}/up; while :; do sleep 0.1; done\noutputs:\n  o:\n" > stubborn.yml
-"$FERRY" run stubborn.yml --run-id stub --grace 1 >"$OUT" 2>"$ERR" &
-fp=$!
-for _ in $(seq 100); do [ -f "$FERRY_WORKSPACE/runs/stub/outputs/o/up" ] && break; sleep 0.1; done
-kill -TERM $fp
-wait $fp
-RC=$?
+bg run stubborn.yml --run-id stub --grace 1
+wait_for "$FERRY_WORKSPACE/runs/stub/outputs/o/up"
+signal_bg TERM
 expect_rc 137 "after --grace, SIGKILL (128+9)"
 expect_err "still running 1 s after SIGTERM; sending SIGKILL" "and ferry says so"
 expect_file "$DS/azureml/stub/o/up" "outputs are uploaded after a SIGKILL too"
@@ -190,12 +184,9 @@ command: >-
 outputs:
   o:
 YAML
-"$FERRY" run usr.yml --run-id usr >"$OUT" 2>"$ERR" &
-fp=$!
-for _ in $(seq 100); do [ -f "$FERRY_WORKSPACE/runs/usr/outputs/o/ready" ] && break; sleep 0.1; done
-kill -USR1 $fp
-wait $fp
-RC=$?
+bg run usr.yml --run-id usr
+wait_for "$FERRY_WORKSPACE/runs/usr/outputs/o/ready"
+signal_bg USR1
 expect_rc 0 "SIGUSR1 is forwarded and the command finishes"
 expect_file "$DS/azureml/usr/o/usr1.txt" "the command saw SIGUSR1"
 

@@ -42,8 +42,6 @@ wait_partial() {
     done
     return 1
 }
-# kill9 PID: SIGKILL, and reap it
-kill9() { kill -9 "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 MiB=$((1 << 20))
 
 mkdir -p src
@@ -54,11 +52,10 @@ expect_rc 0 "set-up: the data is in the container"
 proxy slow
 
 # --- a download killed with SIGKILL part-way, then run again ---
-"$FERRY" download slow out --prefix r/ -j 1 >/dev/null 2>&1 &
-pid=$!
+bg download slow out --prefix r/ -j 1
 wait_partial "out/r/.big.bin.ferry-partial" 2
 ok=$?
-kill9 $pid
+signal_bg KILL
 expect_eq "$ok" "0" "a slow download records its progress as blocks land"
 expect_no_file out/r/big.bin "killed part-way: nothing under the final name"
 expect_file out/r/.big.bin.ferry-partial "the partial file stays for the next run"
@@ -73,10 +70,9 @@ f download direct out --prefix r/
 expect_out "2 skipped (2 unchanged)" "a third run sees nothing to do"
 
 # --- the blob changed in between: the partial is not used ---
-"$FERRY" download slow out2 --prefix r/big.bin -j 1 >/dev/null 2>&1 &
-pid=$!
+bg download slow out2 --prefix r/big.bin -j 1
 wait_partial "out2/r/.big.bin.ferry-partial" 1
-kill9 $pid
+signal_bg KILL
 head -c $((40 * MiB + 12345)) /dev/urandom >src/big2.bin
 SDK put "$C" r/big.bin src/big2.bin blocks >/dev/null
 f download direct out2 --prefix r/big.bin
@@ -112,11 +108,10 @@ inputs:
 outputs:
   out: {type: uri_folder, path: "azureml://datastores/direct/paths/jobout/", mode: upload}
 YAML
-"$FERRY" run job.yml --run-id staged >/dev/null 2>&1 &
-pid=$!
+bg run job.yml --run-id staged
 wait_partial "$FERRY_WORKSPACE/cache/objects/*/.*.ferry-partial" 2
 ok=$?
-kill9 $pid
+signal_bg KILL
 expect_eq "$ok" "0" "a job's input download records its progress in the node's cache"
 expect_eq "$(SDK list "$C" jobout/ | json /dev/stdin 'len(j)')" "0" "killed while staging: the command never ran, no output went up"
 kill -USR1 "$(cat "$T/proxy-slowjob.pid")" # the link is fast again
@@ -131,15 +126,14 @@ cd "$T"
 # --- an upload killed with SIGKILL part-way, then run again ---
 proxy slowup
 head -c $((40 * MiB + 999)) /dev/urandom >up.bin
-"$FERRY" upload-files slowup up.bin --target-path u -j 1 >/dev/null 2>&1 &
-pid=$!
+bg upload-files slowup up.bin --target-path u -j 1
 n=0
 for _ in $(seq 300); do
     n=$(SDK blocks "$C" u/up.bin | json /dev/stdin 'len(j["uncommitted"])')
     [ "$n" -ge 2 ] && break
     sleep 0.2
 done
-kill9 $pid
+signal_bg KILL
 # the proxy may still be passing on a block it had whole: stop it first
 kill "$(cat "$T/proxy-slowup.pid")"
 wait "$(cat "$T/proxy-slowup.pid")" 2>/dev/null

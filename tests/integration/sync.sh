@@ -12,14 +12,11 @@ outputs:
 YAML
 mkdir -p code && sed 's|^command|code: code\ncommand|' ckpt.yml >job.yml
 
-"$FERRY" run job.yml --run-id s1 --grace 5 >"$OUT" 2>"$ERR" &
-fp=$!
+bg run job.yml --run-id s1 --grace 5
 sleep 2.6
 n_mid=$(ls "$DS/azureml/s1/ckpt" 2>/dev/null | grep -c '^ckpt-' || true)
 [ "$n_mid" -ge 3 ] && _ok "checkpoints reach the datastore while the command runs ($n_mid after 2.6 s)" || _fail "checkpoints reach the datastore while the command runs" "found $n_mid"
-kill -TERM $fp # the scheduler
-wait $fp
-RC=$?
+signal_bg TERM # the scheduler
 expect_rc 143 "SIGTERM ends the run with the command's status"
 written=$(ls "$FERRY_WORKSPACE/runs/s1/outputs/ckpt" | grep -c '^ckpt-')
 missing=0
@@ -32,11 +29,9 @@ expect_eq "$(json "$DS/azureml/s1/ckpt/_ferry_manifest.json" 'len(j["files"])')"
 expect_err "final upload of outputs took" "ferry reports how long the final upload took"
 
 # preemption without grace: ferry itself gets SIGKILL
-"$FERRY" run job.yml --run-id s2 >"$OUT" 2>"$ERR" &
-fp=$!
+bg run job.yml --run-id s2
 sleep 3.3
-kill -KILL $fp
-wait $fp 2>/dev/null
+signal_bg KILL
 kill -KILL -- "-$(cat pgid)" 2>/dev/null # the command, left behind in its own group
 written=$(ls "$FERRY_WORKSPACE/runs/s2/outputs/ckpt" | grep -c '^ckpt-')
 synced=$(ls "$DS/azureml/s2/ckpt" 2>/dev/null | grep -c '^ckpt-' || true)
@@ -61,13 +56,10 @@ command: "echo x > ${{outputs.o}}/a; echo y > ${{outputs.o}}/b; sleep 30"
 outputs:
   o: {path: "azureml://datastores/gone/paths/out/"}
 YAML
-"$FERRY" run budget.yml --run-id b1 --grace 1 --upload-budget 1 >"$OUT" 2>"$ERR" &
-fp=$!
+bg run budget.yml --run-id b1 --grace 1 --upload-budget 1
 sleep 1
 start=$(date +%s.%N)
-kill -TERM $fp
-wait $fp
-RC=$?
+signal_bg TERM
 took=$(echo "$(date +%s.%N) - $start" | bc -l)
 expect_rc 143 "the command's status stands when the upload fails after a SIGTERM"
 [ "$(echo "$took < 4" | bc -l)" = 1 ] && _ok "an unreachable store does not hold ferry past its upload budget (${took%.*} s)" || _fail "the upload budget bounds the final upload" "took $took s"
