@@ -220,7 +220,7 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
     }
 
     /* from here on a signal is for the command: held, then forwarded (before
-     * this point, during staging, it ends ferry; a rerun sweeps what it left) */
+     * this point, during staging, it ends ferry; a rerun resumes what it left) */
     exec_block_signals();
     env = child_env(plan, ws, o->pass_secret_env);
     exec_opts_t eo = {.command = plan->command, .argv = plan->argv, .cwd = plan->cwd,
