@@ -415,6 +415,8 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
             ferr_set(&err, FERR_TRANSFER, "%s; the %s that arrived are kept in %s, and the next run "
                      "resumes from there", f->error ? f->error : "failed", kept, f->tmp);
         } else {
+            if (f->resumable && !ok)
+                unlink(f->tmp); /* while still locked: no one else can have taken it */
             if (close(f->fd) != 0 && ok) {
                 ok = 0;
                 ferr_errno(&err, FERR_IO, errno, "writing %s", f->local);
@@ -545,12 +547,11 @@ static void run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, 
     }
     uint64_t off = (uint64_t)chunk * f->block;
     uint64_t len = f->size - off < f->block ? f->size - off : f->block;
-    int rc = 0;
     pthread_mutex_lock(&f->mu);
     int skip = f->failed; /* another block failed: no point in moving this one */
     pthread_mutex_unlock(&f->mu);
-    if (!skip)
-        rc = s->ops->read(s, f->name, off, len, f->fd, off, on_bytes, e, &err);
+    /* a block not fetched is not on disk: it must never count as done */
+    int rc = skip ? -1 : s->ops->read(s, f->name, off, len, f->fd, off, on_bytes, e, &err);
     chunk_out(e, f);
     download_chunk_done(e, s, f, chunk, rc, err.msg, buf);
     ferr_clear(&err);
@@ -610,7 +611,10 @@ static void run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, ch
     }
     /* the first block asks what the store holds already (an interrupted
      * upload's blocks, or the blob's own): the others wait for it below */
-    if (chunk == 0 && s->ops->blocks) {
+    pthread_mutex_lock(&f->mu);
+    int ask = chunk == 0 && s->ops->blocks && !f->failed;
+    pthread_mutex_unlock(&f->mu);
+    if (ask) {
         ferr_t berr = FERR_INIT;
         if (s->ops->blocks(s, f->name, held_add, f, &berr) != 0)
             log_debug("%s: cannot list its blocks (%s); sending them all", f->name, berr.msg);
