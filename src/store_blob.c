@@ -150,7 +150,55 @@ static int64_t parse_http_date(const char *s)
     return (int64_t)timegm(&tm);
 }
 
-/* --- List Blobs, parsed with expat as the page arrives --- */
+/* --- Azure's XML answers, parsed with expat as the body arrives --- */
+
+/* The first member of each parser's state: the parser, and whether a
+ * handler ran out of memory. */
+typedef struct xsink {
+    XML_Parser xp;
+    int failed;
+} xsink_t;
+
+static void xsink_restart(xsink_t *x, void *ud, XML_StartElementHandler start,
+                          XML_EndElementHandler end, XML_CharacterDataHandler text)
+{
+    if (x->xp)
+        XML_ParserFree(x->xp);
+    x->xp = XML_ParserCreate("UTF-8");
+    XML_SetUserData(x->xp, ud);
+    XML_SetElementHandler(x->xp, start, end);
+    XML_SetCharacterDataHandler(x->xp, text);
+    x->failed = 0;
+}
+
+/* An http sink: ud is a parser state that starts with an xsink_t. */
+static size_t xsink_feed(void *ud, const char *s, size_t n)
+{
+    xsink_t *x = ud;
+    if (XML_Parse(x->xp, s, (int)n, 0) == XML_STATUS_ERROR || x->failed)
+        return 0;
+    return n;
+}
+
+/* The whole body has been fed: was it one well-formed document? */
+static int xsink_end(xsink_t *x)
+{
+    return XML_Parse(x->xp, "", 0, 1) == XML_STATUS_ERROR || x->failed ? -1 : 0;
+}
+
+static int xsink_parse(xsink_t *x, const char *xml, size_t n)
+{
+    return xsink_feed(x, xml, n) != n ? -1 : xsink_end(x);
+}
+
+static void xsink_free(xsink_t *x)
+{
+    if (x->xp)
+        XML_ParserFree(x->xp);
+    x->xp = NULL;
+}
+
+/* List Blobs */
 
 typedef struct lentry {
     char *name, *etag, *md5;
@@ -160,8 +208,8 @@ typedef struct lentry {
 } lentry_t;
 
 typedef struct lparse {
-    XML_Parser xp;
-    int depth, in_blob, encoded, failed;
+    xsink_t x; /* first */
+    int depth, in_blob, encoded;
     char path[8][32]; /* element names from the root */
     char *text;
     size_t tlen, tcap;
@@ -206,7 +254,7 @@ static void XMLCALL x_text(void *ud, const XML_Char *s, int len)
         size_t cap = (p->tlen + (size_t)len + 1) * 2;
         char *n = realloc(p->text, cap);
         if (!n) {
-            p->failed = 1;
+            p->x.failed = 1;
             return;
         }
         p->text = n;
@@ -268,7 +316,7 @@ static void XMLCALL x_end(void *ud, const XML_Char *el)
                 size_t cap = p->cap ? p->cap * 2 : 256;
                 lentry_t *n = realloc(p->page, cap * sizeof *n);
                 if (!n) {
-                    p->failed = 1;
+                    p->x.failed = 1;
                     return;
                 }
                 p->page = n;
@@ -292,25 +340,12 @@ static void lparse_clear_page(lparse_t *p)
 static void lparse_reset(void *ud)
 {
     lparse_t *p = ud;
-    if (p->xp)
-        XML_ParserFree(p->xp);
-    p->xp = XML_ParserCreate("UTF-8");
-    XML_SetUserData(p->xp, p);
-    XML_SetElementHandler(p->xp, x_start, x_end);
-    XML_SetCharacterDataHandler(p->xp, x_text);
-    p->depth = p->in_blob = p->failed = 0;
+    xsink_restart(&p->x, p, x_start, x_end, x_text);
+    p->depth = p->in_blob = 0;
     p->tlen = 0;
     free(p->next_marker);
     p->next_marker = NULL;
     lparse_clear_page(p);
-}
-
-static size_t lparse_feed(void *ud, const char *s, size_t n)
-{
-    lparse_t *p = ud;
-    if (XML_Parse(p->xp, s, (int)n, 0) == XML_STATUS_ERROR || p->failed)
-        return 0;
-    return n;
 }
 
 int blob_listing_parse(const char *xml, size_t n, store_list_fn fn, void *ud, char **next_marker)
@@ -318,7 +353,7 @@ int blob_listing_parse(const char *xml, size_t n, store_list_fn fn, void *ud, ch
     lparse_t p = {0};
     lparse_reset(&p);
     int rc = 0;
-    if (lparse_feed(&p, xml, n) != n || XML_Parse(p.xp, "", 0, 1) == XML_STATUS_ERROR || p.failed)
+    if (xsink_parse(&p.x, xml, n))
         rc = -1;
     for (size_t i = 0; rc == 0 && i < p.n; i++) {
         store_entry_t e = {.name = p.page[i].name, .size = p.page[i].size,
@@ -332,7 +367,7 @@ int blob_listing_parse(const char *xml, size_t n, store_list_fn fn, void *ud, ch
     free(p.page);
     free(p.text);
     free(p.next_marker);
-    XML_ParserFree(p.xp);
+    xsink_free(&p.x);
     return rc;
 }
 
@@ -359,14 +394,14 @@ static int blob_list(store_t *s, const char *prefix, const char *delim, store_li
         free(em);
         free(ed);
         struct curl_slist *h = std_headers(NULL);
-        http_req_t t = {.sink = lparse_feed, .sink_reset = lparse_reset, .sink_ud = &p};
+        http_req_t t = {.sink = xsink_feed, .sink_reset = lparse_reset, .sink_ud = &p};
         http_resp_t resp = {0};
         rc = url ? request(bs, "GET", url, h, NULL, 0, 0, &t, &resp, err) : -1;
         curl_slist_free_all(h);
         free(url);
         if (rc == 0 && resp.status != 200)
             rc = fail_status(bs, &resp, "listing", NULL, err);
-        if (rc == 0 && (XML_Parse(p.xp, "", 0, 1) == XML_STATUS_ERROR || p.failed))
+        if (rc == 0 && xsink_end(&p.x))
             rc = ferr_set(err, FERR_TRANSFER, "listing %s: the service's reply is not valid XML",
                           bs->where);
         http_resp_dispose(&resp);
@@ -385,8 +420,7 @@ static int blob_list(store_t *s, const char *prefix, const char *delim, store_li
     free(p.page);
     free(p.text);
     free(p.next_marker);
-    if (p.xp)
-        XML_ParserFree(p.xp);
+    xsink_free(&p.x);
     return rc;
 }
 
@@ -724,8 +758,8 @@ static int blob_commit_blocks(store_t *s, const char *name, char (*ids)[STORE_BL
 /* Get Block List, streamed through expat: every <Name> of a block,
  * committed or not, decoded from base64. */
 typedef struct bparse {
-    XML_Parser xp;
-    int in_name, failed;
+    xsink_t x; /* first */
+    int in_name;
     char text[128];
     size_t tlen;
     char **ids;
@@ -771,14 +805,14 @@ static void XMLCALL b_end(void *ud, const XML_Char *el)
         size_t cap = p->cap ? p->cap * 2 : 64;
         char **n = realloc(p->ids, cap * sizeof *n);
         if (!n) {
-            p->failed = 1;
+            p->x.failed = 1;
             return;
         }
         p->ids = n;
         p->cap = cap;
     }
     if (!(p->ids[p->n++] = strdup((char *)raw)))
-        p->failed = 1;
+        p->x.failed = 1;
 }
 
 static void bparse_clear(bparse_t *p)
@@ -791,23 +825,10 @@ static void bparse_clear(bparse_t *p)
 static void bparse_reset(void *ud)
 {
     bparse_t *p = ud;
-    if (p->xp)
-        XML_ParserFree(p->xp);
-    p->xp = XML_ParserCreate("UTF-8");
-    XML_SetUserData(p->xp, p);
-    XML_SetElementHandler(p->xp, b_start, b_end);
-    XML_SetCharacterDataHandler(p->xp, b_text);
-    p->in_name = p->failed = 0;
+    xsink_restart(&p->x, p, b_start, b_end, b_text);
+    p->in_name = 0;
     p->tlen = 0;
     bparse_clear(p);
-}
-
-static size_t bparse_feed(void *ud, const char *s, size_t n)
-{
-    bparse_t *p = ud;
-    if (XML_Parse(p->xp, s, (int)n, 0) == XML_STATUS_ERROR || p->failed)
-        return 0;
-    return n;
 }
 
 int blob_blocklist_parse(const char *xml, size_t n, int (*fn)(void *ud, const char *id), void *ud)
@@ -815,13 +836,13 @@ int blob_blocklist_parse(const char *xml, size_t n, int (*fn)(void *ud, const ch
     bparse_t p = {0};
     bparse_reset(&p);
     int rc = 0;
-    if (bparse_feed(&p, xml, n) != n || XML_Parse(p.xp, "", 0, 1) == XML_STATUS_ERROR || p.failed)
+    if (xsink_parse(&p.x, xml, n))
         rc = -1;
     for (size_t i = 0; rc == 0 && i < p.n; i++)
         rc = fn(ud, p.ids[i]);
     bparse_clear(&p);
     free(p.ids);
-    XML_ParserFree(p.xp);
+    xsink_free(&p.x);
     return rc;
 }
 
@@ -833,7 +854,7 @@ static int blob_blocks(store_t *s, const char *name, int (*fn)(void *ud, const c
     bparse_reset(&p);
     char *url = blob_url(bs, name, "comp=blocklist&blocklisttype=all");
     struct curl_slist *h = std_headers(NULL);
-    http_req_t t = {.sink = bparse_feed, .sink_reset = bparse_reset, .sink_ud = &p};
+    http_req_t t = {.sink = xsink_feed, .sink_reset = bparse_reset, .sink_ud = &p};
     http_resp_t resp = {0};
     int rc = url ? request(bs, "GET", url, h, NULL, 0, 0, &t, &resp, err)
                  : ferr_set(err, FERR_INTERNAL, "out of memory");
@@ -843,19 +864,19 @@ static int blob_blocks(store_t *s, const char *name, int (*fn)(void *ud, const c
         http_resp_dispose(&resp); /* no blob and nothing staged: no blocks */
         bparse_clear(&p);
         free(p.ids);
-        XML_ParserFree(p.xp);
+        xsink_free(&p.x);
         return 0;
     }
     if (rc == 0 && resp.status != 200)
         rc = fail_status(bs, &resp, "listing the blocks of", name, err);
-    if (rc == 0 && (XML_Parse(p.xp, "", 0, 1) == XML_STATUS_ERROR || p.failed))
+    if (rc == 0 && xsink_end(&p.x))
         rc = ferr_set(err, FERR_TRANSFER, "the block list of %s is not valid XML", name);
     http_resp_dispose(&resp);
     for (size_t i = 0; rc == 0 && i < p.n; i++)
         rc = fn(ud, p.ids[i]);
     bparse_clear(&p);
     free(p.ids);
-    XML_ParserFree(p.xp);
+    xsink_free(&p.x);
     return rc;
 }
 
