@@ -860,19 +860,13 @@ static int blob_blocks(store_t *s, const char *name, int (*fn)(void *ud, const c
                  : ferr_set(err, FERR_INTERNAL, "out of memory");
     curl_slist_free_all(h);
     free(url);
-    if (rc == 0 && resp.status == 404) {
-        http_resp_dispose(&resp); /* no blob and nothing staged: no blocks */
-        bparse_clear(&p);
-        free(p.ids);
-        xsink_free(&p.x);
-        return 0;
-    }
-    if (rc == 0 && resp.status != 200)
+    int none = rc == 0 && resp.status == 404; /* no blob and nothing staged: no blocks */
+    if (rc == 0 && !none && resp.status != 200)
         rc = fail_status(bs, &resp, "listing the blocks of", name, err);
-    if (rc == 0 && xsink_end(&p.x))
+    if (rc == 0 && !none && xsink_end(&p.x))
         rc = ferr_set(err, FERR_TRANSFER, "the block list of %s is not valid XML", name);
     http_resp_dispose(&resp);
-    for (size_t i = 0; rc == 0 && i < p.n; i++)
+    for (size_t i = 0; rc == 0 && !none && i < p.n; i++)
         rc = fn(ud, p.ids[i]);
     bparse_clear(&p);
     free(p.ids);

@@ -73,5 +73,18 @@ expect_no_file() { if [ -e "$1" ] || [ -L "$1" ]; then _fail "$2" "$1 exists"; e
 expect_same() { # expect_same FILE1 FILE2 NAME
     if cmp -s "$1" "$2"; then _ok "$3"; else _fail "$3" "$1 and $2 differ"; fi
 }
+# Azure Blob tests begin with need_azurite: Azurite's well-known key in
+# $AZURITE_KEY, or one failure and an exit when tests/run could not start it.
+need_azurite() {
+    if [ -z "${AZURITE_BLOB_URL:-}" ]; then
+        _fail "Azurite is running (tests/run starts it; is node_modules installed?)"
+        exit 0
+    fi
+    export AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+}
+# SDK CMD ARGS...: the official Azure SDK for JavaScript, as a second client.
+SDK() { node "$TOP/tests/azure/sdk.js" "$@"; }
+# b64md5 FILE: its MD5 as Azure writes it (base64).
+b64md5() { openssl md5 -binary "$1" | base64; }
 # json FILE EXPR: evaluates a Python expression on the parsed JSON `j`.
 json() { /usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }

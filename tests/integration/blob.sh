@@ -4,13 +4,7 @@
 # downloads byte for byte. Auth: key, account SAS, container SAS, wrong
 # key, expired SAS, anonymous; https with a CA made here.
 . "$(dirname "$0")/../lib.sh"
-if [ -z "${AZURITE_BLOB_URL:-}" ]; then
-    _fail "Azurite is running (tests/run starts it; is node_modules installed?)"
-    exit 0
-fi
-SDK() { node "$TOP/tests/azure/sdk.js" "$@"; }
-b64md5() { openssl md5 -binary "$1" | base64; }
-export AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+need_azurite
 C=t$(date +%s%N | tail -c 10)x$$
 URL=$AZURITE_BLOB_URL
 ALL=$T/all-output

@@ -4,11 +4,7 @@
 # Uploads and downloads of small and large files complete with every byte
 # verified against the source.
 . "$(dirname "$0")/../lib.sh"
-if [ -z "${AZURITE_BLOB_URL:-}" ]; then
-    _fail "Azurite is running (tests/run starts it)"
-    exit 0
-fi
-export AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+need_azurite
 upstream=${AZURITE_BLOB_URL#http://}
 upstream=${upstream%%/*}
 C=f$(date +%s%N | tail -c 10)x$$

@@ -1,8 +1,6 @@
 # Killed mid-transfer, a full disk, a read-only target: a clear error, a
 # rerun that completes, and never a partial file under its final name.
 . "$(dirname "$0")/../lib.sh"
-SDK() { node "$TOP/tests/azure/sdk.js" "$@"; }
-b64md5() { openssl md5 -binary "$1" | base64; }
 DS=$FERRY_WORKSPACE/datastores/workspaceblobstore
 
 # --- kill -9 during a download, and during an upload, then run again ---

@@ -4,13 +4,7 @@
 # inputs picks up where it stopped. A slow link (the fault proxy, throttled)
 # makes "part-way" something a test can wait for.
 . "$(dirname "$0")/../lib.sh"
-if [ -z "${AZURITE_BLOB_URL:-}" ]; then
-    _fail "Azurite is running (tests/run starts it)"
-    exit 0
-fi
-SDK() { node "$TOP/tests/azure/sdk.js" "$@"; }
-b64md5() { openssl md5 -binary "$1" | base64; }
-export AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+need_azurite
 upstream=${AZURITE_BLOB_URL#http://}
 upstream=${upstream%%/*}
 C=r$(date +%s%N | tail -c 10)x$$
