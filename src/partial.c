@@ -39,11 +39,11 @@ static char *partial_name(const char *final)
 }
 
 /* "1 <size> <block> <blocks>\n<etag>\n<final name>" */
-static int record_set(int fd, const partial_key_t *k, const char *base, uint32_t n)
+static int record_set(int fd, const partial_key_t *k, uint32_t n)
 {
     char *v = NULL;
     int l = asprintf(&v, "1 %llu %llu %u\n%s\n%s", (unsigned long long)k->size,
-                     (unsigned long long)k->block, n, k->etag, base);
+                     (unsigned long long)k->block, n, k->etag, base_of(k->final));
     if (l < 0)
         return -1;
     int rc = fsetxattr(fd, RECORD, v, (size_t)l, 0);
@@ -53,7 +53,7 @@ static int record_set(int fd, const partial_key_t *k, const char *base, uint32_t
 
 /* Leading blocks recorded for this key, or -1 when the record is missing,
  * unreadable or for another object. With k NULL: any readable record. */
-static long record_get(int fd, const partial_key_t *k, const char *base)
+static long record_get(int fd, const partial_key_t *k)
 {
     char v[1024];
     ssize_t l = fgetxattr(fd, RECORD, v, sizeof v - 1);
@@ -70,39 +70,54 @@ static long record_get(int fd, const partial_key_t *k, const char *base)
         return -1;
     *nl = 0;
     if (k && (size != k->size || block != k->block || strcmp(etag, k->etag) ||
-              strcmp(nl + 1, base)))
+              strcmp(nl + 1, base_of(k->final))))
         return -1;
     return (long)n;
 }
 
-int partial_open(const char *final, const partial_key_t *k, char **path, uint32_t *have)
+/* Is fd still the file under the name p? (Between an open and an flock,
+ * its writer may have renamed it into place, or a sweep removed it.) */
+static int still_named(int fd, const char *p)
+{
+    struct stat a, b;
+    return fstat(fd, &a) == 0 && stat(p, &b) == 0 && a.st_ino == b.st_ino &&
+           a.st_dev == b.st_dev;
+}
+
+int partial_open(const partial_key_t *k, char **path, uint32_t *have)
 {
     *have = 0;
     *path = NULL;
-    char *p = partial_name(final);
-    if (!p || !k->etag || !k->block) {
-        free(p);
+    char *p = k->etag && k->block ? partial_name(k->final) : NULL;
+    if (!p) {
         errno = EINVAL;
         return -1;
     }
-    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    long n = 0;
+    int locked = 0, fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0)
         goto fail;
-    /* between open and flock, its writer may have renamed it into place, or
-     * a sweep removed it: only the file still under the name will do */
-    struct stat a, b;
-    if (fstat(fd, &a) || stat(p, &b) || a.st_ino != b.st_ino || a.st_dev != b.st_dev ||
-        !S_ISREG(a.st_mode)) {
+    locked = 1;
+    struct stat st;
+    if (!still_named(fd, p)) {
+        locked = 0; /* not ours to remove */
         errno = EWOULDBLOCK;
         goto fail;
     }
+    /* in a folder others can write to, only a file of ours is trusted */
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        st.st_nlink != 1) {
+        locked = 0;
+        errno = EPERM;
+        goto fail;
+    }
     uint64_t nblocks = (k->size + k->block - 1) / k->block;
-    long n = record_get(fd, k, base_of(final));
+    n = record_get(fd, k);
     if (n < 0)
         n = 0;
     if ((uint64_t)n >= nblocks)
         n = nblocks ? (long)nblocks - 1 : 0;
-    if (n == 0 && a.st_size && ftruncate(fd, 0) != 0)
+    if (n == 0 && st.st_size && ftruncate(fd, 0) != 0)
         goto fail;
     int e = posix_fallocate(fd, 0, (off_t)k->size);
     if (e) {
@@ -111,7 +126,7 @@ int partial_open(const char *final, const partial_key_t *k, char **path, uint32_
     }
     /* without user xattrs (some filesystems) there is no resuming, but the
      * file still serves as the temporary it is */
-    if (record_set(fd, k, base_of(final), (uint32_t)n) != 0)
+    if (record_set(fd, k, (uint32_t)n) != 0)
         log_debug("%s: cannot record progress (%s); a later run will start it again", p,
                   strerror(errno));
     *have = (uint32_t)n;
@@ -119,6 +134,8 @@ int partial_open(const char *final, const partial_key_t *k, char **path, uint32_
     return fd;
 fail:;
     int en = errno;
+    if (locked && n == 0)
+        unlink(p); /* ours, and holding nothing of use */
     if (fd >= 0)
         close(fd);
     free(p);
@@ -128,35 +145,57 @@ fail:;
 
 int partial_save(int fd, const partial_key_t *k, uint32_t n)
 {
-    char v[1024], *nl;
-    ssize_t l = fgetxattr(fd, RECORD, v, sizeof v - 1);
-    if (l <= 0)
-        return -1;
-    v[l] = 0;
-    nl = strrchr(v, '\n');
-    if (!nl)
-        return -1;
     /* data first: a record must never claim blocks that a power loss could take back */
     if (fdatasync(fd) != 0)
         return -1;
-    return record_set(fd, k, nl + 1, n);
+    return record_set(fd, k, n);
 }
 
 int partial_finish(int fd, const char *path, const char *final)
 {
-    fremovexattr(fd, RECORD);
-    int rc = rename(path, final);
+    int rc = fdatasync(fd);
+    if (rc == 0) {
+        fremovexattr(fd, RECORD);
+        rc = rename(path, final);
+    }
     int e = errno;
-    if (close(fd) != 0 && rc == 0)
-        return -1;
+    if (rc)
+        unlink(path);
+    if (close(fd) != 0 && rc == 0) {
+        e = errno;
+        rc = -1;
+    }
     errno = e;
     return rc;
 }
 
-int partial_is_name(const char *base)
+void partial_drop(int fd, const char *path)
+{
+    unlink(path);
+    close(fd);
+}
+
+static int is_partial(const char *base)
 {
     size_t l = strlen(base), s = strlen(SUFFIX);
     return base[0] == '.' && l > s && !strcmp(base + l - s, SUFFIX);
+}
+
+/* ".<name>.ferry-<pid>-<n>.part": its pid, or 0 when it is not one */
+static long temp_pid(const char *base)
+{
+    const char *m = strstr(base, ".ferry-");
+    size_t l = strlen(base);
+    if (base[0] != '.' || !m || l < 5 || strcmp(base + l - 5, ".part"))
+        return 0;
+    char *end;
+    long pid = strtol(m + 7, &end, 10);
+    return pid > 0 && *end == '-' ? pid : 0;
+}
+
+int partial_is_ours(const char *base)
+{
+    return is_partial(base) || temp_pid(base) > 0;
 }
 
 /* A partial nobody holds, with no usable record or too old to be worth it. */
@@ -166,9 +205,8 @@ static void sweep_partial(const char *p)
     if (fd < 0)
         return;
     struct stat st;
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &st) == 0 &&
-        (record_get(fd, NULL, NULL) < 0 || time(NULL) - st.st_mtime > MAX_AGE) &&
-        unlink(p) == 0)
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && still_named(fd, p) && fstat(fd, &st) == 0 &&
+        (record_get(fd, NULL) < 0 || time(NULL) - st.st_mtime > MAX_AGE) && unlink(p) == 0)
         log_debug("removed %s, an unfinished download that cannot be resumed", p);
     close(fd);
 }
@@ -181,11 +219,9 @@ void partial_sweep(const char *dir, int depth)
         const char *n = de->d_name;
         if (!strcmp(n, ".") || !strcmp(n, ".."))
             continue;
-        const char *m = strstr(n, ".ferry-");
-        size_t l = strlen(n);
-        if (n[0] == '.' && m && l > 5 && !strcmp(n + l - 5, ".part")) {
-            long pid = strtol(m + 7, NULL, 10);
-            if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+        long pid = temp_pid(n);
+        if (pid) {
+            if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
                 char *p = path_join(dir, n);
                 if (p && unlink(p) == 0)
                     log_debug("removed %s, left by a ferry that did not finish", p);
@@ -193,7 +229,7 @@ void partial_sweep(const char *dir, int depth)
             }
             continue;
         }
-        if (partial_is_name(n)) {
+        if (is_partial(n)) {
             char *p = path_join(dir, n);
             if (p)
                 sweep_partial(p);

@@ -26,7 +26,7 @@ void store_close(store_t *s)
         s->ops->close(s);
 }
 
-void store_block_id(char out[STORE_BLOCK_ID_LEN + 1], uint32_t index, const unsigned char md5[16])
+void store_block_id(store_block_id_t out, uint32_t index, const unsigned char md5[16])
 {
     int n = snprintf(out, STORE_BLOCK_ID_LEN + 1, "ferry-%05u-", index % 100000);
     for (int i = 0; i < 16; i++)

@@ -4,6 +4,7 @@
 #ifndef FERRY_STORE_H
 #define FERRY_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -30,13 +31,17 @@ typedef int (*store_list_fn)(void *ud, const store_entry_t *e);
 typedef void (*store_bytes_fn)(void *ud, uint64_t n);
 
 typedef struct store store_t;
+typedef int (*store_block_fn)(void *ud, const char *id, size_t len, int committed);
 
 /* A block's id comes from where it is and what it holds ("ferry-<index>-<MD5
  * in hex>"): the same bytes in the same place get the same id, so blocks an
  * earlier, interrupted upload staged, or those the blob is already made of,
  * are used again instead of sent again. Every id has this length. */
 #define STORE_BLOCK_ID_LEN 44
-void store_block_id(char out[STORE_BLOCK_ID_LEN + 1], uint32_t index, const unsigned char md5[16]);
+/* Azure's limit, and room for the ids used beside another tool's blocks */
+#define STORE_BLOCK_ID_MAX 64
+typedef char store_block_id_t[STORE_BLOCK_ID_MAX + 1];
+void store_block_id(store_block_id_t out, uint32_t index, const unsigned char md5[16]);
 
 struct store_ops {
     const char *name;
@@ -66,12 +71,12 @@ struct store_ops {
      * Until the commit, readers see the old object or none. */
     int (*put_block)(store_t *s, const char *name, const char *id, const void *buf, size_t len,
                      const unsigned char md5[16], ferr_t *err);
-    int (*commit_blocks)(store_t *s, const char *name, char (*ids)[STORE_BLOCK_ID_LEN + 1],
-                         uint32_t n, const char *md5, store_put_t *put, ferr_t *err);
-    /* Optional: the ids of the blocks the store holds for name, staged by an
-     * earlier attempt or committed; each to fn. None for a missing name. */
-    int (*blocks)(store_t *s, const char *name, int (*fn)(void *ud, const char *id), void *ud,
-                  ferr_t *err);
+    int (*commit_blocks)(store_t *s, const char *name, const store_block_id_t *ids, uint32_t n,
+                         const char *md5, store_put_t *put, ferr_t *err);
+    /* Optional: the blocks the store holds for name, committed or staged by
+     * an earlier attempt: each id (len bytes, NUL-terminated; another tool's
+     * may hold any bytes) to fn. None for a missing name. */
+    int (*blocks)(store_t *s, const char *name, store_block_fn fn, void *ud, ferr_t *err);
     /* Optional: checks that the store can be reached with its credential,
      * creating the container first when create is set. */
     int (*check)(store_t *s, int create, ferr_t *err);
@@ -92,8 +97,8 @@ int store_blob_open(store_t **out, const datastore_t *ds, ferr_t *err);
 /* One List Blobs page: entries to fn; -1 if it is not a listing. (For tests
  * and fuzzing; blob_list streams pages through the same parser.) */
 int blob_listing_parse(const char *xml, size_t n, store_list_fn fn, void *ud, char **next_marker);
-/* One Get Block List answer: the ids of ferry's blocks in it, to fn; -1 if
- * it is not XML. (For fuzzing, as above.) */
-int blob_blocklist_parse(const char *xml, size_t n, int (*fn)(void *ud, const char *id), void *ud);
+/* One Get Block List answer: each block to fn; -1 if it is not XML. (For
+ * tests and fuzzing, as above.) */
+int blob_blocklist_parse(const char *xml, size_t n, store_block_fn fn, void *ud);
 
 #endif

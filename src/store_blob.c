@@ -612,7 +612,7 @@ static int put(blob_store_t *bs, const char *url, struct curl_slist *h, const vo
 
 static int blob_put_block(store_t *s, const char *name, const char *id, const void *buf,
                           size_t len, const unsigned char md5[16], ferr_t *err);
-static int blob_commit_blocks(store_t *s, const char *name, char (*ids)[STORE_BLOCK_ID_LEN + 1],
+static int blob_commit_blocks(store_t *s, const char *name, const store_block_id_t *ids,
                               uint32_t n, const char *md5, store_put_t *out, ferr_t *err);
 
 static int blob_write(store_t *s, const char *name, int fd, uint64_t size,
@@ -657,7 +657,7 @@ static int blob_write(store_t *s, const char *name, int fd, uint64_t size,
     EVP_MD_CTX *whole = EVP_MD_CTX_new();
     EVP_DigestInit_ex(whole, EVP_md5(), NULL);
     uint32_t nblocks = (uint32_t)((size + block - 1) / block);
-    char(*ids)[STORE_BLOCK_ID_LEN + 1] = calloc(nblocks, sizeof *ids);
+    store_block_id_t *ids = calloc(nblocks, sizeof *ids);
     rc = ids ? 0 : ferr_set(err, FERR_INTERNAL, "out of memory");
     for (uint32_t i = 0; i < nblocks && rc == 0; i++) {
         uint64_t off = (uint64_t)i * block;
@@ -721,7 +721,7 @@ static int blob_put_block(store_t *s, const char *name, const char *id, const vo
     return rc;
 }
 
-static int blob_commit_blocks(store_t *s, const char *name, char (*ids)[STORE_BLOCK_ID_LEN + 1],
+static int blob_commit_blocks(store_t *s, const char *name, const store_block_id_t *ids,
                               uint32_t n, const char *md5, store_put_t *out, ferr_t *err)
 {
     blob_store_t *bs = (blob_store_t *)s;
@@ -755,14 +755,20 @@ static int blob_commit_blocks(store_t *s, const char *name, char (*ids)[STORE_BL
     return rc;
 }
 
-/* Get Block List, streamed through expat: every <Name> of a block,
- * committed or not, decoded from base64. */
+/* Get Block List, streamed through expat: every block's <Name>, decoded
+ * from base64, and whether it is committed. */
+typedef struct bentry {
+    store_block_id_t id;
+    size_t len;
+    int committed;
+} bentry_t;
+
 typedef struct bparse {
     xsink_t x; /* first */
-    int in_name;
+    int in_name, committed;
     char text[128];
     size_t tlen;
-    char **ids;
+    bentry_t *v;
     size_t n, cap;
 } bparse_t;
 
@@ -770,6 +776,8 @@ static void XMLCALL b_start(void *ud, const XML_Char *el, const XML_Char **attr)
 {
     (void)attr;
     bparse_t *p = ud;
+    if (!strcmp(el, "CommittedBlocks") || !strcmp(el, "UncommittedBlocks"))
+        p->committed = el[0] == 'C';
     p->in_name = !strcmp(el, "Name");
     p->tlen = 0;
 }
@@ -780,7 +788,7 @@ static void XMLCALL b_text(void *ud, const XML_Char *s, int len)
     if (!p->in_name)
         return;
     if (p->tlen + (size_t)len >= sizeof p->text) {
-        p->tlen = sizeof p->text; /* too long to be one of ferry's */
+        p->tlen = sizeof p->text; /* longer than any id Azure takes */
         return;
     }
     memcpy(p->text + p->tlen, s, (size_t)len);
@@ -793,61 +801,53 @@ static void XMLCALL b_end(void *ud, const XML_Char *el)
     if (!p->in_name || strcmp(el, "Name"))
         return;
     p->in_name = 0;
-    unsigned char raw[96];
-    size_t rl = 0;
     if (p->tlen >= sizeof p->text)
         return;
     p->text[p->tlen] = 0;
-    if (auth_unbase64(p->text, raw, sizeof raw - 1, &rl) || rl != STORE_BLOCK_ID_LEN)
-        return; /* another tool's block: never one of ours */
-    raw[rl] = 0;
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 64;
-        char **n = realloc(p->ids, cap * sizeof *n);
+        bentry_t *n = realloc(p->v, cap * sizeof *n);
         if (!n) {
             p->x.failed = 1;
             return;
         }
-        p->ids = n;
+        p->v = n;
         p->cap = cap;
     }
-    if (!(p->ids[p->n++] = strdup((char *)raw)))
-        p->x.failed = 1;
-}
-
-static void bparse_clear(bparse_t *p)
-{
-    for (size_t i = 0; i < p->n; i++)
-        free(p->ids[i]);
-    p->n = 0;
+    bentry_t *e = &p->v[p->n];
+    if (auth_unbase64(p->text, (unsigned char *)e->id, STORE_BLOCK_ID_MAX, &e->len) || !e->len)
+        return; /* not an id Azure would take */
+    e->id[e->len] = 0;
+    e->committed = p->committed;
+    p->n++;
 }
 
 static void bparse_reset(void *ud)
 {
     bparse_t *p = ud;
     xsink_restart(&p->x, p, b_start, b_end, b_text);
-    p->in_name = 0;
+    p->in_name = p->committed = 0;
     p->tlen = 0;
-    bparse_clear(p);
+    p->n = 0;
 }
 
-int blob_blocklist_parse(const char *xml, size_t n, int (*fn)(void *ud, const char *id), void *ud)
+static int bparse_done(bparse_t *p, int rc, store_block_fn fn, void *ud)
 {
-    bparse_t p = {0};
-    bparse_reset(&p);
-    int rc = 0;
-    if (xsink_parse(&p.x, xml, n))
-        rc = -1;
-    for (size_t i = 0; rc == 0 && i < p.n; i++)
-        rc = fn(ud, p.ids[i]);
-    bparse_clear(&p);
-    free(p.ids);
-    xsink_free(&p.x);
+    for (size_t i = 0; rc == 0 && i < p->n; i++)
+        rc = fn(ud, p->v[i].id, p->v[i].len, p->v[i].committed);
+    free(p->v);
+    xsink_free(&p->x);
     return rc;
 }
 
-static int blob_blocks(store_t *s, const char *name, int (*fn)(void *ud, const char *id),
-                       void *ud, ferr_t *err)
+int blob_blocklist_parse(const char *xml, size_t n, store_block_fn fn, void *ud)
+{
+    bparse_t p = {0};
+    bparse_reset(&p);
+    return bparse_done(&p, xsink_parse(&p.x, xml, n) ? -1 : 0, fn, ud);
+}
+
+static int blob_blocks(store_t *s, const char *name, store_block_fn fn, void *ud, ferr_t *err)
 {
     blob_store_t *bs = (blob_store_t *)s;
     bparse_t p = {0};
@@ -860,18 +860,14 @@ static int blob_blocks(store_t *s, const char *name, int (*fn)(void *ud, const c
                  : ferr_set(err, FERR_INTERNAL, "out of memory");
     curl_slist_free_all(h);
     free(url);
-    int none = rc == 0 && resp.status == 404; /* no blob and nothing staged: no blocks */
-    if (rc == 0 && !none && resp.status != 200)
+    if (rc == 0 && resp.status == 404)
+        p.n = 0; /* no blob and nothing staged: no blocks */
+    else if (rc == 0 && resp.status != 200)
         rc = fail_status(bs, &resp, "listing the blocks of", name, err);
-    if (rc == 0 && !none && xsink_end(&p.x))
+    else if (rc == 0 && xsink_end(&p.x))
         rc = ferr_set(err, FERR_TRANSFER, "the block list of %s is not valid XML", name);
     http_resp_dispose(&resp);
-    for (size_t i = 0; rc == 0 && !none && i < p.n; i++)
-        rc = fn(ud, p.ids[i]);
-    bparse_clear(&p);
-    free(p.ids);
-    xsink_free(&p.x);
-    return rc;
+    return bparse_done(&p, rc, fn, ud);
 }
 
 /* --- Create Container, access check --- */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "partial.h"
 #include "path.h"
 #include "store.h"
 
@@ -33,12 +34,6 @@ static void local_etag(const struct stat *st, char *buf, size_t n)
 }
 
 #define CHUNK (8u << 20)
-
-static int is_temp_name(const char *base)
-{
-    size_t n = strlen(base);
-    return base[0] == '.' && n > 5 && !strcmp(base + n - 5, ".part") && strstr(base, ".ferry-");
-}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -62,7 +57,7 @@ static int walk(local_store_t *ls, const char *rel, const char *prefix, int deli
     size_t n = 0, cap = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || is_temp_name(de->d_name))
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || partial_is_ours(de->d_name))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;

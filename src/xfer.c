@@ -169,9 +169,10 @@ typedef struct xf_file {
     uint64_t resumed; /* bytes taken over from an earlier attempt */
     /* uploads in blocks: each block's id, and the ids the store already
      * holds for the name (sorted), so those blocks are not sent again */
-    char (*ids)[STORE_BLOCK_ID_LEN + 1];
+    store_block_id_t *ids;
     char **held;
     size_t nheld, held_cap;
+    size_t foreign_len; /* ids of blocks another tool staged for the name */
     char *error;
     EVP_MD_CTX *md5;
     pthread_mutex_t mu;
@@ -400,23 +401,22 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
             }
             free(got);
         }
+        partial_key_t key = {f->local, f->etag, f->size, f->block};
         if (f->resumable && ok) {
             if (partial_finish(f->fd, f->tmp, f->local) != 0) {
                 ok = 0;
-                ferr_errno(&err, FERR_IO, errno, "cannot rename into %s", f->local);
-                unlink(f->tmp);
+                ferr_errno(&err, FERR_IO, errno, "cannot put %s in place", f->local);
             }
-        } else if (f->resumable && !bad && f->contig > 0) {
+        } else if (f->resumable && !bad && f->contig > 0 && partial_save(f->fd, &key, f->contig) == 0) {
             /* a network that stayed down, a budget that ran out: what arrived stays */
-            partial_save(f->fd, &(partial_key_t){f->etag, f->size, f->block}, f->contig);
             close(f->fd);
             char kept[32];
             progress_human((uint64_t)f->contig * f->block, kept, sizeof kept);
             ferr_set(&err, FERR_TRANSFER, "%s; the %s that arrived are kept in %s, and the next run "
                      "resumes from there", f->error ? f->error : "failed", kept, f->tmp);
+        } else if (f->resumable) {
+            partial_drop(f->fd, f->tmp); /* while still locked: no one else can have taken it */
         } else {
-            if (f->resumable && !ok)
-                unlink(f->tmp); /* while still locked: no one else can have taken it */
             if (close(f->fd) != 0 && ok) {
                 ok = 0;
                 ferr_errno(&err, FERR_IO, errno, "writing %s", f->local);
@@ -501,7 +501,7 @@ static void download_chunk_done(engine_t *e, store_t *s, xf_file_t *f, uint32_t 
                 progress_now() - f->saved_at >= SAVE_EVERY) {
                 uint32_t n = f->contig;
                 pthread_mutex_unlock(&f->mu);
-                int r = partial_save(f->fd, &(partial_key_t){f->etag, f->size, f->block}, n);
+                int r = partial_save(f->fd, &(partial_key_t){f->local, f->etag, f->size, f->block}, n);
                 pthread_mutex_lock(&f->mu);
                 f->saved_at = progress_now();
                 if (r == 0)
@@ -557,9 +557,16 @@ static void run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, 
     ferr_clear(&err);
 }
 
-static int held_add(void *ud, const char *id)
+static int held_add(void *ud, const char *id, size_t len, int committed)
 {
     xf_file_t *f = ud;
+    if (len != STORE_BLOCK_ID_LEN || memchr(id, 0, len)) {
+        /* Azure takes a block only with an id as long as those already
+         * staged: beside another tool's, ids of their length are used */
+        if (!committed)
+            f->foreign_len = len;
+        return 0;
+    }
     if (f->nheld == f->held_cap) {
         size_t cap = f->held_cap ? f->held_cap * 2 : 64;
         char **n = realloc(f->held, cap * sizeof *n);
@@ -576,6 +583,28 @@ static int held_add(void *ud, const char *id)
 static int held_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The id of block chunk: from its place and content, or, beside blocks
+ * another tool staged, its number written out to their length. */
+static int block_id(xf_file_t *f, uint32_t chunk, const unsigned char md5[16], ferr_t *err)
+{
+    size_t l = f->foreign_len;
+    if (!l) {
+        store_block_id(f->ids[chunk], chunk, md5);
+        return 0;
+    }
+    uint64_t room = 1;
+    for (size_t i = 0; i < l && room <= f->nchunks; i++)
+        room *= 10;
+    if (l > STORE_BLOCK_ID_MAX || room < f->nchunks)
+        return ferr_set(err, FERR_TRANSFER,
+                        "another tool left blocks staged for this blob with %zu-byte ids, too "
+                        "short to number this file's %u blocks; Azure drops them a week after "
+                        "they were staged, or when the blob is deleted or written whole",
+                        l, f->nchunks);
+    snprintf(f->ids[chunk], sizeof f->ids[chunk], "%0*u", (int)l, chunk);
+    return 0;
 }
 
 static void run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *buf)
@@ -605,10 +634,8 @@ static void run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, ch
     if (rc)
         ferr_errno(&err, FERR_IO, errno ? errno : EIO, "cannot read %s", f->local);
     unsigned char bmd[16];
-    if (rc == 0) {
+    if (rc == 0)
         EVP_Digest(buf, len, bmd, NULL, EVP_md5(), NULL);
-        store_block_id(f->ids[chunk], chunk, bmd);
-    }
     /* the first block asks what the store holds already (an interrupted
      * upload's blocks, or the blob's own): the others wait for it below */
     pthread_mutex_lock(&f->mu);
@@ -633,6 +660,8 @@ static void run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, ch
         pthread_cond_broadcast(&f->cv);
     }
     pthread_mutex_unlock(&f->mu);
+    if (!skip && rc == 0)
+        rc = block_id(f, chunk, bmd, &err);
     const char *id = f->ids[chunk];
     int held = !skip && rc == 0 && f->nheld &&
                bsearch(&id, f->held, f->nheld, sizeof *f->held, held_cmp);
@@ -907,8 +936,8 @@ static char *store_identity(const datastore_t *ds);
 static int open_chunked(engine_t *e, xf_file_t *f, const char *shown, ferr_t *err)
 {
     uint32_t have = 0;
-    partial_key_t k = {f->etag, f->size, f->block};
-    f->fd = f->etag ? partial_open(f->local, &k, &f->tmp, &have) : -1;
+    partial_key_t k = {f->local, f->etag, f->size, f->block};
+    f->fd = f->etag ? partial_open(&k, &f->tmp, &have) : -1;
     if (f->fd >= 0) {
         f->resumable = 1;
         memset(f->done, 1, have);
@@ -1229,7 +1258,9 @@ static int scan_dir(const char *abs, const char *rel, const char *target, const 
     int rc = 0;
     for (int i = 0; i < n; i++) {
         const char *nm = list[i]->d_name;
-        if (rc == 0 && strcmp(nm, ".") && strcmp(nm, "..")) {
+        if (partial_is_ours(nm)) /* a download under way, or one a later run resumes */
+            log_debug("not uploading %s/%s: ferry's own unfinished file", abs, nm);
+        else if (rc == 0 && strcmp(nm, ".") && strcmp(nm, "..")) {
             char *a = path_join(abs, nm), *r = *rel ? path_join(rel, nm) : strdup(nm);
             rc = scan_entry(a, r, target, o, up, res, err);
             free(a);

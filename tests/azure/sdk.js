@@ -67,6 +67,14 @@ const commands = {
       throw e;
     }
   },
+  // stage CONTAINER NAME ID: stages one small block under ID (raw; encoded here), as another
+  // tool's interrupted upload would leave it
+  async stage(container, name, id) {
+    const blob = service.getContainerClient(container).getBlockBlobClient(name);
+    const data = Buffer.from('staged by another tool');
+    await blob.stageBlock(Buffer.from(id).toString('base64'), data, data.length);
+    return { staged: id };
+  },
   // get CONTAINER NAME FILE: download; reports the MD5 the service holds
   async get(container, name, file) {
     const blob = service.getContainerClient(container).getBlobClient(name);

@@ -17,10 +17,10 @@ static int entry(void *ud, const store_entry_t *e)
     return 0;
 }
 
-static int block(void *ud, const char *id)
+static int block(void *ud, const char *id, size_t len, int committed)
 {
     size_t *n = ud;
-    (*n) += strlen(id);
+    (*n) += strnlen(id, len) + (size_t)committed;
     return 0;
 }
 

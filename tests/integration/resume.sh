@@ -150,3 +150,19 @@ expect_out "32.0 MiB of it already there" "only its changed 8 MiB block travels;
 expect_eq "$(SDK list "$C" u/ | json /dev/stdin 'j[0]["md5"]')" "$(b64md5 up.bin)" "and the blob holds the changed file"
 SDK get "$C" u/up.bin got.bin >/dev/null
 expect_same up.bin got.bin "byte for byte, by the SDK"
+
+# --- blocks another tool left staged, with ids of another length ---
+head -c $((20 * MiB + 5)) /dev/urandom >other.bin
+SDK stage "$C" u/other.bin abc >/dev/null
+run node "$TOP/tests/azure/sdk.js" stage "$C" u/other.bin ferry-00000-0123456789abcdef0123456789abcdef
+expect_rc 1 "the service refuses a block whose id is not as long as those staged"
+expect_err "InvalidBlobOrBlock" "with InvalidBlobOrBlock (the rule ferry must follow)"
+f upload-files direct other.bin --target-path u
+expect_rc 0 "an upload beside another tool's staged blocks (3-byte ids) completes"
+expect_eq "$(SDK list "$C" u/other.bin | json /dev/stdin 'j[0]["md5"]')" "$(b64md5 other.bin)" "and the blob holds the file"
+head -c $((88 * MiB)) /dev/urandom >many.bin
+SDK stage "$C" u/many.bin x >/dev/null
+f upload-files direct many.bin --target-path u
+expect_rc 1 "1-byte ids cannot number 11 blocks: the upload fails"
+expect_err "another tool left blocks staged for this blob with 1-byte ids" "and says why, and when it clears"
+expect_eq "$(SDK list "$C" u/many.bin | json /dev/stdin 'len(j)')" "0" "no blob was committed"

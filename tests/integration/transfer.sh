@@ -120,6 +120,16 @@ f download workspaceblobstore devback --prefix devs/
 expect_err "skipping devs/null: not a regular file" "a device inside a local datastore is not read"
 expect_eq "$(ls devback/devs)" "real.txt" "and not downloaded"
 
+# ferry's own unfinished files (a download under way, or one to resume) are never uploaded
+mkdir -p mixed && printf 'a\n' >mixed/a.txt
+head -c 100 /dev/urandom >mixed/.big.bin.ferry-partial
+head -c 100 /dev/urandom >mixed/.small.bin.ferry-4242-1.part
+f upload workspaceblobstore mixed --target-path mixed
+expect_out "uploaded 1 file" "an upload leaves ferry's partial and temporary files out"
+expect_eq "$(ls -A "$DS/mixed")" "a.txt" "only the real file reached the datastore"
+f download workspaceblobstore mixedback --prefix mixed/
+expect_eq "$(ls -A mixedback/mixed)" "a.txt" "and a local datastore does not list them"
+
 # a symlink inside a local datastore is not followed out of it
 ln -s /etc "$DS/etc-link"
 f ls workspaceblobstore
