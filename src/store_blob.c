@@ -523,8 +523,8 @@ static size_t rsink_write(void *ud, const char *p, size_t n)
     return n;
 }
 
-static int blob_read(store_t *s, const char *name, uint64_t off, uint64_t len, int fd,
-                     uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
+static int blob_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len,
+                     int fd, uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
 {
     blob_store_t *bs = (blob_store_t *)s;
     if (len == 0)
@@ -535,6 +535,11 @@ static int blob_read(store_t *s, const char *name, uint64_t off, uint64_t len, i
              (unsigned long long)(off + len - 1));
     struct curl_slist *h = std_headers(NULL);
     h = curl_slist_append(h, range);
+    if (etag && *etag) {
+        char im[160];
+        snprintf(im, sizeof im, "If-Match: %s", etag);
+        h = curl_slist_append(h, im);
+    }
     rsink_t rs = {.fd = fd, .start = fd_off, .off = fd_off, .on_bytes = on_bytes, .ud = ud};
     /* only a read from the start can be the whole blob, worth hashing here;
      * the engine checks the blocks of a large file itself */
@@ -558,6 +563,11 @@ static int blob_read(store_t *s, const char *name, uint64_t off, uint64_t len, i
     free(rs.buf);
     if (rs.werr)
         rc = ferr_errno(err, FERR_IO, rs.werr, "writing %s", name);
+    else if (rc == 0 && resp.status == 412)
+        rc = ferr_set(err, FERR_TRANSFER,
+                      "'%s' changed in the datastore while it was being read (it is no longer "
+                      "ETag %s); run again to fetch the new content",
+                      name, etag);
     else if (rc == 0 && resp.status != 200 && resp.status != 206)
         rc = fail_status(bs, &resp, "downloading", name, err);
     else if (rc == 0 && rs.off - fd_off != len)

@@ -223,9 +223,10 @@ static int copy_range(int in, uint64_t off, int out, uint64_t out_off, uint64_t 
     return 0;
 }
 
-static int local_read(store_t *s, const char *name, uint64_t off, uint64_t len, int fd,
-                      uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
+static int local_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len,
+                      int fd, uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
 {
+    (void)etag; /* a local file is read whole, at once */
     local_store_t *ls = (local_store_t *)s;
     const char *why;
     if (!path_name_safe(name, &why))

@@ -529,7 +529,7 @@ static void run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, 
         int fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         int rc = fd < 0 ? ferr_errno(&err, FERR_IO, errno, "cannot create %s", f->tmp) : 0;
         if (rc == 0)
-            rc = s->ops->read(s, f->name, 0, f->size, fd, 0, on_bytes, e, &err);
+            rc = s->ops->read(s, f->name, NULL, 0, f->size, fd, 0, on_bytes, e, &err);
         if (fd >= 0 && close(fd) != 0 && rc == 0)
             rc = ferr_errno(&err, FERR_IO, errno, "writing %s", f->local);
         if (rc == 0 && rename(f->tmp, f->local) != 0)
@@ -551,7 +551,9 @@ static void run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, 
     int skip = f->failed; /* another block failed: no point in moving this one */
     pthread_mutex_unlock(&f->mu);
     /* a block not fetched is not on disk: it must never count as done */
-    int rc = skip ? -1 : s->ops->read(s, f->name, off, len, f->fd, off, on_bytes, e, &err);
+    /* one version only, across all the ranges (and the runs) that make the file */
+    int rc = skip ? -1
+                  : s->ops->read(s, f->name, f->etag, off, len, f->fd, off, on_bytes, e, &err);
     chunk_out(e, f);
     download_chunk_done(e, s, f, chunk, rc, err.msg, buf);
     ferr_clear(&err);

@@ -73,8 +73,19 @@ f download direct out2 --prefix r/big.bin
 expect_rc 0 "a download after the blob changed completes"
 expect_not_err "resuming" "and does not take over the old content"
 expect_same src/big2.bin out2/r/big.bin "the file is the new content"
-f upload-files direct src/big.bin --target-path r --overwrite
-expect_rc 0 "set-up: the first content is back"
+# changed while it is being read: never a file made of two versions
+bg download slow out2b --prefix r/big.bin -j 1
+wait_partial "out2b/r/.big.bin.ferry-partial" 1
+SDK put "$C" r/big.bin src/big.bin blocks >/dev/null
+wait "$BG"
+RC=$?
+expect_rc 1 "a blob replaced in the middle of a download fails it"
+expect_err "changed in the datastore while it was being read" "saying why"
+expect_no_file out2b/r/big.bin "and no file made of two versions appears"
+f download direct out2b --prefix r/big.bin
+expect_rc 0 "the next run fetches the new content"
+expect_not_err "resuming" "from zero: the old blocks are of another version"
+expect_same src/big.bin out2b/r/big.bin "and the file is that content"
 
 # --- a network that stays down: ferry gives up, keeps what arrived ---
 FERRY_RETRIES=2 FERRY_RETRY_DEADLINE=3 "$FERRY" download slow out3 --prefix r/big.bin -j 1 \

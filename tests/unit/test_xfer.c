@@ -27,10 +27,10 @@ static int fake_list(store_t *s, const char *prefix, const char *delim, store_li
     return 0;
 }
 
-static int fake_read(store_t *s, const char *name, uint64_t off, uint64_t len, int fd,
-                     uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
+static int fake_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len,
+                     int fd, uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
 {
-    (void)s, (void)name, (void)off, (void)on_bytes, (void)ud, (void)err;
+    (void)s, (void)name, (void)etag, (void)off, (void)on_bytes, (void)ud, (void)err;
     return pwrite(fd, "hello", (size_t)len, (off_t)fd_off) == (ssize_t)len ? 0 : -1;
 }
 
