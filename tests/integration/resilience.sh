@@ -63,3 +63,21 @@ if mount -t tmpfs -o size=2m tmpfs small 2>/dev/null; then
 else
     _fail "mount a small tmpfs (the test runs as root)"
 fi
+
+# --- missing permissions: ferry run by an ordinary user (nobody) ---
+chmod 755 "$T"
+mkdir -p perm/src perm/wsn perm/locked
+chown 65534:65534 perm/wsn
+printf 'ok\n' >perm/src/a.txt
+printf 'root only\n' >perm/src/secret.txt
+chmod 600 perm/src/secret.txt
+as_nobody() { run setpriv --reuid=65534 --regid=65534 --clear-groups env FERRY_WORKSPACE="$T/perm/wsn" "$FERRY" "$@"; }
+as_nobody upload workspaceblobstore perm/src --target-path d
+expect_rc 1 "an upload with a file it may not read fails"
+expect_err "cannot read $T/perm/src/secret.txt: Permission denied" "naming the file and the reason"
+expect_out "uploaded 1 file" "the readable file still goes"
+expect_no_file "$T/perm/wsn/datastores/workspaceblobstore/d/secret.txt" "nothing stands in for the unreadable one"
+as_nobody download workspaceblobstore perm/locked --prefix d/
+expect_rc 1 "a download into a folder it may not write fails"
+expect_err "cannot create folder perm/locked/d: Permission denied" "naming the folder and the reason"
+expect_eq "$(ls -A perm/locked)" "" "and writes nothing there"
