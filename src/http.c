@@ -63,8 +63,9 @@ void http_resp_dispose(http_resp_t *r)
 int http_transient(long status, const char *error_code)
 {
     /* Azure names its transient conditions too, whatever the status */
-    if (error_code && (!strcmp(error_code, "ServerBusy") || !strcmp(error_code, "OperationTimedOut") ||
-                       !strcmp(error_code, "InternalError")))
+    if (error_code &&
+        (!strcmp(error_code, "ServerBusy") || !strcmp(error_code, "OperationTimedOut") ||
+         !strcmp(error_code, "InternalError")))
         return 1;
     return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
            status == 504;
@@ -176,8 +177,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
             memmove(r->etag, r->etag + 1, el - 2);
             r->etag[el - 2] = 0;
         }
-    }
-    else if (IS("Content-MD5"))
+    } else if (IS("Content-MD5"))
         copy_value(r->content_md5, sizeof r->content_md5, v, vl);
     else if (IS("x-ms-blob-content-md5"))
         copy_value(r->blob_md5, sizeof r->blob_md5, v, vl);
@@ -191,8 +191,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         char tmp[64];
         copy_value(tmp, sizeof tmp, v, vl);
         r->retry_after = atof(tmp); /* seconds; an HTTP date reads as 0: the backoff applies */
-    }
-    else if (IS("Content-Range")) {
+    } else if (IS("Content-Range")) {
         char tmp[96];
         copy_value(tmp, sizeof tmp, v, vl);
         const char *slash = strchr(tmp, '/');
@@ -346,7 +345,8 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
         if (st.aborted)
             return ferr_set(err, FERR_TRANSFER, "%s %s: the transfer was stopped", r->method,
                             r->url);
-        int retry = rc != CURLE_OK ? transient_curl(rc) : http_transient(resp->status, resp->error_code);
+        int retry =
+            rc != CURLE_OK ? transient_curl(rc) : http_transient(resp->status, resp->error_code);
         /* the wait: the server's Retry-After, else exponential backoff with jitter */
         unsigned rnd = 0;
         if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd)
@@ -357,7 +357,8 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         double spent = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
-        if (retry && budget_end > 0 && (double)now.tv_sec + (double)now.tv_nsec / 1e9 + wait > budget_end)
+        if (retry && budget_end > 0 &&
+            (double)now.tv_sec + (double)now.tv_nsec / 1e9 + wait > budget_end)
             retry = 0; /* the final upload's budget is spent */
         if (retry && spent + wait > deadline) {
             log_debug("%s %s: no time left to retry (%.0f s spent)", r->method, r->url, spent);

@@ -80,8 +80,7 @@ static long record_get(int fd, const partial_key_t *k)
 static int still_named(int fd, const char *p)
 {
     struct stat a, b;
-    return fstat(fd, &a) == 0 && stat(p, &b) == 0 && a.st_ino == b.st_ino &&
-           a.st_dev == b.st_dev;
+    return fstat(fd, &a) == 0 && stat(p, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
 
 int partial_open(const partial_key_t *k, char **path, uint32_t *have)
@@ -105,8 +104,7 @@ int partial_open(const partial_key_t *k, char **path, uint32_t *have)
         goto fail;
     }
     /* in a folder others can write to, only a file of ours is trusted */
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-        st.st_nlink != 1) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1) {
         locked = 0;
         errno = EPERM;
         goto fail;

@@ -58,8 +58,8 @@ struct store_ops {
     /* Copies [off, off+len) of name into fd at fd_off. With etag, only
      * from that version: a file read in several ranges is never a mix of
      * two (an error saying so when the object has changed since). */
-    int (*read)(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len,
-                int fd, uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err);
+    int (*read)(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len, int fd,
+                uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err);
     /* Creates or replaces name with the first size bytes of fd; a reader
      * never sees a partial object under name. */
     int (*write)(store_t *s, const char *name, int fd, uint64_t size, store_bytes_fn on_bytes,

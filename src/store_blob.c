@@ -124,8 +124,8 @@ static int fail_status(blob_store_t *bs, const http_resp_t *resp, const char *wh
                                ? "the account key may be wrong"
                                : "the container may not allow anonymous access; give a key or "
                                  "SAS token";
-        return ferr_set(err, FERR_TRANSFER, "%s %s: access denied by %s (%ld %s) with %s: %s",
-                        what, name ? name : bs->where, bs->where, resp->status, code,
+        return ferr_set(err, FERR_TRANSFER, "%s %s: access denied by %s (%ld %s) with %s: %s", what,
+                        name ? name : bs->where, bs->where, resp->status, code,
                         auth_describe(bs->auth), hint);
     }
     if (resp->status == 404) {
@@ -137,8 +137,8 @@ static int fail_status(blob_store_t *bs, const http_resp_t *resp, const char *wh
         return ferr_set(err, FERR_NOTFOUND, "%s: no blob '%s' in %s", what, name ? name : "",
                         bs->where);
     }
-    return ferr_set(err, FERR_TRANSFER, "%s %s in %s: HTTP %ld %s%s%s", what,
-                    name ? name : "", bs->where, resp->status, code, msg[0] ? ": " : "", msg);
+    return ferr_set(err, FERR_TRANSFER, "%s %s in %s: HTTP %ld %s%s%s", what, name ? name : "",
+                    bs->where, resp->status, code, msg[0] ? ": " : "", msg);
 }
 
 static int64_t parse_http_date(const char *s)
@@ -306,8 +306,7 @@ static void XMLCALL x_end(void *ud, const XML_Char *el)
         } else if (!strcmp(el, "Content-MD5") && p->tlen) {
             free(p->cur.md5);
             p->cur.md5 = text_dup(p);
-        }
-        else if (!strcmp(el, "Last-Modified"))
+        } else if (!strcmp(el, "Last-Modified"))
             p->cur.mtime = parse_http_date(p->text);
     } else if (p->in_blob && p->depth == 2 && (!strcmp(el, "Blob") || !strcmp(el, "BlobPrefix"))) {
         p->in_blob = 0;
@@ -356,9 +355,12 @@ int blob_listing_parse(const char *xml, size_t n, store_list_fn fn, void *ud, ch
     if (xsink_parse(&p.x, xml, n))
         rc = -1;
     for (size_t i = 0; rc == 0 && i < p.n; i++) {
-        store_entry_t e = {.name = p.page[i].name, .size = p.page[i].size,
-                           .mtime = p.page[i].mtime, .etag = p.page[i].etag,
-                           .md5 = p.page[i].md5, .is_prefix = p.page[i].is_prefix};
+        store_entry_t e = {.name = p.page[i].name,
+                           .size = p.page[i].size,
+                           .mtime = p.page[i].mtime,
+                           .etag = p.page[i].etag,
+                           .md5 = p.page[i].md5,
+                           .is_prefix = p.page[i].is_prefix};
         rc = fn(ud, &e);
     }
     if (next_marker)
@@ -371,8 +373,8 @@ int blob_listing_parse(const char *xml, size_t n, store_list_fn fn, void *ud, ch
     return rc;
 }
 
-static int blob_list(store_t *s, const char *prefix, const char *delim, store_list_fn fn,
-                     void *ud, ferr_t *err)
+static int blob_list(store_t *s, const char *prefix, const char *delim, store_list_fn fn, void *ud,
+                     ferr_t *err)
 {
     blob_store_t *bs = (blob_store_t *)s;
     lparse_t p = {0};
@@ -407,9 +409,12 @@ static int blob_list(store_t *s, const char *prefix, const char *delim, store_li
         http_resp_dispose(&resp);
         /* hand out the page only once it is whole (a retried page is not repeated) */
         for (size_t i = 0; rc == 0 && i < p.n; i++) {
-            store_entry_t e = {.name = p.page[i].name, .size = p.page[i].size,
-                               .mtime = p.page[i].mtime, .etag = p.page[i].etag,
-                               .md5 = p.page[i].md5, .is_prefix = p.page[i].is_prefix};
+            store_entry_t e = {.name = p.page[i].name,
+                               .size = p.page[i].size,
+                               .mtime = p.page[i].mtime,
+                               .etag = p.page[i].etag,
+                               .md5 = p.page[i].md5,
+                               .is_prefix = p.page[i].is_prefix};
             rc = fn(ud, &e);
         }
         free(marker);
@@ -606,7 +611,6 @@ static char *md5_b64(const void *p, size_t n)
     return auth_base64(md, ml);
 }
 
-
 static int put(blob_store_t *bs, const char *url, struct curl_slist *h, const void *body,
                size_t len, const char *what, const char *name, store_put_t *out, ferr_t *err)
 {
@@ -620,13 +624,13 @@ static int put(blob_store_t *bs, const char *url, struct curl_slist *h, const vo
     return rc;
 }
 
-static int blob_put_block(store_t *s, const char *name, const char *id, const void *buf,
-                          size_t len, const unsigned char md5[16], ferr_t *err);
-static int blob_commit_blocks(store_t *s, const char *name, const store_block_id_t *ids,
-                              uint32_t n, const char *md5, store_put_t *out, ferr_t *err);
+static int blob_put_block(store_t *s, const char *name, const char *id, const void *buf, size_t len,
+                          const unsigned char md5[16], ferr_t *err);
+static int blob_commit_blocks(store_t *s, const char *name, const store_block_id_t *ids, uint32_t n,
+                              const char *md5, store_put_t *out, ferr_t *err);
 
-static int blob_write(store_t *s, const char *name, int fd, uint64_t size,
-                      store_bytes_fn on_bytes, void *ud, store_put_t *out, ferr_t *err)
+static int blob_write(store_t *s, const char *name, int fd, uint64_t size, store_bytes_fn on_bytes,
+                      void *ud, store_put_t *out, ferr_t *err)
 {
     out->etag[0] = out->md5[0] = 0;
     blob_store_t *bs = (blob_store_t *)s;
@@ -707,8 +711,8 @@ static char *block_id_b64(const char *id)
     return auth_base64((const unsigned char *)id, strlen(id));
 }
 
-static int blob_put_block(store_t *s, const char *name, const char *id, const void *buf,
-                          size_t len, const unsigned char md5[16], ferr_t *err)
+static int blob_put_block(store_t *s, const char *name, const char *id, const void *buf, size_t len,
+                          const unsigned char md5[16], ferr_t *err)
 {
     blob_store_t *bs = (blob_store_t *)s;
     char *bid = block_id_b64(id);
@@ -720,9 +724,8 @@ static int blob_put_block(store_t *s, const char *name, const char *id, const vo
     struct curl_slist *h = std_headers(NULL);
     snprintf(hdr, sizeof hdr, "Content-MD5: %s", md5b ? md5b : "");
     h = curl_slist_append(h, hdr);
-    int rc = url && md5b && eid
-                 ? put(bs, url, h, buf, len, "uploading a block of", name, NULL, err)
-                 : ferr_set(err, FERR_INTERNAL, "out of memory");
+    int rc = url && md5b && eid ? put(bs, url, h, buf, len, "uploading a block of", name, NULL, err)
+                                : ferr_set(err, FERR_INTERNAL, "out of memory");
     curl_slist_free_all(h);
     free(md5b);
     free(url);
@@ -731,8 +734,8 @@ static int blob_put_block(store_t *s, const char *name, const char *id, const vo
     return rc;
 }
 
-static int blob_commit_blocks(store_t *s, const char *name, const store_block_id_t *ids,
-                              uint32_t n, const char *md5, store_put_t *out, ferr_t *err)
+static int blob_commit_blocks(store_t *s, const char *name, const store_block_id_t *ids, uint32_t n,
+                              const char *md5, store_put_t *out, ferr_t *err)
 {
     blob_store_t *bs = (blob_store_t *)s;
     char *list = NULL, hdr[128];
@@ -962,8 +965,7 @@ int store_blob_open(store_t **out, const datastore_t *ds, ferr_t *err)
         rc = asprintf(&bs->url, "%.*s/%s", (int)l, ds->account_url, ds->container);
     } else {
         rc = asprintf(&bs->url, "%s://%s.blob.%s/%s", ds->protocol ? ds->protocol : "https",
-                      ds->account, ds->endpoint ? ds->endpoint : "core.windows.net",
-                      ds->container);
+                      ds->account, ds->endpoint ? ds->endpoint : "core.windows.net", ds->container);
     }
     if (rc < 0 || asprintf(&bs->where, "%s/%s", ds->account, ds->container) < 0) {
         blob_close(&bs->base);

@@ -22,8 +22,7 @@
 #include "path.h"
 #include "progress.h"
 
-static xfer_item_t *add_item(xfer_result_t *r, const char *local, const char *remote,
-                             uint64_t size)
+static xfer_item_t *add_item(xfer_result_t *r, const char *local, const char *remote, uint64_t size)
 {
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 64;
@@ -82,7 +81,6 @@ char *xfer_summary(const char *verb, const xfer_result_t *r)
     return out;
 }
 
-
 /* Creates dest/rel_dir one component at a time, refusing any component
  * that exists as a symlink or a file: nothing is written outside dest. */
 static int mkdirs_under(const char *dest, const char *rel_dir, ferr_t *err)
@@ -122,7 +120,6 @@ static int mkdirs_under(const char *dest, const char *rel_dir, ferr_t *err)
     return 0;
 }
 
-
 /* ===================================================================== *
  * The engine: a bounded pool of workers, each with its own handle on the
  * store (its own connection), fed from a queue while the listing or the
@@ -158,8 +155,8 @@ typedef struct xf_file {
     char *etag;
     int fd;
     uint32_t nchunks, finished, hashed;
-    int inflight; /* blocks being moved now (under the engine's lock) */
-    uint8_t *done;    /* per block: 1 moved, 2 failed */
+    int inflight;  /* blocks being moved now (under the engine's lock) */
+    uint8_t *done; /* per block: 1 moved, 2 failed */
     int failed, hashing, finalized;
     /* downloads into a partial file (partial.h): blocks on disk in one run
      * from the start, how many of them are recorded, and when */
@@ -381,7 +378,6 @@ static char *b64_final(EVP_MD_CTX *c)
 
 /* --- the work itself --- */
 
-
 /* Everything about a chunked file is settled: rename or commit, or clean up. */
 static void finalize(engine_t *e, store_t *s, xf_file_t *f)
 {
@@ -407,13 +403,16 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
                 ok = 0;
                 ferr_errno(&err, FERR_IO, errno, "cannot put %s in place", f->local);
             }
-        } else if (f->resumable && !bad && f->contig > 0 && partial_save(f->fd, &key, f->contig) == 0) {
+        } else if (f->resumable && !bad && f->contig > 0 &&
+                   partial_save(f->fd, &key, f->contig) == 0) {
             /* a network that stayed down, a budget that ran out: what arrived stays */
             close(f->fd);
             char kept[32];
             progress_human((uint64_t)f->contig * f->block, kept, sizeof kept);
-            ferr_set(&err, FERR_TRANSFER, "%s; the %s that arrived are kept in %s, and the next run "
-                     "resumes from there", f->error ? f->error : "failed", kept, f->tmp);
+            ferr_set(&err, FERR_TRANSFER,
+                     "%s; the %s that arrived are kept in %s, and the next run "
+                     "resumes from there",
+                     f->error ? f->error : "failed", kept, f->tmp);
         } else if (f->resumable) {
             partial_drop(f->fd, f->tmp); /* while still locked: no one else can have taken it */
         } else {
@@ -501,7 +500,8 @@ static void download_chunk_done(engine_t *e, store_t *s, xf_file_t *f, uint32_t 
                 progress_now() - f->saved_at >= SAVE_EVERY) {
                 uint32_t n = f->contig;
                 pthread_mutex_unlock(&f->mu);
-                int r = partial_save(f->fd, &(partial_key_t){f->local, f->etag, f->size, f->block}, n);
+                int r =
+                    partial_save(f->fd, &(partial_key_t){f->local, f->etag, f->size, f->block}, n);
                 pthread_mutex_lock(&f->mu);
                 f->saved_at = progress_now();
                 if (r == 0)
@@ -552,8 +552,7 @@ static void run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, 
     pthread_mutex_unlock(&f->mu);
     /* a block not fetched is not on disk: it must never count as done */
     /* one version only, across all the ranges (and the runs) that make the file */
-    int rc = skip ? -1
-                  : s->ops->read(s, f->name, f->etag, off, len, f->fd, off, on_bytes, e, &err);
+    int rc = skip ? -1 : s->ops->read(s, f->name, f->etag, off, len, f->fd, off, on_bytes, e, &err);
     chunk_out(e, f);
     download_chunk_done(e, s, f, chunk, rc, err.msg, buf);
     ferr_clear(&err);
@@ -665,8 +664,8 @@ static void run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, ch
     if (!skip && rc == 0)
         rc = block_id(f, chunk, bmd, &err);
     const char *id = f->ids[chunk];
-    int held = !skip && rc == 0 && f->nheld &&
-               bsearch(&id, f->held, f->nheld, sizeof *f->held, held_cmp);
+    int held =
+        !skip && rc == 0 && f->nheld && bsearch(&id, f->held, f->nheld, sizeof *f->held, held_cmp);
     if (held) {
         pthread_mutex_lock(&f->mu);
         f->resumed += len;
@@ -974,8 +973,8 @@ static int open_chunked(engine_t *e, xf_file_t *f, const char *shown, ferr_t *er
     return 0;
 }
 
-static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size,
-                    const char *etag, const char *md5, int folder)
+static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size, const char *etag,
+                    const char *md5, int folder)
 {
     engine_t *e = d->e;
     size_t nl = strlen(name);
@@ -1017,8 +1016,7 @@ static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size
         }
         char rec[160];
         int same = S_ISREG(st.st_mode) && etag && (uint64_t)st.st_size == size &&
-                   xattr_get(local, &st, 1, rec, sizeof rec) == 0 &&
-                   !strcmp(rec, etag);
+                   xattr_get(local, &st, 1, rec, sizeof rec) == 0 && !strcmp(rec, etag);
         if (same || !e->o->overwrite) {
             pthread_mutex_lock(&e->mu);
             e->res->items[idx].status = XFER_SKIPPED;
@@ -1093,9 +1091,9 @@ out:
 static char *store_identity(const datastore_t *ds)
 {
     char *id = NULL;
-    if (asprintf(&id, "%s|%s|%s|%s|%s", datastore_type_name(ds->type), ds->account_url ? ds->account_url : "",
-                 ds->account ? ds->account : "", ds->endpoint ? ds->endpoint : "",
-                 ds->container ? ds->container : "") < 0)
+    if (asprintf(&id, "%s|%s|%s|%s|%s", datastore_type_name(ds->type),
+                 ds->account_url ? ds->account_url : "", ds->account ? ds->account : "",
+                 ds->endpoint ? ds->endpoint : "", ds->container ? ds->container : "") < 0)
         return NULL;
     return id;
 }
@@ -1274,7 +1272,6 @@ static int scan_dir(const char *abs, const char *rel, const char *target, const 
     return rc;
 }
 
-
 /* --- uploads --- */
 
 /* What the target already holds: one listing, sorted by name. */
@@ -1380,8 +1377,7 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
                 struct stat st;
                 char rec[64];
                 char *md5 = NULL;
-                if (stat(p->local, &st) == 0 &&
-                    xattr_get(p->local, &st, 2, rec, sizeof rec) == 0)
+                if (stat(p->local, &st) == 0 && xattr_get(p->local, &st, 2, rec, sizeof rec) == 0)
                     md5 = strdup(rec);
                 else if ((md5 = file_md5_b64(p->local)))
                     xattr_record(p->local, NULL, md5);
@@ -1403,8 +1399,8 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
         int chunked = s->ops->clone && s->ops->put_block && p->size > XFER_BLOCK;
         xf_file_t *f = file_new(idx, 1, p->remote, p->local, p->size, chunked);
         if (chunked) {
-            f->fd = f->ids ? open(p->local, O_RDONLY | O_CLOEXEC |
-                                                (o->follow_symlinks ? 0 : O_NOFOLLOW))
+            f->fd = f->ids ? open(p->local,
+                                  O_RDONLY | O_CLOEXEC | (o->follow_symlinks ? 0 : O_NOFOLLOW))
                            : -1;
             if (f->fd < 0) {
                 ferr_errno(&e1, FERR_IO, f->ids ? errno : ENOMEM, "cannot read %s", p->local);
@@ -1455,8 +1451,8 @@ int xfer_upload_files(store_t *s, char *const *files, size_t n, const char *rela
         size_t rl = root ? strlen(root) : 0;
         if (root) {
             if (strncmp(abs, root, rl) != 0 || (abs[rl] != '/' && strcmp(root, "/"))) {
-                rc = ferr_set(err, FERR_USAGE, "%s is not under --relative-root %s", files[i],
-                              root);
+                rc =
+                    ferr_set(err, FERR_USAGE, "%s is not under --relative-root %s", files[i], root);
                 free(abs);
                 break;
             }

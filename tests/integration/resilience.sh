@@ -71,7 +71,9 @@ chown 65534:65534 perm/wsn
 printf 'ok\n' >perm/src/a.txt
 printf 'root only\n' >perm/src/secret.txt
 chmod 600 perm/src/secret.txt
-as_nobody() { run setpriv --reuid=65534 --regid=65534 --clear-groups env FERRY_WORKSPACE="$T/perm/wsn" "$FERRY" "$@"; }
+# a copy of the binary nobody can reach, wherever the checkout lives
+cp "$FERRY" perm/ferry
+as_nobody() { run setpriv --reuid=65534 --regid=65534 --clear-groups env FERRY_WORKSPACE="$T/perm/wsn" "$T/perm/ferry" "$@"; }
 as_nobody upload workspaceblobstore perm/src --target-path d
 expect_rc 1 "an upload with a file it may not read fails"
 expect_err "cannot read $T/perm/src/secret.txt: Permission denied" "naming the file and the reason"

@@ -108,7 +108,8 @@ int main(void)
        "a whole file takes its final name");
     OK(stat(final, &st) == 0 && (uint64_t)st.st_size == bigger.size, "the final file is there");
     OK(access(p, F_OK) != 0, "and the partial is not");
-    OK(getxattr(final, "user.ferry.partial", buf, sizeof buf) < 0, "the final file carries no record");
+    OK(getxattr(final, "user.ferry.partial", buf, sizeof buf) < 0,
+       "the final file carries no record");
     free(p);
 
     /* long names that share their first 200 bytes never share a partial's content */
@@ -126,7 +127,7 @@ int main(void)
     close(fd);
     fd = partial_open(&kb, &pb, &have);
     OK(fd >= 0 && have == 0 && !strcmp(pa, pb), "another long name with the same start: same file, "
-                                               "but its record is not taken as its own");
+                                                "but its record is not taken as its own");
     close(fd);
 
     /* the sweep: a partial without a record goes, one with a record stays */
@@ -143,7 +144,8 @@ int main(void)
     char *fc = at("c.bin"), *pc = NULL, *twin = at("twin");
     partial_key_t kc = {fc, k.etag, k.size, k.block};
     fd = partial_open(&kc, &pc, &have);
-    OK(fd >= 0 && partial_save(fd, &kc, 2) == 0 && link(pc, twin) == 0, "a partial with a second link");
+    OK(fd >= 0 && partial_save(fd, &kc, 2) == 0 && link(pc, twin) == 0,
+       "a partial with a second link");
     close(fd);
     char *pc2 = NULL;
     errno = 0;
@@ -162,7 +164,8 @@ int main(void)
     store_block_id(c, 49999, m1);
     OK(strlen(a) == STORE_BLOCK_ID_LEN && strlen(c) == STORE_BLOCK_ID_LEN,
        "every block id has the same length, as Azure requires");
-    STREQ(a, "ferry-00007-01020300000000000000000000000000", "an id names the place and the content");
+    STREQ(a, "ferry-00007-01020300000000000000000000000000",
+          "an id names the place and the content");
     OK(strcmp(a, b) != 0, "other content, another id");
 
     /* the block list: every block, committed or staged, decoded */
@@ -179,7 +182,8 @@ int main(void)
        "each said to be committed or staged");
     OK(got.n == 3 && got.len[2] == 3 && !memcmp(got.id[2], "ABC", 3),
        "another tool's id comes with its length");
-    OK(blob_blocklist_parse("<BlockList><Block>", 18, collect, &got) == -1, "a cut answer is refused");
+    OK(blob_blocklist_parse("<BlockList><Block>", 18, collect, &got) == -1,
+       "a cut answer is refused");
     free(xml);
     ferr_clear(&e);
 
