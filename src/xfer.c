@@ -553,6 +553,11 @@ static void run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, 
     /* a block not fetched is not on disk: it must never count as done */
     /* one version only, across all the ranges (and the runs) that make the file */
     int rc = skip ? -1 : s->ops->read(s, f->name, f->etag, off, len, f->fd, off, on_bytes, e, &err);
+    /* start writing the block to disk now, while the others travel: the
+     * syncs that make a partial's record and the final file durable then
+     * find little left to do */
+    if (rc == 0 && f->resumable)
+        sync_file_range(f->fd, (off64_t)off, (off64_t)len, SYNC_FILE_RANGE_WRITE);
     chunk_out(e, f);
     download_chunk_done(e, s, f, chunk, rc, err.msg, buf);
     ferr_clear(&err);
