@@ -899,8 +899,10 @@ static const command_t commands[] = {
      "ferry upload NAME SRC_DIR [--target-path P] [--overwrite] [--follow-symlinks] [-j N]",
      "Uploads every file under SRC_DIR to P/<relative path> in datastore NAME. Without\n"
      "--overwrite an existing file is skipped; with it, only files that differ are sent.\n"
-     "Symlinks are skipped (with a warning) unless --follow-symlinks; empty folders are not\n"
-     "carried (object stores have no folders). -j/--concurrency N: transfers at once."},
+     "Symlinks are skipped (with a warning) unless --follow-symlinks; devices and pipes\n"
+     "always are; empty folders are not carried (object stores have no folders). A large\n"
+     "file goes in blocks; those the blob already holds (staged by an interrupted upload,\n"
+     "or unchanged) are not sent again. -j/--concurrency N: transfers at once."},
     {"upload-files", cmd_upload_files, upload_files_opts, 2, -1, 1,
      "ferry upload-files NAME FILE... [--target-path P] [--relative-root DIR] [--overwrite]\n"
      "                   [-j N]",
@@ -910,8 +912,10 @@ static const command_t commands[] = {
      "Downloads every file whose name starts with P to TARGET_DIR/<full name>. Without\n"
      "--overwrite an existing file is skipped; with it, a file ferry downloaded before and\n"
      "that is unchanged on both sides is still skipped. A name that would land outside\n"
-     "TARGET_DIR is refused and nothing is written for it. -j/--concurrency N: transfers\n"
-     "at once (default 16 for a remote store, 2 per core for a local one)."},
+     "TARGET_DIR is refused and nothing is written for it. A large file interrupted\n"
+     "part-way (killed, or the network gone) is resumed by the next download of the same\n"
+     "blob. -j/--concurrency N: transfers at once (default 16 for a remote store, 2 per\n"
+     "core for a local one)."},
     {"ls", cmd_ls, ls_opts, 1, 2, 1, "ferry ls NAME [PREFIX] [--json] [--delimiter /]",
      "Lists files (size, modified time, name) whose name starts with PREFIX. With\n"
      "--delimiter /, lists one level: the files there and each folder once."},
