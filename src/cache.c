@@ -13,6 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "log.h"
 #include "partial.h"
 #include "path.h"
@@ -236,14 +237,9 @@ uint64_t cache_trim(cache_t *c)
                 free(p);
                 continue;
             }
-            if (n == cap) {
-                cap = cap ? cap * 2 : 256;
-                entry_t *nv = realloc(v, cap * sizeof *nv);
-                if (!nv) {
-                    free(p);
-                    break;
-                }
-                v = nv;
+            if (ARRAY_ROOM(v, n, cap, 256)) {
+                free(p);
+                break;
             }
             v[n].path = p;
             /* last use is the access time ferry sets on every hit */

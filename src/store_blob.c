@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "auth.h"
 #include "http.h"
 #include "log.h"
@@ -311,15 +312,9 @@ static void XMLCALL x_end(void *ud, const XML_Char *el)
     } else if (p->in_blob && p->depth == 2 && (!strcmp(el, "Blob") || !strcmp(el, "BlobPrefix"))) {
         p->in_blob = 0;
         if (p->cur.name) {
-            if (p->n == p->cap) {
-                size_t cap = p->cap ? p->cap * 2 : 256;
-                lentry_t *n = realloc(p->page, cap * sizeof *n);
-                if (!n) {
-                    p->x.failed = 1;
-                    return;
-                }
-                p->page = n;
-                p->cap = cap;
+            if (ARRAY_ROOM(p->page, p->n, p->cap, 256)) {
+                p->x.failed = 1;
+                return;
             }
             p->page[p->n++] = p->cur;
             memset(&p->cur, 0, sizeof p->cur);
@@ -347,29 +342,39 @@ static void lparse_reset(void *ud)
     lparse_clear_page(p);
 }
 
+/* Hands out a whole page, entry by entry, until fn returns non-zero. */
+static int lparse_hand_out(lparse_t *p, store_list_fn fn, void *ud)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < p->n; i++) {
+        store_entry_t e = {.name = p->page[i].name,
+                           .size = p->page[i].size,
+                           .mtime = p->page[i].mtime,
+                           .etag = p->page[i].etag,
+                           .md5 = p->page[i].md5,
+                           .is_prefix = p->page[i].is_prefix};
+        rc = fn(ud, &e);
+    }
+    return rc;
+}
+
+static void lparse_free(lparse_t *p)
+{
+    lparse_clear_page(p);
+    free(p->page);
+    free(p->text);
+    free(p->next_marker);
+    xsink_free(&p->x);
+}
+
 int blob_listing_parse(const char *xml, size_t n, store_list_fn fn, void *ud, char **next_marker)
 {
     lparse_t p = {0};
     lparse_reset(&p);
-    int rc = 0;
-    if (xsink_parse(&p.x, xml, n))
-        rc = -1;
-    for (size_t i = 0; rc == 0 && i < p.n; i++) {
-        store_entry_t e = {.name = p.page[i].name,
-                           .size = p.page[i].size,
-                           .mtime = p.page[i].mtime,
-                           .etag = p.page[i].etag,
-                           .md5 = p.page[i].md5,
-                           .is_prefix = p.page[i].is_prefix};
-        rc = fn(ud, &e);
-    }
+    int rc = xsink_parse(&p.x, xml, n) ? -1 : lparse_hand_out(&p, fn, ud);
     if (next_marker)
         *next_marker = p.next_marker && *p.next_marker ? strdup(p.next_marker) : NULL;
-    lparse_clear_page(&p);
-    free(p.page);
-    free(p.text);
-    free(p.next_marker);
-    xsink_free(&p.x);
+    lparse_free(&p);
     return rc;
 }
 
@@ -408,24 +413,13 @@ static int blob_list(store_t *s, const char *prefix, const char *delim, store_li
                           bs->where);
         http_resp_dispose(&resp);
         /* hand out the page only once it is whole (a retried page is not repeated) */
-        for (size_t i = 0; rc == 0 && i < p.n; i++) {
-            store_entry_t e = {.name = p.page[i].name,
-                               .size = p.page[i].size,
-                               .mtime = p.page[i].mtime,
-                               .etag = p.page[i].etag,
-                               .md5 = p.page[i].md5,
-                               .is_prefix = p.page[i].is_prefix};
-            rc = fn(ud, &e);
-        }
+        if (rc == 0)
+            rc = lparse_hand_out(&p, fn, ud);
         free(marker);
         marker = p.next_marker && *p.next_marker ? strdup(p.next_marker) : NULL;
     } while (rc == 0 && marker);
     free(marker);
-    lparse_clear_page(&p);
-    free(p.page);
-    free(p.text);
-    free(p.next_marker);
-    xsink_free(&p.x);
+    lparse_free(&p);
     return rc;
 }
 
@@ -817,15 +811,9 @@ static void XMLCALL b_end(void *ud, const XML_Char *el)
     if (p->tlen >= sizeof p->text)
         return;
     p->text[p->tlen] = 0;
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        bentry_t *n = realloc(p->v, cap * sizeof *n);
-        if (!n) {
-            p->x.failed = 1;
-            return;
-        }
-        p->v = n;
-        p->cap = cap;
+    if (ARRAY_ROOM(p->v, p->n, p->cap, 64)) {
+        p->x.failed = 1;
+        return;
     }
     bentry_t *e = &p->v[p->n];
     if (auth_unbase64(p->text, (unsigned char *)e->id, STORE_BLOCK_ID_MAX, &e->len) || !e->len)

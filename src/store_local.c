@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "log.h"
 #include "partial.h"
 #include "path.h"
@@ -59,13 +60,8 @@ static int walk(local_store_t *ls, const char *rel, const char *prefix, int deli
     while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || partial_is_ours(de->d_name))
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (!nn)
-                break;
-            names = nn;
-        }
+        if (ARRAY_ROOM(names, n, cap, 64))
+            break;
         names[n++] = strdup(de->d_name);
     }
     closedir(d);

@@ -14,6 +14,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "auth.h"
 #include "cache.h"
 #include "http.h"
@@ -24,14 +25,8 @@
 
 static xfer_item_t *add_item(xfer_result_t *r, const char *local, const char *remote, uint64_t size)
 {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 64;
-        xfer_item_t *n = realloc(r->items, cap * sizeof *n);
-        if (!n)
-            return NULL;
-        r->items = n;
-        r->cap = cap;
-    }
+    if (ARRAY_ROOM(r->items, r->n, r->cap, 64))
+        return NULL;
     xfer_item_t *it = &r->items[r->n++];
     it->local = local ? strdup(local) : NULL;
     it->remote = remote ? strdup(remote) : NULL;
@@ -573,14 +568,8 @@ static int held_add(void *ud, const char *id, size_t len, int committed)
             f->foreign_len = len;
         return 0;
     }
-    if (f->nheld == f->held_cap) {
-        size_t cap = f->held_cap ? f->held_cap * 2 : 64;
-        char **n = realloc(f->held, cap * sizeof *n);
-        if (!n)
-            return 0; /* fewer blocks reused, nothing worse */
-        f->held = n;
-        f->held_cap = cap;
-    }
+    if (ARRAY_ROOM(f->held, f->nheld, f->held_cap, 64))
+        return 0; /* fewer blocks reused, nothing worse */
     if ((f->held[f->nheld] = strdup(id)))
         f->nheld++;
     return 0;
@@ -1128,14 +1117,8 @@ static int dl_entry(void *ud, const store_entry_t *en)
         held_release(d, top);
         d->n--;
     }
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 8;
-        held_t *ns = realloc(d->stack, cap * sizeof *ns);
-        if (!ns)
-            return -1;
-        d->stack = ns;
-        d->cap = cap;
-    }
+    if (ARRAY_ROOM(d->stack, d->n, d->cap, 8))
+        return -1;
     held_t *h = &d->stack[d->n++];
     h->name = strdup(en->name);
     h->etag = en->etag ? strdup(en->etag) : NULL;
@@ -1294,14 +1277,8 @@ typedef struct rindex {
 static int rindex_add(void *ud, const store_entry_t *en)
 {
     rindex_t *r = ud;
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 256;
-        rentry_t *v = realloc(r->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        r->v = v;
-        r->cap = cap;
-    }
+    if (ARRAY_ROOM(r->v, r->n, r->cap, 256))
+        return -1;
     r->v[r->n++] = (rentry_t){.name = strdup(en->name),
                               .md5 = en->md5 ? strdup(en->md5) : NULL,
                               .etag = en->etag ? strdup(en->etag) : NULL,

@@ -81,6 +81,16 @@ need_azurite() {
         exit 0
     fi
     export AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+    AZ_HOSTPORT=${AZURITE_BLOB_URL#http://}
+    AZ_HOSTPORT=${AZ_HOSTPORT%%/*}
+}
+# az_register NAME [PORT]: a blob datastore on container $C (made when missing), reached
+# directly or, with PORT, through a proxy on that loopback port.
+az_register() {
+    local url=$AZURITE_BLOB_URL
+    [ -n "${2:-}" ] && url="http://127.0.0.1:$2/devstoreaccount1"
+    f datastore register azure-blob "$1" --account devstoreaccount1 --container "$C" \
+        --account-url "$url" --account-key-env AZURITE_KEY --create-if-not-exists
 }
 # SDK CMD ARGS...: the official Azure SDK for JavaScript, as a second client.
 SDK() { node "$TOP/tests/azure/sdk.js" "$@"; }

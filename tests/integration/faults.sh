@@ -5,20 +5,16 @@
 # verified against the source.
 . "$(dirname "$0")/../lib.sh"
 need_azurite
-upstream=${AZURITE_BLOB_URL#http://}
-upstream=${upstream%%/*}
 C=f$(date +%s%N | tail -c 10)x$$
-f datastore register azure-blob direct --account devstoreaccount1 --container "$C" \
-    --account-url "$AZURITE_BLOB_URL" --account-key-env AZURITE_KEY --create-if-not-exists
+az_register direct
 
-/usr/bin/python3 "$TOP/tests/faults/proxy.py" --upstream "$upstream" --rate 0.25 --seed 7 \
+/usr/bin/python3 "$TOP/tests/faults/proxy.py" --upstream "$AZ_HOSTPORT" --rate 0.25 --seed 7 \
     --stats "$T/stats.json" --stall-seconds 4 >"$T/proxy.port" 2>"$T/proxy.err" &
 ppid=$!
 trap 'kill $ppid 2>/dev/null; rm -rf "$T"' EXIT
 for _ in $(seq 50); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
 port=$(head -1 "$T/proxy.port")
-f datastore register azure-blob faulty --account devstoreaccount1 --container "$C" \
-    --account-url "http://127.0.0.1:$port/devstoreaccount1" --account-key-env AZURITE_KEY
+az_register faulty "$port"
 expect_rc 0 "register through the faulty proxy (its access check retried as needed)"
 
 mkdir -p data/small

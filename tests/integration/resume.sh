@@ -5,23 +5,18 @@
 # makes "part-way" something a test can wait for.
 . "$(dirname "$0")/../lib.sh"
 need_azurite
-upstream=${AZURITE_BLOB_URL#http://}
-upstream=${upstream%%/*}
 C=r$(date +%s%N | tail -c 10)x$$
-f datastore register azure-blob direct --account devstoreaccount1 --container "$C" \
-    --account-url "$AZURITE_BLOB_URL" --account-key-env AZURITE_KEY --create-if-not-exists
+az_register direct
 
 # A link of about 8 MiB/s each way: a 40 MiB file (five 8 MiB blocks) takes
 # five seconds with one worker. SIGUSR1 makes it fast again.
 proxy() {
-    /usr/bin/python3 "$TOP/tests/faults/proxy.py" --upstream "$upstream" --rate 1 \
+    /usr/bin/python3 "$TOP/tests/faults/proxy.py" --upstream "$AZ_HOSTPORT" --rate 1 \
         --faults throttle --throttle-bps $((8 << 20)) --stats "$T/stats-$1.json" \
         >"$T/proxy-$1.port" 2>"$T/proxy-$1.err" &
     echo $! >"$T/proxy-$1.pid"
     for _ in $(seq 50); do [ -s "$T/proxy-$1.port" ] && break; sleep 0.1; done
-    f datastore register azure-blob "$1" --account devstoreaccount1 --container "$C" \
-        --account-url "http://127.0.0.1:$(head -1 "$T/proxy-$1.port")/devstoreaccount1" \
-        --account-key-env AZURITE_KEY
+    az_register "$1" "$(head -1 "$T/proxy-$1.port")"
 }
 trap 'for p in "$T"/proxy-*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$T"' EXIT
 # recorded FILE: the blocks a partial download records as safely on disk
