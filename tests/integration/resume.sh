@@ -172,3 +172,16 @@ f upload-files direct many.bin --target-path u
 expect_rc 1 "1-byte ids cannot number 11 blocks: the upload fails"
 expect_err "another tool left blocks staged for this blob with 1-byte ids" "and says why, and when it clears"
 expect_eq "$(SDK list "$C" u/many.bin | json /dev/stdin 'len(j)')" "0" "no blob was committed"
+
+# --- a large download onto a disk too small for it ---
+mkdir -p small
+if mount -t tmpfs -o size=8m tmpfs small 2>/dev/null; then
+    f download direct small --prefix r/big.bin
+    expect_rc 1 "a 40 MiB download onto an 8 MiB disk fails at once"
+    expect_err "cannot make room for" "saying it cannot make room"
+    expect_err "No space left on device" "with the system's reason"
+    expect_eq "$(find small -type f | wc -l)" "0" "and leaves no file, partial or final"
+    umount small
+else
+    _fail "mount a small tmpfs (the test runs as root)"
+fi
