@@ -28,24 +28,26 @@ static char *sub(const char *t, char **bad)
     return out;
 }
 
+static const struct {
+    const char *in, *want, *name;
+} cases[] = {
+    {"python t.py --data ${{inputs.data}} --out ${{outputs.model}}",
+     "python t.py --data /in/data --out /out/model", "plain references"},
+    {"${{ inputs.data }}/x ${{  run.id}}", "/in/data/x r1", "inner spaces"},
+    {"${{inputs.my-data}}", "/in/my data", "hyphenated names"},
+    {"${{inputs.data}}${{inputs.data}}", "/in/data/in/data", "adjacent references"},
+    {"no refs, $HOME and ${PATH} and {{x}} stay", "no refs, $HOME and ${PATH} and {{x}} stay",
+     "other dollar forms are untouched"},
+};
+
 int main(void)
 {
     char *bad, *o;
-    o = sub("python t.py --data ${{inputs.data}} --out ${{outputs.model}}", &bad);
-    STREQ(o, "python t.py --data /in/data --out /out/model", "plain references");
-    free(o);
-    o = sub("${{ inputs.data }}/x ${{  run.id}}", &bad);
-    STREQ(o, "/in/data/x r1", "inner spaces");
-    free(o);
-    o = sub("${{inputs.my-data}}", &bad);
-    STREQ(o, "/in/my data", "hyphenated names");
-    free(o);
-    o = sub("${{inputs.data}}${{inputs.data}}", &bad);
-    STREQ(o, "/in/data/in/data", "adjacent references");
-    free(o);
-    o = sub("no refs, $HOME and ${PATH} and {{x}} stay", &bad);
-    STREQ(o, "no refs, $HOME and ${PATH} and {{x}} stay", "other dollar forms are untouched");
-    free(o);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        o = sub(cases[i].in, &bad);
+        STREQ(o, cases[i].want, "%s", cases[i].name);
+        free(o);
+    }
     o = sub("x ${{inputs.nope}} y", &bad);
     OK(o == NULL && bad && !strcmp(bad, "inputs.nope"), "unknown reference reported: %s",
        bad ? bad : "(null)");
