@@ -179,6 +179,12 @@ typedef struct xf_task {
     uint32_t chunk;
 } xf_task_t;
 
+/* A worker's block buffer, as large as the largest block it has moved. */
+typedef struct xbuf {
+    char *p;
+    size_t n;
+} xbuf_t;
+
 typedef struct engine {
     pthread_mutex_t mu;
     pthread_cond_t work, space;
@@ -194,7 +200,7 @@ typedef struct engine {
     progress_t *pg;
     uint64_t files_total, bytes_total;
     size_t next_handle;
-    char *inline_buf; /* for work done by the producer itself */
+    xbuf_t inline_buf; /* for work done by the producer itself */
 } engine_t;
 
 #define QUEUE_MAX 1024
@@ -206,10 +212,6 @@ typedef struct engine {
 #define SAVE_EVERY 1.0
 
 static void chunk_out(engine_t *e, xf_file_t *f);
-
-typedef struct byte_ctx {
-    engine_t *e;
-} byte_ctx_t;
 
 static void on_bytes(void *ud, uint64_t n)
 {
@@ -686,7 +688,7 @@ static void run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, ch
         finalize(e, s, f);
 }
 
-static void run_task(engine_t *e, store_t *s, xf_task_t *t, char **buf)
+static void run_task(engine_t *e, store_t *s, xf_task_t *t, xbuf_t *buf)
 {
     double end = http_budget_end();
     if (end > 0 && progress_now() > end) {
@@ -702,17 +704,23 @@ static void run_task(engine_t *e, store_t *s, xf_task_t *t, char **buf)
             return;
         }
     }
-    if (!*buf && t->f->nchunks > 1)
-        *buf = malloc(t->f->block);
-    if (t->f->nchunks > 1 && !*buf) {
+    /* blocks grow for very large files: the buffer grows with them */
+    if (t->f->nchunks > 1 && buf->n < t->f->block) {
+        char *p = realloc(buf->p, t->f->block);
+        if (p) {
+            buf->p = p;
+            buf->n = t->f->block;
+        }
+    }
+    if (t->f->nchunks > 1 && buf->n < t->f->block) {
         pthread_mutex_lock(&t->f->mu);
         t->f->failed = 1;
         pthread_mutex_unlock(&t->f->mu);
     }
     if (t->f->upload)
-        run_upload(e, s, t->f, t->chunk, *buf);
+        run_upload(e, s, t->f, t->chunk, buf->p);
     else
-        run_download(e, s, t->f, t->chunk, *buf);
+        run_download(e, s, t->f, t->chunk, buf->p);
 }
 
 static void chunk_out(engine_t *e, xf_file_t *f)
@@ -752,7 +760,7 @@ static void *worker(void *arg)
     pthread_mutex_lock(&e->mu);
     store_t *s = e->handles[e->next_handle++];
     pthread_mutex_unlock(&e->mu);
-    char *buf = NULL;
+    xbuf_t buf = {0};
     for (;;) {
         pthread_mutex_lock(&e->mu);
         xf_task_t *t;
@@ -767,7 +775,7 @@ static void *worker(void *arg)
         run_task(e, s, t, &buf);
         free(t);
     }
-    free(buf);
+    free(buf.p);
     return NULL;
 }
 
@@ -849,7 +857,7 @@ static void engine_finish(engine_t *e)
     for (int i = 0; i < XFER_MAX_CONCURRENCY; i++)
         if (e->handles[i])
             store_close(e->handles[i]);
-    free(e->inline_buf);
+    free(e->inline_buf.p);
     progress_end(e->pg);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->work);
