@@ -6,12 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
+/* Every message is redacted where it is made: an error travels to logs,
+ * but also to run manifests and output records, which no log line guards. */
 static char *vfmt(const char *fmt, va_list ap)
 {
     char *s = NULL;
     if (vasprintf(&s, fmt, ap) < 0)
         return NULL;
-    return s;
+    char *r = log_redact(s);
+    free(s);
+    return r;
 }
 
 int ferr_set(ferr_t *err, int code, const char *fmt, ...)

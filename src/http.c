@@ -342,9 +342,12 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
         log_trace("%s %s -> %ld%s%s", r->method, r->url, rc == CURLE_OK ? resp->status : 0L,
                   resp->error_code[0] ? " " : "", resp->error_code);
-        if (st.aborted)
-            return ferr_set(err, FERR_TRANSFER, "%s %s: the transfer was stopped", r->method,
-                            r->url);
+        if (st.aborted) {
+            char host[256];
+            host_of(r->url, host, sizeof host);
+            return ferr_set(err, FERR_TRANSFER, "%s from %s: the transfer was stopped", r->method,
+                            host);
+        }
         int retry =
             rc != CURLE_OK ? transient_curl(rc) : http_transient(resp->status, resp->error_code);
         /* the wait: the server's Retry-After, else exponential backoff with jitter */
