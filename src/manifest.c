@@ -16,30 +16,11 @@
 
 int manifest_sha256(const char *path, char hex[65], ferr_t *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ferr_errno(err, FERR_IO, errno, "cannot read %s", path);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    static __thread unsigned char buf[1 << 16];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-            EVP_MD_CTX_free(ctx);
-            close(fd);
-            return ferr_errno(err, FERR_IO, e, "cannot read %s", path);
-        }
-        EVP_DigestUpdate(ctx, buf, (size_t)n);
-    }
-    close(fd);
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_DigestFinal_ex(ctx, md, &mdlen);
-    EVP_MD_CTX_free(ctx);
-    for (unsigned i = 0; i < 32; i++)
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (path_digest(path, EVP_sha256(), md, &n, err))
+        return -1;
+    for (unsigned i = 0; i < n && i < 32; i++)
         sprintf(hex + 2 * i, "%02x", md[i]);
     hex[64] = 0;
     return 0;

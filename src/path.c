@@ -300,3 +300,28 @@ int path_pread_full(int fd, void *buf, size_t n, uint64_t off)
     }
     return 0;
 }
+
+int path_digest(const char *path, const EVP_MD *md, unsigned char *out, unsigned int *len,
+                ferr_t *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ferr_errno(err, FERR_IO, errno, "cannot read %s", path);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    static __thread unsigned char buf[1 << 16];
+    int rc = ctx && EVP_DigestInit_ex(ctx, md, NULL) ? 0 : -1;
+    ssize_t n;
+    while (rc == 0 && (n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = ferr_errno(err, FERR_IO, errno, "cannot read %s", path);
+        else
+            EVP_DigestUpdate(ctx, buf, (size_t)n);
+    }
+    close(fd);
+    if (rc == 0 && !EVP_DigestFinal_ex(ctx, out, len))
+        rc = ferr_set(err, FERR_INTERNAL, "cannot hash %s", path);
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 #include "error.h"
 
 /* malloc'd "a/b" with exactly one slash between; b may be empty. */
@@ -29,6 +31,11 @@ int path_write_atomic(const char *path, const void *data, size_t len, int mode, 
 int path_read_all(const char *path, char **out, size_t *len, ferr_t *err);
 /* pread of exactly n bytes at off (retrying short reads); -1 with errno. */
 int path_pread_full(int fd, void *buf, size_t n, uint64_t off);
+/* The digest of a whole file (md: EVP_md5(), EVP_sha256()...) into out,
+ * at least EVP_MAX_MD_SIZE bytes; its length in *len. A read error is an
+ * error, never the digest of part of the file. */
+int path_digest(const char *path, const EVP_MD *md, unsigned char *out, unsigned int *len,
+                ferr_t *err);
 /* A temporary name beside path: "<dir>/.<base>.ferry-<pid>-<n>.part". */
 char *path_temp_beside(const char *path);
 

@@ -268,24 +268,17 @@ static int xattr_get(const char *path, const struct stat *st, int which, char *o
     return 0;
 }
 
+/* NULL when the file cannot be read whole */
 static char *file_md5_b64(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(c, EVP_md5(), NULL);
-    char *buf = malloc(1 << 20);
-    ssize_t r;
-    while (buf && (r = read(fd, buf, 1 << 20)) > 0)
-        EVP_DigestUpdate(c, buf, (size_t)r);
-    close(fd);
-    free(buf);
-    unsigned char md[16];
-    unsigned int ml = 0;
-    EVP_DigestFinal_ex(c, md, &ml);
-    EVP_MD_CTX_free(c);
-    return auth_base64(md, ml);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    ferr_t err = FERR_INIT;
+    int rc = path_digest(path, EVP_md5(), md, &n, &err);
+    if (rc)
+        log_debug("%s", err.msg);
+    ferr_clear(&err);
+    return rc ? NULL : auth_base64(md, n);
 }
 
 /* --- accounting --- */
