@@ -235,6 +235,8 @@ static void XMLCALL x_start(void *ud, const XML_Char *el, const XML_Char **attr)
         snprintf(p->path[p->depth], sizeof p->path[0], "%s", el);
     p->depth++;
     p->tlen = 0;
+    if (p->text)
+        p->text[0] = 0; /* an empty element has no text, not the last one's */
     if (p->depth == 3 && (!strcmp(el, "Blob") || !strcmp(el, "BlobPrefix"))) {
         p->in_blob = 1;
         lentry_dispose(&p->cur);
@@ -462,6 +464,8 @@ static int blob_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err
 typedef struct rsink {
     int fd;
     uint64_t start, off; /* off: bytes received so far end here */
+    uint64_t len;        /* bytes asked for: a server sending more is refused */
+    int over;
     char *buf;
     size_t used;
     EVP_MD_CTX *md5;
@@ -476,6 +480,7 @@ static void rsink_reset(void *ud)
     rsink_t *r = ud;
     r->off = r->start;
     r->used = 0;
+    r->over = 0;
     if (r->md5)
         EVP_DigestInit_ex(r->md5, EVP_md5(), NULL);
 }
@@ -501,6 +506,10 @@ static int rsink_flush(rsink_t *r)
 static size_t rsink_write(void *ud, const char *p, size_t n)
 {
     rsink_t *r = ud;
+    if (r->off - r->start + n > r->len) {
+        r->over = 1; /* a range ignored: never write past what was asked */
+        return 0;
+    }
     if (r->md5)
         EVP_DigestUpdate(r->md5, p, n);
     size_t taken = 0;
@@ -539,7 +548,8 @@ static int blob_read(store_t *s, const char *name, const char *etag, uint64_t of
         snprintf(im, sizeof im, "If-Match: %s", etag);
         h = curl_slist_append(h, im);
     }
-    rsink_t rs = {.fd = fd, .start = fd_off, .off = fd_off, .on_bytes = on_bytes, .ud = ud};
+    rsink_t rs = {.fd = fd, .start = fd_off, .off = fd_off, .len = len, .on_bytes = on_bytes,
+                  .ud = ud};
     /* only a read from the start can be the whole blob, worth hashing here;
      * the engine checks the blocks of a large file itself */
     if (off == 0)
@@ -562,6 +572,10 @@ static int blob_read(store_t *s, const char *name, const char *etag, uint64_t of
     free(rs.buf);
     if (rs.werr)
         rc = ferr_errno(err, FERR_IO, rs.werr, "writing %s", name);
+    else if (rs.over)
+        rc = ferr_set(err, FERR_TRANSFER,
+                      "downloading %s: the service sent more than the %llu bytes asked for", name,
+                      (unsigned long long)len);
     else if (rc == 0 && resp.status == 412)
         rc = ferr_set(err, FERR_TRANSFER,
                       "'%s' changed in the datastore while it was being read (it is no longer "
