@@ -325,3 +325,40 @@ int path_digest(const char *path, const EVP_MD *md, unsigned char *out, unsigned
     EVP_MD_CTX_free(ctx);
     return rc;
 }
+
+int path_mkdirs_under(const char *dest, const char *rel_dir, ferr_t *err)
+{
+    if (path_mkdirs(dest, 0755, err))
+        return -1;
+    char *cur = strdup(dest);
+    const char *seg = rel_dir;
+    while (seg && *seg) {
+        const char *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        char *part = strndup(seg, len);
+        char *next = path_join(cur, part);
+        free(part);
+        free(cur);
+        cur = next;
+        struct stat st;
+        if (lstat(cur, &st) == 0) {
+            if (S_ISLNK(st.st_mode)) {
+                ferr_set(err, FERR_UNSAFE, "%s is a symlink; refusing to write through it", cur);
+                free(cur);
+                return -1;
+            }
+            if (!S_ISDIR(st.st_mode)) {
+                ferr_set(err, FERR_IO, "%s is a file, so it cannot also be a folder", cur);
+                free(cur);
+                return -1;
+            }
+        } else if (mkdir(cur, 0755) != 0 && errno != EEXIST) {
+            ferr_errno(err, FERR_IO, errno, "cannot create folder %s", cur);
+            free(cur);
+            return -1;
+        }
+        seg = end ? end + 1 : NULL;
+    }
+    free(cur);
+    return 0;
+}

@@ -19,6 +19,9 @@ char *path_absolute(const char *p, const char *base);
 char *path_dirname(const char *p);
 /* mkdir -p with mode; existing folders are fine. */
 int path_mkdirs(const char *dir, int mode, ferr_t *err);
+/* Creates dest/rel_dir one component at a time, refusing any component of
+ * rel_dir that exists as a symlink or a file: nothing is written outside dest. */
+int path_mkdirs_under(const char *dest, const char *rel_dir, ferr_t *err);
 /* Is name a safe relative name (no "..", no leading "/", no "\\", no NUL,
  * no empty or "." segment, no control characters)? *why gets a reason. */
 int path_name_safe(const char *name, const char **why);

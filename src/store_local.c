@@ -250,10 +250,11 @@ static int local_write(store_t *s, const char *name, int fd, uint64_t size,
     if (!path_name_safe(name, &why))
         return ferr_set(err, FERR_UNSAFE, "name '%s' refused: %s", name, why);
     char *full = path_join(ls->root, name);
-    char *dir = path_dirname(full);
+    char *dir = path_dirname(name);
     int rc = 0;
     if (!ls->made || strcmp(ls->made, dir)) {
-        rc = path_mkdirs(dir, 0755, err);
+        /* never through a symlinked folder: a name cannot lead outside root */
+        rc = path_mkdirs_under(ls->root, strcmp(dir, ".") ? dir : "", err);
         free(ls->made);
         ls->made = rc ? NULL : dir;
     }

@@ -76,44 +76,6 @@ char *xfer_summary(const char *verb, const xfer_result_t *r)
     return out;
 }
 
-/* Creates dest/rel_dir one component at a time, refusing any component
- * that exists as a symlink or a file: nothing is written outside dest. */
-static int mkdirs_under(const char *dest, const char *rel_dir, ferr_t *err)
-{
-    if (path_mkdirs(dest, 0755, err))
-        return -1;
-    char *cur = strdup(dest);
-    const char *seg = rel_dir;
-    while (seg && *seg) {
-        const char *end = strchr(seg, '/');
-        size_t len = end ? (size_t)(end - seg) : strlen(seg);
-        char *part = strndup(seg, len);
-        char *next = path_join(cur, part);
-        free(part);
-        free(cur);
-        cur = next;
-        struct stat st;
-        if (lstat(cur, &st) == 0) {
-            if (S_ISLNK(st.st_mode)) {
-                ferr_set(err, FERR_UNSAFE, "%s is a symlink; refusing to write through it", cur);
-                free(cur);
-                return -1;
-            }
-            if (!S_ISDIR(st.st_mode)) {
-                ferr_set(err, FERR_IO, "%s is a file, so it cannot also be a folder", cur);
-                free(cur);
-                return -1;
-            }
-        } else if (mkdir(cur, 0755) != 0 && errno != EEXIST) {
-            ferr_errno(err, FERR_IO, errno, "cannot create folder %s", cur);
-            free(cur);
-            return -1;
-        }
-        seg = end ? end + 1 : NULL;
-    }
-    free(cur);
-    return 0;
-}
 
 /* ===================================================================== *
  * The engine: a bounded pool of workers, each with its own handle on the
@@ -1025,7 +987,7 @@ static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size
     char *reldir = path_dirname(rel);
     int rc = 0;
     if (!d->made || strcmp(d->made, reldir)) {
-        rc = mkdirs_under(d->dest, strcmp(reldir, ".") ? reldir : "", &err);
+        rc = path_mkdirs_under(d->dest, strcmp(reldir, ".") ? reldir : "", &err);
         free(d->made);
         d->made = rc ? NULL : reldir;
     }

@@ -130,6 +130,14 @@ expect_eq "$(ls -A "$DS/mixed")" "a.txt" "only the real file reached the datasto
 f download workspaceblobstore mixedback --prefix mixed/
 expect_eq "$(ls -A mixedback/mixed)" "a.txt" "and a local datastore does not list them"
 
+# an upload into a local datastore never writes through a symlinked folder in it
+mkdir -p escape-to && ln -s "$T/escape-to" "$DS/linkdir"
+f upload-files workspaceblobstore src/a.txt --target-path linkdir/sub
+expect_rc 1 "an upload through a symlinked folder in the datastore fails"
+expect_err "is a symlink; refusing to write through it" "and says why"
+expect_eq "$(find escape-to | wc -l)" "1" "nothing was written outside the datastore"
+rm "$DS/linkdir"
+
 # a symlink inside a local datastore is not followed out of it
 ln -s /etc "$DS/etc-link"
 f ls workspaceblobstore
