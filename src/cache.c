@@ -171,20 +171,17 @@ int cache_place(const cache_obj_t *o, const char *dest, ferr_t *err)
         int in = open(o->path, O_RDONLY | O_CLOEXEC);
         int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         struct stat st;
-        rc = in < 0 || out < 0 || fstat(in, &st) != 0 ? -1 : 0;
-        loff_t left = rc == 0 ? st.st_size : 0;
-        while (rc == 0 && left > 0) {
-            ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
-            if (n <= 0)
-                rc = -1;
-            else
-                left -= n;
-        }
+        rc = in < 0 || out < 0 || fstat(in, &st) != 0 ||
+                     path_copy_range(in, 0, out, 0, (uint64_t)st.st_size, NULL, NULL) != 0
+                 ? -1
+                 : 0;
         int e = errno;
         if (in >= 0)
             close(in);
-        if (out >= 0 && close(out) != 0)
+        if (out >= 0 && close(out) != 0 && rc == 0) {
+            e = errno;
             rc = -1;
+        }
         if (rc) {
             unlink(tmp);
             ferr_errno(err, FERR_IO, e ? e : EIO, "cache: cannot copy into %s", dest);

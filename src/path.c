@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -360,5 +362,71 @@ int path_mkdirs_under(const char *dest, const char *rel_dir, ferr_t *err)
         seg = end ? end + 1 : NULL;
     }
     free(cur);
+    return 0;
+}
+
+#define COPY_CHUNK (8u << 20)
+
+int path_copy_range(int in, uint64_t off, int out, uint64_t out_off, uint64_t len,
+                    void (*on_bytes)(void *ud, uint64_t n), void *ud)
+{
+    struct stat st;
+    if (off == 0 && out_off == 0 && fstat(in, &st) == 0 && (uint64_t)st.st_size == len &&
+        ioctl(out, FICLONE, in) == 0) {
+        if (on_bytes)
+            on_bytes(ud, len);
+        return 0;
+    }
+    int fast = 1;
+    char *buf = NULL;
+    while (len) {
+        size_t want = len > COPY_CHUNK ? COPY_CHUNK : (size_t)len;
+        ssize_t n = -1;
+        if (fast) {
+            loff_t io = (loff_t)off, oo = (loff_t)out_off;
+            n = copy_file_range(in, &io, out, &oo, want, 0);
+            if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+                          errno == EOPNOTSUPP)) {
+                fast = 0;
+                continue;
+            }
+        } else {
+            if (!buf && !(buf = malloc(COPY_CHUNK)))
+                return -1;
+            n = pread(in, buf, want, (off_t)off);
+            if (n > 0) {
+                ssize_t w = 0;
+                while (w < n) {
+                    ssize_t k = pwrite(out, buf + w, (size_t)(n - w), (off_t)(out_off + (uint64_t)w));
+                    if (k < 0 && errno == EINTR)
+                        continue;
+                    if (k < 0) {
+                        free(buf);
+                        return -1;
+                    }
+                    w += k;
+                }
+            }
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            free(buf);
+            errno = e;
+            return -1;
+        }
+        if (n == 0) { /* the source shrank under us */
+            free(buf);
+            errno = ENODATA;
+            return -1;
+        }
+        off += (uint64_t)n;
+        out_off += (uint64_t)n;
+        len -= (uint64_t)n;
+        if (on_bytes)
+            on_bytes(ud, (uint64_t)n);
+    }
+    free(buf);
     return 0;
 }

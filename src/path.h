@@ -39,6 +39,12 @@ int path_pread_full(int fd, void *buf, size_t n, uint64_t off);
  * error, never the digest of part of the file. */
 int path_digest(const char *path, const EVP_MD *md, unsigned char *out, unsigned int *len,
                 ferr_t *err);
+/* Copies len bytes of in at off to out at out_off: a reflink when it is the
+ * whole file and the filesystem can, else copy_file_range, else read and
+ * write (across filesystems, or where copy_file_range is refused). -1 with
+ * errno. on_bytes (may be NULL) hears of the bytes as they are copied. */
+int path_copy_range(int in, uint64_t off, int out, uint64_t out_off, uint64_t len,
+                    void (*on_bytes)(void *ud, uint64_t n), void *ud);
 /* A temporary name beside path: "<dir>/.<base>.ferry-<pid>-<n>.part". */
 char *path_temp_beside(const char *path);
 

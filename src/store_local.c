@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,7 +32,6 @@ static void local_etag(const struct stat *st, char *buf, size_t n)
              (long)st->st_mtim.tv_nsec);
 }
 
-#define CHUNK (8u << 20)
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -153,71 +150,6 @@ static int local_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *er
     return 0;
 }
 
-/* A reflink (shared extents, no data copied) where the filesystem can,
- * else copy_file_range, else pread/pwrite. */
-static int copy_range(int in, uint64_t off, int out, uint64_t out_off, uint64_t len,
-                      store_bytes_fn on_bytes, void *ud)
-{
-    struct stat st;
-    if (off == 0 && out_off == 0 && fstat(in, &st) == 0 && (uint64_t)st.st_size == len &&
-        ioctl(out, FICLONE, in) == 0) {
-        if (on_bytes)
-            on_bytes(ud, len);
-        return 0;
-    }
-    int fast = 1;
-    char *buf = NULL;
-    while (len) {
-        size_t want = len > CHUNK ? CHUNK : (size_t)len;
-        ssize_t n = -1;
-        if (fast) {
-            loff_t io = (loff_t)off, oo = (loff_t)out_off;
-            n = copy_file_range(in, &io, out, &oo, want, 0);
-            if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
-                          errno == EOPNOTSUPP)) {
-                fast = 0;
-                continue;
-            }
-        } else {
-            if (!buf && !(buf = malloc(CHUNK)))
-                return -1;
-            n = pread(in, buf, want, (off_t)off);
-            if (n > 0) {
-                ssize_t w = 0;
-                while (w < n) {
-                    ssize_t k = pwrite(out, buf + w, (size_t)(n - w), (off_t)(out_off + (uint64_t)w));
-                    if (k < 0 && errno == EINTR)
-                        continue;
-                    if (k < 0) {
-                        free(buf);
-                        return -1;
-                    }
-                    w += k;
-                }
-            }
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-            free(buf);
-            errno = e;
-            return -1;
-        }
-        if (n == 0) { /* the source shrank under us */
-            free(buf);
-            errno = ENODATA;
-            return -1;
-        }
-        off += (uint64_t)n;
-        out_off += (uint64_t)n;
-        len -= (uint64_t)n;
-        if (on_bytes)
-            on_bytes(ud, (uint64_t)n);
-    }
-    free(buf);
-    return 0;
-}
 
 static int local_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len,
                       int fd, uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
@@ -233,7 +165,7 @@ static int local_read(store_t *s, const char *name, const char *etag, uint64_t o
     if (in < 0)
         return ferr_errno(err, errno == ENOENT ? FERR_NOTFOUND : FERR_IO, errno,
                           "datastore %s: cannot read %s", s->ds->name, name);
-    int rc = copy_range(in, off, fd, fd_off, len, on_bytes, ud);
+    int rc = path_copy_range(in, off, fd, fd_off, len, on_bytes, ud);
     int e = errno;
     close(in);
     if (rc)
@@ -270,7 +202,7 @@ static int local_write(store_t *s, const char *name, int fd, uint64_t size,
         ferr_errno(err, FERR_IO, errno, "datastore %s: cannot write %s", s->ds->name, name);
         goto fail;
     }
-    if (copy_range(fd, 0, out, 0, size, on_bytes, ud) != 0) {
+    if (path_copy_range(fd, 0, out, 0, size, on_bytes, ud) != 0) {
         ferr_errno(err, FERR_IO, errno, "datastore %s: writing %s", s->ds->name, name);
         goto fail;
     }

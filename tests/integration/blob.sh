@@ -286,6 +286,19 @@ f run conc2.yml; keep
 expect_rc 121 "a bad FERRY_CONCURRENCY in a job is a config error"
 f run job.yml --run-id c5 --no-cache; keep
 expect_err "input d: downloaded 12 files (102.9 MiB), 0 skipped" "--no-cache downloads"
+# a cache on another filesystem: objects are copied into the run, not linked
+mkdir -p "$T/cachefs"
+if mount -t tmpfs -o size=256m tmpfs "$T/cachefs" 2>/dev/null; then
+    f run job.yml --run-id x1 --cache-dir "$T/cachefs"; keep
+    f run job.yml --run-id x2 --cache-dir "$T/cachefs"; keep
+    expect_rc 0 "a run with its cache on another filesystem"
+    expect_err "input d: downloaded 12 files (0 B, 12 from the cache)" "takes every input from that cache"
+    expect_same ../tree/big.bin "$FERRY_WORKSPACE/runs/x2/inputs/d/big.bin" "as whole copies"
+    expect_eq "$(stat -c %h "$FERRY_WORKSPACE/runs/x2/inputs/d/big.bin")" "1" "(copies, not links)"
+    umount "$T/cachefs"
+else
+    _fail "mount a tmpfs for the cache (the test runs as root)"
+fi
 cd "$T"
 
 # --- no secret anywhere, at any verbosity ---
