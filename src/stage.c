@@ -139,14 +139,21 @@ int stage_prepare_outputs(const plan_t *p, ferr_t *err)
 
 static int put_output_manifest(const plan_io_t *io, const stage_rec_t *rec, ferr_t *err);
 
+/* How an output goes up, in a sync or the final upload alike: its own
+ * overwrite rule; files a sync already sent, unchanged since, are not sent
+ * again. */
+static xfer_opts_t output_opts(const plan_io_t *io)
+{
+    return (xfer_opts_t){.overwrite = io->overwrite, .quick = io->overwrite, .label = io->name,
+                         .concurrency = concurrency};
+}
+
 static int stage_output(const plan_io_t *io, stage_rec_t *rec, ferr_t *err)
 {
     store_t *s;
     if (store_open(&s, io->ds, err))
         return -1;
-    /* files a sync already sent, unchanged since, are not sent again */
-    xfer_opts_t o = {.overwrite = io->overwrite, .label = io->name, .concurrency = concurrency,
-                     .quick = io->overwrite};
+    xfer_opts_t o = output_opts(io);
     int rc;
     struct stat st;
     if (io->type == IO_URI_FILE) {
@@ -190,8 +197,7 @@ double stage_sync_outputs(const plan_t *p, long sync_every, double now, double *
         if (now >= due) {
             store_t *s;
             ferr_t err = FERR_INIT;
-            xfer_opts_t o = {.overwrite = 1, .quick = 1, .label = io->name,
-                             .concurrency = concurrency};
+            xfer_opts_t o = output_opts(io);
             xfer_result_t res = {0};
             if (store_open(&s, io->ds, &err) == 0) {
                 if (xfer_upload_dir(s, io->local, io->remote, &o, &res, &err) == 0) {

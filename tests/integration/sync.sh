@@ -64,3 +64,22 @@ took=$(echo "$(date +%s.%N) - $start" | bc -l)
 expect_rc 143 "the command's status stands when the upload fails after a SIGTERM"
 [ "$(echo "$took < 4" | bc -l)" = 1 ] && _ok "an unreachable store does not hold ferry past its upload budget (${took%.*} s)" || _fail "the upload budget bounds the final upload" "took $took s"
 expect_err "of a 1 s budget" "ferry reports the budget"
+
+# a v1 output with overwrite false (the v1 default): syncs add files, never replace one
+mkdir -p "$DS/kept" && printf 'old\n' >"$DS/kept/ckpt-1"
+cat >v1keep.yml <<'YAML'
+script: keep.sh
+arguments: [$AZUREML_DATAREFERENCE_res]
+dataReferences:
+  res:
+    dataStoreName: workspaceblobstore
+    pathOnDataStore: kept
+    mode: upload
+YAML
+printf '#!/bin/sh\necho new > "$1/ckpt-1"; echo two > "$1/ckpt-2"; sleep 2.5\n' >keep.sh
+chmod +x keep.sh
+f -v run v1keep.yml --run-id k1 --sync-every 1
+expect_rc 0 "a v1 job with an overwrite-false output, synced while it runs"
+expect_err "output res: synced 1 changed file" "the sync sends the new file"
+expect_eq "$(cat "$DS/kept/ckpt-1")" "old" "and neither the sync nor the final upload replaces the existing one"
+expect_eq "$(cat "$DS/kept/ckpt-2")" "two" "the new file is there"
