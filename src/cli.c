@@ -204,7 +204,7 @@ static const opt_spec_t register_opts[] = {
     {"skip-validation", 0, 0}, {"overwrite", 0, 0},
     {"help", 'h', 0},        {NULL, 0, 0}};
 
-static int set_credential(ctx_t *c, datastore_t *ds, const args_t *a, ferr_t *err)
+static int set_credential(datastore_t *ds, const args_t *a, ferr_t *err)
 {
     static const struct {
         const char *flag;
@@ -234,12 +234,7 @@ static int set_credential(ctx_t *c, datastore_t *ds, const args_t *a, ferr_t *er
     if (flag(a, "store-secret")) {
         if (!found)
             return ferr_set(err, FERR_USAGE, "--store-secret needs a credential flag");
-        char *secret;
-        if (datastore_secret(ds, &secret, err))
-            return -1;
-        int rc = workspace_store_secret(c->ws, ds, secret, err);
-        free(secret);
-        return rc;
+        return 0; /* kept once the datastore is known good: keep_secret */
     }
     if (found && ds->cred_source == CRED_FROM_ENV && !getenv(ds->cred_ref))
         log_warn("$%s is not set now; it must be set wherever ferry uses datastore %s",
@@ -248,6 +243,27 @@ static int set_credential(ctx_t *c, datastore_t *ds, const args_t *a, ferr_t *er
         log_warn("%s is not readable now; it must be wherever ferry uses datastore %s",
                  ds->cred_ref, ds->name);
     return 0;
+}
+
+static void secret_free(char *secret)
+{
+    if (secret) {
+        explicit_bzero(secret, strlen(secret));
+        free(secret);
+    }
+}
+
+/* A private copy of a secret, written only after the name is known free and
+ * the access check passed: a failed register never replaces a stored one. */
+static int keep_secret(ctx_t *c, datastore_t *ds, const char *secret, ferr_t *err)
+{
+    char *own = NULL;
+    if (!secret && datastore_secret(ds, &own, err))
+        return -1;
+    log_add_secret(secret ? secret : own);
+    int rc = workspace_store_secret(c->ws, ds, secret ? secret : own, err);
+    secret_free(own);
+    return rc;
 }
 
 /* Reaches the container now (creating it if asked), so that a wrong name or
@@ -354,9 +370,13 @@ static int cmd_register(ctx_t *c, args_t *a, ferr_t *err)
             goto fail;
         }
     }
-    if (datastore_validate(ds, err) || set_credential(c, ds, a, err))
+    if (datastore_validate(ds, err) ||
+        workspace_name_free(c->ws, ds->name, flag(a, "overwrite"), err) ||
+        set_credential(ds, a, err))
         goto fail;
     if (check_access(ds, a, err))
+        goto fail;
+    if (flag(a, "store-secret") && keep_secret(c, ds, NULL, err))
         goto fail;
     char *name = strdup(ds->name);
     if (workspace_add(c->ws, ds, flag(a, "overwrite"), err)) {
@@ -395,26 +415,26 @@ static int cmd_ds_create(ctx_t *c, args_t *a, ferr_t *err)
             ferr_set(err, FERR_NOTFOUND, "%s: root %s is not an existing folder", file,
                      ds->root);
             datastore_free(ds);
-            free(secret);
+            secret_free(secret);
             return -1;
         }
     }
     if (secret)
         log_add_secret(secret);
     ds->inline_secret = secret; /* checked as given, before a copy is kept */
-    rc = check_access(ds, a, err);
+    rc = workspace_name_free(c->ws, ds->name, flag(a, "overwrite"), err);
+    if (rc == 0)
+        rc = check_access(ds, a, err);
     ds->inline_secret = NULL;
     if (rc) {
         datastore_free(ds);
-        free(secret);
+        secret_free(secret);
         return -1;
     }
     if (secret) {
         /* the file held the secret itself: keep a private copy, not a reference */
-        log_add_secret(secret);
-        rc = workspace_store_secret(c->ws, ds, secret, err);
-        explicit_bzero(secret, strlen(secret));
-        free(secret);
+        rc = keep_secret(c, ds, secret, err);
+        secret_free(secret);
         if (rc) {
             datastore_free(ds);
             return -1;

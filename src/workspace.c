@@ -507,18 +507,22 @@ static void require_writer(const workspace_t *ws)
         abort(); /* a programming error: opened read-only */
 }
 
+int workspace_name_free(const workspace_t *ws, const char *name, int overwrite, ferr_t *err)
+{
+    if (!overwrite && workspace_find(ws, name))
+        return ferr_set(err, FERR_EXISTS,
+                        "datastore %s exists already; pass --overwrite to replace it", name);
+    return 0;
+}
+
 int workspace_add(workspace_t *ws, datastore_t *ds, int overwrite, ferr_t *err)
 {
     require_writer(ws);
-    if (datastore_validate(ds, err))
+    if (datastore_validate(ds, err) || workspace_name_free(ws, ds->name, overwrite, err))
         return -1;
     for (size_t i = 0; i < ws->n; i++) {
         if (strcmp(ws->ds[i]->name, ds->name))
             continue;
-        if (!overwrite)
-            return ferr_set(err, FERR_EXISTS,
-                            "datastore %s exists already; pass --overwrite to replace it",
-                            ds->name);
         datastore_t *old = ws->ds[i];
         ws->ds[i] = ds;
         if (ws_save(ws, err)) {

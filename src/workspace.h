@@ -50,6 +50,9 @@ const char *workspace_default(const workspace_t *ws);
 
 /* The registry takes ownership of ds on success. */
 int workspace_add(workspace_t *ws, datastore_t *ds, int overwrite, ferr_t *err);
+/* FERR_EXISTS when name is taken and overwrite is not set: asked before
+ * anything (a stored secret) is written for a new datastore. */
+int workspace_name_free(const workspace_t *ws, const char *name, int overwrite, ferr_t *err);
 int workspace_remove(workspace_t *ws, const char *name, ferr_t *err);
 int workspace_set_default(workspace_t *ws, const char *name, ferr_t *err);
 /* Copies a secret into secrets/<name>.<kind> (0600); sets ds->cred_ref. */

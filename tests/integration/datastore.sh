@@ -52,6 +52,20 @@ expect_eq "$secret" "lake.client_secret" "the secret is stored under secrets/"
 expect_eq "$(stat -c %a "$FERRY_WORKSPACE/secrets/lake.client_secret")" "600" "with mode 0600"
 expect_eq "$(stat -c %a "$FERRY_WORKSPACE/secrets")" "700" "in a folder of mode 0700"
 expect_eq "$(cat "$FERRY_WORKSPACE/secrets/lake.client_secret")" "$MY_KEY" "holding the secret"
+# a register that fails never replaces a stored secret
+printf 'another-secret-0123456789abcdef\n' > keyfile2
+f datastore register azure-data-lake-gen2 lake --account acct1 --filesystem fs1 \
+    --tenant-id t --client-id c --client-secret-file keyfile2 --store-secret
+expect_err "datastore lake exists already" "registering a taken name without --overwrite fails"
+expect_eq "$(cat "$FERRY_WORKSPACE/secrets/lake.client_secret")" "$MY_KEY" "and leaves the stored secret as it was"
+f datastore register azure-blob kb --account devstoreaccount1 --container kbc \
+    --account-url http://127.0.0.1:9/devstoreaccount1 --account-key-env MY_KEY --store-secret --skip-validation
+export OTHER_KEY=$(printf 'another-key-0123456789abcdef' | base64)
+FERRY_RETRIES=1 f datastore register azure-blob kb --account devstoreaccount1 --container kbc \
+    --account-url http://127.0.0.1:9/devstoreaccount1 --account-key-env OTHER_KEY --store-secret --overwrite
+expect_rc 1 "an --overwrite whose access check fails is refused"
+expect_eq "$(cat "$FERRY_WORKSPACE/secrets/kb.account_key")" "$MY_KEY" "and the stored key is still the old one"
+f datastore remove kb
 
 f datastore list
 expect_out "https://acct1.blob.core.windows.net/data" "list shows the blob URL"
