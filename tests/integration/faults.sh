@@ -44,6 +44,8 @@ expect_eq "$lost" "0" "lost = 0: every file uploaded and downloaded through faul
 kill -TERM $ppid 2>/dev/null
 wait $ppid 2>/dev/null
 faults=$(json "$T/stats.json" 'j["faults"]')
+[ $(( $(cat "$T/retries.up") + $(cat "$T/retries.down") )) -ge 5 ] && _ok "ferry retried (uploads and downloads)" ||
+    _fail "ferry retried (uploads and downloads)" "$(cat "$T/retries.up") + $(cat "$T/retries.down")"
 echo "# figures: requests $(json "$T/stats.json" 'j["requests"]'), faults injected $faults $(json "$T/stats.json" 'j["by_kind"]'), retries $(( $(cat "$T/retries.up") + $(cat "$T/retries.down") )), files verified $files, bytes verified $bytes, lost $lost"
 [ "$faults" -ge 10 ] && _ok "the proxy injected a meaningful number of faults ($faults)" || _fail "the proxy injected a meaningful number of faults ($faults)"
 for k in 503 500 reset truncate stall throttle; do

@@ -139,9 +139,13 @@ f run fails.yml --run-id fail1
 expect_rc 3 "a failing command's status is kept"
 expect_file "$DS/azureml/fail1/o/ckpt.txt" "and its outputs are uploaded anyway (--upload-on always)"
 f run fails.yml --run-id fail2 --upload-on success
+expect_rc 3 "--upload-on success: the command ran and failed"
+expect_file "$FERRY_WORKSPACE/runs/fail2/outputs/o/ckpt.txt" "(it wrote its output locally)"
 expect_no_file "$DS/azureml/fail2/o/ckpt.txt" "--upload-on success skips outputs of a failed command"
 printf 'command: echo ok > ${{outputs.o}}/x.txt\noutputs:\n  o:\n' > good.yml
 f run good.yml --run-id fail3 --upload-on failure
+expect_rc 0 "--upload-on failure: the command ran and succeeded"
+expect_file "$FERRY_WORKSPACE/runs/fail3/outputs/o/x.txt" "(it wrote its output locally)"
 expect_no_file "$DS/azureml/fail3/o/x.txt" "--upload-on failure skips outputs of a good command"
 
 # --- an output that cannot be uploaded: 123 ---

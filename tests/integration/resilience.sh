@@ -27,11 +27,12 @@ if [ -n "${AZURITE_BLOB_URL:-}" ]; then
     expect_eq "$(find out -name "*.part" -o -name "*.ferry-partial" | wc -l)" "0" "nothing the killed run wrote is left beside it"
     # an upload killed mid-way: blocks were staged, nothing was committed
     head -c $((150 * 1024 * 1024)) /dev/urandom >src2.bin
-    "$FERRY" upload-files az src2.bin --target-path up -j 1 >/dev/null 2>&1 &
-    pid=$!
+    bg upload-files az src2.bin --target-path up -j 1
     sleep 0.4
-    kill -9 $pid
-    wait $pid 2>/dev/null
+    signal_bg KILL
+    staged=$(SDK blocks "$C" up/src2.bin | json /dev/stdin 'len(j["uncommitted"])')
+    [ "$staged" -ge 1 ] && _ok "killed mid-upload, after it had staged blocks ($staged)" ||
+        _fail "killed mid-upload, after it had staged blocks" "none staged"
     n=$(SDK list "$C" up/ | json /dev/stdin 'len(j)')
     expect_eq "$n" "0" "killed mid-upload: no blob appears (its staged blocks are not committed)"
     f upload-files az src2.bin --target-path up

@@ -49,11 +49,13 @@ expect_eq "$ok" "0" "a slow download records its progress as blocks land"
 expect_no_file out/r/big.bin "killed part-way: nothing under the final name"
 expect_file out/r/.big.bin.ferry-partial "the partial file stays for the next run"
 have=$(recorded out/r/.big.bin.ferry-partial)
-f download direct out --prefix r/
+f -vv download direct out --prefix r/
 expect_rc 0 "the same download again completes"
 expect_err "resuming; $((have * 8)).0 MiB of 40.0 MiB are here from an earlier attempt" "it says it resumes, and from where"
 expect_out "$((have * 8)).0 MiB of it already there" "the summary counts what was not fetched again"
 expect_same src/big.bin out/r/big.bin "the resumed file is whole (and its MD5 was checked)"
+# 40 MiB + 12345 bytes is six 8 MiB blocks: only those not on disk were asked for
+expect_eq "$(grep -c 'GET .*/r/big\.bin.* -> 206' "$ERR")" "$((6 - have))" "the rerun fetched only the $((6 - have)) missing blocks"
 expect_no_file out/r/.big.bin.ferry-partial "the partial file became the file"
 f download direct out --prefix r/
 expect_out "2 skipped (2 unchanged)" "a third run sees nothing to do"
@@ -61,6 +63,7 @@ expect_out "2 skipped (2 unchanged)" "a third run sees nothing to do"
 # --- the blob changed in between: the partial is not used ---
 bg download slow out2 --prefix r/big.bin -j 1
 wait_partial "out2/r/.big.bin.ferry-partial" 1
+expect_eq "$?" "0" "(the first content was part-way when killed)"
 signal_bg KILL
 head -c $((40 * MiB + 12345)) /dev/urandom >src/big2.bin
 SDK put "$C" r/big.bin src/big2.bin blocks >/dev/null
@@ -140,8 +143,9 @@ wait "$(cat "$T/proxy-slowup.pid")" 2>/dev/null
 [ "$n" -ge 2 ] && _ok "killed part-way, the upload had staged blocks ($n)" || _fail "killed part-way, the upload had staged blocks" "$n"
 expect_eq "$(SDK list "$C" u/ | json /dev/stdin 'len(j)')" "0" "but no blob appears: nothing was committed"
 staged=$(SDK blocks "$C" u/up.bin | json /dev/stdin 'len(j["uncommitted"])')
-f upload-files direct up.bin --target-path u
+f -vv upload-files direct up.bin --target-path u
 expect_rc 0 "the same upload again completes"
+expect_eq "$(grep -c 'PUT .*/u/up\.bin.*comp=block&.* -> 201' "$ERR")" "$((6 - staged))" "only the $((6 - staged)) blocks not staged were put"
 expect_out "of it already there" "sending only the blocks that were not staged"
 sent=$(grep -o '[0-9.]* MiB of it already there' "$OUT" | cut -d' ' -f1)
 expect_eq "${sent%.*}" "$((staged * 8))" "the staged blocks ($staged) were not sent again"
@@ -150,8 +154,9 @@ expect_eq "$(SDK blocks "$C" u/up.bin | json /dev/stdin 'len(j["uncommitted"])')
 
 # --- a changed large file sends only the blocks that changed ---
 printf 'a new middle' | dd of=up.bin bs=1 seek=$((20 * MiB)) conv=notrunc 2>/dev/null
-f upload-files direct up.bin --target-path u --overwrite
+f -vv upload-files direct up.bin --target-path u --overwrite
 expect_rc 0 "a changed file uploads again"
+expect_eq "$(grep -c 'PUT .*/u/up\.bin.*comp=block&.* -> 201' "$ERR")" "1" "one block was put"
 expect_out "32.0 MiB of it already there" "only its changed 8 MiB block travels; the blob's own blocks are used for the rest"
 expect_eq "$(SDK list "$C" u/ | json /dev/stdin 'j[0]["md5"]')" "$(b64md5 up.bin)" "and the blob holds the changed file"
 SDK get "$C" u/up.bin got.bin >/dev/null

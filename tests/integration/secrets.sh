@@ -34,6 +34,10 @@ expect_rc 121 "a run on a datastore that cannot move data fails"
 printf 'command: env; echo $FERRY_TEST_KEY | wc -c\noutputs:\n  o:\n' > local.yml
 f -vv run local.yml --run-id loc; keep
 expect_rc 0 "a local run at -vv"
+# the greps below look where the secrets would have been: the SAS URLs were
+# logged (masked), and the command's environment was printed
+grep -q 'sig=REDACTED' "$ALL" && _ok "requests with the SAS were logged, masked" || _fail "requests with the SAS were logged, masked"
+grep -q 'FERRY_RUN_ID=loc' "$ALL" && _ok "the command's environment was printed" || _fail "the command's environment was printed"
 for s in "$KEY" "$SIG" "$CS"; do
     n=$(grep -cF -- "$s" "$ALL")
     expect_eq "$n" "0" "no output line holds the secret ${s:0:6}..."
