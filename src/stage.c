@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -137,7 +138,10 @@ int stage_prepare_outputs(const plan_t *p, ferr_t *err)
     return 0;
 }
 
-static int put_output_manifest(const plan_io_t *io, const stage_rec_t *rec, ferr_t *err);
+#define MANIFEST_NAME "_ferry_manifest.json"
+static int put_output_manifest(store_t *s, const plan_io_t *io, const stage_rec_t *rec,
+                               ferr_t *err);
+static int drop_output_manifest(store_t *s, const plan_io_t *io, ferr_t *err);
 
 /* How an output goes up, in a sync or the final upload alike: its own
  * overwrite rule; files a sync already sent, unchanged since, are not sent
@@ -169,11 +173,13 @@ static int stage_output(const plan_io_t *io, stage_rec_t *rec, ferr_t *err)
             free(target);
         }
     } else {
-        rc = xfer_upload_dir(s, io->local, io->remote, &o, &rec->res, err);
+        rc = drop_output_manifest(s, io, err);
+        if (rc == 0)
+            rc = xfer_upload_dir(s, io->local, io->remote, &o, &rec->res, err);
         if (rc == 0 && rec->res.n == 0)
             log_warn("output %s: the command wrote nothing to %s", io->name, io->local);
         if (rc == 0)
-            rc = put_output_manifest(io, rec, err);
+            rc = put_output_manifest(s, io, rec, err);
     }
     store_close(s);
     if (rc == 0) {
@@ -200,7 +206,8 @@ double stage_sync_outputs(const plan_t *p, long sync_every, double now, double *
             xfer_opts_t o = output_opts(io);
             xfer_result_t res = {0};
             if (store_open(&s, io->ds, &err) == 0) {
-                if (xfer_upload_dir(s, io->local, io->remote, &o, &res, &err) == 0) {
+                if (drop_output_manifest(s, io, &err) == 0 &&
+                    xfer_upload_dir(s, io->local, io->remote, &o, &res, &err) == 0) {
                     if (res.files)
                         log_info("output %s: synced %llu changed file%s", io->name,
                                  (unsigned long long)res.files, res.files == 1 ? "" : "s");
@@ -222,8 +229,10 @@ double stage_sync_outputs(const plan_t *p, long sync_every, double now, double *
 }
 
 /* _ferry_manifest.json: every file of the output with its size and MD5, put
- * after them all. */
-static int put_output_manifest(const plan_io_t *io, const stage_rec_t *rec, ferr_t *err)
+ * after them all. (Made in memory: a temporary in the output folder could be
+ * uploaded as data by a later sync.) */
+static int put_output_manifest(store_t *s, const plan_io_t *io, const stage_rec_t *rec,
+                               ferr_t *err)
 {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "output", io->name);
@@ -244,25 +253,30 @@ static int put_output_manifest(const plan_io_t *io, const stage_rec_t *rec, ferr
     }
     char *text = cJSON_Print(m);
     cJSON_Delete(m);
-    char *tmp = path_join(io->local, ".ferry-output-manifest.json");
-    int rc = -1;
-    if (text && tmp && path_write_atomic(tmp, text, strlen(text), 0644, err) == 0) {
-        store_t *s;
-        if (store_open(&s, io->ds, err) == 0) {
-            int fd = open(tmp, O_RDONLY | O_CLOEXEC);
-            char *name = path_join(io->remote, "_ferry_manifest.json");
-            store_put_t put;
-            rc = fd < 0 ? ferr_errno(err, FERR_IO, errno, "%s", tmp)
-                        : s->ops->write(s, name, fd, strlen(text), NULL, NULL, &put, err);
-            if (fd >= 0)
-                close(fd);
-            free(name);
-            store_close(s);
-        }
-        unlink(tmp);
-    }
+    size_t len = text ? strlen(text) : 0;
+    int fd = text ? memfd_create("ferry-output-manifest", MFD_CLOEXEC) : -1;
+    int rc = fd < 0 || write(fd, text, len) != (ssize_t)len
+                 ? ferr_errno(err, FERR_IO, errno ? errno : ENOMEM, "output %s: the manifest",
+                              io->name)
+                 : 0;
+    char *name = path_join(io->remote, MANIFEST_NAME);
+    store_put_t put;
+    if (rc == 0)
+        rc = s->ops->write(s, name, fd, len, NULL, NULL, &put, err);
+    if (fd >= 0)
+        close(fd);
+    free(name);
     free(text);
-    free(tmp);
+    return rc;
+}
+
+/* An output is about to change: a manifest an earlier run left must not
+ * vouch for it while it is incomplete. */
+static int drop_output_manifest(store_t *s, const plan_io_t *io, ferr_t *err)
+{
+    char *name = path_join(io->remote, MANIFEST_NAME);
+    int rc = s->ops->remove(s, name, err);
+    free(name);
     return rc;
 }
 

@@ -79,6 +79,8 @@ struct store_ops {
      * an earlier attempt: each id (len bytes, NUL-terminated; another tool's
      * may hold any bytes) to fn. None for a missing name. */
     int (*blocks)(store_t *s, const char *name, store_block_fn fn, void *ud, ferr_t *err);
+    /* Removes name; a missing name is not an error. */
+    int (*remove)(store_t *s, const char *name, ferr_t *err);
     /* Optional: checks that the store can be reached with its credential,
      * creating the container first when create is set. */
     int (*check)(store_t *s, int create, ferr_t *err);

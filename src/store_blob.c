@@ -885,6 +885,24 @@ static int blob_blocks(store_t *s, const char *name, store_block_fn fn, void *ud
     return bparse_done(&p, rc, fn, ud);
 }
 
+/* --- Delete Blob --- */
+
+static int blob_remove(store_t *s, const char *name, ferr_t *err)
+{
+    blob_store_t *bs = (blob_store_t *)s;
+    char *url = blob_url(bs, name, NULL);
+    struct curl_slist *h = std_headers(NULL);
+    http_resp_t resp = {0};
+    int rc = url ? request(bs, "DELETE", url, h, NULL, 0, 0, NULL, &resp, err)
+                 : ferr_set(err, FERR_INTERNAL, "out of memory");
+    if (rc == 0 && resp.status != 202 && resp.status != 404)
+        rc = fail_status(bs, &resp, "removing", name, err);
+    curl_slist_free_all(h);
+    free(url);
+    http_resp_dispose(&resp);
+    return rc;
+}
+
 /* --- Create Container, access check --- */
 
 static int blob_check(store_t *s, int create, ferr_t *err)
@@ -948,6 +966,7 @@ static const struct store_ops blob_ops = {
     .read = blob_read,
     .write = blob_write,
     .check = blob_check,
+    .remove = blob_remove,
     .close = blob_close,
 };
 

@@ -247,6 +247,20 @@ static int local_clone(store_t *s, store_t **out, ferr_t *err)
     return store_local_open(out, s->ds, err);
 }
 
+static int local_remove(store_t *s, const char *name, ferr_t *err)
+{
+    local_store_t *ls = (local_store_t *)s;
+    const char *why;
+    if (!path_name_safe(name, &why))
+        return ferr_set(err, FERR_UNSAFE, "name '%s' refused: %s", name, why);
+    char *full = path_join(ls->root, name);
+    int rc = unlink(full) != 0 && errno != ENOENT
+                 ? ferr_errno(err, FERR_IO, errno, "datastore %s: cannot remove %s", s->ds->name, name)
+                 : 0;
+    free(full);
+    return rc;
+}
+
 static const struct store_ops local_ops = {
     .name = "local",
     .clone = local_clone,
@@ -254,6 +268,7 @@ static const struct store_ops local_ops = {
     .stat = local_stat,
     .read = local_read,
     .write = local_write,
+    .remove = local_remove,
     .close = local_close,
 };
 

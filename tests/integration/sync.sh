@@ -85,3 +85,15 @@ expect_rc 0 "a v1 job with an overwrite-false output, synced while it runs"
 expect_err "output res: synced 1 changed file" "the sync sends the new file"
 expect_eq "$(cat "$DS/kept/ckpt-1")" "old" "and neither the sync nor the final upload replaces the existing one"
 expect_eq "$(cat "$DS/kept/ckpt-2")" "two" "the new file is there"
+
+# an output path used again: the earlier run's manifest never vouches for the new, partial one
+printf 'command: echo one > ${{outputs.o}}/first\noutputs:\n  o: {path: "azureml://datastores/workspaceblobstore/paths/fixed/"}\n' >fixed1.yml
+f run fixed1.yml --run-id fx1
+expect_file "$DS/fixed/_ferry_manifest.json" "a finished run leaves its output's manifest"
+printf 'command: "while :; do date > ${{outputs.o}}/now; sleep 0.2; done"\noutputs:\n  o: {path: "azureml://datastores/workspaceblobstore/paths/fixed/", sync_interval: 1}\n' >fixed2.yml
+bg run fixed2.yml --run-id fx2
+wait_for "$DS/fixed/now"
+expect_eq "$?" "0" "a second run to the same path syncs into it"
+signal_bg KILL
+pkill -KILL -f 'date > .*/runs/fx2/' 2>/dev/null
+expect_no_file "$DS/fixed/_ferry_manifest.json" "killed, it leaves no manifest: the first run's is gone, not vouching for it"
