@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,6 @@
 static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 #define NFWD (sizeof forwarded / sizeof *forwarded)
 
-static sigset_t old_mask;
-static int blocked;
-
 void exec_block_signals(void)
 {
     sigset_t set;
@@ -27,19 +25,20 @@ void exec_block_signals(void)
     for (size_t i = 0; i < NFWD; i++)
         sigaddset(&set, forwarded[i]);
     sigaddset(&set, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &set, blocked ? NULL : &old_mask);
-    blocked = 1;
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
 static void child(const exec_opts_t *o, int errfd)
 {
-    /* the child gets a clean signal state back */
+    /* the child gets a clean signal state: default dispositions and no mask,
+     * so every signal ferry forwards reaches it (a background job started
+     * by a shell would otherwise inherit SIGINT and SIGQUIT ignored) */
     for (size_t i = 0; i < NFWD; i++)
         signal(forwarded[i], SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
     setpgid(0, 0);
     int e = 0;
     if (o->cwd && chdir(o->cwd) != 0) {

@@ -24,8 +24,9 @@ typedef struct exec_result {
     double seconds;
 } exec_result_t;
 
-/* Blocks the signals ferry forwards; call before anything that must not be
- * interrupted half-way (the child gets the old mask back). */
+/* Blocks the signals ferry forwards (in the calling thread, and so in every
+ * thread it starts after); exec_run takes them with sigtimedwait. The child
+ * starts with default dispositions and an empty mask. */
 void exec_block_signals(void);
 int exec_run(const exec_opts_t *o, exec_result_t *res, ferr_t *err);
 
