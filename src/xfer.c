@@ -987,7 +987,16 @@ static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size
     char *reldir = path_dirname(rel);
     int rc = 0;
     if (!d->made || strcmp(d->made, reldir)) {
-        rc = path_mkdirs_under(d->dest, strcmp(reldir, ".") ? reldir : "", &err);
+        const char *sub = strcmp(reldir, ".") ? reldir : "";
+        rc = path_mkdirs_under(d->dest, sub, &err);
+        if (rc == 0) {
+            /* what a killed download left in this folder (only the folders
+             * this download writes to are read, not the whole target) */
+            char *abs = path_join(d->dest, sub);
+            if (abs)
+                partial_sweep(abs, 0);
+            free(abs);
+        }
         free(d->made);
         d->made = rc ? NULL : reldir;
     }
@@ -1106,7 +1115,6 @@ int xfer_download_prefix(store_t *s, const char *prefix, size_t strip, const cha
     double t0 = progress_now();
     if (path_mkdirs(dest, 0755, err))
         return -1;
-    partial_sweep(dest, 64);
     engine_t e;
     engine_start(&e, s, o, res, o->label ? o->label : "download");
     dl_t d = {.e = &e, .s = s, .dest = dest, .strip = strip};
