@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "http.h"
 #include "log.h"
 
 struct auth {
@@ -171,21 +172,6 @@ static char *lower(char *s)
     return s;
 }
 
-static void pct_decode(char *s)
-{
-    char *o = s;
-    for (char *p = s; *p; p++) {
-        if (*p == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
-            char hex[3] = {p[1], p[2], 0};
-            *o++ = (char)strtol(hex, NULL, 16);
-            p += 2;
-        } else {
-            *o++ = *p;
-        }
-    }
-    *o = 0;
-}
-
 typedef struct sbuf {
     char *p;
     size_t n, cap;
@@ -289,10 +275,8 @@ int auth_sign(const auth_t *a, const char *method, const char *url,
         char *query = strdup(q + 1), *save = NULL;
         for (char *t = strtok_r(query, "&", &save); t && nq < 32; t = strtok_r(NULL, "&", &save)) {
             char *eq = strchr(t, '=');
-            char *k = strndup(t, eq ? (size_t)(eq - t) : strlen(t));
-            char *v = strdup(eq ? eq + 1 : "");
-            pct_decode(k);
-            pct_decode(v);
+            char *k = http_unescape(t, eq ? (size_t)(eq - t) : strlen(t));
+            char *v = http_unescape(eq ? eq + 1 : "", eq ? strlen(eq + 1) : 0);
             qs[nq].k = lower(k);
             qs[nq].v = v;
             nq++;

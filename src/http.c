@@ -71,6 +71,22 @@ int http_transient(long status, const char *error_code)
            status == 504;
 }
 
+char *http_unescape(const char *s, size_t n)
+{
+    int len = 0;
+    char *c = curl_easy_unescape(NULL, s, (int)n, &len);
+    if (!c)
+        return NULL;
+    /* a NUL cannot live in a C string: it becomes a control character,
+     * which every name check refuses, instead of cutting the name short */
+    for (int i = 0; i < len; i++)
+        if (!c[i])
+            c[i] = '\x01';
+    char *out = strndup(c, (size_t)len);
+    curl_free(c);
+    return out;
+}
+
 char *http_escape(const char *s, int keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -209,7 +225,6 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-static unsigned long retries_total;
 static double budget_end;
 
 void http_set_budget_end(double t)
@@ -220,16 +235,6 @@ void http_set_budget_end(double t)
 double http_budget_end(void)
 {
     return budget_end;
-}
-
-void http_retries_add(unsigned long n)
-{
-    __atomic_fetch_add(&retries_total, n, __ATOMIC_RELAXED);
-}
-
-unsigned long http_retries(void)
-{
-    return __atomic_load_n(&retries_total, __ATOMIC_RELAXED);
 }
 
 static void sleep_s(double s)
@@ -391,7 +396,6 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
         else
             log_debug("%s %s: %s; try %d of %d again in %.2f s", r->method, r->url,
                       curl_easy_strerror(rc), attempt + 1, tries, wait);
-        http_retries_add(1);
         sleep_s(wait);
         backoff *= 4;
     }

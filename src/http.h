@@ -63,9 +63,8 @@ char *http_escape(const char *s, int keep_slash);
  * budget after a SIGTERM. */
 void http_set_budget_end(double t);
 double http_budget_end(void);
-/* Requests tried again, in this process so far. */
-unsigned long http_retries(void);
-void http_retries_add(unsigned long n);
+/* Percent-decoded copy of the n bytes at s (libcurl's decoder), malloc'd. */
+char *http_unescape(const char *s, size_t n);
 /* Is the answer one worth retrying: 408, 429, 500, 502, 503, 504, or an
  * x-ms-error-code of ServerBusy, OperationTimedOut or InternalError? 403,
  * 404 and 409 will not change and are not. */

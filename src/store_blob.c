@@ -273,21 +273,6 @@ static char *text_dup(lparse_t *p)
     return strndup(p->text ? p->text : "", p->tlen);
 }
 
-static void pct_decode_inplace(char *s)
-{
-    char *o = s;
-    for (char *q = s; *q; q++) {
-        if (*q == '%' && q[1] && q[2]) {
-            char hex[3] = {q[1], q[2], 0};
-            *o++ = (char)strtol(hex, NULL, 16);
-            q += 2;
-        } else {
-            *o++ = *q;
-        }
-    }
-    *o = 0;
-}
-
 static void XMLCALL x_end(void *ud, const XML_Char *el)
 {
     lparse_t *p = ud;
@@ -298,8 +283,11 @@ static void XMLCALL x_end(void *ud, const XML_Char *el)
     } else if (p->in_blob && p->depth == 3 && !strcmp(el, "Name")) {
         free(p->cur.name); /* a repeated element: the last one counts */
         p->cur.name = text_dup(p);
-        if (p->encoded && p->cur.name)
-            pct_decode_inplace(p->cur.name);
+        if (p->encoded && p->cur.name) {
+            char *d = http_unescape(p->cur.name, strlen(p->cur.name));
+            free(p->cur.name);
+            p->cur.name = d;
+        }
     } else if (p->in_blob && p->depth == 4 && !strcmp(p->path[3], "Properties")) {
         if (!strcmp(el, "Content-Length"))
             p->cur.size = strtoull(p->text ? p->text : "0", NULL, 10);

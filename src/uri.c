@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
+
 void uri_dispose(uri_t *u)
 {
     free(u->datastore);
@@ -114,25 +116,6 @@ void uri_blob_dispose(blob_url_t *b)
     memset(b, 0, sizeof *b);
 }
 
-static char *pct_decoded(const char *s, size_t n)
-{
-    char *out = malloc(n + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
-            isxdigit((unsigned char)s[i + 2])) {
-            char hex[3] = {s[i + 1], s[i + 2], 0};
-            *o++ = (char)strtol(hex, NULL, 16);
-            i += 2;
-        } else {
-            *o++ = s[i];
-        }
-    }
-    *o = 0;
-    return out;
-}
-
 static int is_path_style_host(const char *h, size_t n)
 {
     if ((n >= 9 && !strncmp(h, "localhost", 9)) || (n && h[0] == '['))
@@ -213,7 +196,7 @@ int uri_blob_parse(const char *text, blob_url_t *out, const char **why)
         *why = "no container in the URL";
         goto fail;
     }
-    out->path = pct_decoded(path, strlen(path));
+    out->path = http_unescape(path, strlen(path));
     return 0;
 fail:
     if (!*why)

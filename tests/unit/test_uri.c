@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "tap.h"
+#include "http.h"
 #include "uri.h"
 
 int main(void)
@@ -71,5 +72,15 @@ int main(void)
        "a query string (a SAS) in a job file's URL is refused");
     OK(uri_blob_parse("wasbs://acct.blob.core.windows.net/x", &b, &why) != 0,
        "wasbs without a container is refused");
+    /* the one percent-decoder (libcurl's) every parser uses */
+    char *d = http_unescape("a%2Fb%20c", 9);
+    STREQ(d, "a/b c", "percent escapes are decoded");
+    free(d);
+    d = http_unescape("100%zz%", 7);
+    STREQ(d, "100%zz%", "a %% without two hex digits stays as it is");
+    free(d);
+    d = http_unescape("x%00y", 5);
+    STREQ(d, "x\x01y", "an encoded NUL becomes a control character, never the end of the name");
+    free(d);
     TAP_DONE();
 }
