@@ -73,12 +73,6 @@ const char *cache_dir(const cache_t *c)
     return c->dir;
 }
 
-static void stamp(const struct stat *st, char *buf, size_t n)
-{
-    snprintf(buf, n, "%llu:%ld.%09ld", (unsigned long long)st->st_size, (long)st->st_mtim.tv_sec,
-             st->st_mtim.tv_nsec);
-}
-
 int cache_acquire(cache_t *c, const char *store_id, const char *name, const char *etag,
                   cache_obj_t *out, ferr_t *err)
 {
@@ -119,7 +113,7 @@ int cache_acquire(cache_t *c, const char *store_id, const char *name, const char
     struct stat st;
     char want[64], got[64];
     if (stat(out->path, &st) == 0) {
-        stamp(&st, want, sizeof want);
+        path_stamp(&st, want, sizeof want);
         ssize_t l = getxattr(out->path, "user.ferry.cache", got, sizeof got - 1);
         if (l > 0) {
             got[l] = 0;
@@ -146,7 +140,7 @@ void cache_commit(cache_obj_t *o)
     chmod(o->path, 0444); /* a linked input is read-only, as a mounted one would be */
     if (stat(o->path, &st) != 0)
         return;
-    stamp(&st, val, sizeof val);
+    path_stamp(&st, val, sizeof val);
     if (setxattr(o->path, "user.ferry.cache", val, strlen(val), 0) == 0)
         o->valid = 1;
 }

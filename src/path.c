@@ -430,3 +430,9 @@ int path_copy_range(int in, uint64_t off, int out, uint64_t out_off, uint64_t le
     free(buf);
     return 0;
 }
+
+void path_stamp(const struct stat *st, char *buf, size_t n)
+{
+    snprintf(buf, n, "%llu:%ld.%09ld", (unsigned long long)st->st_size, (long)st->st_mtim.tv_sec,
+             st->st_mtim.tv_nsec);
+}

@@ -45,6 +45,10 @@ int path_digest(const char *path, const EVP_MD *md, unsigned char *out, unsigned
  * errno. on_bytes (may be NULL) hears of the bytes as they are copied. */
 int path_copy_range(int in, uint64_t off, int out, uint64_t out_off, uint64_t len,
                     void (*on_bytes)(void *ud, uint64_t n), void *ud);
+/* "size:mtime" of a file: what a record kept beside it (an xattr) was true
+ * of; a file that no longer has this stamp has changed since. */
+struct stat;
+void path_stamp(const struct stat *st, char *buf, size_t n);
 /* A temporary name beside path: "<dir>/.<base>.ferry-<pid>-<n>.part". */
 char *path_temp_beside(const char *path);
 

@@ -135,10 +135,11 @@ static int local_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *er
     struct stat st;
     int r = lstat(full, &st), e0 = errno;
     free(full);
+    if (r != 0 && e0 != ENOENT && e0 != ENOTDIR)
+        return ferr_errno(err, FERR_IO, e0, "datastore %s: %s", s->ds->name, name);
     if (r != 0 || !S_ISREG(st.st_mode))
         return ferr_set(err, FERR_NOTFOUND, "%s: no such file in datastore %s", name,
                         s->ds->name);
-    (void)e0;
     free(ls->stat_name);
     ls->stat_name = strdup(name);
     e->name = ls->stat_name;

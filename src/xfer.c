@@ -185,12 +185,6 @@ static void on_bytes(void *ud, uint64_t n)
 
 /* --- xattrs: what ferry knows about a local file, valid while it is unchanged --- */
 
-static void stamp_of(const struct stat *st, char *buf, size_t n)
-{
-    snprintf(buf, n, "%llu:%ld.%09ld", (unsigned long long)st->st_size, (long)st->st_mtim.tv_sec,
-             st->st_mtim.tv_nsec);
-}
-
 #define XATTR_NAME "user.ferry"
 
 /* One attribute, "stamp\netag\nmd5": one system call to write, one to read. */
@@ -200,7 +194,7 @@ static void xattr_record(const char *path, const char *etag, const char *md5)
     char val[400];
     if (stat(path, &st) != 0)
         return;
-    stamp_of(&st, val, sizeof val);
+    path_stamp(&st, val, sizeof val);
     size_t l = strlen(val);
     snprintf(val + l, sizeof val - l, "\n%s\n%s", etag ? etag : "", md5 ? md5 : "");
     /* best effort: a filesystem without user xattrs just forgoes the shortcut */
@@ -215,7 +209,7 @@ static int xattr_get(const char *path, const struct stat *st, int which, char *o
     if (l <= 0)
         return -1;
     val[l] = 0;
-    stamp_of(st, stamp, sizeof stamp);
+    path_stamp(st, stamp, sizeof stamp);
     char *f1 = strchr(val, '\n');
     char *f2 = f1 ? strchr(f1 + 1, '\n') : NULL;
     if (!f2)
