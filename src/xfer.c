@@ -324,6 +324,29 @@ static char *b64_final(EVP_MD_CTX *c)
 
 /* --- the work itself --- */
 
+/* A download whole (ok) in its temporary file: closes fd, gives the file
+ * its final name; or, when anything failed, removes it. Returns ok. */
+static int rename_into_place(xf_file_t *f, int fd, int ok, ferr_t *err)
+{
+    if (close(fd) != 0 && ok)
+        ok = ferr_errno(err, FERR_IO, errno, "writing %s", f->local) == 0;
+    if (ok && rename(f->tmp, f->local) != 0)
+        ok = ferr_errno(err, FERR_IO, errno, "cannot rename into %s", f->local) == 0;
+    if (!ok)
+        unlink(f->tmp);
+    return ok;
+}
+
+/* A download under its final name: placed from the cache into the target,
+ * or recorded as what it is (ETag, MD5) for the next run. */
+static int place_or_record(xf_file_t *f, ferr_t *err)
+{
+    if (f->place)
+        return place_from_cache(f, err) == 0;
+    xattr_record(f->local, f->etag, f->want_md5);
+    return 1;
+}
+
 /* Everything about a chunked file is settled: rename or commit, or clean up. */
 static void finalize(engine_t *e, store_t *s, xf_file_t *f)
 {
@@ -362,26 +385,10 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
         } else if (f->resumable) {
             partial_drop(f->fd, f->tmp); /* while still locked: no one else can have taken it */
         } else {
-            if (close(f->fd) != 0 && ok) {
-                ok = 0;
-                ferr_errno(&err, FERR_IO, errno, "writing %s", f->local);
-            }
-            if (ok && rename(f->tmp, f->local) != 0) {
-                ok = 0;
-                ferr_errno(&err, FERR_IO, errno, "cannot rename into %s", f->local);
-            }
-            if (!ok)
-                unlink(f->tmp);
+            ok = rename_into_place(f, f->fd, ok, &err);
         }
-        if (ok && f->place)
-            ok = place_from_cache(f, &err) == 0;
-        else if (ok)
-            xattr_record(f->local, f->etag, f->want_md5);
-        if (ok && f->resumed) {
-            pthread_mutex_lock(&e->mu);
-            e->res->resumed += f->resumed;
-            pthread_mutex_unlock(&e->mu);
-        }
+        if (ok)
+            ok = place_or_record(f, &err);
     } else {
         close(f->fd);
         if (ok) {
@@ -389,17 +396,17 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
             store_put_t put = {0};
             ok = s->ops->commit_blocks(s, f->name, f->ids, f->nchunks, md5 ? md5 : "", &put,
                                        &err) == 0;
-            if (ok && f->resumed) {
-                pthread_mutex_lock(&e->mu);
-                e->res->resumed += f->resumed;
-                pthread_mutex_unlock(&e->mu);
-            }
             if (ok) {
                 set_item_meta(e, f->item, put.etag, put.md5);
                 xattr_record(f->local, NULL, md5);
             }
             free(md5);
         }
+    }
+    if (ok && f->resumed) {
+        pthread_mutex_lock(&e->mu);
+        e->res->resumed += f->resumed;
+        pthread_mutex_unlock(&e->mu);
     }
     account(e, f->item, ok, err.msg ? err.msg : f->error);
     ferr_clear(&err);
@@ -473,20 +480,14 @@ static void run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, 
     if (f->nchunks == 1) {
         /* a whole file: its own temporary name, checked by the store as it streams */
         int fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        int rc = fd < 0 ? ferr_errno(&err, FERR_IO, errno, "cannot create %s", f->tmp) : 0;
-        if (rc == 0)
-            rc = s->ops->read(s, f->name, NULL, 0, f->size, fd, 0, on_bytes, e, &err);
-        if (fd >= 0 && close(fd) != 0 && rc == 0)
-            rc = ferr_errno(&err, FERR_IO, errno, "writing %s", f->local);
-        if (rc == 0 && rename(f->tmp, f->local) != 0)
-            rc = ferr_errno(&err, FERR_IO, errno, "cannot rename into %s", f->local);
-        if (rc)
-            unlink(f->tmp);
-        else if (f->place)
-            rc = place_from_cache(f, &err);
-        else
-            xattr_record(f->local, f->etag, f->want_md5);
-        account(e, f->item, rc == 0, err.msg);
+        int ok = fd >= 0 || ferr_errno(&err, FERR_IO, errno, "cannot create %s", f->tmp) == 0;
+        if (ok)
+            ok = s->ops->read(s, f->name, NULL, 0, f->size, fd, 0, on_bytes, e, &err) == 0;
+        if (fd >= 0)
+            ok = rename_into_place(f, fd, ok, &err);
+        if (ok)
+            ok = place_or_record(f, &err);
+        account(e, f->item, ok, err.msg);
         ferr_clear(&err);
         file_free(f);
         return;
