@@ -46,6 +46,15 @@ wait_for() {
     for i in $(seq $((${2:-10} * 10))); do [ -e "$1" ] && return 0; sleep 0.1; done
     return 1
 }
+# signal_run SIG FILE ARGS...: ferry ARGS in the background; once FILE exists (a failure
+# if it never does), SIG to it; its status in $RC.
+signal_run() {
+    local sig=$1 mark=$2
+    shift 2
+    bg "$@"
+    wait_for "$mark" || _fail "ferry $* wrote $mark" "it never appeared"
+    signal_bg "$sig"
+}
 # signal_bg SIG: sends SIG to the background ferry and waits for it; its status in $RC.
 signal_bg() {
     kill -"$1" "$BG" 2>/dev/null

@@ -163,18 +163,14 @@ command: >-
 outputs:
   o:
 YAML
-bg run term.yml --run-id term
-wait_for "$FERRY_WORKSPACE/runs/term/outputs/o/started.txt"
-signal_bg TERM
+signal_run TERM "$FERRY_WORKSPACE/runs/term/outputs/o/started.txt" run term.yml --run-id term
 expect_rc 143 "SIGTERM to ferry: the command's own status comes back"
 expect_eq "$(cat "$DS/azureml/term/o/term.txt" 2>/dev/null)" "got-term" "the command got SIGTERM and its outputs were uploaded"
 expect_err "forwarding Terminated to the command" "ferry says it forwarded the signal"
 
 # a command that ignores SIGTERM gets SIGKILL after the grace period
 printf "command: trap '' TERM; touch \${{outputs.o}}/up; while :; do sleep 0.1; done\noutputs:\n  o:\n" > stubborn.yml
-bg run stubborn.yml --run-id stub --grace 1
-wait_for "$FERRY_WORKSPACE/runs/stub/outputs/o/up"
-signal_bg TERM
+signal_run TERM "$FERRY_WORKSPACE/runs/stub/outputs/o/up" run stubborn.yml --run-id stub --grace 1
 expect_rc 137 "after --grace, SIGKILL (128+9)"
 expect_err "still running 1 s after SIGTERM; sending SIGKILL" "and ferry says so"
 expect_file "$DS/azureml/stub/o/up" "outputs are uploaded after a SIGKILL too"
@@ -188,9 +184,7 @@ command: >-
 outputs:
   o:
 YAML
-bg run usr.yml --run-id usr
-wait_for "$FERRY_WORKSPACE/runs/usr/outputs/o/ready"
-signal_bg USR1
+signal_run USR1 "$FERRY_WORKSPACE/runs/usr/outputs/o/ready" run usr.yml --run-id usr
 expect_rc 0 "SIGUSR1 is forwarded and the command finishes"
 expect_file "$DS/azureml/usr/o/usr1.txt" "the command saw SIGUSR1"
 
