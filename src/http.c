@@ -229,12 +229,14 @@ static double budget_end;
 
 void http_set_budget_end(double t)
 {
-    budget_end = t;
+    __atomic_store(&budget_end, &t, __ATOMIC_RELAXED);
 }
 
 double http_budget_end(void)
 {
-    return budget_end;
+    double t;
+    __atomic_load(&budget_end, &t, __ATOMIC_RELAXED);
+    return t;
 }
 
 static void sleep_s(double s)
@@ -365,8 +367,8 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         double spent = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
-        if (retry && budget_end > 0 &&
-            (double)now.tv_sec + (double)now.tv_nsec / 1e9 + wait > budget_end)
+        double end = http_budget_end();
+        if (retry && end > 0 && (double)now.tv_sec + (double)now.tv_nsec / 1e9 + wait > end)
             retry = 0; /* the final upload's budget is spent */
         if (retry && spent + wait > deadline) {
             log_debug("%s %s: no time left to retry (%.0f s spent)", r->method, r->url, spent);

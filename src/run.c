@@ -2,6 +2,7 @@
 #include "run.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -58,6 +59,50 @@ static void *sync_main(void *arg)
     pthread_mutex_unlock(&sy->mu);
     free(last);
     return NULL;
+}
+
+/* The final upload can meet the scheduler's SIGTERM too (the command had
+ * ended by itself): from then on the upload keeps within --upload-budget. */
+typedef struct late {
+    pthread_t th;
+    int started, stop;
+    long budget;
+} late_t;
+
+static void *late_main(void *arg)
+{
+    late_t *l = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    struct timespec tick = {0, 200000000};
+    while (!__atomic_load_n(&l->stop, __ATOMIC_RELAXED)) {
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig > 0) {
+            http_set_budget_end(progress_now() + (double)l->budget);
+            log_warn("%s during the final upload: it stops within the %ld s budget",
+                     strsignal(sig), l->budget);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void late_start(late_t *l, long budget)
+{
+    memset(l, 0, sizeof *l);
+    l->budget = budget;
+    if (budget) /* signals are held since staging ended: this thread takes them */
+        l->started = pthread_create(&l->th, NULL, late_main, l) == 0;
+}
+
+static void late_stop(late_t *l)
+{
+    if (!l->started)
+        return;
+    __atomic_store_n(&l->stop, 1, __ATOMIC_RELAXED);
+    pthread_join(l->th, NULL);
 }
 
 static void sync_start(syncer_t *sy, const plan_t *p, long every)
@@ -266,9 +311,13 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
         ferr_clear(&e4);
         double u0 = progress_now();
         /* after a scheduler's signal, the time left is what the budget says */
+        late_t late = {0};
         if (ex.forwarded && o->upload_budget)
             http_set_budget_end(u0 + (double)o->upload_budget);
+        else
+            late_start(&late, o->upload_budget);
         int urc = stage_outputs(plan, out, err);
+        late_stop(&late);
         http_set_budget_end(0);
         if (ex.forwarded && o->upload_budget)
             log_info("final upload of outputs took %.1f s of a %ld s budget", progress_now() - u0,

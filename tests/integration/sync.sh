@@ -66,6 +66,17 @@ took=$(echo "$(date +%s.%N) - $start" | bc -l)
 expect_rc 143 "the command's status stands when the upload fails after a SIGTERM"
 [ "$(echo "$took < 4" | bc -l)" = 1 ] && _ok "an unreachable store does not hold ferry past its upload budget (${took%.*} s)" || _fail "the upload budget bounds the final upload" "took $took s"
 expect_err "of a 1 s budget" "ferry reports the budget"
+# ... and a SIGTERM that comes during the final upload (the command had finished) too
+printf 'command: echo x > ${{outputs.o}}/a\noutputs:\n  o: {path: "azureml://datastores/gone/paths/out/"}\n' >late.yml
+FERRY_RETRIES=20 FERRY_RETRY_DEADLINE=60 bg run late.yml --run-id b2 --upload-budget 1
+wait_for "$FERRY_WORKSPACE/runs/b2/outputs/o/a"
+sleep 1 # the command is done; the upload is retrying against a closed port
+start=$(date +%s.%N)
+signal_bg TERM
+took=$(echo "$(date +%s.%N) - $start" | bc -l)
+expect_rc 123 "a final upload that fails after a late SIGTERM exits 123"
+[ "$(echo "$took < 4" | bc -l)" = 1 ] && _ok "a SIGTERM during the final upload starts the budget (${took%.*} s)" || _fail "a SIGTERM during the final upload starts the budget" "took $took s"
+expect_err "Terminated during the final upload: it stops within the 1 s budget" "and ferry says so"
 
 # a v1 output with overwrite false (the v1 default): syncs add files, never replace one
 mkdir -p "$DS/kept" && printf 'old\n' >"$DS/kept/ckpt-1"
