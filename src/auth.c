@@ -12,6 +12,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "xalloc.h"
 
 struct auth {
     cred_kind_t kind;
@@ -143,11 +144,39 @@ char *auth_url(const auth_t *a, const char *url)
     return out;
 }
 
-/* --- SharedKey --- */
+/* --- SharedKey ---
+ * The string-to-sign of "Authorize with Shared Key" (versions 2009-09-19 and
+ * later): the verb, eleven standard headers' values in a fixed order, the
+ * x-ms-* headers sorted, then /account/path and the query parameters,
+ * decoded, lowercased and sorted. Every header and parameter is kept: a
+ * dropped one makes a signature the service refuses. */
 
 typedef struct kv {
     char *k, *v;
 } kv_t;
+
+typedef struct kvs {
+    kv_t *v;
+    size_t n, cap;
+} kvs_t;
+
+static void kvs_add(kvs_t *l, char *k, char *v)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->v = xreallocarray(l->v, l->cap, sizeof *l->v);
+    }
+    l->v[l->n++] = (kv_t){k, v};
+}
+
+static void kvs_free(kvs_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].k);
+        free(l->v[i].v);
+    }
+    free(l->v);
+}
 
 static int kv_cmp(const void *a, const void *b)
 {
@@ -162,7 +191,7 @@ static char *trimdup(const char *s, size_t n)
         s++, n--;
     while (n && isspace((unsigned char)s[n - 1]))
         n--;
-    return strndup(s, n);
+    return xstrndup(s, n);
 }
 
 static char *lower(char *s)
@@ -181,15 +210,128 @@ static void sb_add(sbuf_t *b, const char *s)
 {
     size_t l = strlen(s);
     if (b->n + l + 1 > b->cap) {
-        size_t cap = (b->n + l + 1) * 2;
-        char *np = realloc(b->p, cap);
-        if (!np)
-            return;
-        b->p = np;
-        b->cap = cap;
+        b->cap = (b->n + l + 1) * 2;
+        b->p = xrealloc(b->p, b->cap);
     }
     memcpy(b->p + b->n, s, l + 1);
     b->n += l;
+}
+
+static const char *const std_names[] = {
+    "content-encoding", "content-language",  "content-length", "content-md5",
+    "content-type",     "date",              "if-modified-since", "if-match",
+    "if-none-match",    "if-unmodified-since", "range"};
+enum { NSTD = sizeof std_names / sizeof *std_names, STD_CONTENT_LENGTH = 2 };
+
+/* The verb, the standard headers and the canonicalized x-ms-* headers. */
+static void sts_headers(sbuf_t *s, const char *method, const struct curl_slist *headers,
+                        size_t content_length, const char *date)
+{
+    kvs_t all = {0}, ms = {0};
+    const char *std_vals[NSTD] = {0};
+    kvs_add(&ms, xstrdup("x-ms-date"), xstrdup(date));
+    for (const struct curl_slist *l = headers; l; l = l->next) {
+        const char *colon = strchr(l->data, ':');
+        if (!colon)
+            continue;
+        char *k = lower(xstrndup(l->data, (size_t)(colon - l->data)));
+        char *v = trimdup(colon + 1, strlen(colon + 1));
+        if (!strncmp(k, "x-ms-", 5) && strcmp(k, "x-ms-date")) {
+            kvs_add(&ms, k, v);
+            continue;
+        }
+        kvs_add(&all, k, v); /* owned here, looked up below */
+        for (size_t i = 0; i < NSTD; i++)
+            if (!strcmp(k, std_names[i]))
+                std_vals[i] = v;
+    }
+    char clen[32] = "";
+    if (content_length)
+        snprintf(clen, sizeof clen, "%zu", content_length);
+    std_vals[STD_CONTENT_LENGTH] = clen;
+    qsort(ms.v, ms.n, sizeof *ms.v, kv_cmp);
+    sb_add(s, method);
+    sb_add(s, "\n");
+    for (size_t i = 0; i < NSTD; i++) {
+        sb_add(s, std_vals[i] ? std_vals[i] : "");
+        sb_add(s, "\n");
+    }
+    for (size_t i = 0; i < ms.n; i++) {
+        sb_add(s, ms.v[i].k);
+        sb_add(s, ":");
+        sb_add(s, ms.v[i].v);
+        sb_add(s, "\n");
+    }
+    kvs_free(&ms);
+    kvs_free(&all);
+}
+
+/* CanonicalizedResource: /account/path, then each query parameter on its own
+ * line; a repeated name's values are joined with ','. */
+static void sts_resource(sbuf_t *s, const char *account, const char *url)
+{
+    const char *p = strstr(url, "://");
+    p = p ? strchr(p + 3, '/') : NULL;
+    const char *q = p ? strchr(p, '?') : NULL;
+    sb_add(s, "/");
+    sb_add(s, account);
+    char *path = p ? xstrndup(p, q ? (size_t)(q - p) : strlen(p)) : xstrdup("/");
+    sb_add(s, path);
+    free(path);
+    if (!q)
+        return;
+    kvs_t qs = {0};
+    char *query = xstrdup(q + 1), *save = NULL;
+    for (char *t = strtok_r(query, "&", &save); t; t = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(t, '=');
+        char *k = http_unescape(t, eq ? (size_t)(eq - t) : strlen(t));
+        char *v = http_unescape(eq ? eq + 1 : "", eq ? strlen(eq + 1) : 0);
+        if (!k || !v)
+            xalloc_die();
+        kvs_add(&qs, lower(k), v);
+    }
+    free(query);
+    qsort(qs.v, qs.n, sizeof *qs.v, kv_cmp);
+    for (size_t i = 0; i < qs.n; i++) {
+        if (i == 0 || strcmp(qs.v[i].k, qs.v[i - 1].k)) {
+            sb_add(s, "\n");
+            sb_add(s, qs.v[i].k);
+            sb_add(s, ":");
+        } else {
+            sb_add(s, ",");
+        }
+        sb_add(s, qs.v[i].v);
+    }
+    kvs_free(&qs);
+}
+
+char *auth_string_to_sign(const char *account, const char *method, const char *url,
+                          const struct curl_slist *headers, size_t content_length,
+                          const char *date)
+{
+    sbuf_t s = {0};
+    sts_headers(&s, method, headers, content_length, date);
+    sts_resource(&s, account, url);
+    return s.p;
+}
+
+char *auth_sharedkey_at(const auth_t *a, const char *method, const char *url,
+                        const struct curl_slist *headers, size_t content_length, const char *date)
+{
+    char *sts = auth_string_to_sign(a->account, method, url, headers, content_length, date);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int maclen = 0;
+    int ok = HMAC(EVP_sha256(), a->key, (int)a->keylen, (const unsigned char *)sts, strlen(sts),
+                  mac, &maclen) != NULL;
+    free(sts);
+    if (!ok)
+        return NULL;
+    char *sig = auth_base64(mac, maclen);
+    if (!sig)
+        xalloc_die();
+    char *authz = xasprintf("Authorization: SharedKey %s:%s", a->account, sig);
+    free(sig);
+    return authz;
 }
 
 int auth_sign(const auth_t *a, const char *method, const char *url,
@@ -203,116 +345,11 @@ int auth_sign(const auth_t *a, const char *method, const char *url,
     gmtime_r(&now, &tm);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
     snprintf(hdr, sizeof hdr, "x-ms-date: %s", date);
-    *extra = curl_slist_append(*extra, hdr);
-
-    static const char *std_names[] = {"content-encoding", "content-language", "content-length",
-                                      "content-md5",      "content-type",     "date",
-                                      "if-modified-since", "if-match",        "if-none-match",
-                                      "if-unmodified-since", "range"};
-    enum { NSTD = 11 };
-    const char *std_vals[NSTD] = {0};
-    kv_t ms[64];
-    size_t nms = 0;
-    char *owned[128];
-    size_t nowned = 0;
-    ms[nms].k = strdup("x-ms-date");
-    ms[nms].v = strdup(date);
-    owned[nowned++] = ms[nms].k;
-    owned[nowned++] = ms[nms].v;
-    nms++;
-    for (const struct curl_slist *l = headers; l; l = l->next) {
-        const char *colon = strchr(l->data, ':');
-        if (!colon)
-            continue;
-        char *k = lower(strndup(l->data, (size_t)(colon - l->data)));
-        char *v = trimdup(colon + 1, strlen(colon + 1));
-        owned[nowned++] = k;
-        owned[nowned++] = v;
-        if (!strncmp(k, "x-ms-", 5) && nms < 63) {
-            ms[nms].k = k;
-            ms[nms].v = v;
-            nms++;
-            continue;
-        }
-        for (int i = 0; i < NSTD; i++)
-            if (!strcmp(k, std_names[i]))
-                std_vals[i] = v;
-        if (nowned > 120)
-            break;
-    }
-    char clen[32] = "";
-    if (content_length)
-        snprintf(clen, sizeof clen, "%zu", content_length);
-    std_vals[2] = clen;
-    qsort(ms, nms, sizeof *ms, kv_cmp);
-
-    sbuf_t s = {0};
-    sb_add(&s, method);
-    sb_add(&s, "\n");
-    for (int i = 0; i < NSTD; i++) {
-        sb_add(&s, std_vals[i] ? std_vals[i] : "");
-        sb_add(&s, "\n");
-    }
-    for (size_t i = 0; i < nms; i++) {
-        sb_add(&s, ms[i].k);
-        sb_add(&s, ":");
-        sb_add(&s, ms[i].v);
-        sb_add(&s, "\n");
-    }
-    /* CanonicalizedResource: /account/path, then query parameters decoded,
-     * lowercased, sorted */
-    const char *p = strstr(url, "://");
-    p = p ? strchr(p + 3, '/') : NULL;
-    const char *q = p ? strchr(p, '?') : NULL;
-    sb_add(&s, "/");
-    sb_add(&s, a->account);
-    char *path = p ? strndup(p, q ? (size_t)(q - p) : strlen(p)) : strdup("/");
-    sb_add(&s, path);
-    free(path);
-    if (q) {
-        kv_t qs[32];
-        size_t nq = 0;
-        char *query = strdup(q + 1), *save = NULL;
-        for (char *t = strtok_r(query, "&", &save); t && nq < 32; t = strtok_r(NULL, "&", &save)) {
-            char *eq = strchr(t, '=');
-            char *k = http_unescape(t, eq ? (size_t)(eq - t) : strlen(t));
-            char *v = http_unescape(eq ? eq + 1 : "", eq ? strlen(eq + 1) : 0);
-            qs[nq].k = lower(k);
-            qs[nq].v = v;
-            nq++;
-        }
-        free(query);
-        qsort(qs, nq, sizeof *qs, kv_cmp);
-        for (size_t i = 0; i < nq; i++) {
-            /* repeated names are joined with ',' on one line */
-            if (i == 0 || strcmp(qs[i].k, qs[i - 1].k)) {
-                sb_add(&s, "\n");
-                sb_add(&s, qs[i].k);
-                sb_add(&s, ":");
-            } else {
-                sb_add(&s, ",");
-            }
-            sb_add(&s, qs[i].v);
-        }
-        for (size_t i = 0; i < nq; i++) {
-            free(qs[i].k);
-            free(qs[i].v);
-        }
-    }
-    unsigned char mac[32];
-    unsigned int maclen = 0;
-    HMAC(EVP_sha256(), a->key, (int)a->keylen, (const unsigned char *)s.p, s.n, mac, &maclen);
-    free(s.p);
-    for (size_t i = 0; i < nowned; i++)
-        free(owned[i]);
-    char *sig = auth_base64(mac, maclen);
-    char *authz = NULL;
-    if (!sig || asprintf(&authz, "Authorization: SharedKey %s:%s", a->account, sig) < 0) {
-        free(sig);
+    char *authz = auth_sharedkey_at(a, method, url, headers, content_length, date);
+    if (!authz)
         return -1;
-    }
+    *extra = curl_slist_append(*extra, hdr);
     *extra = curl_slist_append(*extra, authz);
-    free(sig);
     free(authz);
     return 0;
 }

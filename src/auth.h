@@ -23,6 +23,14 @@ char *auth_url(const auth_t *a, const char *url);
  * *extra. headers are those the request carries (x-ms-*, Content-MD5, ...). */
 int auth_sign(const auth_t *a, const char *method, const char *url,
               const struct curl_slist *headers, size_t content_length, struct curl_slist **extra);
+/* The parts of auth_sign, apart for known-answer tests: the SharedKey
+ * string-to-sign of a request made at date (RFC 1123, the x-ms-date value),
+ * and the whole "Authorization: SharedKey account:signature" line. malloc'd. */
+char *auth_string_to_sign(const char *account, const char *method, const char *url,
+                          const struct curl_slist *headers, size_t content_length,
+                          const char *date);
+char *auth_sharedkey_at(const auth_t *a, const char *method, const char *url,
+                        const struct curl_slist *headers, size_t content_length, const char *date);
 
 /* Base64 helpers (OpenSSL). */
 char *auth_base64(const unsigned char *p, size_t n);
