@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "xalloc.h"
 
 #define DEFAULT_TRIES 5
 #define DEFAULT_DEADLINE 300.0
@@ -19,6 +20,8 @@
 struct http_client {
     CURL *curl;
     char *ca_file;
+    http_policy_t policy; /* read once, when the client is made */
+    long stall;
 };
 
 int http_client_new(http_client_t **out, const char *ca_file, ferr_t *err)
@@ -40,7 +43,11 @@ int http_client_new(http_client_t **out, const char *ca_file, ferr_t *err)
     if (!ca || !*ca)
         ca = getenv("SSL_CERT_FILE");
     if (ca && *ca)
-        c->ca_file = strdup(ca);
+        c->ca_file = xstrdup(ca);
+    http_policy_from_env(&c->policy);
+    /* a stalled transfer: no bytes for $FERRY_STALL_SECONDS (default 60) */
+    const char *st_env = getenv("FERRY_STALL_SECONDS");
+    c->stall = st_env && atol(st_env) > 0 ? atol(st_env) : 60L;
     *out = c;
     return 0;
 }
@@ -276,77 +283,136 @@ static const char *host_of(const char *url, char *buf, size_t n)
     return buf;
 }
 
-int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *err)
+void http_policy_from_env(http_policy_t *p)
+{
+    const char *te = getenv("FERRY_RETRIES"), *de = getenv("FERRY_RETRY_DEADLINE");
+    p->tries = te && atoi(te) > 0 ? atoi(te) : DEFAULT_TRIES;
+    p->deadline = de && atof(de) > 0 ? atof(de) : DEFAULT_DEADLINE;
+    p->first_backoff = 0.1;
+}
+
+double http_retry_wait(const http_policy_t *p, const http_try_t *t)
+{
+    if (!t->transient || t->attempt >= p->tries)
+        return -1;
+    double backoff = p->first_backoff;
+    for (int i = 1; i < t->attempt; i++)
+        backoff *= 4;
+    /* the server's Retry-After (60 s at most), else the backoff with jitter */
+    double wait = backoff * (0.5 + t->jitter);
+    if (t->retry_after > 0)
+        wait = t->retry_after > 60 ? 60 : t->retry_after;
+    if (t->budget_end > 0 && t->now + wait > t->budget_end)
+        return -1; /* the final upload's budget is spent */
+    if (t->spent + wait > p->deadline)
+        return -1;
+    return wait;
+}
+
+/* The caller's headers, then those signed for this try. */
+static int try_headers(const http_req_t *r, struct curl_slist **out)
+{
+    struct curl_slist *extra = NULL, *all = NULL;
+    if (r->prepare && r->prepare(r->prepare_ud, &extra)) {
+        curl_slist_free_all(extra);
+        return -1;
+    }
+    for (struct curl_slist *l = r->headers; l; l = l->next)
+        all = curl_slist_append(all, l->data);
+    for (struct curl_slist *l = extra; l; l = l->next)
+        all = curl_slist_append(all, l->data);
+    curl_slist_free_all(extra);
+    if (!r->has_body || !r->body_len)
+        all = curl_slist_append(all, "Expect:");
+    *out = all;
+    return 0;
+}
+
+static void try_setup(http_client_t *c, const http_req_t *r, struct curl_slist *headers,
+                      io_state_t *st, char *errbuf)
 {
     CURL *h = c->curl;
+    curl_easy_reset(h);
+    errbuf[0] = 0;
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_URL, r->url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 20L);
+    /* a stalled transfer: no bytes for stall seconds is aborted and tried again */
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, c->stall);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* the path is signed as sent */
+    /* large reads: fewer callbacks, fewer writes to the file */
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
+    if (c->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, st);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, st);
+    if (!strcmp(r->method, "HEAD")) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (!strcmp(r->method, "PUT")) {
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(h, CURLOPT_READDATA, st);
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
+    } else if (strcmp(r->method, "GET")) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+        if (r->has_body) {
+            curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
+            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+        }
+    }
+}
+
+/* A transport failure that outlasted the retries, said the way a user can act on. */
+static int transport_error(CURLcode rc, const char *url, const char *errbuf, ferr_t *err)
+{
+    char host[256];
+    host_of(url, host, sizeof host);
+    const char *what = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    if (rc == CURLE_COULDNT_RESOLVE_HOST)
+        return ferr_set(err, FERR_TRANSFER, "cannot resolve host %s (%s)", host, what);
+    if (rc == CURLE_COULDNT_CONNECT)
+        return ferr_set(err, FERR_TRANSFER, "cannot connect to %s (%s)", host, what);
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+        rc == CURLE_SSL_CONNECT_ERROR)
+        return ferr_set(err, FERR_TRANSFER,
+                        "TLS with %s failed: %s (a private CA? pass --ca-file PEM, or set "
+                        "CURL_CA_BUNDLE)",
+                        host, what);
+    return ferr_set(err, FERR_TRANSFER, "%s: %s", host, what);
+}
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *err)
+{
     char errbuf[CURL_ERROR_SIZE];
-    double backoff = 0.1;
-    const char *te = getenv("FERRY_RETRIES"), *de = getenv("FERRY_RETRY_DEADLINE");
-    int tries = te && atoi(te) > 0 ? atoi(te) : DEFAULT_TRIES;
-    double deadline = de && atof(de) > 0 ? atof(de) : DEFAULT_DEADLINE;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = mono_now();
     for (int attempt = 1;; attempt++) {
         http_resp_dispose(resp);
-        struct curl_slist *headers = r->headers;
-        struct curl_slist *extra = NULL;
-        if (r->prepare && r->prepare(r->prepare_ud, &extra))
-            return ferr_set(err, FERR_INTERNAL, "cannot sign the request");
-        /* the caller's headers, then those signed for this try */
         struct curl_slist *all = NULL;
-        for (struct curl_slist *l = headers; l; l = l->next)
-            all = curl_slist_append(all, l->data);
-        for (struct curl_slist *l = extra; l; l = l->next)
-            all = curl_slist_append(all, l->data);
-        curl_slist_free_all(extra);
-        if (!r->has_body || !r->body_len)
-            all = curl_slist_append(all, "Expect:");
+        if (try_headers(r, &all))
+            return ferr_set(err, FERR_INTERNAL, "cannot sign the request");
         if (r->sink_reset)
             r->sink_reset(r->sink_ud);
         io_state_t st = {r, resp, 0, 0};
-        curl_easy_reset(h);
-        errbuf[0] = 0;
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-        curl_easy_setopt(h, CURLOPT_URL, r->url);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, all);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 20L);
-        /* a stalled transfer: no bytes for $FERRY_STALL_SECONDS (default 60) is
-         * aborted and tried again */
-        const char *st_env = getenv("FERRY_STALL_SECONDS");
-        long stall = st_env && atol(st_env) > 0 ? atol(st_env) : 60L;
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* the path is signed as sent */
-        /* large reads: fewer callbacks, fewer writes to the file */
-        curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
-        if (c->ca_file)
-            curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &st);
-        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(h, CURLOPT_HEADERDATA, &st);
-        if (!strcmp(r->method, "HEAD")) {
-            curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-        } else if (!strcmp(r->method, "PUT")) {
-            curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-            curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-            curl_easy_setopt(h, CURLOPT_READDATA, &st);
-            curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
-        } else if (strcmp(r->method, "GET")) {
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
-            if (r->has_body) {
-                curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
-                curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-            }
-        }
-        CURLcode rc = curl_easy_perform(h);
+        try_setup(c, r, all, &st, errbuf);
+        CURLcode rc = curl_easy_perform(c->curl);
         curl_slist_free_all(all);
         if (rc == CURLE_OK)
-            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+            curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
         log_trace("%s %s -> %ld%s%s", r->method, r->url, rc == CURLE_OK ? resp->status : 0L,
                   resp->error_code[0] ? " " : "", resp->error_code);
         if (st.aborted) {
@@ -355,50 +421,33 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
             return ferr_set(err, FERR_TRANSFER, "%s from %s: the transfer was stopped", r->method,
                             host);
         }
-        int retry =
-            rc != CURLE_OK ? transient_curl(rc) : http_transient(resp->status, resp->error_code);
-        /* the wait: the server's Retry-After, else exponential backoff with jitter */
         unsigned rnd = 0;
         if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd)
             rnd = (unsigned)attempt * 2654435761u;
-        double wait = backoff * (0.5 + (double)(rnd % 1000) / 1000.0);
-        if (rc == CURLE_OK && resp->retry_after > 0)
-            wait = resp->retry_after > 60 ? 60 : resp->retry_after;
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        double spent = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
-        double end = http_budget_end();
-        if (retry && end > 0 && (double)now.tv_sec + (double)now.tv_nsec / 1e9 + wait > end)
-            retry = 0; /* the final upload's budget is spent */
-        if (retry && spent + wait > deadline) {
-            log_debug("%s %s: no time left to retry (%.0f s spent)", r->method, r->url, spent);
-            retry = 0;
-        }
-        if (!retry || attempt >= tries) {
-            if (rc == CURLE_OK)
-                return 0;
-            char host[256];
-            host_of(r->url, host, sizeof host);
-            const char *what = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-            if (rc == CURLE_COULDNT_RESOLVE_HOST)
-                return ferr_set(err, FERR_TRANSFER, "cannot resolve host %s (%s)", host, what);
-            if (rc == CURLE_COULDNT_CONNECT)
-                return ferr_set(err, FERR_TRANSFER, "cannot connect to %s (%s)", host, what);
-            if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
-                rc == CURLE_SSL_CONNECT_ERROR)
-                return ferr_set(err, FERR_TRANSFER,
-                                "TLS with %s failed: %s (a private CA? pass --ca-file PEM, or set "
-                                "CURL_CA_BUNDLE)",
-                                host, what);
-            return ferr_set(err, FERR_TRANSFER, "%s: %s", host, what);
+        double now = mono_now();
+        http_try_t t = {
+            .attempt = attempt,
+            .transient = rc != CURLE_OK ? transient_curl(rc)
+                                        : http_transient(resp->status, resp->error_code),
+            .retry_after = rc == CURLE_OK ? resp->retry_after : 0,
+            .jitter = (double)(rnd % 1000) / 1000.0,
+            .spent = now - t0,
+            .now = now,
+            .budget_end = http_budget_end(),
+        };
+        double wait = http_retry_wait(&c->policy, &t);
+        if (wait < 0) {
+            if (t.transient && attempt < c->policy.tries)
+                log_debug("%s %s: no time left to retry (%.0f s spent)", r->method, r->url,
+                          t.spent);
+            return rc == CURLE_OK ? 0 : transport_error(rc, r->url, errbuf, err);
         }
         if (rc == CURLE_OK)
             log_debug("%s %s: HTTP %ld %s; try %d of %d again in %.2f s", r->method, r->url,
-                      resp->status, resp->error_code, attempt + 1, tries, wait);
+                      resp->status, resp->error_code, attempt + 1, c->policy.tries, wait);
         else
             log_debug("%s %s: %s; try %d of %d again in %.2f s", r->method, r->url,
-                      curl_easy_strerror(rc), attempt + 1, tries, wait);
+                      curl_easy_strerror(rc), attempt + 1, c->policy.tries, wait);
         sleep_s(wait);
-        backoff *= 4;
     }
 }

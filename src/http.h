@@ -46,6 +46,26 @@ typedef struct http_resp {
     size_t body_len;
 } http_resp_t;
 
+/* When to try a request again: a pure function of the policy and of what
+ * the last try gave, apart from the clock and the network (unit-tested). */
+typedef struct http_policy {
+    int tries;            /* $FERRY_RETRIES, default 5 */
+    double deadline;      /* seconds spent retrying one request; $FERRY_RETRY_DEADLINE, 300 */
+    double first_backoff; /* 0.1 s, times 4 each try */
+} http_policy_t;
+typedef struct http_try {
+    int attempt;        /* 1 for the first */
+    int transient;      /* the failure is worth another try */
+    double retry_after; /* the server's Retry-After, seconds; 0 if none */
+    double jitter;      /* in [0, 1) */
+    double spent;       /* seconds since the first try */
+    double now;         /* progress_now() */
+    double budget_end;  /* http_budget_end() */
+} http_try_t;
+void http_policy_from_env(http_policy_t *p);
+/* Seconds to wait before the next try, or -1: no next try. */
+double http_retry_wait(const http_policy_t *p, const http_try_t *t);
+
 /* Retry policy: $FERRY_RETRIES tries per request (default 5), backoff from
  * 0.1 s times 4 with jitter, at most $FERRY_RETRY_DEADLINE seconds (default 300)
  * spent retrying one request; Retry-After is honoured within that. */

@@ -187,16 +187,6 @@ int main(void)
     free(xml);
     ferr_clear(&e);
 
-    /* retries */
-    OK(http_transient(503, NULL) && http_transient(500, "") && http_transient(429, NULL) &&
-           http_transient(408, NULL) && http_transient(502, NULL) && http_transient(504, NULL),
-       "408, 429, 500, 502, 503, 504 are retried");
-    OK(!http_transient(403, "AuthenticationFailed") && !http_transient(404, "BlobNotFound") &&
-           !http_transient(409, "BlobAlreadyExists") && !http_transient(400, NULL),
-       "403, 404, 409, 400 are not");
-    OK(http_transient(400, "OperationTimedOut") && http_transient(409, "ServerBusy"),
-       "Azure's ServerBusy and OperationTimedOut are, whatever the status");
-
     free(pa);
     free(pb);
     free(fa);

@@ -1,0 +1,65 @@
+/* The HTTP layer's decisions, apart from the network: which answers are
+ * worth another try, and how long to wait before it. */
+#include <stdlib.h>
+
+#include "http.h"
+#include "tap.h"
+
+static void transient(void)
+{
+    OK(http_transient(503, NULL) && http_transient(500, "") && http_transient(429, NULL) &&
+           http_transient(408, NULL) && http_transient(502, NULL) && http_transient(504, NULL),
+       "408, 429, 500, 502, 503, 504 are retried");
+    OK(!http_transient(403, "AuthenticationFailed") && !http_transient(404, "BlobNotFound") &&
+           !http_transient(409, "BlobAlreadyExists") && !http_transient(400, NULL),
+       "403, 404, 409, 400 are not");
+    OK(http_transient(400, "OperationTimedOut") && http_transient(409, "ServerBusy"),
+       "Azure's ServerBusy and OperationTimedOut are, whatever the status");
+}
+
+static void waits(void)
+{
+    const http_policy_t p = {.tries = 5, .deadline = 300, .first_backoff = 0.1};
+    http_try_t t = {.attempt = 1, .transient = 1, .jitter = 0.5, .now = 1000};
+    OK(http_retry_wait(&p, &t) == 0.1, "the first wait is the first backoff (jitter in the middle)");
+    t.jitter = 0;
+    OK(http_retry_wait(&p, &t) == 0.05, "jitter takes it down to half");
+    t.attempt = 3, t.jitter = 0.5;
+    OK(http_retry_wait(&p, &t) > 1.59 && http_retry_wait(&p, &t) < 1.61,
+       "the backoff grows four times a try (1.6 s before the fourth)");
+    t.attempt = 5;
+    OK(http_retry_wait(&p, &t) < 0, "no wait after the last try: the answer stands");
+    t.attempt = 2, t.transient = 0;
+    OK(http_retry_wait(&p, &t) < 0, "an answer that will not change is not tried again");
+    t.transient = 1, t.retry_after = 7;
+    OK(http_retry_wait(&p, &t) == 7, "the server's Retry-After is honoured");
+    t.retry_after = 600;
+    OK(http_retry_wait(&p, &t) == 60, "but never more than a minute");
+    t.retry_after = 0, t.spent = 299.9;
+    OK(http_retry_wait(&p, &t) < 0, "no try starts past the deadline");
+    t.spent = 1, t.budget_end = 1000.2;
+    OK(http_retry_wait(&p, &t) < 0, "nor past the final upload's budget");
+    t.budget_end = 2000;
+    OK(http_retry_wait(&p, &t) > 0, "a budget far off does not stop it");
+}
+
+static void policy(void)
+{
+    http_policy_t p;
+    setenv("FERRY_RETRIES", "2", 1);
+    setenv("FERRY_RETRY_DEADLINE", "9", 1);
+    http_policy_from_env(&p);
+    OK(p.tries == 2 && p.deadline == 9, "FERRY_RETRIES and FERRY_RETRY_DEADLINE set the policy");
+    setenv("FERRY_RETRIES", "zero", 1);
+    unsetenv("FERRY_RETRY_DEADLINE");
+    http_policy_from_env(&p);
+    OK(p.tries == 5 && p.deadline == 300, "nonsense or nothing gives the defaults (5 tries, 300 s)");
+}
+
+int main(void)
+{
+    transient();
+    waits();
+    policy();
+    TAP_DONE();
+}
