@@ -6,7 +6,35 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FERRY=${FERRY:-$TOP/ferry}
 case "$FERRY" in /*) ;; *) FERRY=$TOP/$FERRY ;; esac
 T=$(mktemp -d "${TMPDIR:-/tmp}/ferry-test.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+# One trap per test file: the cleanups it registered (at_exit), then every
+# process it started, also when it fails half-way. tests/run starts each
+# test file as a session of its own (setsid), so "every process in this
+# session" is exactly what the test started; run by hand, outside such a
+# session, only the registered cleanups run.
+_at_exit=()
+at_exit() { _at_exit+=("$1"); }
+_stop_session() {
+    [ "$(ps -o sid= -p $$ | tr -d ' ')" = "$$" ] || return 0
+    local p left
+    for sig in TERM KILL; do
+        left=$(pgrep -s $$ | grep -vx -e "$$" -e "$BASHPID" || true)
+        [ -z "$left" ] && return 0
+        for p in $left; do kill -"$sig" "$p" 2>/dev/null; done
+        for _ in $(seq 30); do
+            left=$(pgrep -s $$ | grep -vx -e "$$" -e "$BASHPID" || true)
+            [ -z "$left" ] && return 0
+            sleep 0.1
+        done
+    done
+}
+_on_exit() {
+    local c
+    for c in "${_at_exit[@]}"; do eval "$c"; done
+    _stop_session
+    rm -rf "$T"
+}
+trap _on_exit EXIT
+[ -n "${FERRY_TEST_SID_FILE:-}" ] && echo $$ >"$FERRY_TEST_SID_FILE"
 export FERRY_WORKSPACE=$T/ws
 export FERRY_PROGRESS_INTERVAL=1000
 # A guard: any request to a host that is not loopback goes to a closed

@@ -177,7 +177,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
 mkdir -p tls && (cd tls && exec "$TOP/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort 0 \
     --inMemoryPersistence --disableTelemetry --cert "$T/cert.pem" --key "$T/key.pem") >tls.log 2>&1 &
 tlspid=$!
-trap 'kill $tlspid 2>/dev/null; rm -rf "$T"' EXIT
+at_exit 'kill $tlspid 2>/dev/null'
 for _ in $(seq 300); do
     tport=$(grep -o 'listens on https://127.0.0.1:[0-9]*' tls.log | sed 's/.*://')
     [ -n "$tport" ] && break

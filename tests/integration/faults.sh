@@ -11,7 +11,7 @@ az_register direct
 /usr/bin/python3 "$TOP/tests/faults/proxy.py" --upstream "$AZ_HOSTPORT" --rate 0.25 --seed 7 \
     --stats "$T/stats.json" --stall-seconds 4 >"$T/proxy.port" 2>"$T/proxy.err" &
 ppid=$!
-trap 'kill $ppid 2>/dev/null; rm -rf "$T"' EXIT
+at_exit 'kill $ppid 2>/dev/null'
 for _ in $(seq 50); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
 port=$(head -1 "$T/proxy.port")
 az_register faulty "$port"

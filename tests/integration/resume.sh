@@ -18,7 +18,7 @@ proxy() {
     for _ in $(seq 50); do [ -s "$T/proxy-$1.port" ] && break; sleep 0.1; done
     az_register "$1" "$(head -1 "$T/proxy-$1.port")"
 }
-trap 'for p in "$T"/proxy-*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; rm -rf "$T"' EXIT
+at_exit 'for p in "$T"/proxy-*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done'
 # recorded FILE: the blocks a partial download records as safely on disk
 recorded() {
     /usr/bin/python3 -c 'import os,sys; print(int(os.getxattr(sys.argv[1], "user.ferry.partial").split()[3]))' "$1" 2>/dev/null || echo 0
