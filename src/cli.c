@@ -18,6 +18,7 @@
 #include "run.h"
 #include "store.h"
 #include "workspace.h"
+#include "xalloc.h"
 #include "xfer.h"
 
 /* Exit codes of every command but 'run' (which has its own, see run.h). */
@@ -184,7 +185,7 @@ static int cmd_init(ctx_t *c, args_t *a, ferr_t *err)
     const datastore_t *def = workspace_find(ws, workspace_default(ws) ? workspace_default(ws) : "");
     printf("workspace %s\n", workspace_dir(ws));
     if (def)
-        printf("default datastore %s (%s%s%s)\n", def->name, datastore_type_name(def->type),
+        printf("default datastore %s (%s%s%s)\n", def->name, datastore_type_name(def),
                def->root ? ", " : "", def->root ? def->root : "");
     workspace_close(ws);
     return 0;
@@ -223,8 +224,9 @@ static int set_credential(datastore_t *ds, const args_t *a, ferr_t *err)
             continue;
         if (found++)
             return ferr_set(err, FERR_USAGE, "give one credential flag, not several");
-        if (ds->type == DS_LOCAL)
-            return ferr_set(err, FERR_USAGE, "a local datastore takes no credential");
+        if (!(store_backend_caps(ds->backend) & STORE_CAP_CREDENTIAL))
+            return ferr_set(err, FERR_USAGE, "a %s datastore takes no credential",
+                            datastore_type_name(ds));
         if (!*v)
             return ferr_set(err, FERR_USAGE, "--%s needs a value", creds[i].flag);
         ds->cred_kind = creds[i].kind;
@@ -271,105 +273,64 @@ static int keep_secret(ctx_t *c, datastore_t *ds, const char *secret, ferr_t *er
 static int check_access(const datastore_t *ds, const args_t *a, ferr_t *err)
 {
     int create = flag(a, "create-if-not-exists");
-    if (ds->type == DS_AZURE_BLOB) {
-        if (flag(a, "skip-validation") && !create)
-            return 0;
-        store_t *s;
-        if (store_open(&s, ds, err))
-            return -1;
-        int rc = s->ops->check(s, create, err);
-        store_close(s);
-        if (rc)
-            return ferr_wrap(err,
-                             "datastore %s not registered (--skip-validation registers it "
-                             "unchecked)",
-                             ds->name);
-    } else if (ds->type != DS_LOCAL) {
+    unsigned caps = store_backend_caps(ds->backend);
+    if (!store_backend_can_open(ds->backend)) {
         if (create)
             log_warn("--create-if-not-exists: this version cannot reach %s storage yet; nothing "
                      "is created",
-                     datastore_type_name(ds->type));
+                     datastore_type_name(ds));
         log_info("access to %s is not checked: this version does not move data on %s "
                  "datastores yet",
-                 ds->name, datastore_type_name(ds->type));
+                 ds->name, datastore_type_name(ds));
+        return 0;
     }
+    store_t *s;
+    if (!(caps & STORE_CAP_CHECK)) {
+        /* nothing to reach, but it must open: a local root that is there */
+        if (store_open(&s, ds, err))
+            return -1;
+        store_close(s);
+        return 0;
+    }
+    if (flag(a, "skip-validation") && !create)
+        return 0;
+    if (store_open(&s, ds, err))
+        return -1;
+    int rc = store_check(s, create, err);
+    store_close(s);
+    if (rc)
+        return ferr_wrap(err,
+                         "datastore %s not registered (--skip-validation registers it "
+                         "unchecked)",
+                         ds->name);
     return 0;
+}
+
+/* An option of `datastore register` for the backend's from_options. */
+static const char *reg_opt(void *ud, const char *name)
+{
+    const args_t *a = ud;
+    const char *v = opt(a, name);
+    return v ? v : flag(a, name) ? "" : NULL;
 }
 
 static int cmd_register(ctx_t *c, args_t *a, ferr_t *err)
 {
-    ds_type_t t;
-    if (datastore_type_parse(a->pos[0], &t) || strchr(a->pos[0], '_'))
-        return ferr_set(err, FERR_USAGE,
-                        "unknown datastore type '%s' (expected local, azure-blob, azure-file or "
-                        "azure-data-lake-gen2)",
-                        a->pos[0]);
-    datastore_t *ds = datastore_new(a->pos[1], t);
-    static const char *wrong[4][8] = {
-        {"account", "container", "share", "filesystem", "endpoint", "account-url", "protocol",
-         "tenant-id"},
-        {"root", "share", "filesystem", "tenant-id", "client-id", NULL},
-        {"root", "container", "filesystem", "tenant-id", "client-id", NULL},
-        {"root", "container", "share", NULL}};
-    for (int i = 0; i < 8 && wrong[t][i]; i++)
-        if (opt(a, wrong[t][i])) {
-            ferr_set(err, FERR_USAGE, "--%s does not apply to a %s datastore", wrong[t][i],
-                     a->pos[0]);
-            goto fail;
-        }
-    if (opt(a, "endpoint") && opt(a, "account-url")) {
-        ferr_set(err, FERR_USAGE, "give --endpoint or --account-url, not both");
+    const store_backend_t *b = store_backend_find(a->pos[0]);
+    if (!b || strcmp(a->pos[0], store_backend_cli_name(b)))
+        return ferr_set(err, FERR_USAGE, "unknown datastore type '%s' (expected %s)", a->pos[0],
+                        store_backend_names(1));
+    datastore_t *ds = datastore_new(a->pos[1], b);
+    const char *wrong = store_backend_misused(b, reg_opt, a);
+    if (wrong) {
+        ferr_set(err, FERR_USAGE, "--%s does not apply to a %s datastore (it takes %s)", wrong,
+                 a->pos[0], store_backend_options(b));
         goto fail;
     }
-#define COPY(field, flagname)                                                                  \
-    if (opt(a, flagname))                                                                      \
-    ds->field = strdup(opt(a, flagname))
-    COPY(account, "account");
-    COPY(endpoint, "endpoint");
-    COPY(account_url, "account-url");
-    COPY(protocol, "protocol");
-    COPY(tenant_id, "tenant-id");
-    COPY(client_id, "client-id");
-    COPY(description, "description");
-#undef COPY
-    const char *cont = t == DS_AZURE_BLOB ? "container" : t == DS_AZURE_FILE ? "share"
-                                                                              : "filesystem";
-    if (t != DS_LOCAL) {
-        if (!opt(a, "account") || !opt(a, cont)) {
-            ferr_set(err, FERR_USAGE, "a %s datastore needs --account and --%s", a->pos[0],
-                     cont);
-            goto fail;
-        }
-        ds->container = strdup(opt(a, cont));
-        if (!ds->endpoint && !ds->account_url)
-            ds->endpoint = strdup("core.windows.net");
-        if (!ds->protocol)
-            ds->protocol = strdup(ds->account_url && !strncmp(ds->account_url, "http://", 7)
-                                      ? "http"
-                                      : "https");
-        if (opt(a, "ca-file"))
-            ds->ca_file = path_absolute(opt(a, "ca-file"), NULL);
-    } else {
-        if (!opt(a, "root")) {
-            ferr_set(err, FERR_USAGE, "a local datastore needs --root DIR");
-            goto fail;
-        }
-        ds->root = path_absolute(opt(a, "root"), NULL);
-        struct stat st;
-        if (stat(ds->root, &st) != 0) {
-            if (!flag(a, "create-if-not-exists")) {
-                ferr_set(err, FERR_NOTFOUND,
-                         "%s does not exist (pass --create-if-not-exists to create it)",
-                         ds->root);
-                goto fail;
-            }
-            if (path_mkdirs(ds->root, 0755, err))
-                goto fail;
-        } else if (!S_ISDIR(st.st_mode)) {
-            ferr_set(err, FERR_USAGE, "%s is not a folder", ds->root);
-            goto fail;
-        }
-    }
+    if (opt(a, "description"))
+        ds->description = xstrdup(opt(a, "description"));
+    if (store_backend_from_options(b, ds, reg_opt, a, err))
+        goto fail;
     if (datastore_validate(ds, err) ||
         workspace_name_free(c->ws, ds->name, flag(a, "overwrite"), err) ||
         set_credential(ds, a, err))
@@ -409,16 +370,6 @@ static int cmd_ds_create(ctx_t *c, args_t *a, ferr_t *err)
     doc_free(d);
     if (rc)
         return -1;
-    if (ds->type == DS_LOCAL) {
-        struct stat st;
-        if (stat(ds->root, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            ferr_set(err, FERR_NOTFOUND, "%s: root %s is not an existing folder", file,
-                     ds->root);
-            datastore_free(ds);
-            secret_free(secret);
-            return -1;
-        }
-    }
     if (secret)
         log_add_secret(secret);
     ds->inline_secret = secret; /* checked as given, before a copy is kept */
@@ -440,14 +391,14 @@ static int cmd_ds_create(ctx_t *c, args_t *a, ferr_t *err)
             return -1;
         }
     }
-    char *name = strdup(ds->name);
-    ds_type_t t = ds->type;
+    char *name = xstrdup(ds->name);
+    const char *type = datastore_type_name(ds);
     if (workspace_add(c->ws, ds, flag(a, "overwrite"), err)) {
         free(name);
         datastore_free(ds);
         return -1;
     }
-    printf("registered datastore %s (%s)\n", name, datastore_type_name(t));
+    printf("registered datastore %s (%s)\n", name, type);
     free(name);
     return 0;
 }
@@ -470,20 +421,10 @@ static int cmd_ds_list(ctx_t *c, args_t *a, ferr_t *err)
     printf("%-24s %-22s %-8s %s\n", "NAME", "TYPE", "DEFAULT", "LOCATION");
     for (size_t i = 0; i < workspace_count(c->ws); i++) {
         const datastore_t *ds = workspace_at(c->ws, i);
-        char where[512];
-        if (ds->type == DS_LOCAL)
-            snprintf(where, sizeof where, "%s", ds->root);
-        else if (ds->account_url)
-            snprintf(where, sizeof where, "%s/%s", ds->account_url, ds->container);
-        else
-            snprintf(where, sizeof where, "%s://%s.%s.%s/%s", ds->protocol ? ds->protocol : "https",
-                     ds->account,
-                     ds->type == DS_AZURE_BLOB   ? "blob"
-                     : ds->type == DS_AZURE_FILE ? "file"
-                                                 : "dfs",
-                     ds->endpoint, ds->container);
-        printf("%-24s %-22s %-8s %s\n", ds->name, datastore_type_name(ds->type),
+        char *where = store_location(ds);
+        printf("%-24s %-22s %-8s %s\n", ds->name, datastore_type_name(ds),
                def && !strcmp(def, ds->name) ? "yes" : "", where);
+        free(where);
     }
     return 0;
 }
@@ -726,7 +667,7 @@ static int cmd_ls(ctx_t *c, args_t *a, ferr_t *err)
         return -1;
     }
     ls_ctx_t l = {flag(a, "json") ? cJSON_CreateArray() : NULL, 0, 0};
-    int rc = s->ops->list(s, prefix, opt(a, "delimiter"), ls_one, &l, err);
+    int rc = store_list(s, prefix, opt(a, "delimiter"), ls_one, &l, err);
     store_close(s);
     free(prefix);
     if (l.arr) {

@@ -48,7 +48,7 @@ static void child(const exec_opts_t *o, int errfd)
         _exit(126);
     }
     if (o->command) {
-        char *const argv[] = {"/bin/sh", "-c", (char *)o->command, NULL};
+        char *const argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)o->command, NULL};
         execve("/bin/sh", argv, o->envp);
     } else {
         execvpe(o->argv[0], o->argv, o->envp);

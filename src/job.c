@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "path.h"
+#include "store.h"
 #include "uri.h"
 
 /* Keys of a v2 command job that only the Azure ML service acts on. */
@@ -334,15 +335,17 @@ static int check_path(const job_t *j, const job_io_t *io, const doc_node_t *at, 
                        "instead: azureml://datastores/<datastore>/paths/<path>",
                        io->path);
     else if (u.kind == URI_URL && !(input && io->mode == MODE_DIRECT)) {
-        blob_url_t b;
-        const char *bwhy;
-        if (uri_blob_parse(io->path, &b, &bwhy))
+        datastore_t *adhoc = NULL;
+        char *path = NULL;
+        const char *bwhy = NULL;
+        int known = store_url_parse(io->path, io->name, &adhoc, &path, &bwhy);
+        if (known)
             rc = doc_error(err, j->doc, at, field,
-                           "'%s': %s; ferry stages Azure Blob URLs (https://<account>.blob."
-                           "core.windows.net/<container>/<path>, wasbs://...), and passes any "
-                           "other URL with mode: direct",
-                           io->path, bwhy);
-        uri_blob_dispose(&b);
+                           "'%s': %s; ferry stages %s, and passes any other URL with mode: direct",
+                           io->path, known == -2 ? "not a URL of a datastore's service" : bwhy,
+                           store_url_forms());
+        datastore_free(adhoc);
+        free(path);
     }
     else if (u.kind == URI_LOCAL && !input)
         rc = doc_error(err, j->doc, at, field,

@@ -152,15 +152,18 @@ static cJSON *io_entry(const plan_io_t *io, const stage_rec_t *rec, int input)
                 count = 1;
             }
         } else {
-            datastore_t tmp = {.name = (char *)io->name, .type = DS_LOCAL, .root = io->local};
             store_t *s;
             ferr_t e = FERR_INIT;
-            if (store_open(&s, &tmp, &e) == 0) {
-                walk_ctx_t w = {files, io->local, 0};
-                s->ops->list(s, "", NULL, add_local, &w, &e);
+            walk_ctx_t w = {files, io->local, 0};
+            /* a folder that cannot be read is said so, not recorded as empty */
+            if (store_open_folder(&s, io->name, io->local, &e) == 0) {
+                if (store_list(s, "", NULL, add_local, &w, &e) < 0)
+                    cJSON_AddStringToObject(o, "error", e.msg ? e.msg : "cannot list it");
                 store_close(s);
                 bytes = w.bytes;
                 count = (uint64_t)cJSON_GetArraySize(files);
+            } else {
+                cJSON_AddStringToObject(o, "error", e.msg ? e.msg : "cannot open it");
             }
             ferr_clear(&e);
         }

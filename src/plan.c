@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "path.h"
+#include "store.h"
 #include "uri.h"
 
 static void io_dispose(plan_io_t *io)
@@ -133,38 +134,29 @@ static int resolve_datastore(plan_io_t *io, const job_t *job, const workspace_t 
     return 0;
 }
 
-/* A blob URL uses the credential of a registered datastore of the same
- * account and container, or none (a public container). */
-static int resolve_blob_url(plan_io_t *io, const job_t *job, const workspace_t *ws,
-                           const doc_node_t *at, const char *field, ferr_t *err)
+/* A URL of a storage service uses the credential of a registered datastore
+ * that reaches the same place, or none (a public container). */
+static int resolve_url(plan_io_t *io, const job_t *job, const workspace_t *ws,
+                       const doc_node_t *at, const char *field, ferr_t *err)
 {
-    blob_url_t b;
-    const char *why;
-    const char *text = io->uri;
-    if (uri_blob_parse(text, &b, &why))
-        return doc_error(err, job->doc, at, field, "'%s': %s", text, why);
-    for (size_t i = 0; i < workspace_count(ws) && !io->ds; i++) {
-        const datastore_t *d = workspace_at(ws, i);
-        if (d->type != DS_AZURE_BLOB || strcmp(d->account, b.account) ||
-            strcmp(d->container, b.container))
-            continue;
-        int same = b.account_url ? d->account_url && !strcmp(d->account_url, b.account_url)
-                                 : !d->account_url && d->endpoint &&
-                                       !strcmp(d->endpoint, b.endpoint);
-        if (same)
-            io->ds = d;
+    const char *why = NULL;
+    char *path = NULL;
+    datastore_t *adhoc = NULL;
+    int rc = store_url_parse(io->uri, io->name, &adhoc, &path, &why);
+    if (rc)
+        return doc_error(err, job->doc, at, field, "'%s': %s", io->uri,
+                         rc == -2 ? "not a URL of a datastore's service" : why);
+    for (size_t i = 0; i < workspace_count(ws) && !io->ds; i++)
+        if (store_same_place(workspace_at(ws, i), adhoc))
+            io->ds = workspace_at(ws, i);
+    if (io->ds) {
+        datastore_free(adhoc);
+    } else {
+        io->adhoc = adhoc;
+        io->ds = adhoc;
     }
-    if (!io->ds) {
-        io->adhoc = datastore_new(io->name, DS_AZURE_BLOB);
-        io->adhoc->account = strdup(b.account);
-        io->adhoc->container = strdup(b.container);
-        io->adhoc->protocol = strdup(b.protocol);
-        io->adhoc->endpoint = b.endpoint ? strdup(b.endpoint) : NULL;
-        io->adhoc->account_url = b.account_url ? strdup(b.account_url) : NULL;
-        io->ds = io->adhoc;
-    }
-    io->remote = path_remote_normalize(b.path, &why);
-    uri_blob_dispose(&b);
+    io->remote = path_remote_normalize(path, &why);
+    free(path);
     if (!io->remote)
         return doc_error(err, job->doc, at, field, "the path %s", why ? why : "is not valid");
     return 0;
@@ -217,7 +209,7 @@ static int plan_input(plan_t *p, plan_io_t *io, const job_io_t *jio, const works
     if (u.kind == URI_URL && io->mode == MODE_DIRECT) {
         io->value = strdup(jio->path);
     } else if (u.kind == URI_URL) { /* a blob URL, as job_load checked */
-        rc = resolve_blob_url(io, job, ws, at, field, err);
+        rc = resolve_url(io, job, ws, at, field, err);
         if (rc == 0)
             plan_download_to(p, io, jio);
     } else if (u.kind == URI_DATASTORE) {
@@ -244,7 +236,7 @@ static int plan_input(plan_t *p, plan_io_t *io, const job_io_t *jio, const works
         } else if (io->mode == MODE_DOWNLOAD) {
             /* copy it, through an ad hoc local datastore rooted at the data */
             int file = jio->type == IO_URI_FILE;
-            io->adhoc = datastore_new(jio->name, DS_LOCAL);
+            io->adhoc = datastore_new(jio->name, store_backend_folder());
             io->adhoc->root = file ? path_dirname(abs) : strdup(abs);
             io->ds = io->adhoc;
             io->remote = strdup(file ? basename_of(abs) : "");
@@ -312,7 +304,7 @@ static int plan_output(plan_t *p, plan_io_t *io, const job_io_t *jio, const work
         return doc_error(err, job->doc, at, field, "'%s': %s", io->uri, why);
     int rc = -1;
     if (u.kind == URI_URL)
-        rc = resolve_blob_url(io, job, ws, at, field, err);
+        rc = resolve_url(io, job, ws, at, field, err);
     else if (u.kind != URI_DATASTORE)
         doc_error(err, job->doc, at, field, "'%s': expected azureml://datastores/...", io->uri);
     else
@@ -510,7 +502,7 @@ static cJSON *io_json(const plan_io_t *io)
         cJSON_AddStringToObject(o, "uri", io->uri);
     if (io->ds && !io->adhoc) {
         cJSON_AddStringToObject(o, "datastore", io->ds->name);
-        cJSON_AddStringToObject(o, "datastore_type", datastore_type_name(io->ds->type));
+        cJSON_AddStringToObject(o, "datastore_type", datastore_type_name(io->ds));
     }
     if (io->remote && !io->adhoc)
         cJSON_AddStringToObject(o, "path_on_datastore", io->remote);
@@ -569,14 +561,14 @@ static void print_io(FILE *f, const plan_io_t *io, int input)
     if (input) {
         fprintf(f, "      from %s", io->uri);
         if (where)
-            fprintf(f, "  [datastore %s, %s]", where, datastore_type_name(io->ds->type));
-        else if (io->adhoc && io->adhoc->type == DS_AZURE_BLOB)
+            fprintf(f, "  [datastore %s, %s]", where, datastore_type_name(io->ds));
+        else if (io->adhoc && (store_backend_caps(io->adhoc->backend) & STORE_CAP_REMOTE))
             fprintf(f, "  [no datastore: anonymous]");
         fprintf(f, "\n      to   %s\n", io->local ? io->local : "(passed as written)");
     } else {
         fprintf(f, "      from %s\n      to   %s  [%s%s, %s]\n", io->local, io->uri,
                 where ? "datastore " : "", where ? where : "no datastore: anonymous",
-                datastore_type_name(io->ds->type));
+                datastore_type_name(io->ds));
     }
     const char *note = mode_note(io);
     if (note)

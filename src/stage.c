@@ -90,11 +90,14 @@ static int stage_input(const plan_io_t *io, stage_rec_t *rec, int *warned, ferr_
             /* v1 references may name a single file: bring it into the folder */
             store_entry_t e;
             ferr_t e2 = FERR_INIT;
-            if (s->ops->stat(s, io->remote, &e, &e2) == 0) {
+            if (store_stat(s, io->remote, &e, &e2) == 0) {
                 const char *b = strrchr(io->remote, '/');
                 char *dest = path_join(io->local, b ? b + 1 : io->remote);
                 rc = xfer_download_file(s, io->remote, dest, &o, &rec->res, err);
                 free(dest);
+            } else if (e2.code != FERR_NOTFOUND) {
+                /* a timeout or a refusal is not "nothing there": say what it was */
+                rc = ferr_set(err, e2.code, "%s", e2.msg ? e2.msg : "cannot look it up");
             }
             ferr_clear(&e2);
         }
@@ -262,7 +265,7 @@ static int put_output_manifest(store_t *s, const plan_io_t *io, const stage_rec_
     char *name = path_join(io->remote, MANIFEST_NAME);
     store_put_t put;
     if (rc == 0)
-        rc = s->ops->write(s, name, fd, len, NULL, NULL, &put, err);
+        rc = store_write(s, name, fd, len, NULL, NULL, &put, err);
     if (fd >= 0)
         close(fd);
     free(name);
@@ -275,7 +278,7 @@ static int put_output_manifest(store_t *s, const plan_io_t *io, const stage_rec_
 static int drop_output_manifest(store_t *s, const plan_io_t *io, ferr_t *err)
 {
     char *name = path_join(io->remote, MANIFEST_NAME);
-    int rc = s->ops->remove(s, name, err);
+    int rc = store_remove(s, name, err);
     free(name);
     return rc;
 }

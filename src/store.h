@@ -1,14 +1,20 @@
-/* The one interface every storage backend implements: list, stat, read a
- * range, write a whole file. Names are '/'-separated, relative to the
- * datastore's root, never starting with '/'. */
+/* Storage, as the rest of ferry sees it: an opaque store_t opened on a
+ * datastore, the operations every backend offers (list, stat, read a range,
+ * write a whole file, remove) and those some do (blocks, clones, access
+ * checks), and the table of backends (src/store/registry.c) that says
+ * which exist, what they are called, which URLs they own and what they can
+ * do. Nothing outside src/store/ asks which backend it has: it asks what
+ * the store can do (store_caps).
+ * Names are '/'-separated, relative to the datastore's root, never starting
+ * with '/'. */
 #ifndef FERRY_STORE_H
 #define FERRY_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "datastore.h"
 #include "error.h"
-#include "workspace.h"
 
 typedef struct store_entry {
     const char *name;
@@ -29,9 +35,21 @@ typedef struct store_put {
 typedef int (*store_list_fn)(void *ud, const store_entry_t *e);
 /* Called as bytes move, for progress. */
 typedef void (*store_bytes_fn)(void *ud, uint64_t n);
+typedef int (*store_block_fn)(void *ud, const char *id, size_t len, int committed);
 
 typedef struct store store_t;
-typedef int (*store_block_fn)(void *ud, const char *id, size_t len, int committed);
+
+/* What a store can do; the engine asks these, never the backend's name. */
+enum store_cap {
+    STORE_CAP_REMOTE = 1u << 0,          /* across a network: worth caching, many in flight */
+    STORE_CAP_PARALLEL_BLOCKS = 1u << 1, /* put_block/commit_blocks; ranged reads in parallel */
+    STORE_CAP_BLOCK_LIST = 1u << 2,      /* blocks(): staged blocks can be reused */
+    STORE_CAP_CLONE = 1u << 3,           /* clone(): one handle (connection) per worker */
+    STORE_CAP_CHECK = 1u << 4,           /* check(): access can be tested at registration */
+    STORE_CAP_HNS = 1u << 5,             /* a hierarchical namespace: real folders */
+    STORE_CAP_MD5 = 1u << 6,             /* the server keeps each object's MD5 */
+    STORE_CAP_CREDENTIAL = 1u << 7,      /* it takes a credential (key, SAS, ...) */
+};
 
 /* A block's id comes from where it is and what it holds ("ferry-<index>-<MD5
  * in hex>"): the same bytes in the same place get the same id, so blocks an
@@ -43,66 +61,113 @@ typedef int (*store_block_fn)(void *ud, const char *id, size_t len, int committe
 typedef char store_block_id_t[STORE_BLOCK_ID_MAX + 1];
 void store_block_id(store_block_id_t out, uint32_t index, const unsigned char md5[16]);
 
-struct store_ops {
-    const char *name;
-    /* Moving a large file as blocks in parallel pays off (remote stores);
-     * a local copy is fastest whole. */
-    int parallel_blocks;
-    /* Every file whose name starts with prefix (a string prefix, as in Azure),
-     * in byte order. With delim ("/"), names are cut after the first delim
-     * past the prefix and given once, as is_prefix entries. */
-    int (*list)(store_t *s, const char *prefix, const char *delim, store_list_fn fn, void *ud,
-                ferr_t *err);
-    /* FERR_NOTFOUND when absent. e->name points into s until the next call. */
-    int (*stat)(store_t *s, const char *name, store_entry_t *e, ferr_t *err);
-    /* Copies [off, off+len) of name into fd at fd_off. With etag, only
-     * from that version: a file read in several ranges is never a mix of
-     * two (an error saying so when the object has changed since). */
-    int (*read)(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len, int fd,
-                uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err);
-    /* Creates or replaces name with the first size bytes of fd; a reader
-     * never sees a partial object under name. */
-    int (*write)(store_t *s, const char *name, int fd, uint64_t size, store_bytes_fn on_bytes,
-                 void *ud, store_put_t *put, ferr_t *err);
-    /* Optional (for parallel work): a second handle on the same store, with
-     * its own connection. Without it, the engine works with one handle. */
-    int (*clone)(store_t *s, store_t **out, ferr_t *err);
-    /* Optional (large uploads in parallel): stage a block of name under id
-     * (store_block_id; md5 is the block's, binary), then commit n blocks, in
-     * order, as the object's content, with the whole file's MD5 (base64).
-     * Until the commit, readers see the old object or none. */
-    int (*put_block)(store_t *s, const char *name, const char *id, const void *buf, size_t len,
-                     const unsigned char md5[16], ferr_t *err);
-    int (*commit_blocks)(store_t *s, const char *name, const store_block_id_t *ids, uint32_t n,
-                         const char *md5, store_put_t *put, ferr_t *err);
-    /* Optional: the blocks the store holds for name, committed or staged by
-     * an earlier attempt: each id (len bytes, NUL-terminated; another tool's
-     * may hold any bytes) to fn. None for a missing name. */
-    int (*blocks)(store_t *s, const char *name, store_block_fn fn, void *ud, ferr_t *err);
-    /* Removes name; a missing name is not an error. */
-    int (*remove)(store_t *s, const char *name, ferr_t *err);
-    /* Optional: checks that the store can be reached with its credential,
-     * creating the container first when create is set. */
-    int (*check)(store_t *s, int create, ferr_t *err);
-    void (*close)(store_t *s);
-};
+/* --- opening --- */
 
-struct store {
-    const struct store_ops *ops;
-    const datastore_t *ds;
-};
-
-/* Opens the backend for ds; FERR_UNSUPPORTED for types not built yet. */
+/* Opens the backend of ds; FERR_UNSUPPORTED for a backend that cannot move
+ * data yet. ds must outlive the store. */
 int store_open(store_t **out, const datastore_t *ds, ferr_t *err);
+/* A local folder as a store (outputs hashed for the manifest, and such). */
+int store_open_folder(store_t **out, const char *label, const char *dir, ferr_t *err);
+/* A second handle on the same store with its own connection; without
+ * STORE_CAP_CLONE, FERR_UNSUPPORTED. */
+int store_clone(store_t *s, store_t **out, ferr_t *err);
 void store_close(store_t *s);
 
-int store_local_open(store_t **out, const datastore_t *ds, ferr_t *err);
-int store_blob_open(store_t **out, const datastore_t *ds, ferr_t *err);
-/* One List Blobs page: entries to fn; -1 if it is not a listing. (For tests
- * and fuzzing; blob_list streams pages through the same parser.) */
-int blob_listing_parse(const char *xml, size_t n, store_list_fn fn, void *ud, char **next_marker);
-/* One Get Block List answer: each block to fn; -1 if it is not XML. (For
- * tests and fuzzing, as above.) */
-int blob_blocklist_parse(const char *xml, size_t n, store_block_fn fn, void *ud);
+unsigned store_caps(const store_t *s);
+const datastore_t *store_datastore(const store_t *s);
+
+/* --- operations: each error names the datastore; an optional operation the
+ * backend lacks answers FERR_UNSUPPORTED --- */
+
+/* Every file whose name starts with prefix (a string prefix, as in Azure),
+ * in byte order. With delim ("/"), names are cut after the first delim past
+ * the prefix and given once, as is_prefix entries. */
+int store_list(store_t *s, const char *prefix, const char *delim, store_list_fn fn, void *ud,
+               ferr_t *err);
+/* FERR_NOTFOUND when absent. e->name points into s until the next call. */
+int store_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err);
+/* Copies [off, off+len) of name into fd at fd_off. With etag, only from that
+ * version: a file read in several ranges is never a mix of two. */
+int store_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len, int fd,
+               uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err);
+/* Creates or replaces name with the first size bytes of fd; a reader never
+ * sees a partial object under name. */
+int store_write(store_t *s, const char *name, int fd, uint64_t size, store_bytes_fn on_bytes,
+                void *ud, store_put_t *put, ferr_t *err);
+/* Removes name; a missing name is not an error. */
+int store_remove(store_t *s, const char *name, ferr_t *err);
+/* STORE_CAP_PARALLEL_BLOCKS: stage a block of name under id (md5 is the
+ * block's, binary), then commit n blocks, in order, as the object's content,
+ * with the whole file's MD5 (base64). Until the commit, readers see the old
+ * object or none. */
+int store_put_block(store_t *s, const char *name, const char *id, const void *buf, size_t len,
+                    const unsigned char md5[16], ferr_t *err);
+int store_commit_blocks(store_t *s, const char *name, const store_block_id_t *ids, uint32_t n,
+                        const char *md5, store_put_t *put, ferr_t *err);
+/* STORE_CAP_BLOCK_LIST: the blocks the store holds for name, committed or
+ * staged by an earlier attempt, each to fn. None for a missing name. */
+int store_blocks(store_t *s, const char *name, store_block_fn fn, void *ud, ferr_t *err);
+/* STORE_CAP_CHECK: reaches the store with its credential, creating the
+ * container first when create is set. */
+int store_check(store_t *s, int create, ferr_t *err);
+
+/* --- the table of backends --- */
+
+typedef struct store_backend store_backend_t;
+
+size_t store_backend_count(void);
+const store_backend_t *store_backend_at(size_t i);
+/* By its registry / Azure ML YAML name (azure_blob) or its CLI name
+ * (azure-blob); NULL if none. */
+const store_backend_t *store_backend_find(const char *name);
+/* The backend of plain local folders: the workspace's default datastore,
+ * local paths in job files. */
+const store_backend_t *store_backend_folder(void);
+const char *store_backend_type(const store_backend_t *b);     /* azure_blob */
+const char *store_backend_cli_name(const store_backend_t *b); /* azure-blob */
+unsigned store_backend_caps(const store_backend_t *b);
+/* The datastore's container, by the backend's own word ("container", "file
+ * share", "filesystem") and the key it has in Azure ML YAML; NULL for a
+ * backend without one. */
+const char *store_backend_container_word(const store_backend_t *b);
+const char *store_backend_container_key(const store_backend_t *b);
+/* Does this backend take the `datastore register` option (without "--")? */
+int store_backend_takes(const store_backend_t *b, const char *option);
+/* The register options it takes, for messages: "--account, --container, ..." */
+const char *store_backend_options(const store_backend_t *b);
+/* `datastore register` options, as get(ud, "account") gives them (NULL: not
+ * given; a flag given: non-NULL). from_options fills ds (its backend is b)
+ * with them and the backend's defaults; misused names the first option that
+ * another backend takes and b does not, or NULL. */
+typedef const char *(*store_option_fn)(void *ud, const char *name);
+int store_backend_from_options(const store_backend_t *b, datastore_t *ds, store_option_fn get,
+                               void *ud, ferr_t *err);
+const char *store_backend_misused(const store_backend_t *b, store_option_fn get, void *ud);
+/* Where a datastore's data is, for listings: a folder or a URL; malloc'd. */
+char *store_location(const datastore_t *ds);
+/* Can it move data, or only be registered (for a later version)? */
+int store_backend_can_open(const store_backend_t *b);
+/* "local, azure_blob, azure_file, azure_data_lake_gen2" (static) */
+const char *store_backend_names(int cli);
+
+/* The backend's rules for a datastore's fields; the message says what is
+ * expected. */
+int store_validate(const datastore_t *ds, ferr_t *err);
+/* Where a store's data lives, as a key for the node cache; malloc'd. */
+char *store_identity(const datastore_t *ds);
+
+/* A URL in a job file that names data on some backend's service (https://
+ * blob URLs, wasbs://, an emulator's path-style URL): 0 with *adhoc a new
+ * datastore (named name) that reaches it without a credential and *path
+ * the path within it (malloc'd, percent-decoded). -1 with *why when a
+ * backend owns the URL's form but the URL is wrong; -2 when no backend
+ * knows the form. */
+int store_url_parse(const char *url, const char *name, datastore_t **adhoc, char **path,
+                    const char **why);
+/* Do a and b (a registered datastore, an ad-hoc one) reach the same place,
+ * so that a's credential serves b's URL? */
+int store_same_place(const datastore_t *a, const datastore_t *b);
+/* "https://<account>.blob.<suffix>/<container>/<path>, wasbs://..." */
+const char *store_url_forms(void);
 
 #endif

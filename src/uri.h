@@ -20,21 +20,4 @@ typedef struct uri {
 int uri_parse(const char *text, uri_t *out, const char **why);
 void uri_dispose(uri_t *u);
 
-/* An Azure Blob URL taken apart:
- *   https://<account>.blob.<suffix>/<container>/<path>
- *   wasbs://<container>@<account>.blob.<suffix>/<path>   (wasb: http)
- *   http(s)://<ip or localhost>[:port]/<account>/<container>/<path>  (path style, emulators) */
-typedef struct blob_url {
-    char *protocol;    /* https or http */
-    char *account;
-    char *endpoint;    /* the DNS suffix, e.g. core.windows.net; NULL for path style */
-    char *account_url; /* path style: "<scheme>://<host:port>/<account>" */
-    char *container;
-    char *path;        /* raw, as in the URL (percent-decoded) */
-} blob_url_t;
-
-/* 0 if text is a blob URL, -1 if not (why says what is off). */
-int uri_blob_parse(const char *text, blob_url_t *out, const char **why);
-void uri_blob_dispose(blob_url_t *b);
-
 #endif

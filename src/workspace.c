@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "path.h"
+#include "store.h"
 
 #define REGISTRY "datastores.json"
 
@@ -22,152 +23,6 @@ struct workspace {
     datastore_t **ds;
     size_t n;
 };
-
-static const char *type_names[] = {"local", "azure_blob", "azure_file", "azure_data_lake_gen2"};
-static const char *cred_names[] = {"none", "account_key", "sas_token", "client_secret"};
-static const char *source_names[] = {"env", "file", "stored"};
-
-const char *datastore_type_name(ds_type_t t)
-{
-    return type_names[t];
-}
-
-int datastore_type_parse(const char *s, ds_type_t *out)
-{
-    for (size_t i = 0; i < sizeof type_names / sizeof *type_names; i++)
-        if (!strcmp(s, type_names[i])) {
-            *out = (ds_type_t)i;
-            return 0;
-        }
-    /* CLI spellings use hyphens */
-    static const char *cli[] = {"local", "azure-blob", "azure-file", "azure-data-lake-gen2"};
-    for (size_t i = 0; i < sizeof cli / sizeof *cli; i++)
-        if (!strcmp(s, cli[i])) {
-            *out = (ds_type_t)i;
-            return 0;
-        }
-    return -1;
-}
-
-const char *cred_kind_name(cred_kind_t k)
-{
-    return cred_names[k];
-}
-
-datastore_t *datastore_new(const char *name, ds_type_t type)
-{
-    datastore_t *ds = calloc(1, sizeof *ds);
-    if (!ds)
-        return NULL;
-    ds->name = strdup(name);
-    ds->type = type;
-    return ds;
-}
-
-void datastore_free(datastore_t *ds)
-{
-    if (!ds)
-        return;
-    free(ds->name);
-    free(ds->description);
-    free(ds->root);
-    free(ds->account);
-    free(ds->container);
-    free(ds->endpoint);
-    free(ds->account_url);
-    free(ds->protocol);
-    free(ds->ca_file);
-    free(ds->tenant_id);
-    free(ds->client_id);
-    free(ds->cred_ref);
-    free(ds);
-}
-
-int datastore_name_ok(const char *name)
-{
-    if (!name || !*name || strlen(name) > 255)
-        return 0;
-    for (const char *p = name; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '_')
-            return 0;
-    return 1;
-}
-
-/* Azure's rules for containers, shares and filesystems: 3-63 of [a-z0-9-],
- * starting and ending with a letter or digit, no "--". */
-static int container_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 3 || n > 63 || s[0] == '-' || s[n - 1] == '-' || strstr(s, "--"))
-        return 0;
-    for (const char *p = s; *p; p++)
-        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-'))
-            return 0;
-    return 1;
-}
-
-static int account_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 3 || n > 24)
-        return 0;
-    for (const char *p = s; *p; p++)
-        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p)))
-            return 0;
-    return 1;
-}
-
-int datastore_validate(const datastore_t *ds, ferr_t *err)
-{
-    if (!datastore_name_ok(ds->name))
-        return ferr_set(err, FERR_USAGE,
-                        "datastore name '%s': use letters, digits and '_' only (as Azure ML does)",
-                        ds->name ? ds->name : "");
-    if (ds->type == DS_LOCAL) {
-        if (!ds->root || ds->root[0] != '/')
-            return ferr_set(err, FERR_USAGE, "datastore %s: a local datastore needs --root DIR",
-                            ds->name);
-        return 0;
-    }
-    const char *what = ds->type == DS_AZURE_BLOB   ? "container"
-                       : ds->type == DS_AZURE_FILE ? "file share"
-                                                   : "filesystem";
-    if (!ds->account || !account_ok(ds->account))
-        return ferr_set(err, FERR_USAGE,
-                        "datastore %s: account name '%s': expected 3-24 lowercase letters and "
-                        "digits",
-                        ds->name, ds->account ? ds->account : "");
-    if (!ds->container || !container_ok(ds->container))
-        return ferr_set(err, FERR_USAGE,
-                        "datastore %s: %s name '%s': expected 3-63 lowercase letters, digits and "
-                        "single hyphens, starting and ending with a letter or digit",
-                        ds->name, what, ds->container ? ds->container : "");
-    if (ds->protocol && strcmp(ds->protocol, "https") && strcmp(ds->protocol, "http"))
-        return ferr_set(err, FERR_USAGE, "datastore %s: protocol '%s': expected https or http",
-                        ds->name, ds->protocol);
-    if (ds->account_url && strncmp(ds->account_url, "https://", 8) &&
-        strncmp(ds->account_url, "http://", 7))
-        return ferr_set(err, FERR_USAGE,
-                        "datastore %s: account URL '%s': expected http:// or https://", ds->name,
-                        ds->account_url);
-    if (ds->endpoint && (strchr(ds->endpoint, '/') || !strchr(ds->endpoint, '.')))
-        return ferr_set(err, FERR_USAGE,
-                        "datastore %s: endpoint '%s': expected a DNS suffix such as "
-                        "core.windows.net",
-                        ds->name, ds->endpoint);
-    if (ds->cred_kind == CRED_CLIENT_SECRET && (!ds->tenant_id || !ds->client_id))
-        return ferr_set(err, FERR_USAGE,
-                        "datastore %s: a client secret needs --tenant-id and --client-id",
-                        ds->name);
-    if (ds->cred_kind == CRED_ACCOUNT_KEY && ds->type == DS_ADLS_GEN2)
-        return 0;
-    if (ds->cred_kind == CRED_CLIENT_SECRET && ds->type != DS_ADLS_GEN2 &&
-        ds->type != DS_AZURE_BLOB)
-        return ferr_set(err, FERR_USAGE,
-                        "datastore %s: a service principal is not supported for %s", ds->name,
-                        datastore_type_name(ds->type));
-    return 0;
-}
 
 /* --- registry file --- */
 
@@ -181,14 +36,13 @@ cJSON *datastore_to_json(const datastore_t *ds)
 {
     cJSON *o = cJSON_CreateObject();
     set_str(o, "name", ds->name);
-    set_str(o, "type", datastore_type_name(ds->type));
+    set_str(o, "type", datastore_type_name(ds));
     set_str(o, "description", ds->description);
     set_str(o, "root", ds->root);
     set_str(o, "account_name", ds->account);
-    const char *ck = ds->type == DS_AZURE_BLOB   ? "container_name"
-                     : ds->type == DS_AZURE_FILE ? "file_share_name"
-                                                 : "filesystem";
-    set_str(o, ck, ds->container);
+    const char *ck = store_backend_container_key(ds->backend);
+    if (ck)
+        set_str(o, ck, ds->container);
     set_str(o, "endpoint", ds->endpoint);
     set_str(o, "account_url", ds->account_url);
     set_str(o, "protocol", ds->protocol);
@@ -197,8 +51,8 @@ cJSON *datastore_to_json(const datastore_t *ds)
     set_str(o, "client_id", ds->client_id);
     if (ds->cred_kind != CRED_NONE) {
         cJSON *c = cJSON_AddObjectToObject(o, "credential");
-        cJSON_AddStringToObject(c, "kind", cred_names[ds->cred_kind]);
-        cJSON_AddStringToObject(c, "source", source_names[ds->cred_source]);
+        cJSON_AddStringToObject(c, "kind", cred_kind_name(ds->cred_kind));
+        cJSON_AddStringToObject(c, "source", cred_source_name(ds->cred_source));
         /* The reference (a variable name or a file path) is not a secret. */
         set_str(c, "ref", ds->cred_ref);
     }
@@ -211,21 +65,13 @@ static char *jstr(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
 }
 
-static int lookup(const char **names, size_t n, const char *s)
-{
-    for (size_t i = 0; s && i < n; i++)
-        if (!strcmp(names[i], s))
-            return (int)i;
-    return -1;
-}
-
 static datastore_t *datastore_from_json(const cJSON *o, const char *wsdir)
 {
     char *name = jstr(o, "name"), *type = jstr(o, "type");
-    ds_type_t t;
+    const store_backend_t *b = store_backend_find(type);
     datastore_t *ds = NULL;
-    if (name && type && datastore_type_parse(type, &t) == 0)
-        ds = datastore_new(name, t);
+    if (name && b && !strcmp(type, store_backend_type(b)))
+        ds = datastore_new(name, b);
     free(name);
     free(type);
     if (!ds)
@@ -237,9 +83,8 @@ static datastore_t *datastore_from_json(const cJSON *o, const char *wsdir)
         free(root);
     }
     ds->account = jstr(o, "account_name");
-    ds->container = jstr(o, t == DS_AZURE_BLOB   ? "container_name"
-                            : t == DS_AZURE_FILE ? "file_share_name"
-                                                 : "filesystem");
+    const char *ck = store_backend_container_key(ds->backend);
+    ds->container = ck ? jstr(o, ck) : NULL;
     ds->endpoint = jstr(o, "endpoint");
     ds->account_url = jstr(o, "account_url");
     ds->protocol = jstr(o, "protocol");
@@ -249,15 +94,14 @@ static datastore_t *datastore_from_json(const cJSON *o, const char *wsdir)
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "credential");
     if (cJSON_IsObject(c)) {
         char *k = jstr(c, "kind"), *s = jstr(c, "source");
-        int ki = lookup(cred_names, 4, k), si = lookup(source_names, 3, s);
+        int bad = !k || !s || cred_kind_parse(k, &ds->cred_kind) ||
+                  cred_source_parse(s, &ds->cred_source);
         free(k);
         free(s);
-        if (ki < 0 || si < 0) {
+        if (bad) {
             datastore_free(ds);
             return NULL;
         }
-        ds->cred_kind = (cred_kind_t)ki;
-        ds->cred_source = (cred_source_t)si;
         char *ref = jstr(c, "ref");
         ds->cred_ref = ref && ds->cred_source == CRED_STORED ? path_absolute(ref, wsdir) : ref;
         if (ref && ds->cred_ref != ref)
@@ -404,7 +248,7 @@ static int ws_create(workspace_t *ws, ferr_t *err)
     char *data = path_join(ws->dir, "datastores/" WS_DEFAULT_DATASTORE);
     int rc = path_mkdirs(data, 0755, err);
     if (rc == 0) {
-        datastore_t *ds = datastore_new(WS_DEFAULT_DATASTORE, DS_LOCAL);
+        datastore_t *ds = datastore_new(WS_DEFAULT_DATASTORE, store_backend_folder());
         ds->root = data;
         ds->description = strdup("the workspace's default datastore, a local folder");
         data = NULL;
@@ -601,7 +445,7 @@ int workspace_store_secret(workspace_t *ws, datastore_t *ds, const char *secret,
     }
     chmod(dir, 0700);
     char *file = NULL;
-    if (asprintf(&file, "%s/%s.%s", dir, ds->name, cred_names[ds->cred_kind]) < 0)
+    if (asprintf(&file, "%s/%s.%s", dir, ds->name, cred_kind_name(ds->cred_kind)) < 0)
         file = NULL;
     free(dir);
     if (!file)
@@ -616,153 +460,3 @@ int workspace_store_secret(workspace_t *ws, datastore_t *ds, const char *secret,
     return 0;
 }
 
-int datastore_secret(const datastore_t *ds, char **out, ferr_t *err)
-{
-    *out = NULL;
-    if (ds->cred_kind == CRED_NONE)
-        return 0;
-    const char *what = cred_names[ds->cred_kind];
-    if (ds->inline_secret) {
-        *out = strdup(ds->inline_secret);
-    } else if (ds->cred_source == CRED_FROM_ENV) {
-        const char *v = getenv(ds->cred_ref);
-        if (!v || !*v)
-            return ferr_set(err, FERR_CONFIG,
-                            "datastore %s: its %s is read from $%s, which is not set", ds->name,
-                            what, ds->cred_ref);
-        *out = strdup(v);
-    } else {
-        size_t len;
-        if (path_read_all(ds->cred_ref, out, &len, err))
-            return ferr_wrap(err, "datastore %s: cannot read its %s", ds->name, what);
-        while (len && ((*out)[len - 1] == '\n' || (*out)[len - 1] == '\r'))
-            (*out)[--len] = 0;
-    }
-    return 0;
-}
-
-/* --- Azure ML datastore YAML --- */
-
-static int opt_str(const doc_t *d, const doc_node_t *m, const char *key, char **out, ferr_t *err)
-{
-    doc_node_t *v = doc_get(m, key);
-    if (!v || doc_is_null(v))
-        return 0;
-    if (v->kind != DOC_SCALAR)
-        return doc_error(err, d, v, key, "expected a string, got %s", doc_kind_name(v));
-    *out = strdup(v->str);
-    return 0;
-}
-
-int datastore_from_doc(datastore_t **out, char **secret_out, const doc_t *d, const char *base_dir,
-                       ferr_t *err)
-{
-    *out = NULL;
-    *secret_out = NULL;
-    const doc_node_t *r = doc_root(d);
-    if (r->kind != DOC_MAP)
-        return doc_error(err, d, r, NULL, "expected a mapping with name and type");
-    static const char *known[] = {
-        "$schema",   "name",       "type",         "description",     "tags",
-        "properties", "account_name", "container_name", "file_share_name", "filesystem",
-        "endpoint",  "protocol",   "credentials",  "root",            "account_url",
-        "ca_file",   NULL};
-    for (size_t i = 0; i < r->n; i++) {
-        const char **k = known;
-        while (*k && strcmp(*k, r->pairs[i].key->str))
-            k++;
-        if (!*k)
-            return doc_error(err, d, r->pairs[i].key, r->pairs[i].key->str,
-                             "unknown key for a datastore (expected name, type, account_name, "
-                             "container_name, file_share_name, filesystem, endpoint, protocol, "
-                             "credentials, root, account_url)");
-    }
-    doc_node_t *name = doc_get(r, "name"), *type = doc_get(r, "type");
-    if (!name || !doc_is_string(name))
-        return doc_error(err, d, name ? name : r, "name", "expected the datastore's name");
-    if (!datastore_name_ok(name->str))
-        return doc_error(err, d, name, "name", "'%s': use letters, digits and '_' only",
-                         name->str);
-    ds_type_t t;
-    if (!type || type->kind != DOC_SCALAR || datastore_type_parse(type->str, &t) ||
-        strchr(type->str, '-'))
-        return doc_error(err, d, type ? type : r, "type",
-                         "expected one of azure_blob, azure_file, azure_data_lake_gen2, local");
-    datastore_t *ds = datastore_new(name->str, t);
-    char *root = NULL;
-    doc_node_t *creds = doc_get(r, "credentials");
-    if (opt_str(d, r, "description", &ds->description, err) ||
-        opt_str(d, r, "account_name", &ds->account, err) ||
-        opt_str(d, r, t == DS_AZURE_BLOB   ? "container_name"
-                      : t == DS_AZURE_FILE ? "file_share_name"
-                                           : "filesystem",
-                &ds->container, err) ||
-        opt_str(d, r, "endpoint", &ds->endpoint, err) ||
-        opt_str(d, r, "protocol", &ds->protocol, err) ||
-        opt_str(d, r, "account_url", &ds->account_url, err) ||
-        opt_str(d, r, "ca_file", &ds->ca_file, err) || opt_str(d, r, "root", &root, err))
-        goto fail;
-    if (t == DS_LOCAL) {
-        if (!root) {
-            doc_error(err, d, r, "root", "a local datastore needs root: FOLDER");
-            goto fail;
-        }
-        ds->root = path_absolute(root, base_dir);
-    } else if (root) {
-        doc_error(err, d, doc_get(r, "root"), "root", "only a local datastore has a root");
-        goto fail;
-    }
-    if (creds && !doc_is_null(creds)) {
-        if (creds->kind != DOC_MAP) {
-            doc_error(err, d, creds, "credentials", "expected a mapping");
-            goto fail;
-        }
-        char *key = NULL, *sas = NULL, *secret = NULL;
-        if (opt_str(d, creds, "account_key", &key, err) ||
-            opt_str(d, creds, "sas_token", &sas, err) ||
-            opt_str(d, creds, "client_secret", &secret, err) ||
-            opt_str(d, creds, "tenant_id", &ds->tenant_id, err) ||
-            opt_str(d, creds, "client_id", &ds->client_id, err)) {
-            free(key), free(sas), free(secret);
-            goto fail;
-        }
-        int nset = !!key + !!sas + !!secret;
-        if (nset > 1) {
-            free(key), free(sas), free(secret);
-            doc_error(err, d, creds, "credentials",
-                      "give one of account_key, sas_token or client_secret");
-            goto fail;
-        }
-        ds->cred_kind = key ? CRED_ACCOUNT_KEY : sas ? CRED_SAS_TOKEN : secret ? CRED_CLIENT_SECRET
-                                                                         : CRED_NONE;
-        *secret_out = key ? key : sas ? sas : secret;
-        for (size_t i = 0; i < creds->n; i++) {
-            const char *k = creds->pairs[i].key->str;
-            if (strcmp(k, "account_key") && strcmp(k, "sas_token") &&
-                strcmp(k, "client_secret") && strcmp(k, "tenant_id") && strcmp(k, "client_id") &&
-                strcmp(k, "authority_url") && strcmp(k, "resource_url")) {
-                doc_error(err, d, creds->pairs[i].key, "credentials",
-                          "unknown key '%s' (expected account_key, sas_token, or tenant_id, "
-                          "client_id and client_secret)",
-                          k);
-                goto fail;
-            }
-        }
-    }
-    free(root);
-    if (datastore_validate(ds, err)) {
-        ferr_wrap(err, "%s", doc_name(d));
-        free(*secret_out);
-        *secret_out = NULL;
-        datastore_free(ds);
-        return -1;
-    }
-    *out = ds;
-    return 0;
-fail:
-    free(root);
-    free(*secret_out);
-    *secret_out = NULL;
-    datastore_free(ds);
-    return -1;
-}

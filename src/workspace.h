@@ -6,32 +6,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "datastore.h"
 #include "doc.h"
 #include "error.h"
 
 #define WS_DEFAULT_DATASTORE "workspaceblobstore"
-
-typedef enum { DS_LOCAL, DS_AZURE_BLOB, DS_AZURE_FILE, DS_ADLS_GEN2 } ds_type_t;
-typedef enum { CRED_NONE, CRED_ACCOUNT_KEY, CRED_SAS_TOKEN, CRED_CLIENT_SECRET } cred_kind_t;
-typedef enum { CRED_FROM_ENV, CRED_FROM_FILE, CRED_STORED } cred_source_t;
-
-typedef struct datastore {
-    char *name;
-    ds_type_t type;
-    char *description;
-    char *root;        /* local: absolute folder */
-    char *account;     /* azure: storage account */
-    char *container;   /* blob container, file share or ADLS filesystem */
-    char *endpoint;    /* e.g. core.windows.net */
-    char *account_url; /* overrides account+endpoint (emulators, private endpoints) */
-    char *protocol;    /* https or http */
-    char *ca_file;
-    char *tenant_id, *client_id;
-    cred_kind_t cred_kind;
-    cred_source_t cred_source;
-    char *cred_ref; /* env var name or file path */
-    const char *inline_secret; /* transient, never saved: a secret not yet stored */
-} datastore_t;
 
 typedef struct workspace workspace_t;
 
@@ -58,20 +37,10 @@ int workspace_set_default(workspace_t *ws, const char *name, ferr_t *err);
 /* Copies a secret into secrets/<name>.<kind> (0600); sets ds->cred_ref. */
 int workspace_store_secret(workspace_t *ws, datastore_t *ds, const char *secret, ferr_t *err);
 
-datastore_t *datastore_new(const char *name, ds_type_t type);
-void datastore_free(datastore_t *ds);
-const char *datastore_type_name(ds_type_t t);
-int datastore_type_parse(const char *s, ds_type_t *out);
-const char *cred_kind_name(cred_kind_t k);
-/* Checks names and fields; the message says what is expected. */
-int datastore_validate(const datastore_t *ds, ferr_t *err);
 /* Azure ML datastore YAML (plus type: local). *secret_out gets an inline secret, if any. */
 int datastore_from_doc(datastore_t **out, char **secret_out, const doc_t *d, const char *base_dir,
                        ferr_t *err);
 /* JSON view; never contains a secret value. */
 cJSON *datastore_to_json(const datastore_t *ds);
-/* Reads the secret now (env or file); *out NULL when the datastore has none. */
-int datastore_secret(const datastore_t *ds, char **out, ferr_t *err);
-int datastore_name_ok(const char *name);
 
 #endif

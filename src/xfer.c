@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "array.h"
-#include "auth.h"
+#include "base64.h"
 #include "cache.h"
 #include "http.h"
 #include "log.h"
@@ -92,11 +92,11 @@ int xfer_default_concurrency(const store_t *s)
     const char *env = getenv("FERRY_CONCURRENCY");
     if (env && atoi(env) > 0)
         return atoi(env) > XFER_MAX_CONCURRENCY ? XFER_MAX_CONCURRENCY : atoi(env);
-    if (!s->ops->clone)
+    if (!(store_caps(s) & STORE_CAP_CLONE))
         return 1;
     /* a remote store waits on the network: many at once; a local one on the disk */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    if (s->ds && s->ds->type == DS_LOCAL)
+    if (!(store_caps(s) & STORE_CAP_REMOTE))
         return cpus > 1 ? (int)(cpus * 2) : 2;
     return 16;
 }
@@ -234,7 +234,7 @@ static char *file_md5_b64(const char *path)
     if (rc)
         log_debug("%s", err.msg);
     ferr_clear(&err);
-    return rc ? NULL : auth_base64(md, n);
+    return rc ? NULL : base64_encode(md, n);
 }
 
 /* --- accounting --- */
@@ -319,7 +319,7 @@ static char *b64_final(EVP_MD_CTX *c)
     unsigned char md[16];
     unsigned int ml = 0;
     EVP_DigestFinal_ex(c, md, &ml);
-    return auth_base64(md, ml);
+    return base64_encode(md, ml);
 }
 
 /* --- the work itself --- */
@@ -394,7 +394,7 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
         if (ok) {
             char *md5 = b64_final(f->md5);
             store_put_t put = {0};
-            ok = s->ops->commit_blocks(s, f->name, f->ids, f->nchunks, md5 ? md5 : "", &put,
+            ok = store_commit_blocks(s, f->name, f->ids, f->nchunks, md5 ? md5 : "", &put,
                                        &err) == 0;
             if (ok) {
                 set_item_meta(e, f->item, put.etag, put.md5);
@@ -482,7 +482,7 @@ static void run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, 
         int fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         int ok = fd >= 0 || ferr_errno(&err, FERR_IO, errno, "cannot create %s", f->tmp) == 0;
         if (ok)
-            ok = s->ops->read(s, f->name, NULL, 0, f->size, fd, 0, on_bytes, e, &err) == 0;
+            ok = store_read(s, f->name, NULL, 0, f->size, fd, 0, on_bytes, e, &err) == 0;
         if (fd >= 0)
             ok = rename_into_place(f, fd, ok, &err);
         if (ok)
@@ -499,7 +499,7 @@ static void run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, 
     pthread_mutex_unlock(&f->mu);
     /* a block not fetched is not on disk: it must never count as done */
     /* one version only, across all the ranges (and the runs) that make the file */
-    int rc = skip ? -1 : s->ops->read(s, f->name, f->etag, off, len, f->fd, off, on_bytes, e, &err);
+    int rc = skip ? -1 : store_read(s, f->name, f->etag, off, len, f->fd, off, on_bytes, e, &err);
     /* start writing the block to disk now, while the others travel: the
      * syncs that make a partial's record and the final file durable then
      * find little left to do */
@@ -562,7 +562,7 @@ static void run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, ch
         int rc = fd < 0 ? ferr_errno(&err, FERR_IO, errno, "cannot read %s", f->local) : 0;
         store_put_t put = {0};
         if (rc == 0)
-            rc = s->ops->write(s, f->name, fd, f->size, on_bytes, e, &put, &err);
+            rc = store_write(s, f->name, fd, f->size, on_bytes, e, &put, &err);
         if (fd >= 0)
             close(fd);
         if (rc == 0) {
@@ -586,11 +586,11 @@ static void run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, ch
     /* the first block asks what the store holds already (an interrupted
      * upload's blocks, or the blob's own): the others wait for it below */
     pthread_mutex_lock(&f->mu);
-    int ask = chunk == 0 && s->ops->blocks && !f->failed;
+    int ask = chunk == 0 && (store_caps(s) & STORE_CAP_BLOCK_LIST) && !f->failed;
     pthread_mutex_unlock(&f->mu);
     if (ask) {
         ferr_t berr = FERR_INIT;
-        if (s->ops->blocks(s, f->name, held_add, f, &berr) != 0)
+        if (store_blocks(s, f->name, held_add, f, &berr) != 0)
             log_debug("%s: cannot list its blocks (%s); sending them all", f->name, berr.msg);
         ferr_clear(&berr);
         if (f->nheld)
@@ -618,7 +618,7 @@ static void run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, ch
         pthread_mutex_unlock(&f->mu);
         on_bytes(e, len);
     } else if (!skip && rc == 0) {
-        rc = s->ops->put_block(s, f->name, id, buf, len, bmd, &err);
+        rc = store_put_block(s, f->name, id, buf, len, bmd, &err);
         if (rc == 0)
             on_bytes(e, len);
     }
@@ -744,9 +744,9 @@ static void engine_start(engine_t *e, store_t *s, const xfer_opts_t *o, xfer_res
     if (want > XFER_MAX_CONCURRENCY)
         want = XFER_MAX_CONCURRENCY;
     /* without a second handle, the producer does the work itself */
-    for (int i = 0; s->ops->clone && i < want; i++) {
+    for (int i = 0; (store_caps(s) & STORE_CAP_CLONE) && i < want; i++) {
         ferr_t err = FERR_INIT;
-        if (s->ops->clone(s, &e->handles[i], &err)) {
+        if (store_clone(s, &e->handles[i], &err)) {
             log_debug("a transfer worker could not start: %s", err.msg);
             ferr_clear(&err);
             break;
@@ -881,8 +881,6 @@ typedef struct dl {
     size_t n, cap;
 } dl_t;
 
-static char *store_identity(const datastore_t *ds);
-
 /* A large download goes into its partial file, taking over what an earlier
  * attempt left there (partial.h); when another process is fetching the same
  * file right now, or the partial cannot be had, into a temporary of its own. */
@@ -1002,8 +1000,8 @@ static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size
         goto out;
     }
     cache_obj_t obj = {.lock_fd = -1};
-    if (e->o->cache && etag && d->s->ds->type != DS_LOCAL) {
-        char *id = store_identity(d->s->ds);
+    if (e->o->cache && etag && (store_caps(d->s) & STORE_CAP_REMOTE)) {
+        char *id = store_identity(store_datastore(d->s));
         rc = cache_acquire(e->o->cache, id, name, etag, &obj, &err);
         free(id);
         if (rc) {
@@ -1029,7 +1027,9 @@ static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size
             goto out;
         }
     }
-    int chunked = d->s->ops->clone && d->s->ops->parallel_blocks && size > 2 * (uint64_t)XFER_BLOCK;
+    int chunked = (store_caps(d->s) & (STORE_CAP_CLONE | STORE_CAP_PARALLEL_BLOCKS)) ==
+                      (STORE_CAP_CLONE | STORE_CAP_PARALLEL_BLOCKS) &&
+                  size > 2 * (uint64_t)XFER_BLOCK;
     xf_file_t *f = file_new(idx, 0, name, obj.path ? obj.path : local, size, chunked);
     if (obj.path) {
         f->obj = obj; /* the lock is held until the object is whole and placed */
@@ -1046,17 +1046,6 @@ static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size
 out:
     ferr_clear(&err);
     free(local);
-}
-
-/* Where a store's data lives, as a key for the cache. */
-static char *store_identity(const datastore_t *ds)
-{
-    char *id = NULL;
-    if (asprintf(&id, "%s|%s|%s|%s|%s", datastore_type_name(ds->type),
-                 ds->account_url ? ds->account_url : "", ds->account ? ds->account : "",
-                 ds->endpoint ? ds->endpoint : "", ds->container ? ds->container : "") < 0)
-        return NULL;
-    return id;
 }
 
 static void held_release(dl_t *d, held_t *h)
@@ -1113,14 +1102,14 @@ int xfer_download_prefix(store_t *s, const char *prefix, size_t strip, const cha
     engine_t e;
     engine_start(&e, s, o, res, o->label ? o->label : "download");
     dl_t d = {.e = &e, .s = s, .dest = dest, .strip = strip};
-    int rc = s->ops->list(s, prefix, NULL, dl_entry, &d, err);
+    int rc = store_list(s, prefix, NULL, dl_entry, &d, err);
     while (d.n)
         held_release(&d, &d.stack[--d.n]);
     free(d.stack);
     free(d.made);
     engine_finish(&e);
     if (rc)
-        return ferr_wrap(err, "listing %s:%s", s->ds->name, *prefix ? prefix : "/");
+        return ferr_wrap(err, "listing %s", *prefix ? prefix : "/");
     return finish(res, t0, "download", err);
 }
 
@@ -1129,7 +1118,7 @@ int xfer_download_file(store_t *s, const char *name, const char *dest_file, cons
 {
     double t0 = progress_now();
     store_entry_t en;
-    if (s->ops->stat(s, name, &en, err))
+    if (store_stat(s, name, &en, err))
         return -1;
     char *dir = path_dirname(dest_file);
     const char *base = strrchr(dest_file, '/');
@@ -1289,13 +1278,14 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
         pl = k;
     }
     char *prefix = pending->n ? strndup(pending->items[0].remote, pl) : NULL;
-    if (prefix && s->ops->list(s, prefix, NULL, rindex_add, &r, err)) {
+    if (prefix && store_list(s, prefix, NULL, rindex_add, &r, err)) {
         free(prefix);
         rindex_free(&r);
-        return ferr_wrap(err, "listing %s:%s", s->ds->name, target && *target ? target : "/");
+        return ferr_wrap(err, "listing %s", target && *target ? target : "/");
     }
     free(prefix);
-    /* a local store's walk is not in byte order across folders: sort here */
+    /* looked up by binary search: stores list in byte order, but one that
+     * does not must not make a file look absent */
     if (r.n)
         qsort(r.v, r.n, sizeof *r.v, rentry_cmp);
     engine_t e;
@@ -1344,7 +1334,9 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
                 continue;
             }
         }
-        int chunked = s->ops->clone && s->ops->put_block && p->size > XFER_BLOCK;
+        int chunked = (store_caps(s) & (STORE_CAP_CLONE | STORE_CAP_PARALLEL_BLOCKS)) ==
+                          (STORE_CAP_CLONE | STORE_CAP_PARALLEL_BLOCKS) &&
+                      p->size > XFER_BLOCK;
         xf_file_t *f = file_new(idx, 1, p->remote, p->local, p->size, chunked);
         if (chunked) {
             f->fd = f->ids ? open(p->local,

@@ -6,6 +6,7 @@
 
 #include "path.h"
 #include "store.h"
+#include "store/azure/blob_xml.h"
 
 static int entry(void *ud, const store_entry_t *e)
 {

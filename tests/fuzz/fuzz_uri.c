@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "path.h"
+#include "store/azure/blob_url.h"
 #include "uri.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -148,7 +148,7 @@ expect_err "bad.yml:4:1: container: unknown key" "with file:line:col and the key
 printf 'name: bad\ntype: azure-blob\n' > bad2.yml
 f datastore create --file bad2.yml
 expect_rc 2 "a CLI spelling of the type in YAML is refused"
-expect_err "bad2.yml:2:7: type: expected one of azure_blob" "with the expected values"
+expect_err "bad2.yml:2:7: type: expected one of local, azure_blob, azure_file or azure_data_lake_gen2" "with the expected values"
 f datastore create --file blob.yml --skip-validation
 expect_rc 1 "create of an existing name fails without --overwrite"
 f datastore create --file blob.yml --overwrite --skip-validation

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "store/azure/auth.h"
 #include "tap.h"
-#include "workspace.h"
+#include "store.h"
 
 static const char *const known[] = {
     "{\"method\":\"PUT\",\"url\":\"http://127.0.0.1:10000/devstoreaccount1/c/dir/a%20b%2Bc%20%C3%BC.txt?comp=block&blockid=YmxvY2s%3D\",\"headers\":{\"Content-Type\":\"application/octet-stream\",\"x-ms-version\":\"2025-11-05\",\"Content-Length\":\"5\",\"Content-MD5\":\"AQEBAQEBAQEBAQEBAQEBAQ==\",\"Accept\":\"application/xml\",\"x-ms-client-request-id\":\"5410f277-9cb4-4ced-81d0-a559a998584f\",\"x-ms-date\":\"Tue, 01 Dec 2026 19:40:47 GMT\",\"Authorization\":\"SharedKey devstoreaccount1:6pw9y+A3+Dhe/FijwJ5jaJNL0a/QhqAkvVI6AnOyNa8=\"}}",
@@ -92,7 +92,7 @@ int main(int argc, char **argv)
            "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/"
            "KBHBeksoGMGw==",
            1);
-    datastore_t *ds = datastore_new("sdk", DS_AZURE_BLOB);
+    datastore_t *ds = datastore_new("sdk", store_backend_find("azure_blob"));
     ds->account = strdup("devstoreaccount1");
     ds->container = strdup("c");
     ds->cred_kind = CRED_ACCOUNT_KEY;

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "store.h"
+#include "store/azure/blob_xml.h"
 #include "tap.h"
 
 typedef struct got {

@@ -15,6 +15,7 @@
 #include "partial.h"
 #include "path.h"
 #include "store.h"
+#include "store/azure/blob_xml.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/ferry-unit-resume.XXXXXX";

@@ -3,6 +3,7 @@
 
 #include "tap.h"
 #include "http.h"
+#include "store/azure/blob_url.h"
 #include "uri.h"
 
 int main(void)

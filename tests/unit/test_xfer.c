@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "path.h"
+#include "store/backend.h"
 #include "tap.h"
 #include "xfer.h"
 
@@ -52,9 +53,11 @@ int main(void)
     char tmpl[] = "/tmp/ferry-xfer-XXXXXX";
     char *top = mkdtemp(tmpl);
     char *target = path_join(top, "deep/target");
-    static const struct store_ops ops = {.name = "fake", .list = fake_list, .read = fake_read};
-    datastore_t ds = {.name = "fake", .type = DS_LOCAL};
-    store_t s = {.ops = &ops, .ds = &ds};
+    /* a backend of the test's own: a listing with hostile names */
+    static const struct store_ops ops = {.list = fake_list, .read = fake_read};
+    static const store_backend_t fake = {.type = "fake", .cli_name = "fake"};
+    datastore_t ds = {.name = (char *)"fake", .backend = &fake};
+    store_t s = {.ops = &ops, .backend = &fake, .ds = &ds};
     xfer_opts_t o = {.overwrite = 1, .label = "t"};
     xfer_result_t r = {0};
     ferr_t err = FERR_INIT;

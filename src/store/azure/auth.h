@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "error.h"
-#include "workspace.h"
+#include "datastore.h"
 
 typedef struct auth auth_t;
 
@@ -32,8 +32,5 @@ char *auth_string_to_sign(const char *account, const char *method, const char *u
 char *auth_sharedkey_at(const auth_t *a, const char *method, const char *url,
                         const struct curl_slist *headers, size_t content_length, const char *date);
 
-/* Base64 helpers (OpenSSL). */
-char *auth_base64(const unsigned char *p, size_t n);
-int auth_unbase64(const char *s, unsigned char *out, size_t cap, size_t *n);
 
 #endif

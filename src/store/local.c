@@ -14,7 +14,8 @@
 #include "log.h"
 #include "partial.h"
 #include "path.h"
-#include "store.h"
+#include "store/backend.h"
+#include "xalloc.h"
 
 typedef struct local_store {
     store_t base;
@@ -22,6 +23,7 @@ typedef struct local_store {
     char *made; /* the last folder made by a write */
     char *stat_name;
     char stat_etag[64];
+    datastore_t *own_ds; /* store_open_folder's */
 } local_store_t;
 
 /* A local file's ETag: it changes whenever the file is replaced or written. */
@@ -33,85 +35,109 @@ static void local_etag(const struct stat *st, char *buf, size_t n)
 }
 
 
-static int cmp_str(const void *a, const void *b)
+/* A folder's entry, with what lstat said. Sorted by name as a listing
+ * names it: a folder's name with its '/', so that "a/b.txt" comes before
+ * "a/b/x" as in Azure ('.' < '/'). */
+typedef struct dentry {
+    char *key; /* the name, plus '/' for a folder */
+    struct stat st;
+} dentry_t;
+
+static int dentry_cmp(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const dentry_t *)a)->key, ((const dentry_t *)b)->key);
 }
 
-/* Lists dir (relative name rel) recursively in byte order. */
-static int walk(local_store_t *ls, const char *rel, const char *prefix, int delim,
-                store_list_fn fn, void *ud, ferr_t *err)
+/* Deeper than this is refused rather than followed (a bound on recursion). */
+#define WALK_MAX_DEPTH 256
+
+/* The entries of folder abs, sorted; *n of them. */
+static int read_folder(const char *abs, const char *rel, dentry_t **out, size_t *n, ferr_t *err)
 {
-    char *abs = path_join(ls->root, rel);
-    DIR *d = abs ? opendir(abs) : NULL;
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(abs);
     if (!d) {
         int e = errno;
-        free(abs);
         if (e == ENOENT || e == ENOTDIR)
             return 0;
-        return ferr_errno(err, FERR_IO, e, "cannot list %s", rel);
+        return ferr_errno(err, FERR_IO, e, "cannot list %s", *rel ? rel : "its root");
     }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
+    size_t cap = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || partial_is_ours(de->d_name))
             continue;
-        if (ARRAY_ROOM(names, n, cap, 64))
-            break;
-        names[n++] = strdup(de->d_name);
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue; /* gone since readdir */
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            *out = xreallocarray(*out, cap, sizeof **out);
+        }
+        (*out)[*n].key = xasprintf("%s%s", de->d_name, S_ISDIR(st.st_mode) ? "/" : "");
+        (*out)[(*n)++].st = st;
     }
     closedir(d);
-    if (n)
-        qsort(names, n, sizeof *names, cmp_str);
+    if (*n)
+        qsort(*out, *n, sizeof **out, dentry_cmp);
+    return 0;
+}
+
+/* Lists dir (relative name rel) recursively in byte order. */
+static int walk(local_store_t *ls, const char *rel, int depth, const char *prefix, int delim,
+                store_list_fn fn, void *ud, ferr_t *err)
+{
+    if (depth > WALK_MAX_DEPTH)
+        return ferr_set(err, FERR_UNSAFE, "%s: folders nested deeper than %d levels", rel,
+                        WALK_MAX_DEPTH);
+    char *abs = path_join(ls->root, rel);
+    dentry_t *v;
+    size_t n;
+    if (read_folder(abs, rel, &v, &n, err)) {
+        free(abs);
+        return -1;
+    }
     int rc = 0;
     size_t pl = strlen(prefix);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        char *name = *rel ? path_join(rel, names[i]) : strdup(names[i]);
-        char *full = path_join(abs, names[i]);
-        struct stat st;
-        if (!name || !full || lstat(full, &st) != 0) {
-            free(name);
-            free(full);
-            continue;
-        }
+        const struct stat *st = &v[i].st;
+        if (S_ISDIR(st->st_mode))
+            v[i].key[strlen(v[i].key) - 1] = 0;
+        char *name = *rel ? path_join(rel, v[i].key) : xstrdup(v[i].key);
         size_t nl = strlen(name);
         /* descend only where the prefix can still match */
         size_t m = nl < pl ? nl : pl;
         if (strncmp(name, prefix, m) != 0) {
             free(name);
-            free(full);
             continue;
         }
-        if (S_ISDIR(st.st_mode) && delim && nl >= pl) {
+        if (S_ISDIR(st->st_mode) && delim && nl >= pl) {
             /* past the prefix: one "folder" entry, not its contents */
-            char *dir = NULL;
-            if (asprintf(&dir, "%s/", name) > 0) {
-                store_entry_t e = {.name = dir, .is_prefix = 1};
-                rc = fn(ud, &e);
-            }
+            char *dir = xasprintf("%s/", name);
+            store_entry_t e = {.name = dir, .is_prefix = 1};
+            rc = fn(ud, &e);
             free(dir);
-        } else if (S_ISDIR(st.st_mode)) {
-            rc = walk(ls, name, prefix, delim, fn, ud, err);
-        } else if (S_ISREG(st.st_mode)) {
+        } else if (S_ISDIR(st->st_mode)) {
+            rc = walk(ls, name, depth + 1, prefix, delim, fn, ud, err);
+        } else if (S_ISREG(st->st_mode)) {
             if (nl >= pl) {
                 char etag[64];
-                local_etag(&st, etag, sizeof etag);
-                store_entry_t e = {.name = name, .size = (uint64_t)st.st_size,
-                                   .mtime = st.st_mtim.tv_sec, .etag = etag};
+                local_etag(st, etag, sizeof etag);
+                store_entry_t e = {.name = name, .size = (uint64_t)st->st_size,
+                                   .mtime = st->st_mtim.tv_sec, .etag = etag};
                 rc = fn(ud, &e);
             }
         } else {
             log_warn("datastore %s: skipping %s: %s", ls->base.ds->name, name,
-                     S_ISLNK(st.st_mode) ? "a symlink (not followed in a datastore)"
-                                         : "not a regular file");
+                     S_ISLNK(st->st_mode) ? "a symlink (not followed in a datastore)"
+                                          : "not a regular file");
         }
         free(name);
-        free(full);
     }
     for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+        free(v[i].key);
+    free(v);
     free(abs);
     return rc;
 }
@@ -122,7 +148,7 @@ static int local_list(store_t *s, const char *prefix, const char *delim, store_l
     local_store_t *ls = (local_store_t *)s;
     if (delim && strcmp(delim, "/"))
         return ferr_set(err, FERR_UNSUPPORTED, "a local datastore lists with the delimiter '/' only");
-    return walk(ls, "", prefix ? prefix : "", delim != NULL, fn, ud, err);
+    return walk(ls, "", 0, prefix ? prefix : "", delim != NULL, fn, ud, err);
 }
 
 static int local_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err)
@@ -136,7 +162,7 @@ static int local_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *er
     int r = lstat(full, &st), e0 = errno;
     free(full);
     if (r != 0 && e0 != ENOENT && e0 != ENOTDIR)
-        return ferr_errno(err, FERR_IO, e0, "datastore %s: %s", s->ds->name, name);
+        return ferr_errno(err, FERR_IO, e0, "%s", name);
     if (r != 0 || !S_ISREG(st.st_mode))
         return ferr_set(err, FERR_NOTFOUND, "%s: no such file in datastore %s", name,
                         s->ds->name);
@@ -165,12 +191,12 @@ static int local_read(store_t *s, const char *name, const char *etag, uint64_t o
     free(full);
     if (in < 0)
         return ferr_errno(err, errno == ENOENT ? FERR_NOTFOUND : FERR_IO, errno,
-                          "datastore %s: cannot read %s", s->ds->name, name);
+                          "cannot read %s", name);
     int rc = path_copy_range(in, off, fd, fd_off, len, on_bytes, ud);
     int e = errno;
     close(in);
     if (rc)
-        return ferr_errno(err, FERR_IO, e, "datastore %s: copying %s", s->ds->name, name);
+        return ferr_errno(err, FERR_IO, e, "copying %s", name);
     return 0;
 }
 
@@ -195,31 +221,31 @@ static int local_write(store_t *s, const char *name, int fd, uint64_t size,
         free(dir);
     if (rc) {
         free(full);
-        return ferr_wrap(err, "datastore %s", s->ds->name);
+        return -1;
     }
     char *tmp = path_temp_beside(full);
     int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (out < 0) {
-        ferr_errno(err, FERR_IO, errno, "datastore %s: cannot write %s", s->ds->name, name);
+        ferr_errno(err, FERR_IO, errno, "cannot write %s", name);
         goto fail;
     }
     if (path_copy_range(fd, 0, out, 0, size, on_bytes, ud) != 0) {
-        ferr_errno(err, FERR_IO, errno, "datastore %s: writing %s", s->ds->name, name);
+        ferr_errno(err, FERR_IO, errno, "writing %s", name);
         goto fail;
     }
     if (close(out) != 0) {
         out = -1;
-        ferr_errno(err, FERR_IO, errno, "datastore %s: writing %s", s->ds->name, name);
+        ferr_errno(err, FERR_IO, errno, "writing %s", name);
         goto fail;
     }
     out = -1;
     struct stat st;
     if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-        ferr_set(err, FERR_IO, "datastore %s: %s is a folder there", s->ds->name, name);
+        ferr_set(err, FERR_IO, "%s is a folder there", name);
         goto fail;
     }
     if (rename(tmp, full) != 0) {
-        ferr_errno(err, FERR_IO, errno, "datastore %s: cannot rename into %s", s->ds->name, name);
+        ferr_errno(err, FERR_IO, errno, "cannot rename into %s", name);
         goto fail;
     }
     free(tmp);
@@ -240,12 +266,15 @@ static void local_close(store_t *s)
     free(ls->root);
     free(ls->stat_name);
     free(ls->made);
+    datastore_free(ls->own_ds);
     free(ls);
 }
 
+static int local_open(store_t **out, const datastore_t *ds, ferr_t *err);
+
 static int local_clone(store_t *s, store_t **out, ferr_t *err)
 {
-    return store_local_open(out, s->ds, err);
+    return local_open(out, s->ds, err);
 }
 
 static int local_remove(store_t *s, const char *name, ferr_t *err)
@@ -256,14 +285,13 @@ static int local_remove(store_t *s, const char *name, ferr_t *err)
         return ferr_set(err, FERR_UNSAFE, "name '%s' refused: %s", name, why);
     char *full = path_join(ls->root, name);
     int rc = unlink(full) != 0 && errno != ENOENT
-                 ? ferr_errno(err, FERR_IO, errno, "datastore %s: cannot remove %s", s->ds->name, name)
+                 ? ferr_errno(err, FERR_IO, errno, "cannot remove %s", name)
                  : 0;
     free(full);
     return rc;
 }
 
 static const struct store_ops local_ops = {
-    .name = "local",
     .clone = local_clone,
     .list = local_list,
     .stat = local_stat,
@@ -273,7 +301,7 @@ static const struct store_ops local_ops = {
     .close = local_close,
 };
 
-int store_local_open(store_t **out, const datastore_t *ds, ferr_t *err)
+static int local_open(store_t **out, const datastore_t *ds, ferr_t *err)
 {
     struct stat st;
     if (!ds->root || stat(ds->root, &st) != 0 || !S_ISDIR(st.st_mode))
@@ -281,12 +309,66 @@ int store_local_open(store_t **out, const datastore_t *ds, ferr_t *err)
                         "datastore %s: its root folder %s does not exist (create it, or register "
                         "again with --create-if-not-exists)",
                         ds->name, ds->root ? ds->root : "(none)");
-    local_store_t *ls = calloc(1, sizeof *ls);
-    if (!ls)
-        return ferr_set(err, FERR_INTERNAL, "out of memory");
+    local_store_t *ls = xcalloc(1, sizeof *ls);
     ls->base.ops = &local_ops;
     ls->base.ds = ds;
-    ls->root = strdup(ds->root);
+    ls->root = xstrdup(ds->root);
     *out = &ls->base;
     return 0;
 }
+
+static int local_from_options(datastore_t *ds, store_option_fn get, void *ud, ferr_t *err)
+{
+    const char *root = get(ud, "root");
+    if (!root)
+        return ferr_set(err, FERR_USAGE, "a local datastore needs --root DIR");
+    ds->root = path_absolute(root, NULL);
+    struct stat st;
+    if (stat(ds->root, &st) != 0) {
+        if (!get(ud, "create-if-not-exists"))
+            return ferr_set(err, FERR_NOTFOUND,
+                            "%s does not exist (pass --create-if-not-exists to create it)",
+                            ds->root);
+        return path_mkdirs(ds->root, 0755, err);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return ferr_set(err, FERR_USAGE, "%s is not a folder", ds->root);
+    return 0;
+}
+
+static int local_validate(const datastore_t *ds, ferr_t *err)
+{
+    if (!ds->root || ds->root[0] != '/')
+        return ferr_set(err, FERR_USAGE, "datastore %s: a local datastore needs --root DIR",
+                        ds->name);
+    if (ds->cred_kind != CRED_NONE)
+        return ferr_set(err, FERR_USAGE, "a local datastore takes no credential");
+    return 0;
+}
+
+int store_open_folder(store_t **out, const char *label, const char *dir, ferr_t *err)
+{
+    /* a datastore of its own, freed with the store */
+    datastore_t *ds = datastore_new(label, &store_backend_local);
+    ds->root = xstrdup(dir);
+    if (local_open(out, ds, err)) {
+        datastore_free(ds);
+        return -1;
+    }
+    local_store_t *ls = (local_store_t *)*out;
+    ls->own_ds = ds;
+    ls->base.backend = &store_backend_local;
+    return 0;
+}
+
+static const char *const local_options[] = {"root", NULL};
+
+const store_backend_t store_backend_local = {
+    .type = "local",
+    .cli_name = "local",
+    .caps = STORE_CAP_CLONE,
+    .options = local_options,
+    .from_options = local_from_options,
+    .validate = local_validate,
+    .open = local_open,
+};

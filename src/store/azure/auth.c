@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "auth.h"
+
 
 #include <ctype.h>
 #include <openssl/evp.h>
@@ -10,7 +10,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "base64.h"
 #include "http.h"
+#include "store/azure/auth.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -22,29 +24,6 @@ struct auth {
     char *sas; /* without a leading '?' */
     char desc[300];
 };
-
-char *auth_base64(const unsigned char *p, size_t n)
-{
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
-    if (out)
-        EVP_EncodeBlock((unsigned char *)out, p, (int)n);
-    return out;
-}
-
-int auth_unbase64(const char *s, unsigned char *out, size_t cap, size_t *n)
-{
-    size_t len = strlen(s);
-    if (len % 4 || (len / 4) * 3 > cap)
-        return -1;
-    int r = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
-    if (r < 0)
-        return -1;
-    size_t pad = 0;
-    while (len && s[len - 1] == '=' && pad < 2)
-        len--, pad++;
-    *n = (size_t)r - pad;
-    return 0;
-}
 
 int auth_new(auth_t **out, const datastore_t *ds, ferr_t *err)
 {
@@ -74,7 +53,7 @@ int auth_new(auth_t **out, const datastore_t *ds, ferr_t *err)
         log_add_secret(secret);
     int rc = 0;
     if (a->kind == CRED_ACCOUNT_KEY) {
-        if (auth_unbase64(secret, a->key, sizeof a->key, &a->keylen) || a->keylen == 0)
+        if (base64_decode(secret, a->key, sizeof a->key, &a->keylen) || a->keylen == 0)
             rc = ferr_set(err, FERR_CONFIG,
                           "datastore %s: %s is not a base64 account key (as the Azure portal "
                           "shows it)",
@@ -326,7 +305,7 @@ char *auth_sharedkey_at(const auth_t *a, const char *method, const char *url,
     free(sts);
     if (!ok)
         return NULL;
-    char *sig = auth_base64(mac, maclen);
+    char *sig = base64_encode(mac, maclen);
     if (!sig)
         xalloc_die();
     char *authz = xasprintf("Authorization: SharedKey %s:%s", a->account, sig);

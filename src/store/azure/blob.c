@@ -4,7 +4,6 @@
  * download is checked against the blob's MD5. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <expat.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +12,15 @@
 #include <unistd.h>
 
 #include "array.h"
-#include "auth.h"
+#include "base64.h"
+#include "store/azure/auth.h"
+#include "store/azure/blob_url.h"
+#include "store/azure/blob_xml.h"
 #include "http.h"
 #include "log.h"
 #include "path.h"
-#include "store.h"
+#include "store/backend.h"
+#include "xalloc.h"
 
 /* The REST API version ferry speaks; Azurite 3.35 and Azure accept it. */
 #define BLOB_API_VERSION "2023-11-03"
@@ -142,237 +145,11 @@ static int fail_status(blob_store_t *bs, const http_resp_t *resp, const char *wh
                     bs->where, resp->status, code, msg[0] ? ": " : "", msg);
 }
 
-static int64_t parse_http_date(const char *s)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    if (!s || !*s || !strptime(s, "%a, %d %b %Y %H:%M:%S", &tm))
-        return 0;
-    return (int64_t)timegm(&tm);
-}
-
-/* --- Azure's XML answers, parsed with expat as the body arrives --- */
-
-/* The first member of each parser's state: the parser, and whether a
- * handler ran out of memory. */
-typedef struct xsink {
-    XML_Parser xp;
-    int failed;
-} xsink_t;
-
-static void xsink_restart(xsink_t *x, void *ud, XML_StartElementHandler start,
-                          XML_EndElementHandler end, XML_CharacterDataHandler text)
-{
-    if (x->xp)
-        XML_ParserFree(x->xp);
-    x->xp = XML_ParserCreate("UTF-8");
-    XML_SetUserData(x->xp, ud);
-    XML_SetElementHandler(x->xp, start, end);
-    XML_SetCharacterDataHandler(x->xp, text);
-    x->failed = 0;
-}
-
-/* An http sink: ud is a parser state that starts with an xsink_t. */
-static size_t xsink_feed(void *ud, const char *s, size_t n)
-{
-    xsink_t *x = ud;
-    if (XML_Parse(x->xp, s, (int)n, 0) == XML_STATUS_ERROR || x->failed)
-        return 0;
-    return n;
-}
-
-/* The whole body has been fed: was it one well-formed document? */
-static int xsink_end(xsink_t *x)
-{
-    return XML_Parse(x->xp, "", 0, 1) == XML_STATUS_ERROR || x->failed ? -1 : 0;
-}
-
-static int xsink_parse(xsink_t *x, const char *xml, size_t n)
-{
-    return xsink_feed(x, xml, n) != n ? -1 : xsink_end(x);
-}
-
-static void xsink_free(xsink_t *x)
-{
-    if (x->xp)
-        XML_ParserFree(x->xp);
-    x->xp = NULL;
-}
-
-/* List Blobs */
-
-typedef struct lentry {
-    char *name, *etag, *md5;
-    uint64_t size;
-    int64_t mtime;
-    int is_prefix;
-} lentry_t;
-
-typedef struct lparse {
-    xsink_t x; /* first */
-    int depth, in_blob, encoded;
-    char path[8][32]; /* element names from the root */
-    char *text;
-    size_t tlen, tcap;
-    lentry_t cur;
-    lentry_t *page;
-    size_t n, cap;
-    char *next_marker;
-} lparse_t;
-
-static void lentry_dispose(lentry_t *e)
-{
-    free(e->name);
-    free(e->etag);
-    free(e->md5);
-    memset(e, 0, sizeof *e);
-}
-
-static void XMLCALL x_start(void *ud, const XML_Char *el, const XML_Char **attr)
-{
-    lparse_t *p = ud;
-    if (p->depth < 8)
-        snprintf(p->path[p->depth], sizeof p->path[0], "%s", el);
-    p->depth++;
-    p->tlen = 0;
-    if (p->text)
-        p->text[0] = 0; /* an empty element has no text, not the last one's */
-    if (p->depth == 3 && (!strcmp(el, "Blob") || !strcmp(el, "BlobPrefix"))) {
-        p->in_blob = 1;
-        lentry_dispose(&p->cur);
-        p->cur.is_prefix = el[4] == 'P';
-    }
-    if (p->in_blob && p->depth == 4 && !strcmp(el, "Name")) {
-        p->encoded = 0;
-        for (int i = 0; attr[i]; i += 2)
-            if (!strcmp(attr[i], "Encoded") && !strcmp(attr[i + 1], "true"))
-                p->encoded = 1;
-    }
-}
-
-static void XMLCALL x_text(void *ud, const XML_Char *s, int len)
-{
-    lparse_t *p = ud;
-    if (p->tlen + (size_t)len + 1 > p->tcap) {
-        size_t cap = (p->tlen + (size_t)len + 1) * 2;
-        char *n = realloc(p->text, cap);
-        if (!n) {
-            p->x.failed = 1;
-            return;
-        }
-        p->text = n;
-        p->tcap = cap;
-    }
-    memcpy(p->text + p->tlen, s, (size_t)len);
-    p->tlen += (size_t)len;
-    p->text[p->tlen] = 0;
-}
-
-static char *text_dup(lparse_t *p)
-{
-    return strndup(p->text ? p->text : "", p->tlen);
-}
-
-static void XMLCALL x_end(void *ud, const XML_Char *el)
-{
-    lparse_t *p = ud;
-    p->depth--;
-    if (p->depth == 1 && !strcmp(el, "NextMarker")) {
-        free(p->next_marker);
-        p->next_marker = text_dup(p);
-    } else if (p->in_blob && p->depth == 3 && !strcmp(el, "Name")) {
-        free(p->cur.name); /* a repeated element: the last one counts */
-        p->cur.name = text_dup(p);
-        if (p->encoded && p->cur.name) {
-            char *d = http_unescape(p->cur.name, strlen(p->cur.name));
-            free(p->cur.name);
-            p->cur.name = d;
-        }
-    } else if (p->in_blob && p->depth == 4 && !strcmp(p->path[3], "Properties")) {
-        if (!strcmp(el, "Content-Length"))
-            p->cur.size = strtoull(p->text ? p->text : "0", NULL, 10);
-        else if (!strcmp(el, "Etag")) {
-            free(p->cur.etag);
-            p->cur.etag = text_dup(p);
-        } else if (!strcmp(el, "Content-MD5") && p->tlen) {
-            free(p->cur.md5);
-            p->cur.md5 = text_dup(p);
-        } else if (!strcmp(el, "Last-Modified"))
-            p->cur.mtime = parse_http_date(p->text);
-    } else if (p->in_blob && p->depth == 2 && (!strcmp(el, "Blob") || !strcmp(el, "BlobPrefix"))) {
-        p->in_blob = 0;
-        if (p->cur.name) {
-            if (ARRAY_ROOM(p->page, p->n, p->cap, 256)) {
-                p->x.failed = 1;
-                return;
-            }
-            p->page[p->n++] = p->cur;
-            memset(&p->cur, 0, sizeof p->cur);
-        }
-    }
-    p->tlen = 0;
-}
-
-static void lparse_clear_page(lparse_t *p)
-{
-    for (size_t i = 0; i < p->n; i++)
-        lentry_dispose(&p->page[i]);
-    p->n = 0;
-    lentry_dispose(&p->cur);
-}
-
-static void lparse_reset(void *ud)
-{
-    lparse_t *p = ud;
-    xsink_restart(&p->x, p, x_start, x_end, x_text);
-    p->depth = p->in_blob = 0;
-    p->tlen = 0;
-    free(p->next_marker);
-    p->next_marker = NULL;
-    lparse_clear_page(p);
-}
-
-/* Hands out a whole page, entry by entry, until fn returns non-zero. */
-static int lparse_hand_out(lparse_t *p, store_list_fn fn, void *ud)
-{
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < p->n; i++) {
-        store_entry_t e = {.name = p->page[i].name,
-                           .size = p->page[i].size,
-                           .mtime = p->page[i].mtime,
-                           .etag = p->page[i].etag,
-                           .md5 = p->page[i].md5,
-                           .is_prefix = p->page[i].is_prefix};
-        rc = fn(ud, &e);
-    }
-    return rc;
-}
-
-static void lparse_free(lparse_t *p)
-{
-    lparse_clear_page(p);
-    free(p->page);
-    free(p->text);
-    free(p->next_marker);
-    xsink_free(&p->x);
-}
-
-int blob_listing_parse(const char *xml, size_t n, store_list_fn fn, void *ud, char **next_marker)
-{
-    lparse_t p = {0};
-    lparse_reset(&p);
-    int rc = xsink_parse(&p.x, xml, n) ? -1 : lparse_hand_out(&p, fn, ud);
-    if (next_marker)
-        *next_marker = p.next_marker && *p.next_marker ? strdup(p.next_marker) : NULL;
-    lparse_free(&p);
-    return rc;
-}
-
 static int blob_list(store_t *s, const char *prefix, const char *delim, store_list_fn fn, void *ud,
                      ferr_t *err)
 {
     blob_store_t *bs = (blob_store_t *)s;
-    lparse_t p = {0};
+    blob_listing_t p = {0};
     char *marker = NULL;
     int rc = 0;
     /* FERRY_LIST_PAGE_SIZE: entries per List Blobs page (the service's maximum by default) */
@@ -391,25 +168,25 @@ static int blob_list(store_t *s, const char *prefix, const char *delim, store_li
         free(em);
         free(ed);
         struct curl_slist *h = std_headers(NULL);
-        http_req_t t = {.sink = xsink_feed, .sink_reset = lparse_reset, .sink_ud = &p};
+        http_req_t t = {.sink = blob_xml_feed, .sink_reset = blob_listing_reset, .sink_ud = &p};
         http_resp_t resp = {0};
         rc = url ? request(bs, "GET", url, h, NULL, 0, 0, &t, &resp, err) : -1;
         curl_slist_free_all(h);
         free(url);
         if (rc == 0 && resp.status != 200)
             rc = fail_status(bs, &resp, "listing", NULL, err);
-        if (rc == 0 && xsink_end(&p.x))
+        if (rc == 0 && blob_xml_end(&p.x))
             rc = ferr_set(err, FERR_TRANSFER, "listing %s: the service's reply is not valid XML",
                           bs->where);
         http_resp_dispose(&resp);
         /* hand out the page only once it is whole (a retried page is not repeated) */
         if (rc == 0)
-            rc = lparse_hand_out(&p, fn, ud);
+            rc = blob_listing_hand_out(&p, fn, ud);
         free(marker);
         marker = p.next_marker && *p.next_marker ? strdup(p.next_marker) : NULL;
     } while (rc == 0 && marker);
     free(marker);
-    lparse_free(&p);
+    blob_listing_free(&p);
     return rc;
 }
 
@@ -581,7 +358,7 @@ static int blob_read(store_t *s, const char *name, const char *etag, uint64_t of
         unsigned char md[16];
         unsigned int ml = 0;
         EVP_DigestFinal_ex(rs.md5, md, &ml);
-        char *got = auth_base64(md, ml);
+        char *got = base64_encode(md, ml);
         if (got && strcmp(got, want))
             rc = ferr_set(err, FERR_TRANSFER,
                           "content does not match the blob's MD5 (%s, got %s); the file was not "
@@ -604,7 +381,7 @@ static char *md5_b64(const void *p, size_t n)
     unsigned char md[16];
     unsigned int ml = 0;
     EVP_Digest(p, n, md, &ml, EVP_md5(), NULL);
-    return auth_base64(md, ml);
+    return base64_encode(md, ml);
 }
 
 static int put(blob_store_t *bs, const char *url, struct curl_slist *h, const void *body,
@@ -688,7 +465,7 @@ static int blob_write(store_t *s, const char *name, int fd, uint64_t size, store
         unsigned char md[16];
         unsigned int ml = 0;
         EVP_DigestFinal_ex(whole, md, &ml);
-        char *b64 = auth_base64(md, ml);
+        char *b64 = base64_encode(md, ml);
         rc = blob_commit_blocks(s, name, ids, nblocks, b64 ? b64 : "", out, err);
         free(b64);
     }
@@ -704,7 +481,7 @@ out:
 
 static char *block_id_b64(const char *id)
 {
-    return auth_base64((const unsigned char *)id, strlen(id));
+    return base64_encode((const unsigned char *)id, strlen(id));
 }
 
 static int blob_put_block(store_t *s, const char *name, const char *id, const void *buf, size_t len,
@@ -713,7 +490,7 @@ static int blob_put_block(store_t *s, const char *name, const char *id, const vo
     blob_store_t *bs = (blob_store_t *)s;
     char *bid = block_id_b64(id);
     char *eid = bid ? http_escape(bid, 0) : NULL;
-    char *md5b = auth_base64(md5, 16);
+    char *md5b = base64_encode(md5, 16);
     char q[160], hdr[128];
     snprintf(q, sizeof q, "comp=block&blockid=%s", eid ? eid : "");
     char *url = blob_url(bs, name, q);
@@ -764,100 +541,14 @@ static int blob_commit_blocks(store_t *s, const char *name, const store_block_id
     return rc;
 }
 
-/* Get Block List, streamed through expat: every block's <Name>, decoded
- * from base64, and whether it is committed. */
-typedef struct bentry {
-    store_block_id_t id;
-    size_t len;
-    int committed;
-} bentry_t;
-
-typedef struct bparse {
-    xsink_t x; /* first */
-    int in_name, committed;
-    char text[128];
-    size_t tlen;
-    bentry_t *v;
-    size_t n, cap;
-} bparse_t;
-
-static void XMLCALL b_start(void *ud, const XML_Char *el, const XML_Char **attr)
-{
-    (void)attr;
-    bparse_t *p = ud;
-    if (!strcmp(el, "CommittedBlocks") || !strcmp(el, "UncommittedBlocks"))
-        p->committed = el[0] == 'C';
-    p->in_name = !strcmp(el, "Name");
-    p->tlen = 0;
-}
-
-static void XMLCALL b_text(void *ud, const XML_Char *s, int len)
-{
-    bparse_t *p = ud;
-    if (!p->in_name)
-        return;
-    if (p->tlen + (size_t)len >= sizeof p->text) {
-        p->tlen = sizeof p->text; /* longer than any id Azure takes */
-        return;
-    }
-    memcpy(p->text + p->tlen, s, (size_t)len);
-    p->tlen += (size_t)len;
-}
-
-static void XMLCALL b_end(void *ud, const XML_Char *el)
-{
-    bparse_t *p = ud;
-    if (!p->in_name || strcmp(el, "Name"))
-        return;
-    p->in_name = 0;
-    if (p->tlen >= sizeof p->text)
-        return;
-    p->text[p->tlen] = 0;
-    if (ARRAY_ROOM(p->v, p->n, p->cap, 64)) {
-        p->x.failed = 1;
-        return;
-    }
-    bentry_t *e = &p->v[p->n];
-    if (auth_unbase64(p->text, (unsigned char *)e->id, STORE_BLOCK_ID_MAX, &e->len) || !e->len)
-        return; /* not an id Azure would take */
-    e->id[e->len] = 0;
-    e->committed = p->committed;
-    p->n++;
-}
-
-static void bparse_reset(void *ud)
-{
-    bparse_t *p = ud;
-    xsink_restart(&p->x, p, b_start, b_end, b_text);
-    p->in_name = p->committed = 0;
-    p->tlen = 0;
-    p->n = 0;
-}
-
-static int bparse_done(bparse_t *p, int rc, store_block_fn fn, void *ud)
-{
-    for (size_t i = 0; rc == 0 && i < p->n; i++)
-        rc = fn(ud, p->v[i].id, p->v[i].len, p->v[i].committed);
-    free(p->v);
-    xsink_free(&p->x);
-    return rc;
-}
-
-int blob_blocklist_parse(const char *xml, size_t n, store_block_fn fn, void *ud)
-{
-    bparse_t p = {0};
-    bparse_reset(&p);
-    return bparse_done(&p, xsink_parse(&p.x, xml, n) ? -1 : 0, fn, ud);
-}
-
 static int blob_blocks(store_t *s, const char *name, store_block_fn fn, void *ud, ferr_t *err)
 {
     blob_store_t *bs = (blob_store_t *)s;
-    bparse_t p = {0};
-    bparse_reset(&p);
+    blob_blocklist_t p = {0};
+    blob_blocklist_reset(&p);
     char *url = blob_url(bs, name, "comp=blocklist&blocklisttype=all");
     struct curl_slist *h = std_headers(NULL);
-    http_req_t t = {.sink = xsink_feed, .sink_reset = bparse_reset, .sink_ud = &p};
+    http_req_t t = {.sink = blob_xml_feed, .sink_reset = blob_blocklist_reset, .sink_ud = &p};
     http_resp_t resp = {0};
     int rc = url ? request(bs, "GET", url, h, NULL, 0, 0, &t, &resp, err)
                  : ferr_set(err, FERR_INTERNAL, "out of memory");
@@ -867,10 +558,10 @@ static int blob_blocks(store_t *s, const char *name, store_block_fn fn, void *ud
         p.n = 0; /* no blob and nothing staged: no blocks */
     else if (rc == 0 && resp.status != 200)
         rc = fail_status(bs, &resp, "listing the blocks of", name, err);
-    else if (rc == 0 && xsink_end(&p.x))
+    else if (rc == 0 && blob_xml_end(&p.x))
         rc = ferr_set(err, FERR_TRANSFER, "the block list of %s is not valid XML", name);
     http_resp_dispose(&resp);
-    return bparse_done(&p, rc, fn, ud);
+    return blob_blocklist_done(&p, rc, fn, ud);
 }
 
 /* --- Delete Blob --- */
@@ -937,14 +628,14 @@ static void blob_close(store_t *s)
     free(bs);
 }
 
+static int blob_open(store_t **out, const datastore_t *ds, ferr_t *err);
+
 static int blob_clone(store_t *s, store_t **out, ferr_t *err)
 {
-    return store_blob_open(out, s->ds, err);
+    return blob_open(out, s->ds, err);
 }
 
 static const struct store_ops blob_ops = {
-    .name = "azure_blob",
-    .parallel_blocks = 1,
     .clone = blob_clone,
     .put_block = blob_put_block,
     .commit_blocks = blob_commit_blocks,
@@ -958,12 +649,10 @@ static const struct store_ops blob_ops = {
     .close = blob_close,
 };
 
-int store_blob_open(store_t **out, const datastore_t *ds, ferr_t *err)
+static int blob_open(store_t **out, const datastore_t *ds, ferr_t *err)
 {
     *out = NULL;
-    blob_store_t *bs = calloc(1, sizeof *bs);
-    if (!bs)
-        return ferr_set(err, FERR_INTERNAL, "out of memory");
+    blob_store_t *bs = xcalloc(1, sizeof *bs);
     bs->base.ops = &blob_ops;
     bs->base.ds = ds;
     int rc;
@@ -987,3 +676,24 @@ int store_blob_open(store_t **out, const datastore_t *ds, ferr_t *err)
     *out = &bs->base;
     return 0;
 }
+
+static const char *const blob_options[] = {"account",  "container", "endpoint", "account-url",
+                                           "protocol", "ca-file",   NULL};
+
+const store_backend_t store_backend_azure_blob = {
+    .type = "azure_blob",
+    .cli_name = "azure-blob",
+    .service = "blob",
+    .container_word = "container",
+    .container_key = "container_name",
+    .caps = STORE_CAP_REMOTE | STORE_CAP_PARALLEL_BLOCKS | STORE_CAP_BLOCK_LIST |
+            STORE_CAP_CLONE | STORE_CAP_CHECK | STORE_CAP_MD5 | STORE_CAP_CREDENTIAL,
+    .options = blob_options,
+    .from_options = azure_from_options,
+    .validate = azure_validate,
+    .url_parse = blob_url_parse_ds,
+    .same_place = blob_same_place,
+    .url_forms = "Azure Blob URLs (https://<account>.blob.core.windows.net/<container>/<path>, "
+                 "wasbs://...)",
+    .open = blob_open,
+};

@@ -1,0 +1,135 @@
+/* A datastore from Azure ML's datastore YAML (`ferry datastore create
+ * --file`), plus `type: local` with a root. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "datastore.h"
+#include "doc.h"
+#include "path.h"
+#include "store.h"
+#include "workspace.h"
+#include "xalloc.h"
+
+
+static int opt_str(const doc_t *d, const doc_node_t *m, const char *key, char **out, ferr_t *err)
+{
+    doc_node_t *v = doc_get(m, key);
+    if (!v || doc_is_null(v))
+        return 0;
+    if (v->kind != DOC_SCALAR)
+        return doc_error(err, d, v, key, "expected a string, got %s", doc_kind_name(v));
+    *out = xstrdup(v->str);
+    return 0;
+}
+
+int datastore_from_doc(datastore_t **out, char **secret_out, const doc_t *d, const char *base_dir,
+                       ferr_t *err)
+{
+    *out = NULL;
+    *secret_out = NULL;
+    const doc_node_t *r = doc_root(d);
+    if (r->kind != DOC_MAP)
+        return doc_error(err, d, r, NULL, "expected a mapping with name and type");
+    static const char *known[] = {
+        "$schema",   "name",       "type",         "description",     "tags",
+        "properties", "account_name", "container_name", "file_share_name", "filesystem",
+        "endpoint",  "protocol",   "credentials",  "root",            "account_url",
+        "ca_file",   NULL};
+    for (size_t i = 0; i < r->n; i++) {
+        const char **k = known;
+        while (*k && strcmp(*k, r->pairs[i].key->str))
+            k++;
+        if (!*k)
+            return doc_error(err, d, r->pairs[i].key, r->pairs[i].key->str,
+                             "unknown key for a datastore (expected name, type, account_name, "
+                             "container_name, file_share_name, filesystem, endpoint, protocol, "
+                             "credentials, root, account_url)");
+    }
+    doc_node_t *name = doc_get(r, "name"), *type = doc_get(r, "type");
+    if (!name || !doc_is_string(name))
+        return doc_error(err, d, name ? name : r, "name", "expected the datastore's name");
+    if (!datastore_name_ok(name->str))
+        return doc_error(err, d, name, "name", "'%s': use letters, digits and '_' only",
+                         name->str);
+    const store_backend_t *b = type && type->kind == DOC_SCALAR ? store_backend_find(type->str)
+                                                                : NULL;
+    if (!b || strcmp(type->str, store_backend_type(b)))
+        return doc_error(err, d, type ? type : r, "type", "expected one of %s",
+                         store_backend_names(0));
+    datastore_t *ds = datastore_new(name->str, b);
+    const char *ckey = store_backend_container_key(b);
+    char *root = NULL;
+    doc_node_t *creds = doc_get(r, "credentials");
+    if (opt_str(d, r, "description", &ds->description, err) ||
+        opt_str(d, r, "account_name", &ds->account, err) ||
+        (ckey && opt_str(d, r, ckey, &ds->container, err)) ||
+        opt_str(d, r, "endpoint", &ds->endpoint, err) ||
+        opt_str(d, r, "protocol", &ds->protocol, err) ||
+        opt_str(d, r, "account_url", &ds->account_url, err) ||
+        opt_str(d, r, "ca_file", &ds->ca_file, err) || opt_str(d, r, "root", &root, err))
+        goto fail;
+    if (store_backend_takes(b, "root")) {
+        if (!root) {
+            doc_error(err, d, r, "root", "a %s datastore needs root: FOLDER", store_backend_type(b));
+            goto fail;
+        }
+        ds->root = path_absolute(root, base_dir);
+    } else if (root) {
+        doc_error(err, d, doc_get(r, "root"), "root", "only a local datastore has a root");
+        goto fail;
+    }
+    if (creds && !doc_is_null(creds)) {
+        if (creds->kind != DOC_MAP) {
+            doc_error(err, d, creds, "credentials", "expected a mapping");
+            goto fail;
+        }
+        char *key = NULL, *sas = NULL, *secret = NULL;
+        if (opt_str(d, creds, "account_key", &key, err) ||
+            opt_str(d, creds, "sas_token", &sas, err) ||
+            opt_str(d, creds, "client_secret", &secret, err) ||
+            opt_str(d, creds, "tenant_id", &ds->tenant_id, err) ||
+            opt_str(d, creds, "client_id", &ds->client_id, err)) {
+            free(key), free(sas), free(secret);
+            goto fail;
+        }
+        int nset = !!key + !!sas + !!secret;
+        if (nset > 1) {
+            free(key), free(sas), free(secret);
+            doc_error(err, d, creds, "credentials",
+                      "give one of account_key, sas_token or client_secret");
+            goto fail;
+        }
+        ds->cred_kind = key ? CRED_ACCOUNT_KEY : sas ? CRED_SAS_TOKEN : secret ? CRED_CLIENT_SECRET
+                                                                         : CRED_NONE;
+        *secret_out = key ? key : sas ? sas : secret;
+        for (size_t i = 0; i < creds->n; i++) {
+            const char *k = creds->pairs[i].key->str;
+            if (strcmp(k, "account_key") && strcmp(k, "sas_token") &&
+                strcmp(k, "client_secret") && strcmp(k, "tenant_id") && strcmp(k, "client_id") &&
+                strcmp(k, "authority_url") && strcmp(k, "resource_url")) {
+                doc_error(err, d, creds->pairs[i].key, "credentials",
+                          "unknown key '%s' (expected account_key, sas_token, or tenant_id, "
+                          "client_id and client_secret)",
+                          k);
+                goto fail;
+            }
+        }
+    }
+    free(root);
+    if (datastore_validate(ds, err)) {
+        ferr_wrap(err, "%s", doc_name(d));
+        free(*secret_out);
+        *secret_out = NULL;
+        datastore_free(ds);
+        return -1;
+    }
+    *out = ds;
+    return 0;
+fail:
+    free(root);
+    free(*secret_out);
+    *secret_out = NULL;
+    datastore_free(ds);
+    return -1;
+}

@@ -1,0 +1,179 @@
+/* The table of backends. Adding one: its files in this folder, and a row
+ * here. Nothing else in ferry knows the list. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+
+#include "store/backend.h"
+#include "xalloc.h"
+
+static const store_backend_t *const backends[] = {
+    &store_backend_local,
+    &store_backend_azure_blob,
+    &store_backend_azure_file,
+    &store_backend_adls_gen2,
+};
+enum { NBACKENDS = sizeof backends / sizeof *backends };
+
+size_t store_backend_count(void)
+{
+    return NBACKENDS;
+}
+
+const store_backend_t *store_backend_at(size_t i)
+{
+    return i < NBACKENDS ? backends[i] : NULL;
+}
+
+const store_backend_t *store_backend_find(const char *name)
+{
+    for (size_t i = 0; name && i < NBACKENDS; i++)
+        if (!strcmp(name, backends[i]->type) || !strcmp(name, backends[i]->cli_name))
+            return backends[i];
+    return NULL;
+}
+
+const store_backend_t *store_backend_folder(void)
+{
+    return &store_backend_local;
+}
+
+const char *store_backend_type(const store_backend_t *b)
+{
+    return b->type;
+}
+
+const char *store_backend_cli_name(const store_backend_t *b)
+{
+    return b->cli_name;
+}
+
+unsigned store_backend_caps(const store_backend_t *b)
+{
+    return b->caps;
+}
+
+const char *store_backend_container_word(const store_backend_t *b)
+{
+    return b->container_word;
+}
+
+const char *store_backend_container_key(const store_backend_t *b)
+{
+    return b->container_key;
+}
+
+int store_backend_can_open(const store_backend_t *b)
+{
+    return b->open != NULL;
+}
+
+int store_backend_takes(const store_backend_t *b, const char *option)
+{
+    for (const char *const *o = b->options; o && *o; o++)
+        if (!strcmp(*o, option))
+            return 1;
+    return 0;
+}
+
+/* Built once, read-only after: the table never changes. */
+static void join(char *buf, size_t cap, const char *const *words, size_t n, const char *pre,
+                 const char *last)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < n && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s%s",
+                                i == 0 ? "" : i + 1 == n && last ? last : ", ", pre, words[i]);
+}
+
+const char *store_backend_options(const store_backend_t *b)
+{
+    static __thread char buf[512];
+    size_t n = 0;
+    while (b->options && b->options[n])
+        n++;
+    join(buf, sizeof buf, b->options, n, "--", NULL);
+    return buf;
+}
+
+const char *store_backend_names(int cli)
+{
+    static __thread char buf[256];
+    const char *words[NBACKENDS];
+    for (size_t i = 0; i < NBACKENDS; i++)
+        words[i] = cli ? backends[i]->cli_name : backends[i]->type;
+    join(buf, sizeof buf, words, NBACKENDS, "", " or ");
+    return buf;
+}
+
+int store_validate(const datastore_t *ds, ferr_t *err)
+{
+    return ds->backend->validate ? ds->backend->validate(ds, err) : 0;
+}
+
+char *store_identity(const datastore_t *ds)
+{
+    return xasprintf("%s|%s|%s|%s|%s", ds->backend->type, ds->account_url ? ds->account_url : "",
+                     ds->account ? ds->account : "", ds->endpoint ? ds->endpoint : "",
+                     ds->container ? ds->container : "");
+}
+
+int store_url_parse(const char *url, const char *name, datastore_t **adhoc, char **path,
+                    const char **why)
+{
+    *adhoc = NULL;
+    *path = NULL;
+    *why = NULL;
+    for (size_t i = 0; i < NBACKENDS; i++) {
+        if (!backends[i]->url_parse)
+            continue;
+        int rc = backends[i]->url_parse(url, name, adhoc, path, why);
+        if (rc != -2)
+            return rc;
+    }
+    return -2;
+}
+
+int store_same_place(const datastore_t *a, const datastore_t *b)
+{
+    return a->backend == b->backend && a->backend->same_place && a->backend->same_place(a, b);
+}
+
+const char *store_url_forms(void)
+{
+    static __thread char buf[512];
+    const char *words[NBACKENDS];
+    size_t n = 0;
+    for (size_t i = 0; i < NBACKENDS; i++)
+        if (backends[i]->url_forms)
+            words[n++] = backends[i]->url_forms;
+    join(buf, sizeof buf, words, n, "", NULL);
+    return buf;
+}
+
+int store_backend_from_options(const store_backend_t *b, datastore_t *ds, store_option_fn get,
+                               void *ud, ferr_t *err)
+{
+    return b->from_options ? b->from_options(ds, get, ud, err) : 0;
+}
+
+const char *store_backend_misused(const store_backend_t *b, store_option_fn get, void *ud)
+{
+    for (size_t i = 0; i < NBACKENDS; i++)
+        for (const char *const *o = backends[i]->options; o && *o; o++)
+            if (get(ud, *o) && !store_backend_takes(b, *o))
+                return *o;
+    return NULL;
+}
+
+char *store_location(const datastore_t *ds)
+{
+    if (ds->root)
+        return xstrdup(ds->root);
+    if (ds->account_url)
+        return xasprintf("%s/%s", ds->account_url, ds->container ? ds->container : "");
+    return xasprintf("%s://%s.%s.%s/%s", ds->protocol ? ds->protocol : "https",
+                     ds->account ? ds->account : "", ds->backend->service,
+                     ds->endpoint ? ds->endpoint : "", ds->container ? ds->container : "");
+}

@@ -1,0 +1,127 @@
+/* The store interface's wrappers: the one place that calls a backend's
+ * operations. An error gets the datastore's name in front; an optional
+ * operation a backend lacks answers FERR_UNSUPPORTED. */
+#include <stdio.h>
+
+#include "store/backend.h"
+
+int store_open(store_t **out, const datastore_t *ds, ferr_t *err)
+{
+    *out = NULL;
+    if (!ds->backend->open)
+        return ferr_set(err, FERR_UNSUPPORTED,
+                        "datastore %s is of type %s, which cannot move data yet (this version of "
+                        "ferry moves data on local and azure_blob datastores)",
+                        ds->name, ds->backend->type);
+    if (ds->backend->open(out, ds, err))
+        return -1;
+    (*out)->backend = ds->backend;
+    return 0;
+}
+
+void store_close(store_t *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+unsigned store_caps(const store_t *s)
+{
+    return s->backend->caps;
+}
+
+const datastore_t *store_datastore(const store_t *s)
+{
+    return s->ds;
+}
+
+static int unsupported(const store_t *s, const char *what, ferr_t *err)
+{
+    return ferr_set(err, FERR_UNSUPPORTED, "datastore %s (%s) cannot %s", s->ds->name,
+                    s->backend->type, what);
+}
+
+/* An error from the backend, with the datastore's name in front. */
+static int named(const store_t *s, int rc, ferr_t *err)
+{
+    if (rc && err->code != FERR_NOTFOUND)
+        ferr_wrap(err, "datastore %s", s->ds->name);
+    return rc;
+}
+
+int store_clone(store_t *s, store_t **out, ferr_t *err)
+{
+    *out = NULL;
+    if (!s->ops->clone)
+        return unsupported(s, "open a second connection", err);
+    if (named(s, s->ops->clone(s, out, err), err))
+        return -1;
+    (*out)->backend = s->backend;
+    return 0;
+}
+
+int store_list(store_t *s, const char *prefix, const char *delim, store_list_fn fn, void *ud,
+               ferr_t *err)
+{
+    int rc = s->ops->list(s, prefix, delim, fn, ud, err);
+    return rc < 0 ? named(s, rc, err) : rc;
+}
+
+int store_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err)
+{
+    return named(s, s->ops->stat(s, name, e, err), err);
+}
+
+int store_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len, int fd,
+               uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
+{
+    return named(s, s->ops->read(s, name, etag, off, len, fd, fd_off, on_bytes, ud, err), err);
+}
+
+int store_write(store_t *s, const char *name, int fd, uint64_t size, store_bytes_fn on_bytes,
+                void *ud, store_put_t *put, ferr_t *err)
+{
+    return named(s, s->ops->write(s, name, fd, size, on_bytes, ud, put, err), err);
+}
+
+int store_remove(store_t *s, const char *name, ferr_t *err)
+{
+    return named(s, s->ops->remove(s, name, err), err);
+}
+
+int store_put_block(store_t *s, const char *name, const char *id, const void *buf, size_t len,
+                    const unsigned char md5[16], ferr_t *err)
+{
+    if (!s->ops->put_block)
+        return unsupported(s, "stage blocks", err);
+    return named(s, s->ops->put_block(s, name, id, buf, len, md5, err), err);
+}
+
+int store_commit_blocks(store_t *s, const char *name, const store_block_id_t *ids, uint32_t n,
+                        const char *md5, store_put_t *put, ferr_t *err)
+{
+    if (!s->ops->commit_blocks)
+        return unsupported(s, "commit blocks", err);
+    return named(s, s->ops->commit_blocks(s, name, ids, n, md5, put, err), err);
+}
+
+int store_blocks(store_t *s, const char *name, store_block_fn fn, void *ud, ferr_t *err)
+{
+    if (!s->ops->blocks)
+        return unsupported(s, "list staged blocks", err);
+    return named(s, s->ops->blocks(s, name, fn, ud, err), err);
+}
+
+int store_check(store_t *s, int create, ferr_t *err)
+{
+    if (!s->ops->check)
+        return unsupported(s, "check its access", err);
+    return s->ops->check(s, create, err);
+}
+
+void store_block_id(store_block_id_t out, uint32_t index, const unsigned char md5[16])
+{
+    int n = snprintf(out, STORE_BLOCK_ID_LEN + 1, "ferry-%05u-", index % 100000);
+    for (int i = 0; i < 16; i++)
+        n += snprintf(out + n, (size_t)(STORE_BLOCK_ID_LEN + 1 - n), "%02x", md5[i]);
+}

@@ -1,0 +1,166 @@
+/* The store interface through its table: the backends' names, options and
+ * URL forms, the capabilities the engine asks for, and the local backend's
+ * operations on a real folder (symlinks and escapes refused). */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "datastore.h"
+#include "path.h"
+#include "store.h"
+#include "tap.h"
+
+typedef struct names {
+    char got[512];
+} names_t;
+
+static int collect(void *ud, const store_entry_t *e)
+{
+    names_t *n = ud;
+    size_t l = strlen(n->got);
+    snprintf(n->got + l, sizeof n->got - l, "%s%s", l ? "," : "", e->name);
+    return 0;
+}
+
+static const char *opts_local(void *ud, const char *name)
+{
+    (void)ud;
+    return !strcmp(name, "account") ? "acct" : NULL;
+}
+
+static const char *opts_blob(void *ud, const char *name)
+{
+    (void)ud;
+    if (!strcmp(name, "account"))
+        return "acct";
+    if (!strcmp(name, "container"))
+        return "data";
+    if (!strcmp(name, "account-url"))
+        return "http://127.0.0.1:10000/acct";
+    return NULL;
+}
+
+static void table(void)
+{
+    OK(store_backend_count() == 4, "four backends in the table");
+    const store_backend_t *b = store_backend_find("azure-blob");
+    OK(b && b == store_backend_find("azure_blob"), "found by CLI and YAML name alike");
+    OK(!store_backend_find("s3") && !store_backend_find(NULL), "an unknown name finds none");
+    OK(store_backend_folder() == store_backend_find("local"), "local folders have their backend");
+    STREQ(store_backend_names(0), "local, azure_blob, azure_file or azure_data_lake_gen2",
+          "the names, for messages");
+    OK((store_backend_caps(b) & STORE_CAP_PARALLEL_BLOCKS) &&
+           (store_backend_caps(b) & STORE_CAP_REMOTE) &&
+           !(store_backend_caps(store_backend_folder()) & STORE_CAP_REMOTE),
+       "capabilities: blob is remote with parallel blocks, a folder is not remote");
+    OK(store_backend_takes(b, "container") && !store_backend_takes(b, "root"),
+       "blob takes --container, not --root");
+    STREQ(store_backend_misused(store_backend_folder(), opts_local, NULL), "account",
+          "--account misused on a local datastore is named");
+    STREQ(store_backend_container_key(store_backend_find("azure_file")), "file_share_name",
+          "a file share's YAML key");
+    OK(!store_backend_can_open(store_backend_find("azure_data_lake_gen2")) &&
+           store_backend_can_open(b),
+       "which backends can move data");
+    datastore_t *ds = datastore_new("d", b);
+    ferr_t e = FERR_INIT;
+    OK(store_backend_from_options(b, ds, opts_blob, NULL, &e) == 0 && !strcmp(ds->protocol, "http"),
+       "blob options fill the datastore (http from the account URL)");
+    OK(datastore_validate(ds, &e) == 0, "and it is valid");
+    char *loc = store_location(ds);
+    STREQ(loc, "http://127.0.0.1:10000/acct/data", "its location");
+    free(loc);
+    char *id = store_identity(ds);
+    OK(id && strstr(id, "azure_blob|http://127.0.0.1:10000/acct|acct|"), "its cache identity");
+    free(id);
+    datastore_free(ds);
+    ferr_clear(&e);
+}
+
+static void urls(void)
+{
+    datastore_t *a = NULL, *b = NULL;
+    char *path = NULL;
+    const char *why = NULL;
+    OK(store_url_parse("https://acct.blob.core.windows.net/data/x/y.csv", "in", &a, &path, &why) ==
+               0 &&
+           a && !strcmp(path, "x/y.csv") && !strcmp(a->container, "data"),
+       "a blob URL becomes an ad-hoc datastore and a path");
+    free(path);
+    OK(store_url_parse("wasbs://data@acct.blob.core.windows.net/z", "in2", &b, &path, &why) == 0,
+       "so does wasbs://");
+    OK(store_same_place(a, b), "both reach the same container");
+    datastore_free(b);
+    free(path);
+    b = NULL;
+    OK(store_url_parse("https://acct.blob.core.windows.net/other/z", "in3", &b, &path, &why) == 0 &&
+           !store_same_place(a, b),
+       "another container is another place");
+    datastore_free(a);
+    datastore_free(b);
+    free(path);
+    OK(store_url_parse("s3://bucket/x", "in", &a, &path, &why) == -2 && !a,
+       "a form no backend owns: -2");
+    OK(store_url_parse("https://example.com/x", "in", &a, &path, &why) == -1 && why && !a,
+       "a wrong URL of an owned form: -1 with the reason (%s)", why ? why : "");
+}
+
+static void local_store(void)
+{
+    char dir[] = "/tmp/ferry-unit-store.XXXXXX";
+    if (!mkdtemp(dir))
+        return;
+    char cmd[256];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && mkdir -p a/b && echo x > a/b/x && echo t > a/b.txt && echo s > a/bz && "
+             "ln -s /etc/passwd a/link && mkfifo a/fifo",
+             dir);
+    OK(system(cmd) == 0, "a folder with files, a symlink and a fifo");
+    store_t *s = NULL;
+    ferr_t e = FERR_INIT;
+    OK(store_open_folder(&s, "tmp", dir, &e) == 0, "a folder opens as a store");
+    if (!s)
+        return;
+    OK(!(store_caps(s) & STORE_CAP_REMOTE) && (store_caps(s) & STORE_CAP_CLONE),
+       "a local store: not remote, can clone");
+    names_t n = {{0}};
+    OK(store_list(s, "a/", NULL, collect, &n, &e) == 0, "it lists");
+    STREQ(n.got, "a/b.txt,a/b/x,a/bz", "in byte order, files only: no symlink, no fifo");
+    store_entry_t en;
+    OK(store_stat(s, "a/b.txt", &en, &e) == 0 && en.size == 2 && en.etag, "stat of a file");
+    OK(store_stat(s, "a/link", &en, &e) != 0 && e.code == FERR_NOTFOUND, "a symlink is not a file");
+    OK(store_stat(s, "../etc/passwd", &en, &e) != 0 && e.code == FERR_UNSAFE, "'..' is refused");
+    OK(strstr(e.msg, "datastore tmp") != NULL, "errors name the datastore (%s)", e.msg);
+    int fd = open(dir, O_RDWR | O_TMPFILE, 0600);
+    OK(fd >= 0 && write(fd, "hello", 5) == 5, "a file to write");
+    store_put_t put;
+    OK(store_write(s, "new/deep/h.txt", fd, 5, NULL, NULL, &put, &e) == 0, "written under a new folder");
+    char *full = path_join(dir, "new/deep/h.txt");
+    struct stat st;
+    OK(stat(full, &st) == 0 && st.st_size == 5, "and it is there, whole");
+    OK(store_remove(s, "new/deep/h.txt", &e) == 0 && stat(full, &st) != 0, "removed");
+    OK(store_remove(s, "new/deep/h.txt", &e) == 0, "removing what is gone is not an error");
+    OK(store_put_block(s, "x", "id", "b", 1, (const unsigned char *)"0123456789abcdef", &e) != 0 &&
+           e.code == FERR_UNSUPPORTED,
+       "an operation the backend lacks answers 'unsupported'");
+    if (fd >= 0)
+        close(fd);
+    free(full);
+    store_close(s);
+    ferr_clear(&e);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        return;
+}
+
+int main(void)
+{
+    table();
+    urls();
+    local_store();
+    TAP_DONE();
+}
