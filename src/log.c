@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "path.h"
+
 static int threshold = LOG_INFO;
 static FILE *logfile;
 static char **secrets;
@@ -108,6 +110,41 @@ char *log_redact(const char *s)
     return out;
 }
 
+char *log_escape(const char *s)
+{
+    if (!s)
+        return strdup("");
+    size_t n = strlen(s);
+    char *out = malloc(4 * n + 1), *o = out; /* at most \xNN for each byte */
+    if (!out)
+        return NULL;
+    for (const char *p = s; *p;) {
+        unsigned char c = (unsigned char)*p;
+        size_t l = path_utf8_char(p);
+        if (l > 1 || (l == 1 && c >= 0x20 && c != 0x7f)) {
+            memcpy(o, p, l);
+            o += l;
+            p += l;
+            continue;
+        }
+        /* a control character, or a byte that is not UTF-8 */
+        static const char hex[] = "0123456789abcdef";
+        const char *named = c == '\n' ? "\\n" : c == '\t' ? "\\t" : c == '\r' ? "\\r" : NULL;
+        if (named) {
+            memcpy(o, named, 2);
+            o += 2;
+        } else {
+            *o++ = '\\';
+            *o++ = 'x';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+        p++;
+    }
+    *o = 0;
+    return out;
+}
+
 static const char *prefix(int level)
 {
     switch (level) {
@@ -131,8 +168,11 @@ void log_msg(int level, const char *fmt, ...)
     va_end(ap);
     if (r < 0)
         return;
-    char *m = log_redact(raw);
+    char *red = log_redact(raw);
     free(raw);
+    /* one line each, whatever a name holds: no raw control character reaches a terminal */
+    char *m = red ? log_escape(red) : NULL;
+    free(red);
     if (!m)
         return;
     if (level <= threshold)

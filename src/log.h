@@ -16,6 +16,10 @@ int log_open_file(const char *path);
 void log_close_file(void);
 /* A secret value that must never be printed; copied. */
 void log_add_secret(const char *secret);
+/* A malloc'd copy of s fit for one line of a message: control characters
+ * and bytes that are not UTF-8 written as \n, \t, \r or \xNN. Every log
+ * line passes through it. */
+char *log_escape(const char *s);
 /* Returns a malloc'd copy of s with secrets and sig= values replaced. */
 char *log_redact(const char *s);
 

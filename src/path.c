@@ -114,6 +114,25 @@ int path_mkdirs(const char *dir, int mode, ferr_t *err)
     return 0;
 }
 
+size_t path_utf8_char(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (p[0] < 0x80)
+        return p[0] ? 1 : 0;
+    size_t n = p[0] >= 0xc2 && p[0] <= 0xdf   ? 2
+               : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+               : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
+                                              : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    /* no overlong forms, no surrogates, nothing above U+10FFFF */
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
+        (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+        return 0;
+    return n;
+}
+
 int path_name_safe(const char *name, const char **why)
 {
     const char *w = NULL;
@@ -126,6 +145,13 @@ int path_name_safe(const char *name, const char **why)
     for (const unsigned char *p = (const unsigned char *)name; !w && *p; p++)
         if (*p < 0x20 || *p == 0x7f)
             w = "contains a control character";
+    /* datastore names are Unicode (Azure's are UTF-8 in its URLs and listings) */
+    for (const char *p = name; !w && p && *p;) {
+        size_t l = path_utf8_char(p);
+        if (!l)
+            w = "not valid UTF-8";
+        p += l;
+    }
     const char *seg = name;
     while (!w && seg) {
         const char *end = strchr(seg, '/');

@@ -23,8 +23,12 @@ int path_mkdirs(const char *dir, int mode, ferr_t *err);
  * rel_dir that exists as a symlink or a file: nothing is written outside dest. */
 int path_mkdirs_under(const char *dest, const char *rel_dir, ferr_t *err);
 /* Is name a safe relative name (no "..", no leading "/", no "\\", no NUL,
- * no empty or "." segment, no control characters)? *why gets a reason. */
+ * no empty or "." segment, no control characters, valid UTF-8)? *why gets
+ * a reason. */
 int path_name_safe(const char *name, const char **why);
+/* Bytes in the valid UTF-8 character at s; 0 at its end or where the
+ * bytes are not UTF-8. */
+size_t path_utf8_char(const char *s);
 /* Normalises a datastore path: strips leading/trailing slashes and "./",
  * refuses "..". Returns malloc'd string or NULL with *why set. */
 char *path_remote_normalize(const char *p, const char **why);

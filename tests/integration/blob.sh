@@ -307,3 +307,15 @@ for s in "$AZURITE_KEY" "$(sig "$ACCOUNT_SAS")" "$(sig "$CONTAINER_SAS")" "$(sig
     expect_eq "$(grep -cF -- "$s" "$ALL")" "0" "no output holds the secret ${s:0:5}..."
 done
 expect_eq "$(grep -rlF -- "$(sig "$ACCOUNT_SAS")" "$FERRY_WORKSPACE" | wc -l)" "0" "no workspace file holds a SAS signature"
+
+# --- names that are not UTF-8 never reach the service; --overwrite -v says unchanged ---
+mkdir -p "$T/enc" && cd "$T"
+printf 'bad\n' >"enc/$(printf 'bad\377.txt')"
+printf 'good\n' >enc/good.txt
+start=$(date +%s)
+f upload az enc --target-path enc
+expect_rc 1 "an upload with a name that is not UTF-8 exits 1"
+expect_err 'enc/bad\xff.txt' "naming it, escaped"
+expect_err "not valid UTF-8" "refused as not UTF-8"
+expect_eq "$(( $(date +%s) - start < 4 ))" "1" "at once, not after the service's 500s and retries"
+expect_out "uploaded 1 file" "the good file goes"

@@ -65,3 +65,9 @@ expect_file proj/.ferry/datastores.json "init without DIR creates ./.ferry"
 expect_err "workspace $T/proj/.ferry" "the nearest .ferry/ upward is found"
 (unset FERRY_WORKSPACE; cd / && XDG_DATA_HOME=$T/xdg "$FERRY" datastore list >"$OUT" 2>&1)
 expect_file "$T/xdg/ferry/datastores.json" "else \$XDG_DATA_HOME/ferry"
+
+# one line per message: a name's control characters are escaped
+f ls "$(printf 'no\nsuch')"
+expect_rc 1 "an unknown datastore with a newline in its name"
+expect_eq "$(wc -l <"$ERR")" "1" "is reported on one line"
+expect_err 'no datastore named no\nsuch' "with the newline escaped"

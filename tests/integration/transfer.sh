@@ -157,6 +157,7 @@ expect_not_err "files," "--progress=none prints none"
 f -q upload workspaceblobstore src --target-path q
 expect_eq "$(cat "$ERR")" "" "-q keeps stderr empty"
 
+
 # a read-only target: a clear error, no partial file under the final name
 mkdir -p ro && chmod 555 ro
 if [ "$(id -u)" -ne 0 ]; then
@@ -164,3 +165,17 @@ if [ "$(id -u)" -ne 0 ]; then
     expect_rc 1 "a read-only target fails"
 fi
 chmod 755 ro
+
+# names that are not UTF-8 are refused before any request, and escaped in messages
+mkdir -p enc
+printf 'bad\n' > "enc/$(printf 'bad\377name.txt')"
+printf 'nl\n' > "enc/$(printf 'new\nline.txt')"
+printf 'good\n' > enc/good.txt
+f upload workspaceblobstore enc --target-path enc
+expect_rc 1 "an upload with a name that is not UTF-8 exits 1"
+expect_err 'enc/bad\xffname.txt' "naming it with the byte escaped"
+expect_err "not valid UTF-8" "and the reason"
+expect_err 'enc/new\nline.txt' "a newline in a name is escaped"
+expect_eq "$(grep -c . "$ERR")" "3" "each message on one line (two files, one total)"
+expect_out "uploaded 1 file" "the good file goes"
+expect_out "2 failed" "the two others count as failed"
