@@ -867,7 +867,9 @@ static const command_t commands[] = {
     {"upload-files", cmd_upload_files, upload_files_opts, 2, -1, 1,
      "ferry upload-files NAME FILE... [--target-path P] [--relative-root DIR] [--overwrite]\n"
      "                   [-j N]",
-     "Uploads files to P/<file name>, or with --relative-root to P/<path below DIR>."},
+     "Uploads files to P/<path below the files' common folder> (one file: P/<its name>),\n"
+     "as the v1 SDK's upload_files does, or with --relative-root to P/<path below DIR>.\n"
+     "Two files that would land on one name are refused before anything is uploaded."},
     {"download", cmd_download, download_opts, 2, 2, 1,
      "ferry download NAME TARGET_DIR [--prefix P] [--overwrite] [-j N]",
      "Downloads every file whose name starts with P to TARGET_DIR/<full name>. Without\n"

@@ -1378,42 +1378,93 @@ int xfer_upload_dir(store_t *s, const char *src_dir, const char *target, const x
     return rc;
 }
 
+/* The folder all of abs[0..n) are in (as the v1 SDK's upload_files takes
+ * when no relative_root is given): malloc'd, "/" at the least. */
+static char *common_folder(char **abs, size_t n)
+{
+    char *root = n ? path_dirname(abs[0]) : strdup("/");
+    for (size_t i = 1; root && i < n; i++) {
+        size_t rl = strlen(root);
+        while (strcmp(root, "/") && (strncmp(abs[i], root, rl) || abs[i][rl] != '/')) {
+            char *up = path_dirname(root);
+            free(root);
+            if (!(root = up))
+                return NULL;
+            rl = strlen(root);
+        }
+    }
+    return root;
+}
+
+static int cmp_remote(const void *a, const void *b)
+{
+    const xfer_item_t *x = *(xfer_item_t *const *)a, *y = *(xfer_item_t *const *)b;
+    int c = strcmp(x->remote, y->remote);
+    return c ? c : (x < y ? -1 : x > y);
+}
+
+/* Two sources that would land on one name: refused before anything moves,
+ * or one would silently replace the other. p->items[i] is files[i]. */
+static int refuse_same_target(const xfer_result_t *p, char *const *files, ferr_t *err)
+{
+    xfer_item_t **v = p->n ? malloc(p->n * sizeof *v) : NULL;
+    if (p->n && !v)
+        return ferr_set(err, FERR_INTERNAL, "out of memory");
+    for (size_t i = 0; i < p->n; i++)
+        v[i] = &p->items[i];
+    if (p->n)
+        qsort(v, p->n, sizeof *v, cmp_remote);
+    int rc = 0;
+    for (size_t i = 1; i < p->n && rc == 0; i++)
+        if (!strcmp(v[i - 1]->remote, v[i]->remote))
+            rc = ferr_set(err, FERR_USAGE,
+                          "%s and %s would both be uploaded as %s; nothing was uploaded (give "
+                          "--relative-root, or upload them apart)",
+                          files[v[i - 1] - p->items], files[v[i] - p->items], v[i]->remote);
+    free(v);
+    return rc;
+}
+
 int xfer_upload_files(store_t *s, char *const *files, size_t n, const char *relative_root,
                       const char *target, const xfer_opts_t *o, xfer_result_t *res, ferr_t *err)
 {
     double t0 = progress_now();
     xfer_result_t pending = {0};
-    char *root = relative_root ? path_absolute(relative_root, NULL) : NULL;
-    int rc = 0;
+    char **abs = calloc(n ? n : 1, sizeof *abs);
+    int rc = abs ? 0 : ferr_set(err, FERR_INTERNAL, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (!(abs[i] = path_absolute(files[i], NULL)))
+            rc = ferr_set(err, FERR_INTERNAL, "out of memory");
+    char *root = rc              ? NULL
+                 : relative_root ? path_absolute(relative_root, NULL)
+                                 : common_folder(abs, n);
+    if (rc == 0 && !root)
+        rc = ferr_set(err, FERR_INTERNAL, "out of memory");
+    size_t rl = root ? strlen(root) : 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        char *abs = path_absolute(files[i], NULL);
-        const char *rel;
-        size_t rl = root ? strlen(root) : 0;
-        if (root) {
-            if (strncmp(abs, root, rl) != 0 || (abs[rl] != '/' && strcmp(root, "/"))) {
-                rc =
-                    ferr_set(err, FERR_USAGE, "%s is not under --relative-root %s", files[i], root);
-                free(abs);
-                break;
-            }
-            rel = abs + rl + (strcmp(root, "/") ? 1 : 0);
-        } else {
-            rel = strrchr(abs, '/') + 1;
+        if (strncmp(abs[i], root, rl) != 0 || (abs[i][rl] != '/' && strcmp(root, "/"))) {
+            rc = ferr_set(err, FERR_USAGE, "%s is not under --relative-root %s", files[i], root);
+            break;
         }
+        const char *rel = abs[i] + rl + (strcmp(root, "/") ? 1 : 0);
         struct stat st;
-        if (stat(abs, &st) != 0) {
+        if (stat(abs[i], &st) != 0) {
             rc = ferr_errno(err, errno == ENOENT ? FERR_NOTFOUND : FERR_IO, errno, "%s", files[i]);
         } else if (!S_ISREG(st.st_mode)) {
             rc = ferr_set(err, FERR_USAGE, "%s is not a regular file", files[i]);
         } else {
             char *remote = path_join(target ? target : "", rel);
-            if (!add_item(&pending, abs, remote, (uint64_t)st.st_size))
+            if (!add_item(&pending, abs[i], remote, (uint64_t)st.st_size))
                 rc = ferr_set(err, FERR_INTERNAL, "out of memory");
             free(remote);
         }
-        free(abs);
     }
+    for (size_t i = 0; abs && i < n; i++)
+        free(abs[i]);
+    free(abs);
     free(root);
+    if (rc == 0)
+        rc = refuse_same_target(&pending, files, err);
     xfer_opts_t o2 = *o;
     o2.follow_symlinks = 1; /* files named on the command line are meant as given */
     if (rc == 0)

@@ -62,8 +62,20 @@ printf 'one\n' > one.txt
 mkdir -p tree/x && printf 'two\n' > tree/x/two.txt
 f upload-files workspaceblobstore one.txt tree/x/two.txt --target-path files
 expect_rc 0 "upload-files"
-expect_file "$DS/files/one.txt" "files land by their base name"
-expect_file "$DS/files/two.txt" "every file given lands"
+expect_file "$DS/files/one.txt" "files land by their path below their common folder"
+expect_file "$DS/files/tree/x/two.txt" "every file given lands (as the v1 SDK's upload_files)"
+f upload-files workspaceblobstore tree/x/two.txt --target-path solo
+expect_file "$DS/solo/two.txt" "a single file lands by its base name"
+mkdir -p x y && printf 'x\n' > x/same.txt && printf 'y\n' > y/same.txt
+f upload-files workspaceblobstore x/same.txt y/same.txt --target-path same
+expect_rc 0 "two files of one name in two folders"
+expect_eq "$(cat "$DS/same/x/same.txt") $(cat "$DS/same/y/same.txt")" "x y" "both land, below their common folder"
+f upload-files workspaceblobstore x/same.txt y/same.txt --relative-root x --target-path same2
+expect_rc 2 "a file outside --relative-root is still refused"
+f upload-files workspaceblobstore x/same.txt x/../x/same.txt --target-path same3
+expect_rc 2 "two sources that land on one name are refused"
+expect_err "x/same.txt and x/../x/same.txt would both be uploaded as same3/same.txt" "naming both and the name"
+expect_no_file "$DS/same3" "before anything is uploaded"
 f upload-files workspaceblobstore tree/x/two.txt --relative-root tree --target-path rel
 expect_file "$DS/rel/x/two.txt" "--relative-root keeps the path below it"
 f upload-files workspaceblobstore one.txt --relative-root tree
