@@ -1153,12 +1153,20 @@ typedef struct visit {
 static int scan_dir(const char *abs, const char *rel, const char *target, const xfer_opts_t *o,
                     visit_t *up, xfer_result_t *res, ferr_t *err);
 
+/* What a scan cannot read fails alone, named and counted; the rest goes up. */
+static int scan_failed(xfer_result_t *res, int en, const char *what, const char *abs)
+{
+    log_error("%s %s: %s; the rest is uploaded", what, abs, strerror(en));
+    res->failed++;
+    return 0;
+}
+
 static int scan_entry(const char *abs, const char *rel, const char *target, const xfer_opts_t *o,
                       visit_t *up, xfer_result_t *res, ferr_t *err)
 {
     struct stat st;
     if (lstat(abs, &st) != 0)
-        return ferr_errno(err, FERR_IO, errno, "%s", abs);
+        return scan_failed(res, errno, "cannot read", abs);
     if (S_ISLNK(st.st_mode)) {
         if (!o->follow_symlinks) {
             log_warn("skipping symlink %s (pass --follow-symlinks to follow it)", abs);
@@ -1196,8 +1204,10 @@ static int scan_dir(const char *abs, const char *rel, const char *target, const 
 {
     struct dirent **list = NULL;
     int n = scandir(abs, &list, NULL, alphasort);
+    if (n < 0 && errno == ENOMEM)
+        return ferr_errno(err, FERR_INTERNAL, errno, "cannot read folder %s", abs);
     if (n < 0)
-        return ferr_errno(err, FERR_IO, errno, "cannot read folder %s", abs);
+        return scan_failed(res, errno, "cannot read folder", abs);
     int rc = 0;
     for (int i = 0; i < n; i++) {
         const char *nm = list[i]->d_name;
@@ -1291,6 +1301,7 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
     engine_t e;
     engine_start(&e, s, o, res, o->label ? o->label : "upload");
     res->skipped += pending->skipped;
+    res->failed += pending->failed; /* what the scan could not read */
     for (size_t i = 0; i < pending->n; i++) {
         xfer_item_t *p = &pending->items[i];
         size_t idx = engine_item(&e, p->local, p->remote, p->size, NULL, NULL);

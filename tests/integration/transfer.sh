@@ -178,6 +178,22 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 chmod 755 ro
 
+# an unreadable folder fails alone, as an unreadable file does: the rest goes up
+chmod 755 "$T"
+mkdir -p perm/src/locked perm/src/ok perm/wsn
+printf 'ok\n' >perm/src/ok/a.txt
+printf 'in a locked folder\n' >perm/src/locked/b.txt
+printf 'z\n' >perm/src/z.txt
+chmod 700 perm/src/locked
+chown 65534:65534 perm/wsn
+cp "$FERRY" perm/ferry
+run setpriv --reuid=65534 --regid=65534 --clear-groups env FERRY_WORKSPACE="$T/perm/wsn" "$T/perm/ferry" upload workspaceblobstore perm/src --target-path d
+expect_rc 1 "an upload with a folder it may not read exits 1"
+expect_err "cannot read folder $T/perm/src/locked: Permission denied" "naming the folder and the reason"
+expect_out "uploaded 2 files" "the rest still goes up"
+expect_out "1 failed" "and the summary counts the failure"
+expect_file "$T/perm/wsn/datastores/workspaceblobstore/d/z.txt" "a file after the locked folder arrives"
+
 # names that are not UTF-8 are refused before any request, and escaped in messages
 mkdir -p enc
 printf 'bad\n' > "enc/$(printf 'bad\377name.txt')"
