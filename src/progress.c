@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,7 +15,7 @@ static progress_mode_t default_mode = PROGRESS_AUTO;
 struct progress {
     progress_mode_t mode;
     char label[32];
-    uint64_t files_total, bytes_total, files, bytes;
+    uint64_t files_total, bytes_total, files, bytes, failed;
     double start, last, every;
     int drawn;
 };
@@ -70,6 +71,8 @@ progress_t *progress_start(const char *label)
         p->mode = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_PLAIN;
     snprintf(p->label, sizeof p->label, "%s", label);
     p->start = p->last = progress_now();
+    if (p->mode == PROGRESS_BAR)
+        p->last = 0; /* the bar shows at the first event */
     /* FERRY_PROGRESS_INTERVAL: seconds between plain lines (default 5) */
     const char *iv = getenv("FERRY_PROGRESS_INTERVAL");
     p->every = p->mode == PROGRESS_BAR ? 0.1 : (iv && *iv ? atof(iv) : 5.0);
@@ -84,6 +87,47 @@ void progress_total(progress_t *p, uint64_t files, uint64_t bytes)
     p->bytes_total = bytes;
 }
 
+/* Columns of the terminal on stderr, else $COLUMNS, else 80. */
+static int term_columns(void)
+{
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    int n = c ? atoi(c) : 0;
+    return n > 0 ? n : 80;
+}
+
+/* The bar redraws over itself: a line longer than the terminal would wrap,
+ * and each redraw would leave one more line behind. */
+static void draw_bar(progress_t *p, const char *counts)
+{
+    int cols = term_columns() - 1; /* the last column would wrap on some terminals */
+    char line[512];
+    int width = 24, fill = 0;
+    /* the bar gives way first, then the text is cut */
+    int room = cols - (int)strlen(p->label) - 4 - (int)strlen(counts);
+    if (room < width)
+        width = room >= 10 ? room : 0;
+    if (p->bytes_total)
+        fill = (int)((double)width * (double)p->bytes / (double)p->bytes_total);
+    else if (p->files_total)
+        fill = (int)((double)width * (double)p->files / (double)p->files_total);
+    if (fill > width)
+        fill = width;
+    char bar[32];
+    memset(bar, '#', (size_t)fill);
+    memset(bar + fill, '.', (size_t)(width - fill));
+    bar[width] = 0;
+    if (width)
+        snprintf(line, sizeof line, "%s [%s] %s", p->label, bar, counts);
+    else
+        snprintf(line, sizeof line, "%s %s", p->label, counts);
+    if (cols > 0 && (size_t)cols < strlen(line))
+        line[cols] = 0; /* ASCII only: bytes are columns */
+    fprintf(stderr, "\r\033[K%s", line);
+}
+
 static void draw(progress_t *p, int final)
 {
     double now = progress_now(), el = now - p->start;
@@ -94,28 +138,20 @@ static void draw(progress_t *p, int final)
     progress_human((uint64_t)rate, b3, sizeof b3);
     if (!final && rate > 0 && p->bytes_total > p->bytes)
         snprintf(eta, sizeof eta, ", ETA %.0f s", (double)(p->bytes_total - p->bytes) / rate);
+    char failed[40] = "", counts[256];
+    if (p->failed)
+        snprintf(failed, sizeof failed, ", %llu failed", (unsigned long long)p->failed);
+    /* files: those settled (moved or skipped) of all; failures apart */
+    snprintf(counts, sizeof counts, "%llu/%llu files%s, %s/%s, %s/s%s",
+             (unsigned long long)(p->files - p->failed), (unsigned long long)p->files_total, failed,
+             b1, b2, b3, eta);
+    p->drawn = 1;
     if (p->mode == PROGRESS_BAR) {
-        int width = 24, fill = 0;
-        if (p->bytes_total)
-            fill = (int)((double)width * (double)p->bytes / (double)p->bytes_total);
-        else if (p->files_total)
-            fill = (int)((double)width * (double)p->files / (double)p->files_total);
-        if (fill > width)
-            fill = width;
-        char bar[32];
-        memset(bar, '#', (size_t)fill);
-        memset(bar + fill, '.', (size_t)(width - fill));
-        bar[width] = 0;
-        fprintf(stderr, "\r\033[K%s [%s] %llu/%llu files, %s/%s, %s/s%s", p->label, bar,
-                (unsigned long long)p->files, (unsigned long long)p->files_total, b1, b2, b3, eta);
+        draw_bar(p, counts);
         if (final)
             fputs("\r\033[K", stderr);
-        p->drawn = 1;
     } else {
-        p->drawn = 1;
-        fprintf(stderr, "ferry: %s: %llu/%llu files, %s/%s, %s/s%s%s\n", p->label,
-                (unsigned long long)p->files, (unsigned long long)p->files_total, b1, b2, b3, eta,
-                final ? ", done" : "");
+        fprintf(stderr, "ferry: %s: %s%s\n", p->label, counts, final ? ", done" : "");
     }
     fflush(stderr);
 }
@@ -137,6 +173,14 @@ void progress_bytes(progress_t *p, uint64_t n)
         return;
     p->bytes += n;
     tick(p);
+}
+
+void progress_file_failed(progress_t *p)
+{
+    if (!p)
+        return;
+    p->failed++;
+    progress_file_done(p, 0);
 }
 
 void progress_file_done(progress_t *p, uint64_t skipped_bytes)

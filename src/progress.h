@@ -17,6 +17,8 @@ progress_t *progress_start(const char *label);
 void progress_total(progress_t *p, uint64_t files, uint64_t bytes);
 void progress_bytes(progress_t *p, uint64_t n);
 void progress_file_done(progress_t *p, uint64_t skipped_bytes);
+/* A file that failed: counted as settled, and shown as failed. */
+void progress_file_failed(progress_t *p);
 void progress_end(progress_t *p);
 
 /* "1.5 MiB" style, into buf. */

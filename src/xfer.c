@@ -246,7 +246,7 @@ static void account_locked(engine_t *e, size_t idx, int ok, const char *error)
         it->status = XFER_FAILED;
         e->res->failed++;
         log_error("%s: %s", it->remote, error ? error : "failed");
-        progress_file_done(e->pg, 0);
+        progress_file_failed(e->pg);
     } else if (it->status == XFER_SKIPPED) {
         e->res->skipped++;
         log_debug("skipped %s (exists; --overwrite replaces it)", it->local);

@@ -169,6 +169,18 @@ expect_not_err "files," "--progress=none prints none"
 f -q upload workspaceblobstore src --target-path q
 expect_eq "$(cat "$ERR")" "" "-q keeps stderr empty"
 
+# progress: a bar fits the terminal (no wrapped, stacked lines); failures are said
+COLUMNS=40 f --progress=bar upload workspaceblobstore src --target-path bar
+long=$(tr '\r' '\n' <"$ERR" | sed 's/\x1b\[K//g' | awk 'length > 39' | wc -l)
+expect_eq "$long" "0" "every redraw of the bar fits 40 columns"
+grep -q 'upload' "$ERR" && _ok "the bar was drawn" || _fail "the bar was drawn"
+mkdir -p pf && for i in 1 2 3 4; do printf '%s\n' "$i" > "pf/f$i.txt"; done
+f upload workspaceblobstore pf --target-path pfail-src
+mkdir -p pfd/pfail-src/f2.txt pfd/pfail-src/f3.txt pfd/pfail-src/f4.txt
+FERRY_PROGRESS_INTERVAL=0 f --progress=plain download workspaceblobstore pfd --prefix pfail-src/
+expect_rc 1 "3 of 4 downloads fail"
+expect_err "1/4 files, 3 failed" "the last progress line says 3 failed"
+expect_not_err "4/4 files" "and not 4/4 files"
 
 # a read-only target: a clear error, no partial file under the final name
 mkdir -p ro && chmod 555 ro
