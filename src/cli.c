@@ -205,6 +205,41 @@ static const opt_spec_t register_opts[] = {
     {"skip-validation", 0, 0}, {"overwrite", 0, 0},
     {"help", 'h', 0},        {NULL, 0, 0}};
 
+/* Could v be a secret itself: a SAS, or a long run of base64 that is not a
+ * path (a key)? */
+static int secret_like(const char *v)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+    size_t n = strlen(v);
+    if (strstr(v, "sig=") || !strncmp(v, "sv=", 3) || !strncmp(v, "?sv=", 4))
+        return 1;
+    return n >= 40 && strspn(v, b64) == n &&
+           (v[n - 1] == '=' || strchr(v, '+') || !strchr(v, '/'));
+}
+
+/* A --*-env or --*-file flag given the secret instead of where it is: the
+ * value is refused and never echoed (it would be in a warning, an error and
+ * datastores.json). */
+static int misplaced_secret(const char *flagname, const char *v, cred_source_t src, ferr_t *err)
+{
+    if (src == CRED_FROM_ENV && !datastore_env_name_ok(v)) {
+        log_add_secret(v);
+        return ferr_set(err, FERR_USAGE,
+                        "--%s takes the name of an environment variable that holds the secret, "
+                        "not the secret itself; the value given is not a variable name (not "
+                        "shown)",
+                        flagname);
+    }
+    if (src == CRED_FROM_FILE && secret_like(v) && access(v, F_OK) != 0) {
+        log_add_secret(v);
+        return ferr_set(err, FERR_USAGE,
+                        "--%s takes the path of a file that holds the secret; the value given "
+                        "looks like the secret itself and is no file (not shown)",
+                        flagname);
+    }
+    return 0;
+}
+
 static int set_credential(datastore_t *ds, const args_t *a, ferr_t *err)
 {
     static const struct {
@@ -229,6 +264,8 @@ static int set_credential(datastore_t *ds, const args_t *a, ferr_t *err)
                             datastore_type_name(ds));
         if (!*v)
             return ferr_set(err, FERR_USAGE, "--%s needs a value", creds[i].flag);
+        if (misplaced_secret(creds[i].flag, v, creds[i].src, err))
+            return -1;
         ds->cred_kind = creds[i].kind;
         ds->cred_source = creds[i].src;
         ds->cred_ref = creds[i].src == CRED_FROM_FILE ? path_absolute(v, NULL) : strdup(v);

@@ -90,6 +90,16 @@ int datastore_name_ok(const char *name)
     return 1;
 }
 
+int datastore_env_name_ok(const char *name)
+{
+    if (!name || !(isalpha((unsigned char)*name) || *name == '_'))
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_')
+            return 0;
+    return 1;
+}
+
 int datastore_validate(const datastore_t *ds, ferr_t *err)
 {
     if (!datastore_name_ok(ds->name))
@@ -108,6 +118,12 @@ int datastore_secret(const datastore_t *ds, char **out, ferr_t *err)
     if (ds->inline_secret) {
         *out = xstrdup(ds->inline_secret);
     } else if (ds->cred_source == CRED_FROM_ENV) {
+        if (!datastore_env_name_ok(ds->cred_ref))
+            return ferr_set(err, FERR_CONFIG,
+                            "datastore %s: its %s is to be read from an environment variable, "
+                            "but what is recorded is no variable name (not shown); register it "
+                            "again with the variable's name",
+                            ds->name, what);
         const char *v = getenv(ds->cred_ref);
         if (!v || !*v)
             return ferr_set(err, FERR_CONFIG,

@@ -30,7 +30,7 @@ typedef struct datastore {
     const char *inline_secret; /* transient, never saved: a secret not yet stored */
 } datastore_t;
 
-/* Longest name, as Azure ML allows. */
+/* Azure ML's limit on a datastore name's length */
 #define DATASTORE_NAME_MAX 255
 
 datastore_t *datastore_new(const char *name, const struct store_backend *backend);
@@ -43,6 +43,8 @@ int cred_kind_parse(const char *s, cred_kind_t *out);
 const char *cred_source_name(cred_source_t s);
 int cred_source_parse(const char *s, cred_source_t *out);
 int datastore_name_ok(const char *name);
+/* Is name a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)? */
+int datastore_env_name_ok(const char *name);
 /* The name, then the backend's rules; the message says what is expected. */
 int datastore_validate(const datastore_t *ds, ferr_t *err);
 /* Reads the secret now (env or file); *out NULL when the datastore has none. */

@@ -34,6 +34,28 @@ expect_rc 121 "a run on a datastore that cannot move data fails"
 printf 'command: env; echo $FERRY_TEST_KEY | wc -c\noutputs:\n  o:\n' > local.yml
 f -vv run local.yml --run-id loc; keep
 expect_rc 0 "a local run at -vv"
+# a secret given where its variable's name or its file's path belongs is refused, unechoed
+f datastore register azure-blob k2 --account acct --container data --account-key-env "$KEY" --skip-validation; keep
+expect_rc 2 "--account-key-env given the key itself is refused"
+expect_err "not the secret itself" "saying the flag takes a variable's name"
+f datastore register azure-blob k2 --account acct --container data --sas-token-env "$SAS" --skip-validation; keep
+expect_rc 2 "--sas-token-env given the SAS itself is refused"
+f datastore register azure-data-lake-gen2 k2 --account acct --filesystem fs1 --client-secret-env "$CS" --tenant-id t --client-id c; keep
+expect_rc 2 "--client-secret-env given the secret itself is refused"
+f datastore register azure-blob k2 --account acct --container data --account-key-file "$KEY" --skip-validation; keep
+expect_rc 2 "--account-key-file given the key itself is refused"
+f datastore register azure-blob k2 --account acct --container data --sas-token-file "$SAS" --skip-validation; keep
+expect_rc 2 "--sas-token-file given the SAS itself is refused"
+f datastore show k2
+expect_rc 1 "none of them was registered"
+# a SAS inside --account-url would be stored in the registry, shown, and never used
+f datastore register azure-blob k3 --account acct --container data --account-url "http://127.0.0.1:9/acct?$SAS" --skip-validation; keep
+expect_rc 2 "an --account-url carrying a SAS is refused"
+expect_err "--sas-token-env" "pointing at --sas-token-env"
+printf 'name: k4\ntype: azure_blob\naccount_name: acct\ncontainer_name: data\naccount_url: "http://127.0.0.1:9/acct?%s"\n' "$SAS" > k4.yml
+f datastore create --file k4.yml --skip-validation; keep
+expect_rc 2 "so is an account_url with a SAS in a datastore YAML"
+
 # the greps below look where the secrets would have been: the SAS URLs were
 # logged (masked), and the command's environment was printed
 grep -q 'sig=REDACTED' "$ALL" && _ok "requests with the SAS were logged, masked" || _fail "requests with the SAS were logged, masked"

@@ -83,6 +83,14 @@ int azure_validate(const datastore_t *ds, ferr_t *err)
                         "datastore %s: account name '%s': expected 3-24 lowercase letters and "
                         "digits",
                         ds->name, ds->account ? ds->account : "");
+    if (ds->account_url && strpbrk(ds->account_url, "?#"))
+        /* a SAS there would sit in datastores.json, shown by 'datastore show', and unused */
+        return ferr_set(err, FERR_USAGE,
+                        "datastore %s: the account URL carries a query string (a SAS token?), "
+                        "which would be stored in the registry and shown; give the URL without "
+                        "it, and the SAS with --sas-token-env VAR or --sas-token-file FILE "
+                        "(sas_token under credentials in a datastore YAML)",
+                        ds->name);
     if (!ds->container || !container_ok(ds->container))
         return ferr_set(err, FERR_USAGE,
                         "datastore %s: %s name '%s': expected 3-63 lowercase letters, digits and "
