@@ -519,10 +519,23 @@ static int cmd_ds_get_default(ctx_t *c, args_t *a, ferr_t *err)
 
 static int cmd_ds_remove(ctx_t *c, args_t *a, ferr_t *err)
 {
-    if (workspace_remove(c->ws, a->pos[0], err))
+    const datastore_t *ds = need_datastore(c, a->pos[0], err);
+    if (!ds)
         return -1;
-    printf("removed datastore %s (its data was not touched)\n", a->pos[0]);
-    return 0;
+    char *name = strdup(ds->name);
+    const char *def = workspace_default(c->ws);
+    int was_default = def && name && !strcmp(def, name);
+    int rc = workspace_remove(c->ws, a->pos[0], err);
+    if (rc == 0) {
+        printf("removed datastore %s (its data was not touched)\n", name);
+        if (was_default)
+            log_warn("%s was the default datastore: this workspace has no default now, and "
+                     "outputs that name no datastore fail until 'ferry datastore set-default "
+                     "NAME'",
+                     name);
+    }
+    free(name);
+    return rc;
 }
 
 static int open_store(ctx_t *c, const char *name, store_t **s, ferr_t *err)
@@ -552,7 +565,7 @@ static int concurrency_arg(const args_t *a, int *out, ferr_t *err)
 static int finish_transfer(const char *verb, xfer_result_t *r, int rc)
 {
     char *sum = xfer_summary(verb, r);
-    if (sum)
+    if (sum && log_level() >= LOG_INFO) /* -q: errors only */
         puts(sum);
     free(sum);
     xfer_result_free(r);
@@ -643,6 +656,10 @@ static int cmd_download(ctx_t *c, args_t *a, ferr_t *err)
     xfer_result_t r = {0};
     int rc = xfer_download_prefix(s, prefix, 0, a->pos[1], &o, &r, err);
     store_close(s);
+    if (rc == 0 && r.n == 0) /* asked for data, got none: a script should know */
+        rc = *prefix ? ferr_set(err, FERR_NOTFOUND, "no file in datastore %s starts with '%s'",
+                                a->pos[0], prefix)
+                     : ferr_set(err, FERR_NOTFOUND, "datastore %s holds no files", a->pos[0]);
     free(prefix);
     if (rc && err->code != FERR_TRANSFER) {
         xfer_result_free(&r);
@@ -892,7 +909,8 @@ static const command_t commands[] = {
     {"datastore get-default", cmd_ds_get_default, no_opts, 0, 0, 1,
      "ferry datastore get-default", "Prints the default datastore's name."},
     {"datastore remove", cmd_ds_remove, no_opts, 1, 1, 2, "ferry datastore remove NAME",
-     "Unregisters NAME. Its data is not touched; a secret ferry stored for it is deleted."},
+     "Unregisters NAME. Its data is not touched; a secret ferry stored for it is deleted.\n"
+     "Removing the default datastore leaves the workspace without one (it says so)."},
     {"upload", cmd_upload, upload_opts, 2, 2, 1,
      "ferry upload NAME SRC_DIR [--target-path P] [--overwrite] [--follow-symlinks] [-j N]",
      "Uploads every file under SRC_DIR to P/<relative path> in datastore NAME. Without\n"
@@ -915,7 +933,7 @@ static const command_t commands[] = {
      "TARGET_DIR is refused and nothing is written for it. A large file interrupted\n"
      "part-way (killed, or the network gone) is resumed by the next download of the same\n"
      "blob. -j/--concurrency N: transfers at once (default 16 for a remote store, 2 per\n"
-     "core for a local one)."},
+     "core for a local one). A prefix that matches nothing is an error (exit 1)."},
     {"ls", cmd_ls, ls_opts, 1, 2, 1, "ferry ls NAME [PREFIX] [--json] [--delimiter /]",
      "Lists files (size, modified time, name) whose name starts with PREFIX. With\n"
      "--delimiter /, lists one level: the files there and each folder once."},
@@ -966,10 +984,36 @@ static void usage(FILE *f)
                "  --workspace DIR    the workspace (else $FERRY_WORKSPACE, the nearest .ferry/\n"
                "                     upward, or $XDG_DATA_HOME/ferry)\n"
                "  -v, --verbose      more detail (repeat: -vv shows each request)\n"
-               "  -q, --quiet        errors only\n"
+               "  -q, --quiet        errors only (no progress, no summary)\n"
                "  --progress MODE    auto, bar, plain or none\n"
-               "  -h, --help         help; 'ferry COMMAND --help' for a command\n"
+               "  -h, --help         help; 'ferry help COMMAND' for a command\n"
                "  --version\n");
+}
+
+/* No command matched: the overview, the datastore commands, or what was wrong. */
+static int no_command(int n, char **w, int help)
+{
+    if (n == 0 || (n == 1 && !strcmp(w[0], "help"))) {
+        usage(help || n ? stdout : stderr);
+        return help || n ? EXIT_OK : EXIT_USAGE;
+    }
+    if (!strcmp(w[0], "datastore") && (n == 1 || w[1][0] == '-') && help) {
+        printf("usage: ferry datastore SUBCOMMAND [args]\n\n");
+        for (const command_t *c = commands; c->name; c++)
+            if (!strncmp(c->name, "datastore ", 10))
+                printf("  %s\n", c->usage);
+        printf("\n'ferry datastore SUBCOMMAND --help' describes each.\n");
+        return EXIT_OK;
+    }
+    /* through the log: what the user typed is escaped like any name */
+    if (!strcmp(w[0], "datastore"))
+        log_error("datastore: expected register, create, list, show, set-default, get-default "
+                  "or remove");
+    else if (w[0][0] == '-' && w[0][1] && strcmp(w[0], "--"))
+        log_error("unknown option %s (see 'ferry --help')", w[0]);
+    else
+        log_error("unknown command '%s' (see 'ferry --help')", w[0]);
+    return EXIT_USAGE;
 }
 
 static const command_t *find_command(int argc, char **argv, int *used)
@@ -1069,21 +1113,15 @@ int cli_main(int argc, char **argv)
     }
     log_set_verbosity(quiet, verbose);
     int used = 0;
-    const command_t *cmd = find_command(nrest, rest, &used);
+    /* "ferry help CMD" is "ferry CMD --help" */
+    int skip = nrest >= 2 && !strcmp(rest[0], "help");
+    if (skip)
+        help = 1;
+    const command_t *cmd = find_command(nrest - skip, rest + skip, &used);
     if (!cmd) {
-        if (nrest == 0 || (nrest == 1 && !strcmp(rest[0], "help"))) {
-            usage(help || nrest ? stdout : stderr);
-            free(rest);
-            return help || nrest ? EXIT_OK : EXIT_USAGE;
-        }
-        if (!strcmp(rest[0], "datastore"))
-            fprintf(stderr, "ferry: error: datastore: expected register, create, list, show, "
-                            "set-default, get-default or remove\n");
-        else
-            fprintf(stderr, "ferry: error: unknown command '%s' (see 'ferry --help')\n",
-                    rest[0]);
+        int rc = no_command(nrest - skip, rest + skip, help);
         free(rest);
-        return EXIT_USAGE;
+        return rc;
     }
     if (help) {
         printf("usage: %s\n\n%s\n", cmd->usage, cmd->help);

@@ -102,6 +102,10 @@ int datastore_env_name_ok(const char *name)
 
 int datastore_validate(const datastore_t *ds, ferr_t *err)
 {
+    if (ds->name && strlen(ds->name) > DATASTORE_NAME_MAX)
+        return ferr_set(err, FERR_USAGE,
+                        "datastore name is %zu characters long; the limit is %d (as Azure ML's)",
+                        strlen(ds->name), DATASTORE_NAME_MAX);
     if (!datastore_name_ok(ds->name))
         return ferr_set(err, FERR_USAGE,
                         "datastore name '%s': use letters, digits and '_' only (as Azure ML does)",

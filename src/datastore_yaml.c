@@ -49,6 +49,9 @@ int datastore_from_doc(datastore_t **out, char **secret_out, const doc_t *d, con
     doc_node_t *name = doc_get(r, "name"), *type = doc_get(r, "type");
     if (!name || !doc_is_string(name))
         return doc_error(err, d, name ? name : r, "name", "expected the datastore's name");
+    if (strlen(name->str) > DATASTORE_NAME_MAX)
+        return doc_error(err, d, name, "name", "%zu characters long; the limit is %d",
+                         strlen(name->str), DATASTORE_NAME_MAX);
     if (!datastore_name_ok(name->str))
         return doc_error(err, d, name, "name", "'%s': use letters, digits and '_' only",
                          name->str);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -334,8 +335,9 @@ const datastore_t *workspace_at(const workspace_t *ws, size_t i)
 
 const datastore_t *workspace_find(const workspace_t *ws, const char *name)
 {
+    /* Azure ML's names are case-insensitive: "Data" and "data" are one datastore */
     for (size_t i = 0; i < ws->n; i++)
-        if (!strcmp(ws->ds[i]->name, name))
+        if (!strcasecmp(ws->ds[i]->name, name))
             return ws->ds[i];
     return NULL;
 }
@@ -353,9 +355,15 @@ static void require_writer(const workspace_t *ws)
 
 int workspace_name_free(const workspace_t *ws, const char *name, int overwrite, ferr_t *err)
 {
-    if (!overwrite && workspace_find(ws, name))
+    const datastore_t *ds = workspace_find(ws, name);
+    if (!overwrite && ds && !strcmp(ds->name, name))
         return ferr_set(err, FERR_EXISTS,
                         "datastore %s exists already; pass --overwrite to replace it", name);
+    if (!overwrite && ds)
+        return ferr_set(err, FERR_EXISTS,
+                        "datastore %s exists already as %s (names are case-insensitive, as in "
+                        "Azure ML); pass --overwrite to replace it",
+                        name, ds->name);
     return 0;
 }
 
@@ -365,9 +373,18 @@ int workspace_add(workspace_t *ws, datastore_t *ds, int overwrite, ferr_t *err)
     if (datastore_validate(ds, err) || workspace_name_free(ws, ds->name, overwrite, err))
         return -1;
     for (size_t i = 0; i < ws->n; i++) {
-        if (strcmp(ws->ds[i]->name, ds->name))
+        if (strcasecmp(ws->ds[i]->name, ds->name))
             continue;
         datastore_t *old = ws->ds[i];
+        if (ws->default_name && !strcasecmp(ws->default_name, old->name) &&
+            strcmp(old->name, ds->name)) {
+            /* the default follows its datastore's new spelling */
+            char *nd = strdup(ds->name);
+            if (!nd)
+                return ferr_set(err, FERR_INTERNAL, "out of memory");
+            free(ws->default_name);
+            ws->default_name = nd;
+        }
         ws->ds[i] = ds;
         if (ws_save(ws, err)) {
             ws->ds[i] = old;
@@ -392,13 +409,13 @@ int workspace_remove(workspace_t *ws, const char *name, ferr_t *err)
 {
     require_writer(ws);
     for (size_t i = 0; i < ws->n; i++) {
-        if (strcmp(ws->ds[i]->name, name))
+        if (strcasecmp(ws->ds[i]->name, name))
             continue;
         datastore_t *gone = ws->ds[i];
         memmove(&ws->ds[i], &ws->ds[i + 1], (ws->n - i - 1) * sizeof *ws->ds);
         ws->n--;
         char *olddef = ws->default_name;
-        if (olddef && !strcmp(olddef, name))
+        if (olddef && !strcasecmp(olddef, gone->name))
             ws->default_name = NULL;
         if (ws_save(ws, err)) {
             memmove(&ws->ds[i + 1], &ws->ds[i], (ws->n - i) * sizeof *ws->ds);
@@ -422,11 +439,12 @@ int workspace_remove(workspace_t *ws, const char *name, ferr_t *err)
 int workspace_set_default(workspace_t *ws, const char *name, ferr_t *err)
 {
     require_writer(ws);
-    if (!workspace_find(ws, name))
+    const datastore_t *ds = workspace_find(ws, name);
+    if (!ds)
         return ferr_set(err, FERR_NOTFOUND, "no datastore named %s (see 'ferry datastore list')",
                         name);
     char *old = ws->default_name;
-    ws->default_name = strdup(name);
+    ws->default_name = strdup(ds->name); /* as registered, whatever the case asked */
     if (ws_save(ws, err)) {
         free(ws->default_name);
         ws->default_name = old;

@@ -249,7 +249,6 @@ static void account_locked(engine_t *e, size_t idx, int ok, const char *error)
         progress_file_failed(e->pg);
     } else if (it->status == XFER_SKIPPED) {
         e->res->skipped++;
-        log_debug("skipped %s (exists; --overwrite replaces it)", it->local);
         progress_file_done(e->pg, it->size);
     } else {
         it->status = XFER_DONE;
@@ -258,6 +257,21 @@ static void account_locked(engine_t *e, size_t idx, int ok, const char *error)
         log_debug("%s -> %s", it->remote, it->local);
         progress_file_done(e->pg, 0);
     }
+}
+
+/* A target left as it is: the same as the source (unchanged), or there
+ * already and not to be replaced. Under e->mu. */
+static void account_skip_locked(engine_t *e, size_t idx, int unchanged)
+{
+    xfer_item_t *it = &e->res->items[idx];
+    it->status = XFER_SKIPPED;
+    if (unchanged) {
+        e->res->unchanged++;
+        log_debug("unchanged %s", it->local);
+    } else {
+        log_debug("skipped %s (exists; --overwrite replaces it)", it->local);
+    }
+    account_locked(e, idx, 1, NULL);
 }
 
 static void account(engine_t *e, size_t idx, int ok, const char *error)
@@ -969,10 +983,7 @@ static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size
                    xattr_get(local, &st, 1, rec, sizeof rec) == 0 && !strcmp(rec, etag);
         if (same || !e->o->overwrite) {
             pthread_mutex_lock(&e->mu);
-            e->res->items[idx].status = XFER_SKIPPED;
-            if (same)
-                e->res->unchanged++;
-            account_locked(e, idx, 1, NULL);
+            account_skip_locked(e, idx, same);
             pthread_mutex_unlock(&e->mu);
             goto out;
         }
@@ -1335,12 +1346,9 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
             }
             if (same || !o->overwrite) {
                 pthread_mutex_lock(&e.mu);
-                res->items[idx].status = XFER_SKIPPED;
                 res->items[idx].md5 = at->md5 ? strdup(at->md5) : NULL;
                 res->items[idx].etag = at->etag ? strdup(at->etag) : NULL;
-                if (same)
-                    res->unchanged++;
-                account_locked(&e, idx, 1, NULL);
+                account_skip_locked(&e, idx, same);
                 pthread_mutex_unlock(&e.mu);
                 continue;
             }

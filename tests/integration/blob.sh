@@ -319,3 +319,6 @@ expect_err 'enc/bad\xff.txt' "naming it, escaped"
 expect_err "not valid UTF-8" "refused as not UTF-8"
 expect_eq "$(( $(date +%s) - start < 4 ))" "1" "at once, not after the service's 500s and retries"
 expect_out "uploaded 1 file" "the good file goes"
+f -v upload az enc --target-path enc --overwrite
+expect_err "unchanged $T/enc/good.txt" "--overwrite -v calls a file the blob holds already unchanged"
+expect_not_err "exists; --overwrite replaces it" "not skipped for existing"

@@ -66,6 +66,24 @@ expect_err "workspace $T/proj/.ferry" "the nearest .ferry/ upward is found"
 (unset FERRY_WORKSPACE; cd / && XDG_DATA_HOME=$T/xdg "$FERRY" datastore list >"$OUT" 2>&1)
 expect_file "$T/xdg/ferry/datastores.json" "else \$XDG_DATA_HOME/ferry"
 
+# help wherever a user asks for it; a bad option is called one
+f datastore --help
+expect_rc 0 "ferry datastore --help exits 0"
+expect_out "ferry datastore register TYPE NAME" "and lists the datastore commands"
+f help datastore
+expect_rc 0 "ferry help datastore too"
+f help run
+expect_rc 0 "ferry help run exits 0"
+expect_out "usage: ferry run JOB" "and is ferry run --help"
+f help datastore show
+expect_out "usage: ferry datastore show NAME" "ferry help datastore show"
+f help frobnicate
+expect_rc 2 "ferry help of an unknown command exits 2"
+f --bogus ls
+expect_rc 2 "an unknown option before the command exits 2"
+expect_err "unknown option --bogus" "and is called an unknown option"
+expect_not_err "unknown command" "not an unknown command"
+
 # one line per message: a name's control characters are escaped
 f ls "$(printf 'no\nsuch')"
 expect_rc 1 "an unknown datastore with a newline in its name"

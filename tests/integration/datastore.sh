@@ -158,3 +158,29 @@ expect_rc 0 "and works with it"
 f ls file_example
 expect_rc 1 "a transfer on an azure file share fails"
 expect_err "cannot move data yet" "with a clear 'not supported yet'"
+
+# names are case-insensitive, as in Azure ML; a long name is called too long
+f datastore register local CaseName --root "$T" 
+expect_rc 0 "register CaseName"
+f datastore register local casename --root "$T"
+expect_rc 1 "casename is the same name: refused"
+expect_err "exists already as CaseName" "naming the one registered"
+f datastore show CASENAME --json
+expect_eq "$(json "$OUT" 'j["name"]')" "CaseName" "lookup ignores case"
+f datastore register local "$(printf 'n%.0s' $(seq 300))" --root "$T"
+expect_rc 2 "a 300-character name is refused"
+expect_err "300 characters long; the limit is 255" "as too long, with the limit"
+printf 'name: %s\ntype: local\nroot: .\n' "$(printf 'n%.0s' $(seq 256))" > long.yml
+f datastore create --file long.yml
+expect_err "256 characters long; the limit is 255" "from YAML too"
+f datastore remove casename
+expect_rc 0 "remove in another case"
+# removing the default says so
+f datastore register local dflt --root "$T"
+f datastore set-default DFLT
+f datastore get-default
+expect_eq "$(cat "$OUT")" "dflt" "set-default keeps the registered spelling"
+f datastore remove dflt
+expect_rc 0 "removing the default datastore works"
+expect_err "dflt was the default datastore: this workspace has no default now" "and says the workspace has no default now"
+f datastore set-default workspaceblobstore

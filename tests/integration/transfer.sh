@@ -168,6 +168,17 @@ FERRY_PROGRESS_INTERVAL=0 f --progress=none upload workspaceblobstore src --targ
 expect_not_err "files," "--progress=none prints none"
 f -q upload workspaceblobstore src --target-path q
 expect_eq "$(cat "$ERR")" "" "-q keeps stderr empty"
+expect_eq "$(cat "$OUT")" "" "-q silences the summary line too"
+f -q download workspaceblobstore qdl --prefix q/
+expect_eq "$(cat "$OUT")$(cat "$ERR")" "" "and a download's"
+f download workspaceblobstore qdl --prefix q/ --overwrite -v
+expect_err "unchanged qdl/q/a.txt" "--overwrite -v calls an unchanged file unchanged"
+expect_not_err "exists; --overwrite replaces it" "not skipped for existing"
+
+# a prefix that matches nothing: said, and a failure (the data asked for is not there)
+f download workspaceblobstore none --prefix no/such/prefix/
+expect_rc 1 "a download whose prefix matches nothing exits 1"
+expect_err "no file in datastore workspaceblobstore starts with 'no/such/prefix/'" "and says so"
 
 # progress: a bar fits the terminal (no wrapped, stacked lines); failures are said
 COLUMNS=40 f --progress=bar upload workspaceblobstore src --target-path bar

@@ -78,11 +78,6 @@ int azure_from_options(datastore_t *ds, store_option_fn get, void *ud, ferr_t *e
 
 int azure_validate(const datastore_t *ds, ferr_t *err)
 {
-    if (!ds->account || !account_ok(ds->account))
-        return ferr_set(err, FERR_USAGE,
-                        "datastore %s: account name '%s': expected 3-24 lowercase letters and "
-                        "digits",
-                        ds->name, ds->account ? ds->account : "");
     if (ds->account_url && strpbrk(ds->account_url, "?#"))
         /* a SAS there would sit in datastores.json, shown by 'datastore show', and unused */
         return ferr_set(err, FERR_USAGE,
@@ -91,6 +86,11 @@ int azure_validate(const datastore_t *ds, ferr_t *err)
                         "it, and the SAS with --sas-token-env VAR or --sas-token-file FILE "
                         "(sas_token under credentials in a datastore YAML)",
                         ds->name);
+    if (!ds->account || !account_ok(ds->account))
+        return ferr_set(err, FERR_USAGE,
+                        "datastore %s: account name '%s': expected 3-24 lowercase letters and "
+                        "digits",
+                        ds->name, ds->account ? ds->account : "");
     if (!ds->container || !container_ok(ds->container))
         return ferr_set(err, FERR_USAGE,
                         "datastore %s: %s name '%s': expected 3-63 lowercase letters, digits and "
