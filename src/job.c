@@ -760,6 +760,24 @@ static int argv_add(job_t *j, const char *s)
     return 0;
 }
 
+/* Why a pathOnCompute would leave the run's work dir, or NULL. "./" and
+ * "//" are fine (path_absolute removes them); ".." never is. */
+static const char *poc_why(const char *s)
+{
+    if (s[0] == '/')
+        return "is an absolute path";
+    for (const char *seg = s; seg;) {
+        const char *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        if (len == 2 && seg[0] == '.' && seg[1] == '.')
+            return "contains '..'";
+        seg = end ? end + 1 : NULL;
+    }
+    if (strchr(s, '\\'))
+        return "contains a backslash";
+    return NULL;
+}
+
 static int parse_dataref(job_t *j, const char *key, const doc_node_t *v, ferr_t *err)
 {
     char *f = fieldf("dataReferences.%s", key);
@@ -827,8 +845,20 @@ static int parse_dataref(job_t *j, const char *key, const doc_node_t *v, ferr_t 
         ferr_set(err, FERR_INTERNAL, "out of memory");
         goto out;
     }
-    if (poc && !doc_is_null(poc) && *poc->str)
+    if (poc && !doc_is_null(poc) && *poc->str) {
+        /* relative to the run's work dir, and staying inside it */
+        const char *why = poc_why(poc->str);
+        if (why) {
+            char *pf2 = fieldf("%s.pathOnCompute", f);
+            doc_error(err, j->doc, poc, pf2,
+                      "'%s' %s: it must stay inside the run's work dir (a relative path "
+                      "without '..')",
+                      poc->str, why);
+            free(pf2);
+            goto out;
+        }
         io->local_path = strdup(poc->str);
+    }
     char *pf = fieldf("%s.pathOnDataStore", f);
     rc = check_path(j, io, p ? p : ds, pf, !upload, err);
     free(pf);

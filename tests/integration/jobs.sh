@@ -219,3 +219,9 @@ f run v1b.yml --run-id v1b
 expect_rc 0 "a v1 runconfig with braces, --opt=\$REF and pathOnCompute runs"
 expect_eq "$(cat "$DS/v1b/results/listing.txt" | tr '\n' ' ')" "moby.txt tale.txt " "pathOnCompute is where the data was staged"
 [ -d "$FERRY_WORKSPACE/runs/v1b/staged/books" ] && _ok "pathOnCompute is relative to the work dir" || _fail "pathOnCompute is relative to the work dir"
+# a pathOnCompute that would leave the work dir is refused before anything runs
+sed 's|pathOnCompute: staged/books|pathOnCompute: ../../escaped|' v1b.yml > v1esc.yml
+f run v1esc.yml --run-id v1esc
+expect_rc 121 "a pathOnCompute with '..' exits 121"
+expect_err "v1esc.yml:8:20: dataReferences.books.pathOnCompute: '../../escaped' contains '..'" "with file:line:col"
+expect_no_file "$FERRY_WORKSPACE/escaped" "and nothing is written outside the work dir"
