@@ -1,10 +1,12 @@
 #define _GNU_SOURCE
 #include "log.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "path.h"
 
@@ -29,9 +31,14 @@ int log_level(void)
 int log_open_file(const char *path)
 {
     log_close_file();
-    logfile = fopen(path, "ae");
-    if (!logfile)
+    /* not through a symlink: a command may have left one in the work dir */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    logfile = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (!logfile) {
+        if (fd >= 0)
+            close(fd);
         return -1;
+    }
     setvbuf(logfile, NULL, _IOLBF, 0);
     return 0;
 }

@@ -462,3 +462,56 @@ void path_stamp(const struct stat *st, char *buf, size_t n)
     snprintf(buf, n, "%llu:%ld.%09ld", (unsigned long long)st->st_size, (long)st->st_mtim.tv_sec,
              st->st_mtim.tv_nsec);
 }
+
+int path_check_under(const char *base, const char *path, ferr_t *err)
+{
+    size_t bl = strlen(base);
+    while (bl > 1 && base[bl - 1] == '/')
+        bl--;
+    if (strncmp(path, base, bl) != 0 || (path[bl] != '/' && path[bl] != 0))
+        return ferr_set(err, FERR_UNSAFE, "%s is not inside %s", path, base);
+    int dfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return errno == ENOENT ? 0 : ferr_errno(err, FERR_IO, errno, "%s", base);
+    int rc = 0;
+    const char *seg = path + bl;
+    while (rc == 0 && seg && *seg) {
+        while (*seg == '/')
+            seg++;
+        const char *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        if (len == 0)
+            break;
+        char *part = strndup(seg, len);
+        char *shown = strndup(path, (size_t)(seg - path) + len);
+        struct stat st;
+        if (!part || !shown) {
+            rc = ferr_set(err, FERR_INTERNAL, "out of memory");
+        } else if (fstatat(dfd, part, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT)
+                rc = ferr_errno(err, FERR_IO, errno, "%s", shown);
+            seg = NULL; /* nothing there: nothing to follow */
+        } else if (S_ISLNK(st.st_mode)) {
+            char to[PATH_MAX];
+            ssize_t tl = readlinkat(dfd, part, to, sizeof to - 1);
+            to[tl > 0 ? tl : 0] = 0;
+            rc = ferr_set(err, FERR_UNSAFE,
+                          "%s is a symlink (to %s); refusing to follow it out of %s", shown,
+                          tl > 0 ? to : "?", base);
+        } else if (end && end[1]) {
+            int nfd = openat(dfd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (nfd < 0)
+                rc = ferr_errno(err, errno == ELOOP ? FERR_UNSAFE : FERR_IO, errno, "%s", shown);
+            close(dfd);
+            dfd = nfd;
+            seg = end + 1;
+        } else {
+            seg = NULL;
+        }
+        free(part);
+        free(shown);
+    }
+    if (dfd >= 0)
+        close(dfd);
+    return rc;
+}

@@ -22,6 +22,11 @@ int path_mkdirs(const char *dir, int mode, ferr_t *err);
 /* Creates dest/rel_dir one component at a time, refusing any component of
  * rel_dir that exists as a symlink or a file: nothing is written outside dest. */
 int path_mkdirs_under(const char *dest, const char *rel_dir, ferr_t *err);
+/* path lies inside base (a folder, which may itself be reached through a
+ * symlink) and no component of it below base is a symlink: what is written
+ * or read there stays inside base. A missing component is fine (nothing to
+ * follow). Checked with openat and O_NOFOLLOW, one component at a time. */
+int path_check_under(const char *base, const char *path, ferr_t *err);
 /* Is name a safe relative name (no "..", no leading "/", no "\\", no NUL,
  * no empty or "." segment, no control characters, valid UTF-8)? *why gets
  * a reason. */

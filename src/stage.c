@@ -55,12 +55,22 @@ int stage_check(const plan_t *p, ferr_t *err)
     return 0;
 }
 
-static int stage_input(const plan_io_t *io, stage_rec_t *rec, int *warned, ferr_t *err)
+/* A local path ferry writes to or uploads from: it must not lead out of the
+ * work dir through a symlink (one a command made, or an earlier run left). */
+static int inside_work_dir(const plan_t *p, const plan_io_t *io, ferr_t *err)
+{
+    return path_check_under(p->work_dir, io->local, err);
+}
+
+static int stage_input(const plan_t *p, const plan_io_t *io, stage_rec_t *rec, int *warned,
+                       ferr_t *err)
 {
     if (!moves_data(io)) {
         rec->done = 1;
         return 0;
     }
+    if (inside_work_dir(p, io, err))
+        return -1;
     if (io->asked == MODE_RO_MOUNT && !*warned) {
         log_info("ro_mount is not built yet: inputs asked to be mounted are downloaded");
         *warned = 1;
@@ -120,7 +130,7 @@ int stage_inputs(const plan_t *p, stage_rec_t *recs, ferr_t *err)
 {
     int warned = 0;
     for (size_t i = 0; i < p->ninputs; i++) {
-        if (stage_input(&p->inputs[i], &recs[i], &warned, err)) {
+        if (stage_input(p, &p->inputs[i], &recs[i], &warned, err)) {
             recs[i].error = err->msg ? strdup(err->msg) : NULL;
             return ferr_wrap(err, "input %s", p->inputs[i].name);
         }
@@ -133,7 +143,7 @@ int stage_prepare_outputs(const plan_t *p, ferr_t *err)
     for (size_t i = 0; i < p->noutputs; i++) {
         const plan_io_t *io = &p->outputs[i];
         char *dir = io->type == IO_URI_FILE ? path_dirname(io->local) : strdup(io->local);
-        int rc = path_mkdirs(dir, 0755, err);
+        int rc = inside_work_dir(p, io, err) ? -1 : path_mkdirs(dir, 0755, err);
         free(dir);
         if (rc)
             return ferr_wrap(err, "output %s", io->name);
@@ -155,8 +165,12 @@ static xfer_opts_t output_opts(const plan_io_t *io)
                          .concurrency = concurrency};
 }
 
-static int stage_output(const plan_io_t *io, stage_rec_t *rec, ferr_t *err)
+static int stage_output(const plan_t *p, const plan_io_t *io, stage_rec_t *rec, ferr_t *err)
 {
+    /* the command may have swapped its output (or a folder above it) for a
+     * symlink: an output is never followed out of the work dir */
+    if (inside_work_dir(p, io, err))
+        return -1;
     store_t *s;
     if (store_open(&s, io->ds, err))
         return -1;
@@ -208,7 +222,9 @@ double stage_sync_outputs(const plan_t *p, long sync_every, double now, double *
             ferr_t err = FERR_INIT;
             xfer_opts_t o = output_opts(io);
             xfer_result_t res = {0};
-            if (store_open(&s, io->ds, &err) == 0) {
+            if (inside_work_dir(p, io, &err)) {
+                log_warn("output %s: not synced: %s", io->name, err.msg);
+            } else if (store_open(&s, io->ds, &err) == 0) {
                 if (drop_output_manifest(s, io, &err) == 0 &&
                     xfer_upload_dir(s, io->local, io->remote, &o, &res, &err) == 0) {
                     if (res.files)
@@ -288,7 +304,7 @@ int stage_outputs(const plan_t *p, stage_rec_t *recs, ferr_t *err)
     size_t failed = 0;
     for (size_t i = 0; i < p->noutputs; i++) {
         ferr_t e1 = FERR_INIT;
-        if (stage_output(&p->outputs[i], &recs[i], &e1)) {
+        if (stage_output(p, &p->outputs[i], &recs[i], &e1)) {
             failed++;
             recs[i].error = e1.msg ? strdup(e1.msg) : NULL;
             log_error("output %s: %s", p->outputs[i].name, e1.msg ? e1.msg : "failed");

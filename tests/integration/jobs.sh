@@ -225,3 +225,27 @@ f run v1esc.yml --run-id v1esc
 expect_rc 121 "a pathOnCompute with '..' exits 121"
 expect_err "v1esc.yml:8:20: dataReferences.books.pathOnCompute: '../../escaped' contains '..'" "with file:line:col"
 expect_no_file "$FERRY_WORKSPACE/escaped" "and nothing is written outside the work dir"
+
+# --- an output swapped for a symlink is not followed out of the work dir ---
+cd "$T"
+printf 'command: rmdir ${{outputs.o}} && ln -s /etc ${{outputs.o}}\noutputs:\n  o:\n' > swap.yml
+f run swap.yml --run-id swap
+expect_rc 123 "an output folder swapped for a symlink: exit 123"
+expect_err "outputs/o is a symlink (to /etc); refusing to follow it" "and ferry says so"
+expect_no_file "$DS/azureml/swap/o/passwd" "/etc is not uploaded"
+printf 'command: ln -s /etc/passwd ${{outputs.f}}\noutputs:\n  f: {type: uri_file}\n' > swapf.yml
+f run swapf.yml --run-id swapf
+expect_rc 123 "a file output that is a symlink: exit 123"
+expect_no_file "$DS/azureml/swapf/f/f" "and the file it points at is not uploaded"
+mkdir -p "$T/elsewhere/o" && echo secret > "$T/elsewhere/o/s.txt"
+printf 'command: d=$(dirname ${{outputs.o}}); rm -rf $d && ln -s %s $d\noutputs:\n  o:\n' "$T/elsewhere" > swapp.yml
+f run swapp.yml --run-id swapp
+expect_rc 123 "a folder above the output swapped for a symlink: exit 123"
+expect_no_file "$DS/azureml/swapp/o/s.txt" "and nothing from outside is uploaded"
+# an input's target left as a symlink (an earlier run's leftover) is not written through
+mkdir -p "$FERRY_WORKSPACE/runs/insym/inputs" "$T/victim"
+ln -s "$T/victim" "$FERRY_WORKSPACE/runs/insym/inputs/d"
+printf 'command: touch ran\ninputs:\n  d: {type: uri_folder, path: azureml://datastores/workspaceblobstore/paths/examples/hello/data, mode: download}\n' > insym.yml
+f run insym.yml --run-id insym --work-dir "$FERRY_WORKSPACE/runs/insym"
+expect_rc 122 "an input target that is a symlink: exit 122"
+expect_eq "$(ls "$T/victim")" "" "and nothing is written through it"
