@@ -789,7 +789,8 @@ static int cmd_run(ctx_t *c, args_t *a, ferr_t *err)
 {
     run_opts_t o = {.run_id = opt(a, "run-id"), .work_dir = opt(a, "work-dir"),
                     .dry_run = flag(a, "dry-run"), .grace = 30, .upload_on = UPLOAD_ALWAYS,
-                    .no_cache = flag(a, "no-cache"), .cache_dir = opt(a, "cache-dir"),
+                    .no_cache = flag(a, "no-cache"), .resume = flag(a, "resume"),
+                    .cache_dir = opt(a, "cache-dir"),
                     .cache_size = opt(a, "cache-size")};
     const char *g = opt(a, "grace"), *u = opt(a, "upload-on");
     if (concurrency_arg(a, &o.concurrency, err))
@@ -865,7 +866,7 @@ static const opt_spec_t run_opts[] = {{"run-id", 0, 1},    {"work-dir", 0, 1},
                                       {"cache-dir", 0, 1}, {"cache-size", 0, 1},
                                       {"sync-every", 0, 1}, {"upload-budget", 0, 1},
                                       {"pass-secret-env", 0, 0},
-                                      {"no-cache", 0, 0},  HELP_OPT,
+                                      {"no-cache", 0, 0},  {"resume", 0, 0}, HELP_OPT,
                                       {NULL, 0, 0}};
 
 static const command_t commands[] = {
@@ -948,7 +949,7 @@ static const command_t commands[] = {
      "ferry run JOB [--run-id ID] [--work-dir DIR] [--dry-run] [--grace S]\n"
      "              [--upload-on always|success|failure] [-j N]\n"
      "              [--cache-dir DIR] [--cache-size SIZE] [--no-cache] [--sync-every S]\n"
-     "              [--upload-budget S] [--pass-secret-env]",
+     "              [--upload-budget S] [--pass-secret-env] [--resume]",
      "Validates JOB, stages its inputs, runs its command, uploads its outputs and writes\n"
      "<work dir>/manifest.json and ferry.log (work dir: <workspace>/runs/<run id>).\n"
      "Signals are forwarded to the command's process group; after a second SIGTERM or\n"
@@ -965,7 +966,9 @@ static const command_t commands[] = {
      "--upload-budget S: after a forwarded SIGTERM, the final upload stops retrying and\n"
      "starts no new file once S seconds are spent (it reports the time it took).\n"
      "--pass-secret-env keeps variables that hold datastore secrets in the command's\n"
-     "environment (by default they are removed)."},
+     "environment (by default they are removed).\n"
+     "A run id is used once: a work dir that holds a manifest.json is refused, unless\n"
+     "--resume runs the job again there (staged inputs and outputs are kept)."},
     {NULL, NULL, NULL, 0, 0, 0, NULL, NULL}};
 
 static void usage(FILE *f)

@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "run.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -177,6 +179,27 @@ static char **child_env(const plan_t *p, const workspace_t *ws, int keep_secrets
     return env;
 }
 
+/* A run id is used once: its work dir's manifest.json is created here
+ * (O_EXCL, so two runs started at once cannot share it either), and one
+ * already there is refused unless the run is resumed. */
+static int claim_run_id(const plan_t *p, int resume, ferr_t *err)
+{
+    char *path = path_join(p->work_dir, "manifest.json");
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int rc = 0;
+    if (fd >= 0)
+        close(fd);
+    else if (errno != EEXIST)
+        rc = ferr_errno(err, FERR_IO, errno, "%s", path);
+    else if (!resume)
+        rc = ferr_set(err, FERR_EXISTS,
+                      "run id %s was used already (%s exists); choose another --run-id, or pass "
+                      "--resume to run the job again in that work dir",
+                      p->run_id, path);
+    free(path);
+    return rc;
+}
+
 int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *err)
 {
     job_t *job = NULL;
@@ -234,6 +257,10 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
     code = RUN_EXIT_INTERNAL;
     if (path_mkdirs(plan->work_dir, 0755, err))
         goto done;
+    if (claim_run_id(plan, o->resume, err)) {
+        code = err->code == FERR_EXISTS ? RUN_EXIT_CONFIG : RUN_EXIT_INTERNAL;
+        goto done;
+    }
     char *logp = path_join(plan->work_dir, "ferry.log");
     if (log_open_file(logp) != 0)
         log_warn("cannot write %s; the run's log goes to stderr only", logp);

@@ -27,6 +27,7 @@ typedef struct run_opts {
     int pass_secret_env; /* keep variables that hold datastore secrets in the command's env */
     long sync_every; /* seconds between output uploads while the command runs; 0 = none */
     int no_cache;
+    int resume; /* a run id used before may run again, in its work dir */
     const char *cache_dir;  /* NULL: $FERRY_CACHE_DIR, else <workspace>/cache */
     const char *cache_size; /* NULL: $FERRY_CACHE_SIZE, else 10G */
 } run_opts_t;

@@ -211,7 +211,7 @@ outputs:
 YAML
 f run job.yml --run-id blobjob; keep
 expect_rc 0 "a v2 job whose inputs and outputs are on Azurite runs"
-f run job.yml --run-id blobjob; keep
+f run job.yml --run-id blobjob --resume; keep
 expect_err "input tree: downloaded 0 files (0 B), 12 skipped (12 unchanged)" "a rerun of the same run stages its inputs without moving a byte"
 SDK get "$C" results/blobjob/blocks.bin got-blocks.bin >/dev/null
 expect_same ../blocks.bin got-blocks.bin "its output reached the container (checked by the SDK)"

@@ -249,3 +249,19 @@ printf 'command: touch ran\ninputs:\n  d: {type: uri_folder, path: azureml://dat
 f run insym.yml --run-id insym --work-dir "$FERRY_WORKSPACE/runs/insym"
 expect_rc 122 "an input target that is a symlink: exit 122"
 expect_eq "$(ls "$T/victim")" "" "and nothing is written through it"
+
+# --- a run id is used once, unless the run is resumed ---
+cd "$T"
+printf 'command: echo ${{run.id}} > ${{outputs.o}}/$(date +%%s%%N).txt\noutputs:\n  o:\n' > once.yml
+f run once.yml --run-id once
+expect_rc 0 "a run id, first use"
+before=$(cat "$FERRY_WORKSPACE/runs/once/manifest.json")
+f run once.yml --run-id once
+expect_rc 121 "the same run id again is refused (exit 121)"
+expect_err "run id once was used already" "and ferry says so"
+expect_err "--resume" "and how to run it again"
+expect_eq "$(cat "$FERRY_WORKSPACE/runs/once/manifest.json")" "$before" "the first run's manifest is untouched"
+expect_eq "$(ls "$DS/azureml/once/o" | grep -c txt)" "1" "and nothing was uploaded again"
+f run once.yml --run-id once --resume
+expect_rc 0 "--resume runs it again in the same work dir"
+expect_eq "$(ls "$DS/azureml/once/o" | grep -c txt)" "2" "(keeping what the first run left there)"

@@ -118,7 +118,7 @@ signal_bg KILL
 expect_eq "$ok" "0" "a job's input download records its progress in the node's cache"
 expect_eq "$(SDK list "$C" jobout/ | json /dev/stdin 'len(j)')" "0" "killed while staging: the command never ran, no output went up"
 kill -USR1 "$(cat "$T/proxy-slowjob.pid")" # the link is fast again
-f run job.yml --run-id staged
+f run job.yml --run-id staged --resume
 expect_rc 0 "the same job again runs"
 expect_err "resuming" "its input download resumes"
 SDK get "$C" jobout/md5.txt md5.txt >/dev/null
