@@ -200,6 +200,21 @@ static int claim_run_id(const plan_t *p, int resume, ferr_t *err)
     return rc;
 }
 
+/* Writes the run's record; a failure is said (the file on disk is then an
+ * older state of the run), and returned. */
+static int record(const plan_t *p, const stage_rec_t *in, const stage_rec_t *out,
+                  const manifest_run_t *mr)
+{
+    ferr_t e = FERR_INIT;
+    int rc = manifest_write(p, in, out, mr, &e);
+    if (rc)
+        log_error("the run's record could not be written: %s (manifest.json still says an "
+                  "earlier state)",
+                  e.msg ? e.msg : "failed");
+    ferr_clear(&e);
+    return rc;
+}
+
 int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *err)
 {
     job_t *job = NULL;
@@ -285,9 +300,7 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
         mr.error = err->msg;
         mr.ended = wall_now();
         mr.exit_code = code;
-        ferr_t e2 = FERR_INIT;
-        manifest_write(plan, in, out, &mr, &e2);
-        ferr_clear(&e2);
+        record(plan, in, out, &mr);
         goto done;
     }
 
@@ -298,9 +311,7 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
     exec_opts_t eo = {.command = plan->command, .argv = plan->argv, .cwd = plan->cwd,
                       .envp = env, .timeout = plan->timeout, .grace = o->grace};
     mr.status = "running";
-    ferr_t e3 = FERR_INIT;
-    manifest_write(plan, in, out, &mr, &e3);
-    ferr_clear(&e3);
+    record(plan, in, out, &mr);
     log_info("running: %s", plan->command ? plan->command : plan->argv[0]);
     syncer_t sy;
     sync_start(&sy, plan, o->sync_every);
@@ -333,9 +344,7 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
                  o->upload_on == UPLOAD_SUCCESS ? "success" : "failure");
     mr.status = "uploading";
     if (upload && plan->noutputs) {
-        ferr_t e4 = FERR_INIT;
-        manifest_write(plan, in, out, &mr, &e4);
-        ferr_clear(&e4);
+        record(plan, in, out, &mr);
         double u0 = progress_now();
         /* after a scheduler's signal, the time left is what the budget says */
         late_t late = {0};
@@ -363,11 +372,11 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
     mr.status = code == 0 ? "completed" : "failed";
     mr.ended = wall_now();
     mr.exit_code = code;
-    ferr_t e5 = FERR_INIT;
-    if (manifest_write(plan, in, out, &mr, &e5))
-        log_error("%s", e5.msg);
-    ferr_clear(&e5);
-    if (code != RUN_EXIT_STAGE_OUT)
+    if (record(plan, in, out, &mr) && code == 0) {
+        /* the run's record is part of the run: without it, it did not succeed */
+        code = RUN_EXIT_INTERNAL;
+    }
+    if (code != RUN_EXIT_STAGE_OUT) /* (after the record: mr.error may be err's) */
         ferr_clear(err);
     log_info("run %s %s (exit code %d); manifest: %s/manifest.json", plan->run_id,
              code == 0 ? "completed" : "failed", code, plan->work_dir);

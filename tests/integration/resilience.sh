@@ -65,6 +65,21 @@ else
     _fail "mount a small tmpfs (the test runs as root)"
 fi
 
+# --- a full disk while the run's record is written: the run fails ---
+mkdir -p full
+trap 'umount "$T/full" 2>/dev/null; rm -rf "$T"' EXIT
+if mount -t tmpfs -o size=1m tmpfs full 2>/dev/null; then
+    # the command fills the disk the work dir is on, then succeeds
+    printf 'command: head -c 2000000 /dev/zero > %s/fill; exit 0\n' "$T/full" > fill.yml
+    f run fill.yml --run-id fill --work-dir "$T/full/run"
+    expect_rc 125 "a manifest that cannot be written fails the run (exit 125)"
+    expect_err "the run's record could not be written" "and ferry says so"
+    expect_err "No space left on device" "with the system's reason"
+    umount full
+else
+    _fail "mount a small tmpfs (the test runs as root)"
+fi
+
 # --- missing permissions: ferry run by an ordinary user (nobody) ---
 chmod 755 "$T"
 mkdir -p perm/src perm/wsn perm/locked
