@@ -107,6 +107,76 @@ static void late_stop(late_t *l)
     pthread_join(l->th, NULL);
 }
 
+static double wall_now(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* A signal while inputs are staged ends the run there (the command never
+ * ran), but not silently: it is logged and the record closed before ferry
+ * exits with 128+N. Partial downloads stay resumable (run again with
+ * --resume), as after a kill. */
+typedef struct guard {
+    pthread_t th;
+    int started, stop;
+    const plan_t *plan;
+    manifest_run_t *mr;
+} guard_t;
+
+static void *guard_main(void *arg)
+{
+    guard_t *g = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    for (const int *s = (const int[]){SIGTERM, SIGINT, SIGHUP, SIGQUIT, 0}; *s; s++)
+        sigaddset(&set, *s);
+    struct timespec tick = {0, 100000000};
+    while (!__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE)) {
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig <= 0)
+            continue;
+        char why[160];
+        snprintf(why, sizeof why, "%s while inputs were staged: the command did not run",
+                 strsignal(sig));
+        log_error("%s; run again with --resume to finish staging", why);
+        /* the record without the inputs' file lists: those are being written */
+        manifest_run_t mr = *g->mr;
+        mr.status = "failed";
+        mr.error = why;
+        mr.ended = wall_now();
+        mr.exit_code = 128 + sig;
+        ferr_t e = FERR_INIT;
+        if (manifest_write(g->plan, NULL, NULL, &mr, &e))
+            log_error("the run's record could not be written: %s", e.msg ? e.msg : "failed");
+        ferr_clear(&e);
+        log_close_file();
+        _exit(128 + sig);
+    }
+    return NULL;
+}
+
+/* Signals are held from here on (every thread started later inherits the
+ * mask); this thread takes them until the command starts. */
+static void guard_start(guard_t *g, const plan_t *p, manifest_run_t *mr)
+{
+    memset(g, 0, sizeof *g);
+    g->plan = p;
+    g->mr = mr;
+    exec_block_signals();
+    g->started = pthread_create(&g->th, NULL, guard_main, g) == 0;
+}
+
+static void guard_stop(guard_t *g)
+{
+    if (!g->started)
+        return;
+    __atomic_store_n(&g->stop, 1, __ATOMIC_RELEASE);
+    pthread_join(g->th, NULL);
+    g->started = 0;
+}
+
 static void sync_start(syncer_t *sy, const plan_t *p, long every)
 {
     memset(sy, 0, sizeof *sy);
@@ -137,13 +207,6 @@ static void sync_stop(syncer_t *sy)
     pthread_mutex_unlock(&sy->mu);
     pthread_join(sy->th, NULL); /* a sync under way finishes first */
     sy->started = 0;
-}
-
-static double wall_now(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
 /* The child's environment: ferry's own, without the variables that hold
@@ -292,10 +355,15 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
         goto done;
 
     code = RUN_EXIT_STAGE_IN;
+    guard_t guard;
+    guard_start(&guard, plan, &mr);
     int staged = stage_inputs(plan, in, err);
     if (cache)
         cache_trim(cache);
-    if (staged || stage_prepare_outputs(plan, err)) {
+    staged = staged || stage_prepare_outputs(plan, err);
+    /* a signal from here on stays pending, and is forwarded to the command */
+    guard_stop(&guard);
+    if (staged) {
         mr.status = "failed";
         mr.error = err->msg;
         mr.ended = wall_now();
@@ -306,7 +374,6 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
 
     /* from here on a signal is for the command: held, then forwarded (before
      * this point, during staging, it ends ferry; a rerun resumes what it left) */
-    exec_block_signals();
     env = child_env(plan, ws, o->pass_secret_env);
     exec_opts_t eo = {.command = plan->command, .argv = plan->argv, .cwd = plan->cwd,
                       .envp = env, .timeout = plan->timeout, .grace = o->grace};

@@ -265,3 +265,29 @@ expect_eq "$(ls "$DS/azureml/once/o" | grep -c txt)" "1" "and nothing was upload
 f run once.yml --run-id once --resume
 expect_rc 0 "--resume runs it again in the same work dir"
 expect_eq "$(ls "$DS/azureml/once/o" | grep -c txt)" "2" "(keeping what the first run left there)"
+
+# --- a signal while inputs are staged: said, recorded, 128+N ---
+cd "$T"
+/usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+print(s.getsockname()[1], flush=True)
+conns = []
+while True:
+    c, _ = s.accept(); conns.append(c)  # accepted, never answered
+' >hang.port &
+HANG=$!
+trap 'kill $HANG 2>/dev/null; rm -rf "$T"' EXIT
+for _ in $(seq 50); do [ -s hang.port ] && break; sleep 0.1; done
+f datastore register azure-blob hang --account acct --container cont --account-url "http://127.0.0.1:$(cat hang.port)/acct" --skip-validation
+printf 'command: touch ran\ninputs:\n  d: {type: uri_folder, path: azureml://datastores/hang/paths/x, mode: download}\n' > hang.yml
+bg run hang.yml --run-id hang
+wait_for "$FERRY_WORKSPACE/runs/hang/ferry.log" || _fail "the run started"
+sleep 1
+signal_bg TERM
+expect_rc 143 "SIGTERM while staging: exit 143"
+expect_err "Terminated while inputs were staged: the command did not run" "ferry says what happened"
+expect_no_file ran "the command did not run"
+expect_eq "$(json "$FERRY_WORKSPACE/runs/hang/manifest.json" 'j["status"], j["exit_code"], "ended" in j')" "('failed', 143, True)" "the manifest is closed: status, end time, exit code"
+grep -q "Terminated while inputs were staged" "$FERRY_WORKSPACE/runs/hang/ferry.log" && _ok "and ferry.log says it too" || _fail "and ferry.log says it too"
+kill $HANG 2>/dev/null; wait $HANG 2>/dev/null || true
