@@ -87,6 +87,41 @@ static cJSON *file_entry(const char *rel, const char *local, uint64_t size, cons
     return f;
 }
 
+/* An output file that was not sent (overwrite is false and the datastore
+ * had one): the record says what the datastore holds, the remote's ETag and
+ * MD5; the local file's SHA-256 only when its MD5 is the remote's. */
+static cJSON *skipped_entry(const char *rel, const xfer_item_t *it, int *same)
+{
+    *same = 0;
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddStringToObject(f, "path", rel);
+    cJSON_AddStringToObject(f, "path_on_datastore", it->remote);
+    cJSON_AddBoolToObject(f, "skipped", 1);
+    if (it->etag)
+        cJSON_AddStringToObject(f, "etag", it->etag);
+    if (it->md5)
+        cJSON_AddStringToObject(f, "md5", it->md5);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    char b64[64] = "";
+    ferr_t e = FERR_INIT;
+    if (it->md5 && path_digest(it->local, EVP_md5(), md, &n, &e) == 0)
+        EVP_EncodeBlock((unsigned char *)b64, md, (int)n);
+    ferr_clear(&e);
+    if (*b64 && !strcmp(b64, it->md5)) {
+        cJSON_Delete(f);
+        f = file_entry(rel, it->local, it->size, it->remote, it->etag, it->md5);
+        cJSON_AddBoolToObject(f, "skipped", 1);
+        cJSON_AddStringToObject(f, "reason", "the datastore holds the same file");
+        *same = 1;
+        return f;
+    }
+    cJSON_AddStringToObject(f, "reason",
+                            "the datastore had a file of this name and overwrite is false: it "
+                            "was kept, and this run's file was not uploaded");
+    return f;
+}
+
 typedef struct walk_ctx {
     cJSON *files;
     const char *root;
@@ -137,7 +172,16 @@ static cJSON *io_entry(const plan_io_t *io, const stage_rec_t *rec, int input)
                 rel += bl + 1;
             else if (strrchr(rel, '/'))
                 rel = strrchr(rel, '/') + 1;
-            cJSON_AddItemToArray(files, file_entry(rel, it->local, it->size, it->remote, it->etag, it->md5));
+            /* (with overwrite, a skipped file is one the datastore holds already) */
+            if (!input && !io->overwrite && it->status == XFER_SKIPPED) {
+                int same;
+                cJSON_AddItemToArray(files, skipped_entry(rel, it, &same));
+                if (!same)
+                    continue; /* not counted: not this run's file */
+            } else {
+                cJSON_AddItemToArray(
+                    files, file_entry(rel, it->local, it->size, it->remote, it->etag, it->md5));
+            }
             bytes += it->size;
             count++;
         }

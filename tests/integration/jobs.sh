@@ -291,3 +291,18 @@ expect_no_file ran "the command did not run"
 expect_eq "$(json "$FERRY_WORKSPACE/runs/hang/manifest.json" 'j["status"], j["exit_code"], "ended" in j')" "('failed', 143, True)" "the manifest is closed: status, end time, exit code"
 grep -q "Terminated while inputs were staged" "$FERRY_WORKSPACE/runs/hang/ferry.log" && _ok "and ferry.log says it too" || _fail "and ferry.log says it too"
 kill $HANG 2>/dev/null; wait $HANG 2>/dev/null || true
+
+# --- overwrite false: a file the datastore kept is recorded as kept, not as this run's ---
+cd "$T"
+mkdir -p keep && cd keep
+printf '#!/bin/sh\necho "$1" > "$2/r.txt"\n' > w.sh && chmod +x w.sh
+for v in one two; do
+    printf 'script: w.sh\narguments: [%s, $AZUREML_DATAREFERENCE_res]\ndataReferences:\n  res: {dataStoreName: workspaceblobstore, pathOnDataStore: keep/res, mode: upload}\n' "$v" > $v.yml
+done
+f run one.yml --run-id keep1
+f run two.yml --run-id keep2
+expect_rc 0 "overwrite false: the second run succeeds"
+expect_eq "$(cat "$DS/keep/res/r.txt")" "one" "and the datastore keeps the first run's file"
+M2=$FERRY_WORKSPACE/runs/keep2/manifest.json
+expect_eq "$(json "$M2" '(lambda f: (f.get("skipped"), "sha256" in f, "etag" in f))(j["outputs"][0]["files"][0]) + (j["outputs"][0]["file_count"],)')" "(True, False, True, 0)" "the manifest marks it skipped, with the datastore's identity and not the new file's SHA-256"
+cd "$T"
