@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,8 +29,14 @@ void exec_block_signals(void)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
-static void child(const exec_opts_t *o, int errfd)
+static void child(const exec_opts_t *o, int errfd, pid_t parent)
 {
+    /* killed with ferry (by SIGKILL too): the death of the thread that forked
+     * (ferry's main thread, alive until ferry exits) sends SIGKILL; ferry gone
+     * before this call is seen by getppid */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(137);
     /* the child gets a clean signal state: default dispositions and no mask,
      * so every signal ferry forwards reaches it (a background job started
      * by a shell would otherwise inherit SIGINT and SIGQUIT ignored) */
@@ -59,6 +66,50 @@ static void child(const exec_opts_t *o, int errfd)
     _exit(e == ENOENT ? 127 : 126);
 }
 
+/* The command's group dies with ferry: a small process holds the read end of
+ * a pipe only ferry writes to. When ferry ends without saying goodbye
+ * (kill -9, a crash) the pipe reads end of file and the watcher sends the
+ * group SIGKILL; PR_SET_PDEATHSIG on the child alone would leave its own
+ * children running. */
+static pid_t watcher_start(pid_t group, int *wfd)
+{
+    int p[2];
+    *wfd = -1;
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return -1;
+    pid_t w = fork();
+    if (w == 0) {
+        close(p[1]);
+        for (int fd = 0; fd < 3; fd++)
+            close(fd);
+        char c;
+        ssize_t r;
+        while ((r = read(p[0], &c, 1)) < 0 && errno == EINTR)
+            ;
+        if (r == 0)
+            kill(-group, SIGKILL);
+        _exit(0);
+    }
+    close(p[0]);
+    if (w < 0) {
+        close(p[1]);
+        return -1;
+    }
+    *wfd = p[1];
+    return w;
+}
+
+static void watcher_stop(pid_t w, int wfd)
+{
+    if (w <= 0)
+        return;
+    if (write(wfd, "x", 1) < 0)
+        kill(w, SIGKILL);
+    close(wfd);
+    while (waitpid(w, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
 static double now_s(void)
 {
     return progress_now();
@@ -73,6 +124,7 @@ int exec_run(const exec_opts_t *o, exec_result_t *res, ferr_t *err)
         return ferr_errno(err, FERR_INTERNAL, errno, "pipe");
     fflush(NULL);
     double t0 = now_s();
+    pid_t self = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(pfd[0]);
@@ -81,16 +133,21 @@ int exec_run(const exec_opts_t *o, exec_result_t *res, ferr_t *err)
     }
     if (pid == 0) {
         close(pfd[0]);
-        child(o, pfd[1]);
+        child(o, pfd[1], self);
     }
     close(pfd[1]);
     setpgid(pid, pid); /* also here, so a signal right away reaches the group */
+    int wfd;
+    pid_t watcher = watcher_start(pid, &wfd);
+    if (watcher < 0)
+        log_warn("cannot start the watcher that ends the command if ferry is killed");
     int cerr = 0;
     ssize_t got = read(pfd[0], &cerr, sizeof cerr); /* EOF at a successful exec */
     close(pfd[0]);
     if (got == (ssize_t)sizeof cerr) {
         int st;
         waitpid(pid, &st, 0);
+        watcher_stop(watcher, wfd);
         res->not_started = 1;
         res->status = WIFEXITED(st) ? WEXITSTATUS(st) : 127;
         const char *what = o->command ? "/bin/sh" : o->argv[0];
@@ -159,6 +216,7 @@ int exec_run(const exec_opts_t *o, exec_result_t *res, ferr_t *err)
         log_debug("stopping processes the command left running");
         kill(-pid, SIGKILL);
     }
+    watcher_stop(watcher, wfd);
     res->seconds = now_s() - t0;
     if (WIFSIGNALED(status)) {
         res->signal = WTERMSIG(status);

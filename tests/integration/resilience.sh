@@ -99,3 +99,14 @@ as_nobody download workspaceblobstore perm/locked --prefix d/
 expect_rc 1 "a download into a folder it may not write fails"
 expect_err "cannot create folder perm/locked/d: Permission denied" "naming the folder and the reason"
 expect_eq "$(ls -A perm/locked)" "" "and writes nothing there"
+
+# --- kill -9 of ferry: the command's process group does not run on as an orphan ---
+printf 'command: echo $$ > %s/grp.new && mv %s/grp.new %s/grp; sleep 300 | cat; sleep 300\n' "$T" "$T" "$T" > orphan.yml
+bg run orphan.yml --run-id orphan
+wait_for "$T/grp" || _fail "the command started"
+grp=$(cat "$T/grp" 2>/dev/null || echo 0)
+kill -9 "$BG"; wait "$BG" 2>/dev/null
+gone=no
+for _ in $(seq 50); do kill -0 -- "-$grp" 2>/dev/null || { gone=yes; break; }; sleep 0.1; done
+expect_eq "$gone" "yes" "after kill -9 of ferry, the command's whole process group is gone"
+kill -9 -- "-$grp" 2>/dev/null || true
