@@ -550,6 +550,61 @@ cJSON *plan_to_json(const plan_t *p)
     return o;
 }
 
+/* s quoted for a POSIX shell: as is when it is made of safe characters,
+ * else in single quotes, each ' written as '\'' */
+static int shell_quote(char **buf, size_t *len, size_t *cap, const char *s)
+{
+    int plain = *s != 0;
+    for (const char *c = s; *c && plain; c++)
+        plain = isalnum((unsigned char)*c) || strchr("@%+=:,./_-", *c);
+    size_t need = *len + 4 * strlen(s) + 4;
+    if (need > *cap) {
+        char *n = realloc(*buf, need * 2);
+        if (!n)
+            return -1;
+        *buf = n;
+        *cap = need * 2;
+    }
+    char *o = *buf + *len;
+    if (*len)
+        *o++ = ' ';
+    if (!plain)
+        *o++ = '\'';
+    for (const char *c = s; *c; c++) {
+        if (*c == '\'' && !plain) {
+            memcpy(o, "'\\''", 4);
+            o += 4;
+        } else {
+            *o++ = *c;
+        }
+    }
+    if (!plain)
+        *o++ = '\'';
+    *o = 0;
+    *len = (size_t)(o - *buf);
+    return 0;
+}
+
+char *plan_command_line(const plan_t *p)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    if (p->command) {
+        const char *words[] = {"/bin/sh", "-c", p->command};
+        for (size_t i = 0; i < 3; i++)
+            if (shell_quote(&buf, &len, &cap, words[i]))
+                goto oom;
+    } else {
+        for (size_t i = 0; i < p->argc; i++)
+            if (shell_quote(&buf, &len, &cap, p->argv[i]))
+                goto oom;
+    }
+    return buf ? buf : strdup("");
+oom:
+    free(buf);
+    return NULL;
+}
+
 static void print_io(FILE *f, const plan_io_t *io, int input)
 {
     if (io->type == IO_LITERAL) {
@@ -581,14 +636,9 @@ void plan_print(const plan_t *p, FILE *f)
     fprintf(f, "run id:   %s\n", p->run_id);
     fprintf(f, "work dir: %s\n", p->work_dir);
     fprintf(f, "runs in:  %s\n", p->cwd);
-    if (p->command) {
-        fprintf(f, "command:  /bin/sh -c '%s'\n", p->command);
-    } else {
-        fprintf(f, "command: ");
-        for (size_t i = 0; i < p->argc; i++)
-            fprintf(f, " %s", p->argv[i]);
-        fputc('\n', f);
-    }
+    char *line = plan_command_line(p);
+    fprintf(f, "command:  %s\n", line ? line : "(out of memory)");
+    free(line);
     if (p->timeout)
         fprintf(f, "timeout:  %ld s\n", p->timeout);
     fprintf(f, "inputs:%s\n", p->ninputs ? "" : " none");

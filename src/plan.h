@@ -53,5 +53,8 @@ void plan_free(plan_t *p);
 cJSON *plan_to_json(const plan_t *p);
 void plan_print(const plan_t *p, FILE *f);
 int plan_run_id_ok(const char *id);
+/* The command as a shell would take it, each word quoted where it needs
+ * to be ("/bin/sh -c 'echo hi'", "python3 train.py 'b c'"); malloc'd. */
+char *plan_command_line(const plan_t *p);
 
 #endif

@@ -379,7 +379,10 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
                       .envp = env, .timeout = plan->timeout, .grace = o->grace};
     mr.status = "running";
     record(plan, in, out, &mr);
-    log_info("running: %s", plan->command ? plan->command : plan->argv[0]);
+    /* a command string as written; argv (v1) as a shell would take it */
+    char *line = plan->command ? strdup(plan->command) : plan_command_line(plan);
+    log_info("running: %s", line ? line : "(out of memory)");
+    free(line);
     syncer_t sy;
     sync_start(&sy, plan, o->sync_every);
     ferr_t xerr = FERR_INIT;

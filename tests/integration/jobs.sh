@@ -306,3 +306,15 @@ expect_eq "$(cat "$DS/keep/res/r.txt")" "one" "and the datastore keeps the first
 M2=$FERRY_WORKSPACE/runs/keep2/manifest.json
 expect_eq "$(json "$M2" '(lambda f: (f.get("skipped"), "sha256" in f, "etag" in f))(j["outputs"][0]["files"][0]) + (j["outputs"][0]["file_count"],)')" "(True, False, True, 0)" "the manifest marks it skipped, with the datastore's identity and not the new file's SHA-256"
 cd "$T"
+
+# --- the command as it runs: script and arguments, quoted for a shell ---
+cd "$T"
+mkdir -p argq && cd argq
+printf 'import sys\n' > t.py
+printf 'script: t.py\narguments: [a, "b c", "it'"'"'s"]\n' > q.yml
+f plan q.yml --run-id q
+expect_out "command:  python3 t.py a 'b c' 'it'\\''s'" "plan quotes arguments for a shell"
+f run q.yml --run-id q
+expect_rc 0 "a v1 script with arguments runs"
+expect_err "running: python3 t.py a 'b c' 'it'\\''s'" "and its log line shows the script and every argument"
+cd "$T"
