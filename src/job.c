@@ -256,9 +256,11 @@ static int add_ignored(job_t *j, const char *key)
 
 static int parse_mode(const char *s, int input, io_mode_t *out)
 {
-    if (!strcasecmp(s, "ro_mount") && input)
+    /* eval_mount and eval_download (for evaluation data) stage like ro_mount
+     * and download */
+    if ((!strcasecmp(s, "ro_mount") || !strcasecmp(s, "eval_mount")) && input)
         *out = MODE_RO_MOUNT;
-    else if (!strcasecmp(s, "download") && input)
+    else if ((!strcasecmp(s, "download") || !strcasecmp(s, "eval_download")) && input)
         *out = MODE_DOWNLOAD;
     else if (!strcasecmp(s, "direct") && input)
         *out = MODE_DIRECT;

@@ -318,3 +318,9 @@ f run q.yml --run-id q
 expect_rc 0 "a v1 script with arguments runs"
 expect_err "running: python3 t.py a 'b c' 'it'\\''s'" "and its log line shows the script and every argument"
 cd "$T"
+
+# --- eval_mount and eval_download stage like ro_mount and download ---
+printf 'command: ls ${{inputs.a}} ${{inputs.b}} > listing.txt\ninputs:\n  a: {type: uri_folder, path: azureml://datastores/workspaceblobstore/paths/examples/hello/data/books, mode: eval_mount}\n  b: {type: uri_folder, path: azureml://datastores/workspaceblobstore/paths/examples/hello/data/books, mode: EVAL_DOWNLOAD}\n' > evalm.yml
+f run evalm.yml --run-id evalm
+expect_rc 0 "eval_mount and eval_download inputs run"
+expect_eq "$(grep -c txt listing.txt)" "4" "and are staged"
