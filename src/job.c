@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "path.h"
 #include "store.h"
@@ -323,6 +324,29 @@ static job_io_t *io_new(job_io_t **arr, size_t *n, const char *name, const doc_n
 }
 
 /* Checks a path's form now, so that 'validate' catches it. */
+/* A local input must be there, and of its type: validate says what run
+ * would refuse. */
+static int check_local_input(const job_t *j, const job_io_t *io, const doc_node_t *at,
+                             const char *field, const char *path, ferr_t *err)
+{
+    char *abs = path_absolute(path, j->dir);
+    struct stat st;
+    int rc = 0;
+    if (stat(abs, &st) != 0)
+        rc = doc_error(err, j->doc, at, field,
+                       "'%s': no such file or folder (a path is relative to the job file's "
+                       "folder)",
+                       io->path);
+    else if (io->type == IO_URI_FILE && !S_ISREG(st.st_mode))
+        rc = doc_error(err, j->doc, at, field, "'%s' is not a file (type is uri_file)", io->path);
+    else if (io->type == IO_URI_FOLDER && !S_ISDIR(st.st_mode))
+        rc = doc_error(err, j->doc, at, field,
+                       "'%s' is not a folder (type is uri_folder; use uri_file for a file)",
+                       io->path);
+    free(abs);
+    return rc;
+}
+
 static int check_path(const job_t *j, const job_io_t *io, const doc_node_t *at, const char *field,
                       int input, ferr_t *err)
 {
@@ -354,6 +378,8 @@ static int check_path(const job_t *j, const job_io_t *io, const doc_node_t *at, 
                        "'%s': an output goes to a datastore: "
                        "azureml://datastores/<datastore>/paths/<path>",
                        io->path);
+    else if (u.kind == URI_LOCAL)
+        rc = check_local_input(j, io, at, field, u.path, err);
     else if (u.kind == URI_DATASTORE) {
         const char *w2;
         char *norm = path_remote_normalize(u.path, &w2);
@@ -691,6 +717,13 @@ static int parse_v2(job_t *j, const doc_node_t *r, ferr_t *err)
         }
         j->code = path_absolute(u.path, j->dir);
         uri_dispose(&u);
+        /* checked here, so validate finds what run would refuse */
+        struct stat st;
+        if (stat(j->code, &st) != 0 || !S_ISDIR(st.st_mode))
+            return doc_error(err, j->doc, code, "code",
+                             "the folder '%s' does not exist (a path is relative to the job "
+                             "file's folder)",
+                             code->str);
     }
     if (parse_env_map(j, doc_get(r, "environment_variables"), "environment_variables", err))
         return -1;
