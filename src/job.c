@@ -245,12 +245,26 @@ static int want_string(const job_t *j, const doc_node_t *n, const char *field, f
     return 0;
 }
 
+/* Makes room for one more element (and `spare` after it) in an array that only
+ * this file grows, one at a time: its capacity is implied by how many it holds
+ * (8, or the power of two at or above), so that growing stays linear. */
+static int grow_one(void *arrp, size_t n, size_t spare, size_t size)
+{
+    void **arr = arrp;
+    size_t used = n + spare;
+    if (*arr && (used < 8 || (used & (used - 1))))
+        return 0;
+    void *g = realloc(*arr, (used < 8 ? 8 : used * 2) * size);
+    if (!g)
+        return -1;
+    *arr = g;
+    return 0;
+}
+
 static int add_ignored(job_t *j, const char *key)
 {
-    char **n = realloc(j->ignored, (j->nignored + 1) * sizeof *n);
-    if (!n)
+    if (grow_one(&j->ignored, j->nignored, 0, sizeof *j->ignored))
         return -1;
-    j->ignored = n;
     j->ignored[j->nignored++] = strdup(key);
     return 0;
 }
@@ -278,10 +292,8 @@ static int parse_mode(const char *s, int input, io_mode_t *out)
 
 static int env_add(job_t *j, const char *name, const char *value, const doc_node_t *node)
 {
-    job_env_t *n = realloc(j->env, (j->nenv + 1) * sizeof *n);
-    if (!n)
+    if (grow_one(&j->env, j->nenv, 0, sizeof *j->env))
         return -1;
-    j->env = n;
     j->env[j->nenv].name = strdup(name);
     j->env[j->nenv].value = strdup(value);
     j->env[j->nenv].node = node;
@@ -312,11 +324,9 @@ static int parse_env_map(job_t *j, const doc_node_t *m, const char *field, ferr_
 
 static job_io_t *io_new(job_io_t **arr, size_t *n, const char *name, const doc_node_t *node)
 {
-    job_io_t *a = realloc(*arr, (*n + 1) * sizeof *a);
-    if (!a)
+    if (grow_one(arr, *n, 0, sizeof **arr))
         return NULL;
-    *arr = a;
-    job_io_t *io = &a[(*n)++];
+    job_io_t *io = &(*arr)[(*n)++];
     memset(io, 0, sizeof *io);
     io->name = strdup(name);
     io->node = node;
@@ -786,10 +796,8 @@ static const char *dataref_known(void *ud, const char *key)
 
 static int argv_add(job_t *j, const char *s)
 {
-    char **n = realloc(j->argv, (j->argc + 2) * sizeof *n);
-    if (!n)
+    if (grow_one(&j->argv, j->argc, 1, sizeof *j->argv))
         return -1;
-    j->argv = n;
     j->argv[j->argc++] = strdup(s);
     j->argv[j->argc] = NULL;
     return 0;
