@@ -9,6 +9,12 @@
 
 typedef enum { DOC_SCALAR, DOC_MAP, DOC_SEQ } doc_kind_t;
 
+/* The deepest a document may nest mappings and lists, counted through aliases
+ * too, so that any walk of the tree may recurse. Deeper input is an error. */
+#define DOC_MAX_DEPTH 512
+/* How many entries YAML merge keys (<<) may copy in one document. */
+#define DOC_MAX_MERGED 1000000
+
 typedef struct doc_node doc_node_t;
 typedef struct doc_pair {
     doc_node_t *key; /* always a scalar */
@@ -22,12 +28,16 @@ struct doc_node {
     int quoted;    /* DOC_SCALAR: was quoted, so always a string */
     size_t n;
     doc_node_t **items; /* DOC_SEQ */
-    doc_pair_t *pairs;  /* DOC_MAP, in document order */
+    doc_pair_t *pairs;  /* DOC_MAP, in document order (merged entries where << stood) */
+    int levels;         /* mappings and lists in this node and under it (0: a scalar) */
 };
 
 typedef struct doc doc_t;
 
-/* Loads path (YAML, or JSON: a .json file is also checked as strict JSON). */
+/* Loads path (YAML, or JSON: a .json file is also checked as strict JSON).
+ * Merge keys (<<: *base, or a list of them) are resolved: keys written in the
+ * mapping win over merged ones, and an earlier merged mapping over a later one.
+ * An alias may not refer to a node that contains it. */
 int doc_load_file(doc_t **out, const char *path, ferr_t *err);
 /* Loads from memory; name is used in messages. */
 int doc_load_mem(doc_t **out, const char *name, const char *text, size_t len, int strict_json,
