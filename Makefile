@@ -10,7 +10,7 @@ CPPFLAGS += -Isrc
 LIBS    := -lyaml -lcjson -lcurl -lexpat -lcrypto -lpthread
 
 # src/ holds the shared core; each storage backend lives under src/store/.
-SRCS    := $(wildcard src/*.c src/store/*.c src/store/*/*.c)
+SRCS    := $(wildcard src/*.c src/cli/*.c src/store/*.c src/store/*/*.c)
 LIBSRCS := $(filter-out src/main.c,$(SRCS))
 OBJS    := $(SRCS:src/%.c=build/obj/%.o)
 ASAN_OBJS := $(SRCS:src/%.c=build/asan/%.o)
@@ -122,7 +122,7 @@ bench: test-deps
 	@$(MAKE) --no-print-directory ferry
 	@tests/bench/bench.sh
 
-FORMATTED := $(wildcard src/*.[ch] src/store/*.[ch] src/store/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)
+FORMATTED := $(wildcard src/*.[ch] src/cli/*.[ch] src/store/*.[ch] src/store/*/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c)
 format:
 	clang-format -i $(FORMATTED)
 # Part of check (tests/run): every C file as .clang-format says.
