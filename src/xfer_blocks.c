@@ -1,0 +1,417 @@
+/* One file's blocks: moved, hashed in order, the file put in place and
+ * recorded (an xattr with its ETag and MD5) so a rerun moves nothing. */
+#define _GNU_SOURCE
+#include "xfer_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "array.h"
+#include "base64.h"
+#include "cache.h"
+#include "http.h"
+#include "log.h"
+#include "partial.h"
+#include "path.h"
+#include "progress.h"
+#include "xalloc.h"
+
+#define XATTR_NAME "user.ferry"
+
+/* One attribute, "stamp\netag\nmd5": one system call to write, one to read. */
+void xf_xattr_record(const char *path, const char *etag, const char *md5)
+{
+    struct stat st;
+    char val[400];
+    if (stat(path, &st) != 0)
+        return;
+    path_stamp(&st, val, sizeof val);
+    size_t l = strlen(val);
+    snprintf(val + l, sizeof val - l, "\n%s\n%s", etag ? etag : "", md5 ? md5 : "");
+    /* best effort: a filesystem without user xattrs just forgoes the shortcut */
+    setxattr(path, XATTR_NAME, val, strlen(val), 0);
+}
+
+/* The recorded etag or md5 (which: 1 or 2), if the file has not changed since. */
+int xf_xattr_get(const char *path, const struct stat *st, int which, char *out, size_t n)
+{
+    char val[400], stamp[64];
+    ssize_t l = getxattr(path, XATTR_NAME, val, sizeof val - 1);
+    if (l <= 0)
+        return -1;
+    val[l] = 0;
+    path_stamp(st, stamp, sizeof stamp);
+    char *f1 = strchr(val, '\n');
+    char *f2 = f1 ? strchr(f1 + 1, '\n') : NULL;
+    if (!f2)
+        return -1;
+    *f1 = *f2 = 0;
+    if (strcmp(val, stamp))
+        return -1;
+    const char *v = which == 1 ? f1 + 1 : f2 + 1;
+    if (!*v || strlen(v) >= n)
+        return -1;
+    strcpy(out, v);
+    return 0;
+}
+
+/* NULL when the file cannot be read whole */
+char *xf_file_md5_b64(const char *path)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    ferr_t err = FERR_INIT;
+    int rc = path_digest(path, EVP_md5(), md, &n, &err);
+    if (rc)
+        log_debug("%s", err.msg);
+    ferr_clear(&err);
+    return rc ? NULL : base64_encode(md, n);
+}
+
+/* --- accounting --- */
+
+/* A download that went into the cache: mark the object whole, put it in place. */
+static int place_from_cache(xf_file_t *f, ferr_t *err)
+{
+    if (!f->place)
+        return 0;
+    cache_commit(&f->obj);
+    if (cache_place(&f->obj, f->place, err))
+        return -1;
+    xf_xattr_record(f->place, f->etag, f->want_md5);
+    return 0;
+}
+
+static char *b64_final(EVP_MD_CTX *c)
+{
+    unsigned char md[16];
+    unsigned int ml = 0;
+    EVP_DigestFinal_ex(c, md, &ml);
+    return base64_encode(md, ml);
+}
+
+/* --- the work itself --- */
+
+/* A download whole (ok) in its temporary file: closes fd, gives the file
+ * its final name; or, when anything failed, removes it. Returns ok. */
+static int rename_into_place(xf_file_t *f, int fd, int ok, ferr_t *err)
+{
+    if (close(fd) != 0 && ok)
+        ok = ferr_errno(err, FERR_IO, errno, "writing %s", f->local) == 0;
+    if (ok && rename(f->tmp, f->local) != 0)
+        ok = ferr_errno(err, FERR_IO, errno, "cannot rename into %s", f->local) == 0;
+    if (!ok)
+        unlink(f->tmp);
+    return ok;
+}
+
+/* A download under its final name: placed from the cache into the target,
+ * or recorded as what it is (ETag, MD5) for the next run. */
+static int place_or_record(xf_file_t *f, ferr_t *err)
+{
+    if (f->place)
+        return place_from_cache(f, err) == 0;
+    xf_xattr_record(f->local, f->etag, f->want_md5);
+    return 1;
+}
+
+/* Everything about a chunked file is settled: rename or commit, or clean up. */
+static void finalize(engine_t *e, store_t *s, xf_file_t *f)
+{
+    ferr_t err = FERR_INIT;
+    int ok = !f->failed;
+    if (!f->upload) {
+        int bad = 0; /* the bytes are wrong: nothing of them is worth keeping */
+        if (ok && f->want_md5) {
+            char *got = b64_final(f->md5);
+            if (got && strcmp(got, f->want_md5)) {
+                ok = 0;
+                bad = 1;
+                ferr_set(&err, FERR_TRANSFER,
+                         "content does not match the blob's MD5 (%s, got %s); the file was not "
+                         "kept",
+                         f->want_md5, got);
+            }
+            free(got);
+        }
+        partial_key_t key = {f->local, f->etag, f->size, f->block};
+        if (f->resumable && ok) {
+            if (partial_finish(f->fd, f->tmp, f->local) != 0) {
+                ok = 0;
+                ferr_errno(&err, FERR_IO, errno, "cannot put %s in place", f->local);
+            }
+        } else if (f->resumable && !bad && f->contig > 0 &&
+                   partial_save(f->fd, &key, f->contig) == 0) {
+            /* a network that stayed down, a budget that ran out: what arrived stays */
+            close(f->fd);
+            char kept[32];
+            progress_human((uint64_t)f->contig * f->block, kept, sizeof kept);
+            ferr_set(&err, FERR_TRANSFER,
+                     "%s; the %s that arrived are kept in %s, and the next run "
+                     "resumes from there",
+                     f->error ? f->error : "failed", kept, f->tmp);
+        } else if (f->resumable) {
+            partial_drop(f->fd, f->tmp); /* while still locked: no one else can have taken it */
+        } else {
+            ok = rename_into_place(f, f->fd, ok, &err);
+        }
+        if (ok)
+            ok = place_or_record(f, &err);
+    } else {
+        close(f->fd);
+        if (ok) {
+            char *md5 = b64_final(f->md5);
+            store_put_t put = {0};
+            ok = store_commit_blocks(s, f->name, f->ids, f->nchunks, md5 ? md5 : "", &put,
+                                       &err) == 0;
+            if (ok) {
+                xf_set_item_meta(e, f->item, put.etag, put.md5);
+                xf_xattr_record(f->local, NULL, md5);
+            }
+            free(md5);
+        }
+    }
+    if (ok && f->resumed) {
+        pthread_mutex_lock(&e->mu);
+        e->res->resumed += f->resumed;
+        pthread_mutex_unlock(&e->mu);
+    }
+    xf_account(e, f->item, ok, err.msg ? err.msg : f->error);
+    ferr_clear(&err);
+    xf_file_free(f);
+}
+
+/* A download chunk has landed: hash what is now contiguous, record progress
+ * now and then, finalize when all is done. One thread at a time does that
+ * work outside the file's lock ("hashing"); it loops until nothing is left. */
+static void download_chunk_done(engine_t *e, store_t *s, xf_file_t *f, uint32_t i, int rc,
+                                const char *msg, char *hbuf)
+{
+    pthread_mutex_lock(&f->mu);
+    if (rc) {
+        f->failed = 1;
+        if (!f->error)
+            f->error = xstrdup(msg ? msg : "failed");
+    }
+    f->done[i] = rc ? 2 : 1;
+    f->finished++;
+    while (f->contig < f->nchunks && f->done[f->contig] == 1)
+        f->contig++;
+    if (!f->hashing) {
+        f->hashing = 1;
+        for (;;) {
+            if (f->want_md5 && !f->failed && f->hashed < f->nchunks && f->done[f->hashed] == 1) {
+                uint32_t k = f->hashed;
+                uint64_t off = (uint64_t)k * f->block;
+                size_t n = (size_t)(f->size - off < f->block ? f->size - off : f->block);
+                pthread_mutex_unlock(&f->mu);
+                int r = path_pread_full(f->fd, hbuf, n, off);
+                pthread_mutex_lock(&f->mu);
+                if (r) {
+                    f->failed = 1;
+                    if (!f->error)
+                        f->error = xstrdup("cannot read back a block to check the MD5");
+                    break;
+                }
+                EVP_DigestUpdate(f->md5, hbuf, n);
+                f->hashed++;
+                continue;
+            }
+            if (f->resumable && f->contig > f->saved && f->finished < f->nchunks &&
+                progress_now() - f->saved_at >= SAVE_EVERY) {
+                uint32_t n = f->contig;
+                pthread_mutex_unlock(&f->mu);
+                int r =
+                    partial_save(f->fd, &(partial_key_t){f->local, f->etag, f->size, f->block}, n);
+                pthread_mutex_lock(&f->mu);
+                f->saved_at = progress_now();
+                if (r == 0)
+                    f->saved = n;
+                continue;
+            }
+            break;
+        }
+        f->hashing = 0;
+    }
+    int last = f->finished == f->nchunks && !f->hashing && !f->finalized &&
+               (!f->want_md5 || f->failed || f->hashed == f->nchunks);
+    if (last)
+        f->finalized = 1;
+    pthread_mutex_unlock(&f->mu);
+    if (last)
+        finalize(e, s, f);
+}
+
+void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *buf)
+{
+    ferr_t err = FERR_INIT;
+    if (f->nchunks == 1) {
+        /* a whole file: its own temporary name, checked by the store as it streams */
+        int fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        int ok = fd >= 0 || ferr_errno(&err, FERR_IO, errno, "cannot create %s", f->tmp) == 0;
+        if (ok)
+            ok = store_read(s, f->name, NULL, 0, f->size, fd, 0, xf_on_bytes, e, &err) == 0;
+        if (fd >= 0)
+            ok = rename_into_place(f, fd, ok, &err);
+        if (ok)
+            ok = place_or_record(f, &err);
+        xf_account(e, f->item, ok, err.msg);
+        ferr_clear(&err);
+        xf_file_free(f);
+        return;
+    }
+    uint64_t off = (uint64_t)chunk * f->block;
+    uint64_t len = f->size - off < f->block ? f->size - off : f->block;
+    pthread_mutex_lock(&f->mu);
+    int skip = f->failed; /* another block failed: no point in moving this one */
+    pthread_mutex_unlock(&f->mu);
+    /* a block not fetched is not on disk: it must never count as done */
+    /* one version only, across all the ranges (and the runs) that make the file */
+    int rc = skip ? -1 : store_read(s, f->name, f->etag, off, len, f->fd, off, xf_on_bytes, e, &err);
+    /* start writing the block to disk now, while the others travel: the
+     * syncs that make a partial's record and the final file durable then
+     * find little left to do */
+    if (rc == 0 && f->resumable)
+        sync_file_range(f->fd, (off64_t)off, (off64_t)len, SYNC_FILE_RANGE_WRITE);
+    xf_chunk_out(e, f);
+    download_chunk_done(e, s, f, chunk, rc, err.msg, buf);
+    ferr_clear(&err);
+}
+
+static int held_add(void *ud, const char *id, size_t len, int committed)
+{
+    xf_file_t *f = ud;
+    if (len != STORE_BLOCK_ID_LEN || memchr(id, 0, len)) {
+        /* Azure takes a block only with an id as long as those already
+         * staged: beside another tool's, ids of their length are used */
+        if (!committed)
+            f->foreign_len = len;
+        return 0;
+    }
+    if (ARRAY_ROOM(f->held, f->nheld, f->held_cap, 64))
+        return 0; /* fewer blocks reused, nothing worse */
+    if ((f->held[f->nheld] = xstrdup(id)))
+        f->nheld++;
+    return 0;
+}
+
+static int held_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The id of block chunk: from its place and content, or, beside blocks
+ * another tool staged, its number written out to their length. */
+static int block_id(xf_file_t *f, uint32_t chunk, const unsigned char md5[16], ferr_t *err)
+{
+    size_t l = f->foreign_len;
+    if (!l) {
+        store_block_id(f->ids[chunk], chunk, md5);
+        return 0;
+    }
+    uint64_t room = 1;
+    for (size_t i = 0; i < l && room <= f->nchunks; i++)
+        room *= 10;
+    if (l > STORE_BLOCK_ID_MAX || room < f->nchunks)
+        return ferr_set(err, FERR_TRANSFER,
+                        "another tool left blocks staged for this blob with %zu-byte ids, too "
+                        "short to number this file's %u blocks; Azure drops them a week after "
+                        "they were staged, or when the blob is deleted or written whole",
+                        l, f->nchunks);
+    snprintf(f->ids[chunk], sizeof f->ids[chunk], "%0*u", (int)l, chunk);
+    return 0;
+}
+
+void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *buf)
+{
+    ferr_t err = FERR_INIT;
+    if (f->nchunks == 1) {
+        int fd = open(f->local, O_RDONLY | O_CLOEXEC | (e->o->follow_symlinks ? 0 : O_NOFOLLOW));
+        int rc = fd < 0 ? ferr_errno(&err, FERR_IO, errno, "cannot read %s", f->local) : 0;
+        store_put_t put = {0};
+        if (rc == 0)
+            rc = store_write(s, f->name, fd, f->size, xf_on_bytes, e, &put, &err);
+        if (fd >= 0)
+            close(fd);
+        if (rc == 0) {
+            xf_set_item_meta(e, f->item, put.etag, put.md5);
+            if (put.md5[0])
+                xf_xattr_record(f->local, NULL, put.md5);
+        }
+        xf_account(e, f->item, rc == 0, err.msg);
+        ferr_clear(&err);
+        xf_file_free(f);
+        return;
+    }
+    uint64_t off = (uint64_t)chunk * f->block;
+    size_t len = (size_t)(f->size - off < f->block ? f->size - off : f->block);
+    int rc = path_pread_full(f->fd, buf, len, off);
+    if (rc)
+        ferr_errno(&err, FERR_IO, errno ? errno : EIO, "cannot read %s", f->local);
+    unsigned char bmd[16];
+    if (rc == 0)
+        EVP_Digest(buf, len, bmd, NULL, EVP_md5(), NULL);
+    /* the first block asks what the store holds already (an interrupted
+     * upload's blocks, or the blob's own): the others wait for it below */
+    pthread_mutex_lock(&f->mu);
+    int ask = chunk == 0 && (store_caps(s) & STORE_CAP_BLOCK_LIST) && !f->failed;
+    pthread_mutex_unlock(&f->mu);
+    if (ask) {
+        ferr_t berr = FERR_INIT;
+        if (store_blocks(s, f->name, held_add, f, &berr) != 0)
+            log_debug("%s: cannot list its blocks (%s); sending them all", f->name, berr.msg);
+        ferr_clear(&berr);
+        if (f->nheld)
+            qsort(f->held, f->nheld, sizeof *f->held, held_cmp);
+    }
+    /* the whole file's MD5 is taken in order, while blocks travel in parallel */
+    pthread_mutex_lock(&f->mu);
+    while (!f->failed && f->hashed != chunk)
+        pthread_cond_wait(&f->cv, &f->mu);
+    int skip = f->failed;
+    if (!skip && rc == 0) {
+        EVP_DigestUpdate(f->md5, buf, len);
+        f->hashed++;
+        pthread_cond_broadcast(&f->cv);
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (!skip && rc == 0)
+        rc = block_id(f, chunk, bmd, &err);
+    const char *id = f->ids[chunk];
+    int held =
+        !skip && rc == 0 && f->nheld && bsearch(&id, f->held, f->nheld, sizeof *f->held, held_cmp);
+    if (held) {
+        pthread_mutex_lock(&f->mu);
+        f->resumed += len;
+        pthread_mutex_unlock(&f->mu);
+        xf_on_bytes(e, len);
+    } else if (!skip && rc == 0) {
+        rc = store_put_block(s, f->name, id, buf, len, bmd, &err);
+        if (rc == 0)
+            xf_on_bytes(e, len);
+    }
+    xf_chunk_out(e, f);
+    pthread_mutex_lock(&f->mu);
+    if (rc || skip) {
+        f->failed = 1;
+        if (rc && !f->error)
+            f->error = xstrdup(err.msg ? err.msg : "failed");
+        pthread_cond_broadcast(&f->cv);
+    }
+    f->finished++;
+    int last = f->finished == f->nchunks;
+    pthread_mutex_unlock(&f->mu);
+    ferr_clear(&err);
+    if (last)
+        finalize(e, s, f);
+}
