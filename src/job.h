@@ -47,9 +47,23 @@ typedef struct job {
     long timeout; /* seconds; 0 = none */
     char **ignored; /* keys meant for the service */
     size_t nignored;
+    /* what was wrong, each with its file:line:col, in the order found */
+    char **problems;
+    size_t nproblems;
+    int problem_code;     /* the first one's */
+    size_t more_problems; /* past the ones kept */
 } job_t;
 
+/* 0, or -1 with the first problem in err. */
 int job_load(job_t **out, const char *path, ferr_t *err);
+/* The same, and on failure every problem found (*problems malloc'd, each
+ * a message; free them with job_problems_free). */
+int job_load_all(job_t **out, const char *path, char ***problems, size_t *n, ferr_t *err);
+void job_problems_free(char **problems, size_t n);
+/* The same from memory: name is the file's name in messages (and, ending in
+ * .json, makes the text strict JSON); relative paths in the job are taken
+ * from the current folder. For tests and fuzzing. */
+int job_load_mem(job_t **out, const char *name, const char *text, size_t len, ferr_t *err);
 void job_free(job_t *j);
 const char *job_format_name(job_format_t f);
 const char *job_mode_name(io_mode_t m);

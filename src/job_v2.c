@@ -1,0 +1,447 @@
+/* The v2 front-end: Azure ML command jobs (inputs, outputs, command). */
+#define _GNU_SOURCE
+#include "job_int.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "path.h"
+#include "store.h"
+#include "uri.h"
+
+#include "xalloc.h"
+
+/* Keys of a v2 command job that only the Azure ML service acts on. */
+static const char *v2_service_keys[] = {
+    "$schema",    "name",          "display_name",    "experiment_name", "description",
+    "tags",       "properties",    "compute",         "environment",     "resources",
+    "distribution", "identity",    "services",        "queue_settings",  "is_deterministic",
+    "status",     "creation_context", "id",           "parent_job_name", NULL};
+static const char *v2_keys[] = {"type",   "command", "code",   "environment_variables",
+                                "inputs", "outputs", "limits", NULL};
+
+static const char *input_keys[] = {"type", "path",  "mode",  "description", "optional",
+                                   "folder", "file", "data", "value",       "default",
+                                   NULL};
+static const char *output_keys[] = {"type", "path", "mode", "description", "name", "version",
+                                    "sync_interval", NULL};
+
+static int parse_v2_input(job_t *j, const char *name, const doc_node_t *v, ferr_t *err)
+{
+    char *f = job_fieldf("inputs.%s", name);
+    int rc = -1;
+    job_io_t *io = job_io_new(&j->inputs, &j->ninputs, name, v);
+    if (!f || !io) {
+        ferr_set(err, FERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    if (v->kind == DOC_SEQ || doc_is_null(v)) {
+        doc_error(err, j->doc, v, f,
+                  "expected a value (a number, string or boolean) or a mapping with type and "
+                  "path, got %s",
+                  doc_kind_name(v));
+        goto out;
+    }
+    if (v->kind == DOC_SCALAR) {
+        io->type = IO_LITERAL;
+        io->value = xstrdup(v->str);
+        rc = 0;
+        goto out;
+    }
+    for (size_t i = 0; i < v->n; i++)
+        if (!job_in_list(input_keys, v->pairs[i].key->str)) {
+            doc_error(err, j->doc, v->pairs[i].key, f,
+                      "unknown key '%s' (expected type, path, mode, description, or value for "
+                      "a literal)",
+                      v->pairs[i].key->str);
+            goto out;
+        }
+    const doc_node_t *type = doc_get(v, "type"), *mode = doc_get(v, "mode");
+    const doc_node_t *value = doc_get(v, "value");
+    if (!value)
+        value = doc_get(v, "default");
+    const doc_node_t *path = doc_get(v, "path");
+    const char *pathkey = "path";
+    io->type = IO_URI_FOLDER;
+    static const char *legacy[] = {"folder", "file", "data"};
+    for (int k = 0; k < 3; k++) {
+        const doc_node_t *alt = doc_get(v, legacy[k]);
+        if (!alt)
+            continue;
+        if (path) {
+            doc_error(err, j->doc, alt, f, "give either path or %s, not both", legacy[k]);
+            goto out;
+        }
+        path = alt;
+        pathkey = legacy[k];
+        if (k == 1)
+            io->type = IO_URI_FILE;
+    }
+    if (type && job_want_string(j, type, f, err))
+        goto out;
+    if (value && path) {
+        doc_error(err, j->doc, value, f, "give either a value (a literal) or a path, not both");
+        goto out;
+    }
+    const char *ts = type ? type->str : NULL;
+    int literal_type = ts && (!strcmp(ts, "string") || !strcmp(ts, "integer") ||
+                              !strcmp(ts, "number") || !strcmp(ts, "boolean"));
+    if (literal_type || (!ts && value && !path)) {
+        if (!value || value->kind != DOC_SCALAR || doc_is_null(value)) {
+            doc_error(err, j->doc, value ? value : v, f,
+                      "value: expected a number, string or boolean");
+            goto out;
+        }
+        io->type = IO_LITERAL;
+        io->value = xstrdup(value->str);
+        rc = 0;
+        goto out;
+    }
+    if (ts) {
+        if (!strcmp(ts, "uri_folder"))
+            io->type = IO_URI_FOLDER;
+        else if (!strcmp(ts, "uri_file"))
+            io->type = IO_URI_FILE;
+        else if (!strcmp(ts, "mltable") || !strcmp(ts, "mlflow_model") ||
+                 !strcmp(ts, "custom_model") || !strcmp(ts, "triton_model")) {
+            doc_error(err, j->doc, type, f, "type %s is not supported yet (use uri_folder or "
+                      "uri_file)", ts);
+            err->code = FERR_UNSUPPORTED;
+            goto out;
+        } else {
+            doc_error(err, j->doc, type, f,
+                      "type: expected uri_folder, uri_file, or a literal type (string, integer, "
+                      "number, boolean), got '%s'",
+                      ts);
+            goto out;
+        }
+    }
+    io->mode = MODE_RO_MOUNT;
+    if (mode) {
+        if (job_want_string(j, mode, f, err))
+            goto out;
+        if (job_parse_mode(mode->str, 1, &io->mode)) {
+            doc_error(err, j->doc, mode, f,
+                      "mode: expected ro_mount, download or direct for an input, got '%s'",
+                      mode->str);
+            goto out;
+        }
+    }
+    if (!path) {
+        doc_error(err, j->doc, v, f, "an input of type %s needs a path",
+                  job_type_name(io->type));
+        goto out;
+    }
+    if (job_want_string(j, path, f, err))
+        goto out;
+    io->path = xstrdup(path->str);
+    char *pf = job_fieldf("%s.%s", f, pathkey);
+    rc = job_check_path(j, io, path, pf, 1, err);
+    free(pf);
+out:
+    free(f);
+    return rc;
+}
+
+static int parse_v2_output(job_t *j, const char *name, const doc_node_t *v, ferr_t *err)
+{
+    char *f = job_fieldf("outputs.%s", name);
+    int rc = -1;
+    job_io_t *io = job_io_new(&j->outputs, &j->noutputs, name, v);
+    if (!f || !io) {
+        ferr_set(err, FERR_INTERNAL, "out of memory");
+        goto out;
+    }
+    io->type = IO_URI_FOLDER;
+    io->mode = MODE_RW_MOUNT;
+    io->overwrite = 1;
+    if (doc_is_null(v)) {
+        rc = 0;
+        goto out;
+    }
+    if (v->kind != DOC_MAP) {
+        doc_error(err, j->doc, v, f, "expected a mapping with type, path and mode, or nothing");
+        goto out;
+    }
+    for (size_t i = 0; i < v->n; i++)
+        if (!job_in_list(output_keys, v->pairs[i].key->str)) {
+            doc_error(err, j->doc, v->pairs[i].key, f,
+                      "unknown key '%s' (expected type, path, mode, description)",
+                      v->pairs[i].key->str);
+            goto out;
+        }
+    const doc_node_t *type = doc_get(v, "type"), *mode = doc_get(v, "mode"),
+                     *path = doc_get(v, "path"), *si = doc_get(v, "sync_interval");
+    long long siv;
+    if (si && !doc_is_null(si)) {
+        if (!doc_is_int(si, &siv) || siv <= 0) {
+            doc_error(err, j->doc, si, f, "sync_interval: expected whole seconds above 0");
+            goto out;
+        }
+        io->sync_interval = (long)siv;
+    }
+    if (type) {
+        if (job_want_string(j, type, f, err))
+            goto out;
+        if (!strcmp(type->str, "uri_folder"))
+            io->type = IO_URI_FOLDER;
+        else if (!strcmp(type->str, "uri_file"))
+            io->type = IO_URI_FILE;
+        else {
+            doc_error(err, j->doc, type, f, "type: expected uri_folder or uri_file, got '%s'",
+                      type->str);
+            if (!strcmp(type->str, "mlflow_model") || !strcmp(type->str, "custom_model") ||
+                !strcmp(type->str, "mltable") || !strcmp(type->str, "triton_model"))
+                err->code = FERR_UNSUPPORTED;
+            goto out;
+        }
+    }
+    if (mode) {
+        if (job_want_string(j, mode, f, err))
+            goto out;
+        if (job_parse_mode(mode->str, 0, &io->mode)) {
+            doc_error(err, j->doc, mode, f,
+                      "mode: expected rw_mount or upload for an output, got '%s'", mode->str);
+            goto out;
+        }
+    }
+    if (path) {
+        if (job_want_string(j, path, f, err))
+            goto out;
+        io->path = xstrdup(path->str);
+        char *pf = job_fieldf("%s.path", f);
+        rc = job_check_path(j, io, path, pf, 0, err);
+        free(pf);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(f);
+    return rc;
+}
+
+/* --- reference checks --- */
+
+typedef struct refcheck {
+    const job_t *j;
+    int output_path; /* the refs output paths may use */
+} refcheck_t;
+
+static const char *ref_known(void *ud, const char *ref)
+{
+    const refcheck_t *rc = ud;
+    if (!strcmp(ref, "run.id") || !strcmp(ref, "name"))
+        return "";
+    if (rc->output_path)
+        return !strcmp(ref, "output_name") ? "" : NULL;
+    if (!strncmp(ref, "inputs.", 7)) {
+        for (size_t i = 0; i < rc->j->ninputs; i++)
+            if (!strcmp(rc->j->inputs[i].name, ref + 7))
+                return "";
+    } else if (!strncmp(ref, "outputs.", 8)) {
+        for (size_t i = 0; i < rc->j->noutputs; i++)
+            if (!strcmp(rc->j->outputs[i].name, ref + 8))
+                return "";
+    }
+    return NULL;
+}
+
+static int check_refs(const job_t *j, const char *text, const doc_node_t *node,
+                      const char *field, int output_path, ferr_t *err)
+{
+    refcheck_t rc = {j, output_path};
+    char *out = NULL, *bad = NULL;
+    if (job_subst(text, ref_known, &rc, &out, &bad) == 0) {
+        free(out);
+        return 0;
+    }
+    int r;
+    if (!bad)
+        r = doc_error(err, j->doc, node, field, "'${{' without a closing '}}'");
+    else if (output_path)
+        r = doc_error(err, j->doc, node, field,
+                      "unknown reference ${{%s}} (an output path may use ${{name}}, "
+                      "${{run.id}} and ${{output_name}})",
+                      bad);
+    else
+        r = doc_error(err, j->doc, node, field,
+                      "unknown reference ${{%s}} (expected ${{inputs.<name>}}, "
+                      "${{outputs.<name>}} or ${{run.id}} with a declared name)",
+                      bad);
+    free(bad);
+    return r;
+}
+
+/* Each entry on its own: a bad one is noted and the next is read. */
+static void parse_io_map(job_t *j, const doc_node_t *m, const char *field, int input,
+                         ferr_t *err)
+{
+    if (!m || doc_is_null(m))
+        return;
+    if (m->kind != DOC_MAP) {
+        doc_error(err, j->doc, m, field, "expected a mapping of name: definition");
+        job_note(j, err);
+        return;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        const char *name = m->pairs[i].key->str;
+        int rc = !job_name_ok(name)
+                     ? doc_error(err, j->doc, m->pairs[i].key, field,
+                                 "'%s': a name starts with a letter or '_' and has only letters, "
+                                 "digits, '_' and '-'",
+                                 name)
+                 : input ? parse_v2_input(j, name, m->pairs[i].val, err)
+                         : parse_v2_output(j, name, m->pairs[i].val, err);
+        if (rc)
+            job_note(j, err);
+    }
+}
+
+static int v2_keys_known(job_t *j, const doc_node_t *r, ferr_t *err)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const char *k = r->pairs[i].key->str;
+        if (job_in_list(v2_service_keys, k))
+            job_add_ignored(j, k);
+        else if (!job_in_list(v2_keys, k)) {
+            doc_error(err, j->doc, r->pairs[i].key, k,
+                      "unknown key for a command job (expected command, code, inputs, "
+                      "outputs, environment_variables, limits, or a key the service "
+                      "uses, such as compute or environment)");
+            job_note(j, err);
+        }
+    }
+    return 0;
+}
+
+static int v2_type(job_t *j, const doc_node_t *r, ferr_t *err)
+{
+    const doc_node_t *type = doc_get(r, "type");
+    if (!type)
+        return 0;
+    if (job_want_string(j, type, "type", err))
+        return -1;
+    if (strcmp(type->str, "command")) {
+        doc_error(err, j->doc, type, "type",
+                  "'%s' jobs are not supported; ferry runs command jobs (type: command)",
+                  type->str);
+        err->code = FERR_UNSUPPORTED;
+        return -1;
+    }
+    return 0;
+}
+
+static int v2_command(job_t *j, const doc_node_t *r, ferr_t *err)
+{
+    const doc_node_t *cmd = doc_get(r, "command");
+    if (!cmd)
+        return doc_error(err, j->doc, r, "command", "a command job needs a command");
+    if (job_want_string(j, cmd, "command", err))
+        return -1;
+    if (!*cmd->str)
+        return doc_error(err, j->doc, cmd, "command", "the command is empty");
+    j->command = xstrdup(cmd->str);
+    j->command_node = cmd;
+    return 0;
+}
+
+static int v2_code(job_t *j, const doc_node_t *r, ferr_t *err)
+{
+    const doc_node_t *code = doc_get(r, "code");
+    if (!code || doc_is_null(code))
+        return 0;
+    if (job_want_string(j, code, "code", err))
+        return -1;
+    uri_t u;
+    const char *why;
+    if (uri_parse(code->str, &u, &why))
+        return doc_error(err, j->doc, code, "code", "'%s': %s", code->str, why);
+    if (u.kind != URI_LOCAL) {
+        uri_dispose(&u);
+        return doc_error(err, j->doc, code, "code",
+                         "'%s': expected a local folder (relative to the job file)", code->str);
+    }
+    j->code = path_absolute(u.path, j->dir);
+    uri_dispose(&u);
+    /* checked here, so validate finds what run would refuse */
+    struct stat st;
+    if (stat(j->code, &st) != 0 || !S_ISDIR(st.st_mode))
+        return doc_error(err, j->doc, code, "code",
+                         "the folder '%s' does not exist (a path is relative to the job "
+                         "file's folder)",
+                         code->str);
+    return 0;
+}
+
+static int v2_limits(job_t *j, const doc_node_t *r, ferr_t *err)
+{
+    const doc_node_t *limits = doc_get(r, "limits");
+    if (!limits || doc_is_null(limits))
+        return 0;
+    if (limits->kind != DOC_MAP)
+        return doc_error(err, j->doc, limits, "limits", "expected a mapping");
+    for (size_t i = 0; i < limits->n; i++) {
+        const char *k = limits->pairs[i].key->str;
+        const doc_node_t *v = limits->pairs[i].val;
+        long long t;
+        if (strcmp(k, "timeout"))
+            return doc_error(err, j->doc, limits->pairs[i].key, "limits",
+                             "unknown key '%s' (expected timeout)", k);
+        if (!doc_is_int(v, &t) || t <= 0)
+            return doc_error(err, j->doc, v, "limits.timeout",
+                             "expected a whole number of seconds above 0, got %s",
+                             v->kind == DOC_SCALAR ? v->str : doc_kind_name(v));
+        j->timeout = (long)t;
+    }
+    return 0;
+}
+
+/* ${{...}} in the command, the environment and output paths name what exists. */
+static int v2_refs(job_t *j, ferr_t *err)
+{
+    if (check_refs(j, j->command, j->command_node, "command", 0, err))
+        job_note(j, err);
+    for (size_t i = 0; i < j->nenv; i++) {
+        char *f = job_fieldf("environment_variables.%s", j->env[i].name);
+        if (check_refs(j, j->env[i].value, j->env[i].node, f, 0, err))
+            job_note(j, err);
+        free(f);
+    }
+    for (size_t i = 0; i < j->noutputs; i++) {
+        if (!j->outputs[i].path)
+            continue;
+        char *f = job_fieldf("outputs.%s.path", j->outputs[i].name);
+        if (check_refs(j, j->outputs[i].path, doc_get(j->outputs[i].node, "path"), f, 1, err))
+            job_note(j, err);
+        free(f);
+    }
+    return 0;
+}
+
+/* Every section is read even when one before it was wrong, so that one
+ * validate shows every problem; references are checked once what they
+ * name was read without a problem. */
+int job_parse_v2(job_t *j, const doc_node_t *r, ferr_t *err)
+{
+    v2_keys_known(j, r, err);
+    if (v2_type(j, r, err)) /* another kind of job: nothing else applies */
+        return -1;
+    if (v2_command(j, r, err))
+        job_note(j, err);
+    if (v2_code(j, r, err))
+        job_note(j, err);
+    if (job_parse_env_map(j, doc_get(r, "environment_variables"), "environment_variables", err))
+        job_note(j, err);
+    if (v2_limits(j, r, err))
+        job_note(j, err);
+    parse_io_map(j, doc_get(r, "inputs"), "inputs", 1, err);
+    parse_io_map(j, doc_get(r, "outputs"), "outputs", 0, err);
+    if (!j->nproblems)
+        v2_refs(j, err);
+    return j->nproblems ? -1 : 0;
+}
