@@ -17,6 +17,7 @@
 #include "log.h"
 #include "partial.h"
 #include "path.h"
+#include "xalloc.h"
 
 struct cache {
     char *dir;
@@ -53,7 +54,7 @@ int cache_open(cache_t **out, const char *dir, uint64_t limit, ferr_t *err)
     free(objs);
     if (rc)
         return ferr_wrap(err, "cache");
-    cache_t *c = calloc(1, sizeof *c);
+    cache_t *c = xcalloc(1, sizeof *c);
     c->dir = path_absolute(dir, NULL);
     c->limit = limit;
     *out = c;

@@ -29,6 +29,7 @@ int ferr_set(ferr_t *err, int code, const char *fmt, ...)
     free(err->msg);
     err->code = code;
     err->msg = m;
+    err->sys_errno = 0;
     return -1;
 }
 
@@ -45,6 +46,7 @@ int ferr_errno(ferr_t *err, int code, int errnum, const char *fmt, ...)
     free(err->msg);
     err->code = code;
     err->msg = full;
+    err->sys_errno = errnum;
     return -1;
 }
 
@@ -72,4 +74,5 @@ void ferr_clear(ferr_t *err)
     free(err->msg);
     err->msg = NULL;
     err->code = FERR_OK;
+    err->sys_errno = 0;
 }

@@ -20,9 +20,10 @@ enum ferr_code {
 typedef struct ferr {
     int code;
     char *msg;
+    int sys_errno; /* the system's reason (ferr_errno), 0 if none; kept by ferr_wrap */
 } ferr_t;
 
-#define FERR_INIT {0, NULL}
+#define FERR_INIT {0, NULL, 0}
 #define FERR_FMT(a, b) __attribute__((format(printf, a, b)))
 
 /* Sets the error (replacing any earlier one) and returns -1. */

@@ -31,7 +31,7 @@ int http_client_new(http_client_t **out, const char *ca_file, ferr_t *err)
         curl_global_init(CURL_GLOBAL_DEFAULT);
         inited = 1;
     }
-    http_client_t *c = calloc(1, sizeof *c);
+    http_client_t *c = xcalloc(1, sizeof *c);
     if (!c || !(c->curl = curl_easy_init())) {
         free(c);
         return ferr_set(err, FERR_INTERNAL, "cannot start libcurl");
@@ -89,7 +89,7 @@ char *http_unescape(const char *s, size_t n)
     for (int i = 0; i < len; i++)
         if (!c[i])
             c[i] = '\x01';
-    char *out = strndup(c, (size_t)len);
+    char *out = xstrndup(c, (size_t)len);
     curl_free(c);
     return out;
 }
@@ -98,7 +98,7 @@ char *http_escape(const char *s, int keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t n = strlen(s);
-    char *out = malloc(n * 3 + 1), *o = out;
+    char *out = xmalloc(n * 3 + 1), *o = out;
     if (!out)
         return NULL;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -147,7 +147,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
     }
     if (s->resp->body_len + len > KEEP_BODY_MAX)
         return len; /* keep the start; enough for any error message */
-    char *nb = realloc(s->resp->body, s->resp->body_len + len + 1);
+    char *nb = xrealloc(s->resp->body, s->resp->body_len + len + 1);
     if (!nb)
         return 0;
     s->resp->body = nb;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "path.h"
+#include "xalloc.h"
 
 static int threshold = LOG_INFO;
 static FILE *logfile;
@@ -58,11 +59,11 @@ void log_add_secret(const char *secret)
     for (size_t i = 0; i < nsecrets; i++)
         if (strcmp(secrets[i], secret) == 0)
             return;
-    char **n = realloc(secrets, (nsecrets + 1) * sizeof *n);
+    char **n = xrealloc(secrets, (nsecrets + 1) * sizeof *n);
     if (!n)
         return;
     secrets = n;
-    secrets[nsecrets++] = strdup(secret);
+    secrets[nsecrets++] = xstrdup(secret);
 }
 
 static void replace_all(char **s, const char *needle, const char *with)
@@ -72,7 +73,7 @@ static void replace_all(char **s, const char *needle, const char *with)
     size_t from = 0;
     while ((p = strstr(*s + from, needle))) {
         size_t off = (size_t)(p - *s), len = strlen(*s);
-        char *n = malloc(len - nl + wl + 1);
+        char *n = xmalloc(len - nl + wl + 1);
         if (!n)
             return;
         memcpy(n, *s, off);
@@ -86,7 +87,7 @@ static void replace_all(char **s, const char *needle, const char *with)
 
 char *log_redact(const char *s)
 {
-    char *out = strdup(s ? s : "");
+    char *out = xstrdup(s ? s : "");
     if (!out)
         return NULL;
     for (size_t i = 0; i < nsecrets; i++)
@@ -120,9 +121,9 @@ char *log_redact(const char *s)
 char *log_escape(const char *s)
 {
     if (!s)
-        return strdup("");
+        return xstrdup("");
     size_t n = strlen(s);
-    char *out = malloc(4 * n + 1), *o = out; /* at most \xNN for each byte */
+    char *out = xmalloc(4 * n + 1), *o = out; /* at most \xNN for each byte */
     if (!out)
         return NULL;
     for (const char *p = s; *p;) {

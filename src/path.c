@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "path.h"
+#include "xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,9 +16,9 @@
 char *path_join(const char *a, const char *b)
 {
     if (!b || !*b)
-        return strdup(a);
+        return xstrdup(a);
     if (!a || !*a)
-        return strdup(b);
+        return xstrdup(b);
     size_t la = strlen(a);
     while (la > 1 && a[la - 1] == '/')
         la--;
@@ -33,7 +34,7 @@ char *path_absolute(const char *p, const char *base)
 {
     char *joined;
     if (p[0] == '/') {
-        joined = strdup(p);
+        joined = xstrdup(p);
     } else {
         char cwd[PATH_MAX];
         if (!base) {
@@ -47,7 +48,7 @@ char *path_absolute(const char *p, const char *base)
         return NULL;
     /* lexical clean-up: split on '/', drop "." and "", pop on ".." */
     size_t n = strlen(joined);
-    char *out = malloc(n + 2);
+    char *out = xmalloc(n + 2);
     if (!out) {
         free(joined);
         return NULL;
@@ -80,15 +81,15 @@ char *path_dirname(const char *p)
 {
     const char *s = strrchr(p, '/');
     if (!s)
-        return strdup(".");
+        return xstrdup(".");
     if (s == p)
-        return strdup("/");
-    return strndup(p, (size_t)(s - p));
+        return xstrdup("/");
+    return xstrndup(p, (size_t)(s - p));
 }
 
 int path_mkdirs(const char *dir, int mode, ferr_t *err)
 {
-    char *d = strdup(dir);
+    char *d = xstrdup(dir);
     if (!d)
         return ferr_set(err, FERR_INTERNAL, "out of memory");
     size_t n = strlen(d);
@@ -175,13 +176,13 @@ char *path_remote_normalize(const char *p, const char **why)
 {
     *why = NULL;
     if (!p)
-        return strdup("");
+        return xstrdup("");
     if (strchr(p, '\\')) {
         *why = "contains a backslash";
         return NULL;
     }
     size_t n = strlen(p);
-    char *out = malloc(n + 1);
+    char *out = xmalloc(n + 1);
     if (!out)
         return NULL;
     size_t ol = 0;
@@ -278,14 +279,14 @@ int path_read_all(const char *path, char **out, size_t *len, ferr_t *err)
     if (fd < 0)
         return ferr_errno(err, errno == ENOENT ? FERR_NOTFOUND : FERR_IO, errno, "%s", path);
     size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
+    char *buf = xmalloc(cap);
     for (;;) {
         if (!buf) {
             close(fd);
             return ferr_set(err, FERR_INTERNAL, "out of memory");
         }
         if (n + 1 >= cap) {
-            char *nb = realloc(buf, cap *= 2);
+            char *nb = xrealloc(buf, cap *= 2);
             if (!nb)
                 free(buf);
             buf = nb;
@@ -358,12 +359,12 @@ int path_mkdirs_under(const char *dest, const char *rel_dir, ferr_t *err)
 {
     if (path_mkdirs(dest, 0755, err))
         return -1;
-    char *cur = strdup(dest);
+    char *cur = xstrdup(dest);
     const char *seg = rel_dir;
     while (seg && *seg) {
         const char *end = strchr(seg, '/');
         size_t len = end ? (size_t)(end - seg) : strlen(seg);
-        char *part = strndup(seg, len);
+        char *part = xstrndup(seg, len);
         char *next = path_join(cur, part);
         free(part);
         free(cur);
@@ -417,7 +418,7 @@ int path_copy_range(int in, uint64_t off, int out, uint64_t out_off, uint64_t le
                 continue;
             }
         } else {
-            if (!buf && !(buf = malloc(COPY_CHUNK)))
+            if (!buf && !(buf = xmalloc(COPY_CHUNK)))
                 return -1;
             n = pread(in, buf, want, (off_t)off);
             if (n > 0) {
@@ -482,8 +483,8 @@ int path_check_under(const char *base, const char *path, ferr_t *err)
         size_t len = end ? (size_t)(end - seg) : strlen(seg);
         if (len == 0)
             break;
-        char *part = strndup(seg, len);
-        char *shown = strndup(path, (size_t)(seg - path) + len);
+        char *part = xstrndup(seg, len);
+        char *shown = xstrndup(path, (size_t)(seg - path) + len);
         struct stat st;
         if (!part || !shown) {
             rc = ferr_set(err, FERR_INTERNAL, "out of memory");

@@ -12,6 +12,7 @@
 #include "path.h"
 #include "store.h"
 #include "uri.h"
+#include "xalloc.h"
 
 static void io_dispose(plan_io_t *io)
 {
@@ -79,7 +80,7 @@ static const char *basename_of(const char *p)
 
 static int env_add(plan_t *p, const char *prefix, const char *name, const char *value)
 {
-    char **n = realloc(p->env, (p->nenv + 1) * sizeof *n);
+    char **n = xrealloc(p->env, (p->nenv + 1) * sizeof *n);
     if (!n)
         return -1;
     p->env = n;
@@ -97,12 +98,12 @@ static int env_add(plan_t *p, const char *prefix, const char *name, const char *
 static char *list_datastores(const workspace_t *ws)
 {
     size_t cap = 256, len = 0;
-    char *s = calloc(1, cap);
+    char *s = xcalloc(1, cap);
     for (size_t i = 0; s && i < workspace_count(ws); i++) {
         const char *n = workspace_at(ws, i)->name;
         size_t need = len + strlen(n) + 3;
         if (need > cap) {
-            char *ns = realloc(s, cap = need * 2);
+            char *ns = xrealloc(s, cap = need * 2);
             if (!ns)
                 break;
             s = ns;
@@ -183,7 +184,7 @@ static void plan_download_to(const plan_t *p, plan_io_t *io, const job_io_t *jio
     } else {
         io->local = dir;
     }
-    io->value = strdup(io->local);
+    io->value = xstrdup(io->local);
 }
 
 static int plan_input(plan_t *p, plan_io_t *io, const job_io_t *jio, const workspace_t *ws,
@@ -197,17 +198,17 @@ static int plan_input(plan_t *p, plan_io_t *io, const job_io_t *jio, const works
     if (!at)
         at = jio->node;
     if (jio->type == IO_LITERAL) {
-        io->value = strdup(jio->value);
+        io->value = xstrdup(jio->value);
         return 0;
     }
-    io->uri = strdup(jio->path);
+    io->uri = xstrdup(jio->path);
     uri_t u;
     const char *why;
     if (uri_parse(jio->path, &u, &why))
         return doc_error(err, job->doc, at, field, "%s", why);
     int rc = 0;
     if (u.kind == URI_URL && io->mode == MODE_DIRECT) {
-        io->value = strdup(jio->path);
+        io->value = xstrdup(jio->path);
     } else if (u.kind == URI_URL) { /* a blob URL, as job_load checked */
         rc = resolve_url(io, job, ws, at, field, err);
         if (rc == 0)
@@ -215,7 +216,7 @@ static int plan_input(plan_t *p, plan_io_t *io, const job_io_t *jio, const works
     } else if (u.kind == URI_DATASTORE) {
         rc = resolve_datastore(io, job, ws, at, field, &u, err);
         if (rc == 0 && io->mode == MODE_DIRECT) {
-            io->value = strdup(jio->path);
+            io->value = xstrdup(jio->path);
         } else if (rc == 0) {
             plan_download_to(p, io, jio);
         }
@@ -237,18 +238,18 @@ static int plan_input(plan_t *p, plan_io_t *io, const job_io_t *jio, const works
             /* copy it, through an ad hoc local datastore rooted at the data */
             int file = jio->type == IO_URI_FILE;
             io->adhoc = datastore_new(jio->name, store_backend_folder());
-            io->adhoc->root = file ? path_dirname(abs) : strdup(abs);
+            io->adhoc->root = file ? path_dirname(abs) : xstrdup(abs);
             io->ds = io->adhoc;
-            io->remote = strdup(file ? basename_of(abs) : "");
+            io->remote = xstrdup(file ? basename_of(abs) : "");
             char *dir = local_default(p, jio, "inputs");
-            io->local = file ? path_join(dir, basename_of(abs)) : strdup(dir);
+            io->local = file ? path_join(dir, basename_of(abs)) : xstrdup(dir);
             free(dir);
-            io->value = strdup(io->local);
+            io->value = xstrdup(io->local);
         } else {
             io->in_place = 1;
             io->mode = io->mode == MODE_RO_MOUNT ? MODE_RO_MOUNT : MODE_DIRECT;
-            io->local = strdup(abs);
-            io->value = strdup(abs);
+            io->local = xstrdup(abs);
+            io->value = xstrdup(abs);
         }
         free(abs);
     }
@@ -327,7 +328,7 @@ static int plan_output(plan_t *p, plan_io_t *io, const job_io_t *jio, const work
     } else {
         io->local = dir;
     }
-    io->value = strdup(io->local);
+    io->value = xstrdup(io->local);
     return 0;
 }
 
@@ -364,7 +365,7 @@ int plan_build(plan_t **out, const job_t *job, const workspace_t *ws, const plan
                ferr_t *err)
 {
     *out = NULL;
-    plan_t *p = calloc(1, sizeof *p);
+    plan_t *p = xcalloc(1, sizeof *p);
     if (!p)
         return ferr_set(err, FERR_INTERNAL, "out of memory");
     p->job = job;
@@ -376,7 +377,7 @@ int plan_build(plan_t **out, const job_t *job, const workspace_t *ws, const plan
                  o->run_id);
         goto fail;
     }
-    p->run_id = o->run_id ? strdup(o->run_id) : new_run_id();
+    p->run_id = o->run_id ? xstrdup(o->run_id) : new_run_id();
     if (o->work_dir) {
         p->work_dir = path_absolute(o->work_dir, NULL);
     } else {
@@ -392,9 +393,9 @@ int plan_build(plan_t **out, const job_t *job, const workspace_t *ws, const plan
         err->code = FERR_NOTFOUND;
         goto fail;
     }
-    p->cwd = strdup(job->code);
-    p->inputs = calloc(job->ninputs + 1, sizeof *p->inputs);
-    p->outputs = calloc(job->noutputs + 1, sizeof *p->outputs);
+    p->cwd = xstrdup(job->code);
+    p->inputs = xcalloc(job->ninputs + 1, sizeof *p->inputs);
+    p->outputs = xcalloc(job->noutputs + 1, sizeof *p->outputs);
     if (!p->inputs || !p->outputs) {
         ferr_set(err, FERR_INTERNAL, "out of memory");
         goto fail;
@@ -432,7 +433,7 @@ int plan_build(plan_t **out, const job_t *job, const workspace_t *ws, const plan
         goto fail;
     }
     if (job->argv) {
-        p->argv = calloc(job->argc + 1, sizeof *p->argv);
+        p->argv = xcalloc(job->argc + 1, sizeof *p->argv);
         for (size_t i = 0; p->argv && i < job->argc; i++, p->argc++)
             if (job_subst_datarefs(job->argv[i], dataref_ref, p, &p->argv[i], &bad)) {
                 doc_error(err, job->doc, job->command_node, "arguments",
@@ -540,7 +541,7 @@ cJSON *plan_to_json(const plan_t *p)
     cJSON *env = cJSON_AddObjectToObject(o, "environment");
     for (size_t i = 0; i < p->nenv; i++) {
         char *eq = strchr(p->env[i], '=');
-        char *k = strndup(p->env[i], (size_t)(eq - p->env[i]));
+        char *k = xstrndup(p->env[i], (size_t)(eq - p->env[i]));
         cJSON_AddStringToObject(env, k, eq + 1);
         free(k);
     }
@@ -559,7 +560,7 @@ static int shell_quote(char **buf, size_t *len, size_t *cap, const char *s)
         plain = isalnum((unsigned char)*c) || strchr("@%+=:,./_-", *c);
     size_t need = *len + 4 * strlen(s) + 4;
     if (need > *cap) {
-        char *n = realloc(*buf, need * 2);
+        char *n = xrealloc(*buf, need * 2);
         if (!n)
             return -1;
         *buf = n;
@@ -599,7 +600,7 @@ char *plan_command_line(const plan_t *p)
             if (shell_quote(&buf, &len, &cap, p->argv[i]))
                 goto oom;
     }
-    return buf ? buf : strdup("");
+    return buf ? buf : xstrdup("");
 oom:
     free(buf);
     return NULL;

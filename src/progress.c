@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "xalloc.h"
 
 static progress_mode_t default_mode = PROGRESS_AUTO;
 
@@ -61,7 +62,7 @@ const char *progress_human(uint64_t bytes, char *buf, size_t n)
 
 progress_t *progress_start(const char *label)
 {
-    progress_t *p = calloc(1, sizeof *p);
+    progress_t *p = xcalloc(1, sizeof *p);
     if (!p)
         return NULL;
     p->mode = default_mode;

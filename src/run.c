@@ -23,6 +23,7 @@
 #include "progress.h"
 #include "stage.h"
 #include "xfer.h"
+#include "xalloc.h"
 
 extern char **environ;
 
@@ -40,7 +41,7 @@ typedef struct syncer {
 static void *sync_main(void *arg)
 {
     syncer_t *sy = arg;
-    double *last = calloc(sy->plan->noutputs + 1, sizeof *last);
+    double *last = xcalloc(sy->plan->noutputs + 1, sizeof *last);
     double t0 = progress_now();
     for (size_t i = 0; last && i < sy->plan->noutputs; i++)
         last[i] = t0;
@@ -216,7 +217,7 @@ static char **child_env(const plan_t *p, const workspace_t *ws, int keep_secrets
     size_t n = 0;
     while (environ[n])
         n++;
-    char **env = calloc(n + p->nenv + 1, sizeof *env);
+    char **env = xcalloc(n + p->nenv + 1, sizeof *env);
     if (!env)
         return NULL;
     size_t k = 0;
@@ -344,8 +345,8 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
         log_warn("cannot write %s; the run's log goes to stderr only", logp);
     free(logp);
     log_info("run %s: work dir %s", plan->run_id, plan->work_dir);
-    in = calloc(plan->ninputs + 1, sizeof *in);
-    out = calloc(plan->noutputs + 1, sizeof *out);
+    in = xcalloc(plan->ninputs + 1, sizeof *in);
+    out = xcalloc(plan->noutputs + 1, sizeof *out);
     if (!in || !out) {
         ferr_set(err, FERR_INTERNAL, "out of memory");
         goto done;
@@ -380,7 +381,7 @@ int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *
     mr.status = "running";
     record(plan, in, out, &mr);
     /* a command string as written; argv (v1) as a shell would take it */
-    char *line = plan->command ? strdup(plan->command) : plan_command_line(plan);
+    char *line = plan->command ? xstrdup(plan->command) : plan_command_line(plan);
     log_info("running: %s", line ? line : "(out of memory)");
     free(line);
     syncer_t sy;

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "path.h"
+#include "xalloc.h"
 
 static int concurrency;
 static struct cache *input_cache;
@@ -85,7 +86,7 @@ static int stage_input(const plan_t *p, const plan_io_t *io, stage_rec_t *rec, i
         rc = xfer_download_file(s, io->remote, io->local, &o, &rec->res, err);
     } else {
         /* a folder: the contents of "<remote>/" land in local */
-        char *prefix = *io->remote ? path_join(io->remote, "") : strdup("");
+        char *prefix = *io->remote ? path_join(io->remote, "") : xstrdup("");
         size_t pl = strlen(prefix);
         if (pl && prefix[pl - 1] != '/') {
             char *p2 = NULL;
@@ -131,7 +132,7 @@ int stage_inputs(const plan_t *p, stage_rec_t *recs, ferr_t *err)
     int warned = 0;
     for (size_t i = 0; i < p->ninputs; i++) {
         if (stage_input(p, &p->inputs[i], &recs[i], &warned, err)) {
-            recs[i].error = err->msg ? strdup(err->msg) : NULL;
+            recs[i].error = err->msg ? xstrdup(err->msg) : NULL;
             return ferr_wrap(err, "input %s", p->inputs[i].name);
         }
     }
@@ -142,7 +143,7 @@ int stage_prepare_outputs(const plan_t *p, ferr_t *err)
 {
     for (size_t i = 0; i < p->noutputs; i++) {
         const plan_io_t *io = &p->outputs[i];
-        char *dir = io->type == IO_URI_FILE ? path_dirname(io->local) : strdup(io->local);
+        char *dir = io->type == IO_URI_FILE ? path_dirname(io->local) : xstrdup(io->local);
         int rc = inside_work_dir(p, io, err) ? -1 : path_mkdirs(dir, 0755, err);
         free(dir);
         if (rc)
@@ -306,7 +307,7 @@ int stage_outputs(const plan_t *p, stage_rec_t *recs, ferr_t *err)
         ferr_t e1 = FERR_INIT;
         if (stage_output(p, &p->outputs[i], &recs[i], &e1)) {
             failed++;
-            recs[i].error = e1.msg ? strdup(e1.msg) : NULL;
+            recs[i].error = e1.msg ? xstrdup(e1.msg) : NULL;
             log_error("output %s: %s", p->outputs[i].name, e1.msg ? e1.msg : "failed");
         }
         ferr_clear(&e1);

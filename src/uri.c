@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "xalloc.h"
 
 void uri_dispose(uri_t *u)
 {
@@ -47,8 +48,8 @@ static int datastore_tail(const char *s, uri_t *out, const char **why)
         return -1;
     }
     out->kind = URI_DATASTORE;
-    out->datastore = strndup(s, (size_t)(slash - s));
-    out->path = strdup(slash[6] ? slash + 7 : "");
+    out->datastore = xstrndup(s, (size_t)(slash - s));
+    out->path = xstrdup(slash[6] ? slash + 7 : "");
     return 0;
 }
 
@@ -91,16 +92,16 @@ int uri_parse(const char *text, uri_t *out, const char **why)
                 return -1;
             }
             out->kind = URI_LOCAL;
-            out->path = strdup(p);
+            out->path = xstrdup(p);
             return 0;
         }
         out->kind = URI_URL;
-        out->scheme = strndup(text, sl);
+        out->scheme = xstrndup(text, sl);
         for (char *c = out->scheme; *c; c++)
             *c = (char)tolower((unsigned char)*c);
         return 0;
     }
     out->kind = URI_LOCAL;
-    out->path = strdup(text);
+    out->path = xstrdup(text);
     return 0;
 }

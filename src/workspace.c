@@ -14,6 +14,7 @@
 
 #include "path.h"
 #include "store.h"
+#include "xalloc.h"
 
 #define REGISTRY "datastores.json"
 
@@ -63,7 +64,7 @@ cJSON *datastore_to_json(const datastore_t *ds)
 static char *jstr(const cJSON *o, const char *k)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+    return cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
 }
 
 static datastore_t *datastore_from_json(const cJSON *o, const char *wsdir)
@@ -122,7 +123,7 @@ static void relative_to_ws(cJSON *v, const char *dir, size_t dl)
 {
     if (!cJSON_IsString(v) || strncmp(v->valuestring, dir, dl) || v->valuestring[dl] != '/')
         return;
-    char *rel = strdup(v->valuestring + dl + 1); /* cJSON cannot take a pointer into itself */
+    char *rel = xstrdup(v->valuestring + dl + 1); /* cJSON cannot take a pointer into itself */
     if (rel)
         cJSON_SetValuestring(v, rel);
     free(rel);
@@ -185,7 +186,7 @@ static int ws_load(workspace_t *ws, ferr_t *err)
             ferr_set(err, FERR_CONFIG, "%s: a datastore entry is damaged", path);
             goto out;
         }
-        datastore_t **n = realloc(ws->ds, (ws->n + 1) * sizeof *n);
+        datastore_t **n = xrealloc(ws->ds, (ws->n + 1) * sizeof *n);
         if (!n) {
             datastore_free(ds);
             ferr_set(err, FERR_INTERNAL, "out of memory");
@@ -251,12 +252,12 @@ static int ws_create(workspace_t *ws, ferr_t *err)
     if (rc == 0) {
         datastore_t *ds = datastore_new(WS_DEFAULT_DATASTORE, store_backend_folder());
         ds->root = data;
-        ds->description = strdup("the workspace's default datastore, a local folder");
+        ds->description = xstrdup("the workspace's default datastore, a local folder");
         data = NULL;
-        ws->ds = malloc(sizeof *ws->ds);
+        ws->ds = xmalloc(sizeof *ws->ds);
         ws->ds[0] = ds;
         ws->n = 1;
-        ws->default_name = strdup(WS_DEFAULT_DATASTORE);
+        ws->default_name = xstrdup(WS_DEFAULT_DATASTORE);
         rc = ws_save(ws, err);
     }
     free(data);
@@ -266,7 +267,7 @@ static int ws_create(workspace_t *ws, ferr_t *err)
 int workspace_open(workspace_t **out, const char *dir, int for_write, ferr_t *err)
 {
     *out = NULL;
-    workspace_t *ws = calloc(1, sizeof *ws);
+    workspace_t *ws = xcalloc(1, sizeof *ws);
     if (!ws)
         return ferr_set(err, FERR_INTERNAL, "out of memory");
     ws->lockfd = -1;
@@ -379,7 +380,7 @@ int workspace_add(workspace_t *ws, datastore_t *ds, int overwrite, ferr_t *err)
         if (ws->default_name && !strcasecmp(ws->default_name, old->name) &&
             strcmp(old->name, ds->name)) {
             /* the default follows its datastore's new spelling */
-            char *nd = strdup(ds->name);
+            char *nd = xstrdup(ds->name);
             if (!nd)
                 return ferr_set(err, FERR_INTERNAL, "out of memory");
             free(ws->default_name);
@@ -393,7 +394,7 @@ int workspace_add(workspace_t *ws, datastore_t *ds, int overwrite, ferr_t *err)
         datastore_free(old);
         return 0;
     }
-    datastore_t **n = realloc(ws->ds, (ws->n + 1) * sizeof *n);
+    datastore_t **n = xrealloc(ws->ds, (ws->n + 1) * sizeof *n);
     if (!n)
         return ferr_set(err, FERR_INTERNAL, "out of memory");
     ws->ds = n;
@@ -444,7 +445,7 @@ int workspace_set_default(workspace_t *ws, const char *name, ferr_t *err)
         return ferr_set(err, FERR_NOTFOUND, "no datastore named %s (see 'ferry datastore list')",
                         name);
     char *old = ws->default_name;
-    ws->default_name = strdup(ds->name); /* as registered, whatever the case asked */
+    ws->default_name = xstrdup(ds->name); /* as registered, whatever the case asked */
     if (ws_save(ws, err)) {
         free(ws->default_name);
         ws->default_name = old;

@@ -167,7 +167,7 @@ static int local_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *er
         return ferr_set(err, FERR_NOTFOUND, "%s: no such file in datastore %s", name,
                         s->ds->name);
     free(ls->stat_name);
-    ls->stat_name = strdup(name);
+    ls->stat_name = xstrdup(name);
     e->name = ls->stat_name;
     e->size = (uint64_t)st.st_size;
     e->mtime = st.st_mtim.tv_sec;

@@ -2,6 +2,7 @@
  * URL forms, the capabilities the engine asks for, and the local backend's
  * operations on a real folder (symlinks and escapes refused). */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,8 +158,21 @@ static void local_store(void)
         return;
 }
 
+static void errors(void)
+{
+    ferr_t e = FERR_INIT;
+    ferr_errno(&e, FERR_IO, EACCES, "cannot read %s", "x");
+    ferr_wrap(&e, "datastore %s", "d");
+    OK(e.sys_errno == EACCES && e.code == FERR_IO && strstr(e.msg, "datastore d: cannot read x"),
+       "an error keeps the system's errno through added context");
+    ferr_set(&e, FERR_USAGE, "another");
+    OK(e.sys_errno == 0, "a new error without one has none");
+    ferr_clear(&e);
+}
+
 int main(void)
 {
+    errors();
     table();
     urls();
     local_store();

@@ -28,11 +28,11 @@ struct auth {
 int auth_new(auth_t **out, const datastore_t *ds, ferr_t *err)
 {
     *out = NULL;
-    auth_t *a = calloc(1, sizeof *a);
+    auth_t *a = xcalloc(1, sizeof *a);
     if (!a)
         return ferr_set(err, FERR_INTERNAL, "out of memory");
     a->kind = ds->cred_kind;
-    a->account = strdup(ds->account ? ds->account : "");
+    a->account = xstrdup(ds->account ? ds->account : "");
     static const char *what[] = {"", "account key", "SAS token", "client secret"};
     if (a->kind == CRED_NONE)
         snprintf(a->desc, sizeof a->desc, "no credential (anonymous access)");
@@ -62,11 +62,11 @@ int auth_new(auth_t **out, const datastore_t *ds, ferr_t *err)
         const char *s = secret;
         while (*s == '?')
             s++;
-        a->sas = strdup(s);
+        a->sas = xstrdup(s);
         /* the signature is the secret; the rest (expiry, permissions) helps to debug */
         const char *sig = strstr(a->sas, "sig=");
         if (sig) {
-            char *v = strndup(sig + 4, strcspn(sig + 4, "&"));
+            char *v = xstrndup(sig + 4, strcspn(sig + 4, "&"));
             log_add_secret(v);
             free(v);
         }
@@ -117,7 +117,7 @@ char *auth_url(const auth_t *a, const char *url)
 {
     char *out = NULL;
     if (a->kind != CRED_SAS_TOKEN)
-        return strdup(url);
+        return xstrdup(url);
     if (asprintf(&out, "%s%c%s", url, strchr(url, '?') ? '&' : '?', a->sas) < 0)
         return NULL;
     return out;

@@ -183,7 +183,7 @@ static int blob_list(store_t *s, const char *prefix, const char *delim, store_li
         if (rc == 0)
             rc = blob_listing_hand_out(&p, fn, ud);
         free(marker);
-        marker = p.next_marker && *p.next_marker ? strdup(p.next_marker) : NULL;
+        marker = p.next_marker && *p.next_marker ? xstrdup(p.next_marker) : NULL;
     } while (rc == 0 && marker);
     free(marker);
     blob_listing_free(&p);
@@ -207,7 +207,7 @@ static int blob_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err
         rc = fail_status(bs, &resp, "reading properties of", name, err);
     } else if (rc == 0) {
         free(bs->stat_name);
-        bs->stat_name = strdup(name);
+        bs->stat_name = xstrdup(name);
         snprintf(bs->stat_etag, sizeof bs->stat_etag, "%s", resp.etag);
         snprintf(bs->stat_md5, sizeof bs->stat_md5, "%s", resp.content_md5);
         e->name = bs->stat_name;
@@ -319,7 +319,7 @@ static int blob_read(store_t *s, const char *name, const char *etag, uint64_t of
      * the engine checks the blocks of a large file itself */
     if (off == 0)
         rs.md5 = EVP_MD_CTX_new();
-    rs.buf = malloc(len < RSINK_BUF ? (size_t)len : RSINK_BUF);
+    rs.buf = xmalloc(len < RSINK_BUF ? (size_t)len : RSINK_BUF);
     if (!rs.buf) {
         curl_slist_free_all(h);
         free(url);
@@ -413,7 +413,7 @@ static int blob_write(store_t *s, const char *name, int fd, uint64_t size, store
         block = (block + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);
     }
     size_t bufsz = (size_t)(size < block ? size : block);
-    char *buf = malloc(bufsz ? bufsz : 1);
+    char *buf = xmalloc(bufsz ? bufsz : 1);
     char *url = NULL, hdr[128];
     int rc = -1;
     if (!buf)
@@ -444,7 +444,7 @@ static int blob_write(store_t *s, const char *name, int fd, uint64_t size, store
     EVP_MD_CTX *whole = EVP_MD_CTX_new();
     EVP_DigestInit_ex(whole, EVP_md5(), NULL);
     uint32_t nblocks = (uint32_t)((size + block - 1) / block);
-    store_block_id_t *ids = calloc(nblocks, sizeof *ids);
+    store_block_id_t *ids = xcalloc(nblocks, sizeof *ids);
     rc = ids ? 0 : ferr_set(err, FERR_INTERNAL, "out of memory");
     for (uint32_t i = 0; i < nblocks && rc == 0; i++) {
         uint64_t off = (uint64_t)i * block;

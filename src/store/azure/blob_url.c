@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "xalloc.h"
 
 void uri_blob_dispose(blob_url_t *b)
 {
@@ -36,13 +37,13 @@ int uri_blob_parse(const char *text, blob_url_t *out, const char **why)
     int wasb = 0;
     const char *rest;
     if (!strncmp(text, "https://", 8))
-        out->protocol = strdup("https"), rest = text + 8;
+        out->protocol = xstrdup("https"), rest = text + 8;
     else if (!strncmp(text, "http://", 7))
-        out->protocol = strdup("http"), rest = text + 7;
+        out->protocol = xstrdup("http"), rest = text + 7;
     else if (!strncmp(text, "wasbs://", 8))
-        out->protocol = strdup("https"), rest = text + 8, wasb = 1;
+        out->protocol = xstrdup("https"), rest = text + 8, wasb = 1;
     else if (!strncmp(text, "wasb://", 7))
-        out->protocol = strdup("http"), rest = text + 7, wasb = 1;
+        out->protocol = xstrdup("http"), rest = text + 7, wasb = 1;
     else {
         *why = "not an http(s) or wasb(s) URL";
         return -1;
@@ -63,7 +64,7 @@ int uri_blob_parse(const char *text, blob_url_t *out, const char **why)
             *why = "expected wasbs://<container>@<account>.blob.<suffix>/<path>";
             goto fail;
         }
-        out->container = strndup(rest, (size_t)(at - rest));
+        out->container = xstrndup(rest, (size_t)(at - rest));
         host = at + 1;
         hl -= (size_t)(host - rest);
     }
@@ -75,8 +76,8 @@ int uri_blob_parse(const char *text, blob_url_t *out, const char **why)
             *why = "expected http://<host:port>/<account>/<container>/<path>";
             goto fail;
         }
-        out->account = strndup(path, (size_t)(s1 - path));
-        out->container = strndup(s1 + 1, s2 ? (size_t)(s2 - s1 - 1) : strlen(s1 + 1));
+        out->account = xstrndup(path, (size_t)(s1 - path));
+        out->container = xstrndup(s1 + 1, s2 ? (size_t)(s2 - s1 - 1) : strlen(s1 + 1));
         if (asprintf(&out->account_url, "%s://%.*s/%s", out->protocol, (int)hl, host,
                      out->account) < 0)
             out->account_url = NULL;
@@ -87,11 +88,11 @@ int uri_blob_parse(const char *text, blob_url_t *out, const char **why)
             *why = "expected a host <account>.blob.<suffix>";
             goto fail;
         }
-        out->account = strndup(host, (size_t)(dot - host));
-        out->endpoint = strndup(dot + 6, hl - (size_t)(dot + 6 - host));
+        out->account = xstrndup(host, (size_t)(dot - host));
+        out->endpoint = xstrndup(dot + 6, hl - (size_t)(dot + 6 - host));
         if (!wasb) {
             const char *s1 = strchr(path, '/');
-            out->container = strndup(path, s1 ? (size_t)(s1 - path) : strlen(path));
+            out->container = xstrndup(path, s1 ? (size_t)(s1 - path) : strlen(path));
             path = s1 ? s1 + 1 : "";
         }
     }

@@ -11,6 +11,7 @@
 #include "array.h"
 #include "base64.h"
 #include "http.h"
+#include "xalloc.h"
 
 int64_t parse_http_date(const char *s)
 {
@@ -102,7 +103,7 @@ static void XMLCALL x_text(void *ud, const XML_Char *s, int len)
     blob_listing_t *p = ud;
     if (p->tlen + (size_t)len + 1 > p->tcap) {
         size_t cap = (p->tlen + (size_t)len + 1) * 2;
-        char *n = realloc(p->text, cap);
+        char *n = xrealloc(p->text, cap);
         if (!n) {
             p->x.failed = 1;
             return;
@@ -117,7 +118,7 @@ static void XMLCALL x_text(void *ud, const XML_Char *s, int len)
 
 static char *text_dup(blob_listing_t *p)
 {
-    return strndup(p->text ? p->text : "", p->tlen);
+    return xstrndup(p->text ? p->text : "", p->tlen);
 }
 
 static void XMLCALL x_end(void *ud, const XML_Char *el)
@@ -210,7 +211,7 @@ int blob_listing_parse(const char *xml, size_t n, store_list_fn fn, void *ud, ch
     blob_listing_reset(&p);
     int rc = xsink_parse(&p.x, xml, n) ? -1 : blob_listing_hand_out(&p, fn, ud);
     if (next_marker)
-        *next_marker = p.next_marker && *p.next_marker ? strdup(p.next_marker) : NULL;
+        *next_marker = p.next_marker && *p.next_marker ? xstrdup(p.next_marker) : NULL;
     blob_listing_free(&p);
     return rc;
 }
