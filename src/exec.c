@@ -115,6 +115,72 @@ static double now_s(void)
     return progress_now();
 }
 
+/* The child's process group, supervised until it exits: the timeout (TERM,
+ * then KILL after the grace), and each forwarded signal (a second TERM or
+ * INT kills). Returns the wait status. */
+static int supervise(const exec_opts_t *o, pid_t pid, double t0, exec_result_t *res)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < NFWD; i++)
+        sigaddset(&set, forwarded[i]);
+    sigaddset(&set, SIGCHLD);
+    double deadline = o->timeout > 0 ? t0 + (double)o->timeout : 0;
+    double kill_at = 0;
+    int terms = 0, st;
+    while (waitpid(pid, &st, WNOHANG) != pid) {
+        double now = now_s(), next = now + 3600;
+        if (deadline && !res->timed_out && now >= deadline) {
+            log_warn("the command ran past its timeout of %ld s; sending SIGTERM", o->timeout);
+            res->timed_out = 1;
+            kill(-pid, SIGTERM);
+            kill_at = now + (double)o->grace;
+        }
+        if (kill_at && now >= kill_at) {
+            log_warn("the command is still running %ld s after SIGTERM; sending SIGKILL",
+                     o->grace);
+            kill(-pid, SIGKILL);
+            kill_at = 0;
+        }
+        if (deadline && !res->timed_out && deadline < next)
+            next = deadline;
+        if (kill_at && kill_at < next)
+            next = kill_at;
+        double wait = next - now < 0.001 ? 0.001 : next - now;
+        struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+        siginfo_t si;
+        int sig = sigtimedwait(&set, &si, &ts);
+        if (sig < 0 || sig == SIGCHLD)
+            continue;
+        res->forwarded = 1;
+        if ((sig == SIGTERM || sig == SIGINT) && ++terms >= 2) {
+            log_warn("second %s: sending SIGKILL to the command", strsignal(sig));
+            kill(-pid, SIGKILL);
+            continue;
+        }
+        if ((sig == SIGTERM || sig == SIGINT) && !kill_at)
+            kill_at = now_s() + (double)o->grace;
+        log_info("forwarding %s to the command", strsignal(sig));
+        if (kill(-pid, sig) != 0 && errno == ESRCH)
+            log_warn("the command's process group is gone already");
+    }
+    return st;
+}
+
+/* The child said (through the pipe) that exec failed: why, as an error. */
+static int not_started(const exec_opts_t *o, pid_t pid, int cerr, exec_result_t *res,
+                       ferr_t *err)
+{
+    int st;
+    waitpid(pid, &st, 0);
+    res->not_started = 1;
+    res->status = WIFEXITED(st) ? WEXITSTATUS(st) : 127;
+    const char *what = o->command ? "/bin/sh" : o->argv[0];
+    if (o->cwd && res->status == 126 && cerr != EACCES)
+        return ferr_errno(err, FERR_NOTFOUND, cerr, "cannot run the command in %s", o->cwd);
+    return ferr_errno(err, FERR_NOTFOUND, cerr, "cannot run %s", what);
+}
+
 int exec_run(const exec_opts_t *o, exec_result_t *res, ferr_t *err)
 {
     memset(res, 0, sizeof *res);
@@ -145,72 +211,12 @@ int exec_run(const exec_opts_t *o, exec_result_t *res, ferr_t *err)
     ssize_t got = read(pfd[0], &cerr, sizeof cerr); /* EOF at a successful exec */
     close(pfd[0]);
     if (got == (ssize_t)sizeof cerr) {
-        int st;
-        waitpid(pid, &st, 0);
+        int rc = not_started(o, pid, cerr, res, err);
         watcher_stop(watcher, wfd);
-        res->not_started = 1;
-        res->status = WIFEXITED(st) ? WEXITSTATUS(st) : 127;
-        const char *what = o->command ? "/bin/sh" : o->argv[0];
-        if (o->cwd && res->status == 126 && cerr != EACCES)
-            return ferr_errno(err, FERR_NOTFOUND, cerr, "cannot run the command in %s", o->cwd);
-        return ferr_errno(err, FERR_NOTFOUND, cerr, "cannot run %s", what);
+        return rc;
     }
     log_debug("command started, pid %d", (int)pid);
-
-    sigset_t set;
-    sigemptyset(&set);
-    for (size_t i = 0; i < NFWD; i++)
-        sigaddset(&set, forwarded[i]);
-    sigaddset(&set, SIGCHLD);
-    double deadline = o->timeout > 0 ? t0 + (double)o->timeout : 0;
-    double kill_at = 0;
-    int terms = 0, status = 0;
-    for (;;) {
-        int st;
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid) {
-            status = st;
-            break;
-        }
-        double now = now_s(), next = now + 3600;
-        if (deadline && !res->timed_out && now >= deadline) {
-            log_warn("the command ran past its timeout of %ld s; sending SIGTERM", o->timeout);
-            res->timed_out = 1;
-            kill(-pid, SIGTERM);
-            kill_at = now + (double)o->grace;
-        }
-        if (kill_at && now >= kill_at) {
-            log_warn("the command is still running %ld s after SIGTERM; sending SIGKILL",
-                     o->grace);
-            kill(-pid, SIGKILL);
-            kill_at = 0;
-        }
-        if (deadline && !res->timed_out && deadline < next)
-            next = deadline;
-        if (kill_at && kill_at < next)
-            next = kill_at;
-        double wait = next - now;
-        if (wait < 0.001)
-            wait = 0.001;
-        struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
-        siginfo_t si;
-        int sig = sigtimedwait(&set, &si, &ts);
-        if (sig < 0 || sig == SIGCHLD)
-            continue;
-        res->forwarded = 1;
-        if (sig == SIGTERM || sig == SIGINT) {
-            if (++terms >= 2) {
-                log_warn("second %s: sending SIGKILL to the command", strsignal(sig));
-                kill(-pid, SIGKILL);
-                continue;
-            }
-            if (!kill_at)
-                kill_at = now_s() + (double)o->grace;
-        }
-        log_info("forwarding %s to the command", strsignal(sig));
-        if (kill(-pid, sig) != 0 && errno == ESRCH)
-            log_warn("the command's process group is gone already");
-    }
+    int status = supervise(o, pid, t0, res);
     /* a finished command's leftovers (background jobs) do not outlive the run */
     if (kill(-pid, 0) == 0) {
         log_debug("stopping processes the command left running");

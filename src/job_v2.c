@@ -31,119 +31,129 @@ static const char *input_keys[] = {"type", "path",  "mode",  "description", "opt
 static const char *output_keys[] = {"type", "path", "mode", "description", "name", "version",
                                     "sync_interval", NULL};
 
-static int parse_v2_input(job_t *j, const char *name, const doc_node_t *v, ferr_t *err)
+/* The path of an input, by its v2 key or a legacy one (folder, file, data). */
+static int input_path(job_t *j, job_io_t *io, const doc_node_t *v, const char *f,
+                      const doc_node_t **path, const char **pathkey, ferr_t *err)
 {
-    char *f = job_fieldf("inputs.%s", name);
-    int rc = -1;
-    job_io_t *io = job_io_new(&j->inputs, &j->ninputs, name, v);
-    if (!f || !io) {
-        ferr_set(err, FERR_INTERNAL, "out of memory");
-        goto out;
-    }
-    if (v->kind == DOC_SEQ || doc_is_null(v)) {
-        doc_error(err, j->doc, v, f,
-                  "expected a value (a number, string or boolean) or a mapping with type and "
-                  "path, got %s",
-                  doc_kind_name(v));
-        goto out;
-    }
-    if (v->kind == DOC_SCALAR) {
-        io->type = IO_LITERAL;
-        io->value = xstrdup(v->str);
-        rc = 0;
-        goto out;
-    }
-    for (size_t i = 0; i < v->n; i++)
-        if (!job_in_list(input_keys, v->pairs[i].key->str)) {
-            doc_error(err, j->doc, v->pairs[i].key, f,
-                      "unknown key '%s' (expected type, path, mode, description, or value for "
-                      "a literal)",
-                      v->pairs[i].key->str);
-            goto out;
-        }
-    const doc_node_t *type = doc_get(v, "type"), *mode = doc_get(v, "mode");
-    const doc_node_t *value = doc_get(v, "value");
-    if (!value)
-        value = doc_get(v, "default");
-    const doc_node_t *path = doc_get(v, "path");
-    const char *pathkey = "path";
-    io->type = IO_URI_FOLDER;
     static const char *legacy[] = {"folder", "file", "data"};
+    *path = doc_get(v, "path");
+    *pathkey = "path";
     for (int k = 0; k < 3; k++) {
         const doc_node_t *alt = doc_get(v, legacy[k]);
         if (!alt)
             continue;
-        if (path) {
-            doc_error(err, j->doc, alt, f, "give either path or %s, not both", legacy[k]);
-            goto out;
-        }
-        path = alt;
-        pathkey = legacy[k];
+        if (*path)
+            return doc_error(err, j->doc, alt, f, "give either path or %s, not both", legacy[k]);
+        *path = alt;
+        *pathkey = legacy[k];
         if (k == 1)
             io->type = IO_URI_FILE;
     }
-    if (type && job_want_string(j, type, f, err))
-        goto out;
-    if (value && path) {
-        doc_error(err, j->doc, value, f, "give either a value (a literal) or a path, not both");
-        goto out;
+    return 0;
+}
+
+/* type: uri_folder or uri_file (or a model or table type, not yet). */
+static int input_type(job_t *j, job_io_t *io, const doc_node_t *type, const char *f,
+                      ferr_t *err)
+{
+    const char *ts = type->str;
+    if (!strcmp(ts, "uri_folder")) {
+        io->type = IO_URI_FOLDER;
+    } else if (!strcmp(ts, "uri_file")) {
+        io->type = IO_URI_FILE;
+    } else if (!strcmp(ts, "mltable") || !strcmp(ts, "mlflow_model") ||
+               !strcmp(ts, "custom_model") || !strcmp(ts, "triton_model")) {
+        doc_error(err, j->doc, type, f, "type %s is not supported yet (use uri_folder or uri_file)",
+                  ts);
+        err->code = FERR_UNSUPPORTED;
+        return -1;
+    } else {
+        return doc_error(err, j->doc, type, f,
+                         "type: expected uri_folder, uri_file, or a literal type (string, "
+                         "integer, number, boolean), got '%s'",
+                         ts);
     }
+    return 0;
+}
+
+/* The mode and the path of a data input, checked. */
+static int input_data(job_t *j, job_io_t *io, const doc_node_t *v, const doc_node_t *path,
+                      const char *pathkey, const char *f, ferr_t *err)
+{
+    const doc_node_t *mode = doc_get(v, "mode");
+    io->mode = MODE_RO_MOUNT;
+    if (mode) {
+        if (job_want_string(j, mode, f, err))
+            return -1;
+        if (job_parse_mode(mode->str, 1, &io->mode))
+            return doc_error(err, j->doc, mode, f,
+                             "mode: expected ro_mount, download or direct for an input, got '%s'",
+                             mode->str);
+    }
+    if (!path)
+        return doc_error(err, j->doc, v, f, "an input of type %s needs a path",
+                         job_type_name(io->type));
+    if (job_want_string(j, path, f, err))
+        return -1;
+    io->path = xstrdup(path->str);
+    char *pf = job_fieldf("%s.%s", f, pathkey);
+    int rc = job_check_path(j, io, path, pf, 1, err);
+    free(pf);
+    return rc;
+}
+
+/* One input: a literal (a scalar, or a mapping with a literal type or a
+ * value), or data by type, path and mode. */
+static int input_def(job_t *j, job_io_t *io, const doc_node_t *v, const char *f, ferr_t *err)
+{
+    if (v->kind == DOC_SEQ || doc_is_null(v))
+        return doc_error(err, j->doc, v, f,
+                         "expected a value (a number, string or boolean) or a mapping with type "
+                         "and path, got %s",
+                         doc_kind_name(v));
+    if (v->kind == DOC_SCALAR) {
+        io->type = IO_LITERAL;
+        io->value = xstrdup(v->str);
+        return 0;
+    }
+    for (size_t i = 0; i < v->n; i++)
+        if (!job_in_list(input_keys, v->pairs[i].key->str))
+            return doc_error(err, j->doc, v->pairs[i].key, f,
+                             "unknown key '%s' (expected type, path, mode, description, or value "
+                             "for a literal)",
+                             v->pairs[i].key->str);
+    const doc_node_t *type = doc_get(v, "type"), *value = doc_get(v, "value"), *path;
+    const char *pathkey;
+    if (!value)
+        value = doc_get(v, "default");
+    io->type = IO_URI_FOLDER;
+    if (input_path(j, io, v, f, &path, &pathkey, err) ||
+        (type && job_want_string(j, type, f, err)))
+        return -1;
+    if (value && path)
+        return doc_error(err, j->doc, value, f,
+                         "give either a value (a literal) or a path, not both");
     const char *ts = type ? type->str : NULL;
     int literal_type = ts && (!strcmp(ts, "string") || !strcmp(ts, "integer") ||
                               !strcmp(ts, "number") || !strcmp(ts, "boolean"));
     if (literal_type || (!ts && value && !path)) {
-        if (!value || value->kind != DOC_SCALAR || doc_is_null(value)) {
-            doc_error(err, j->doc, value ? value : v, f,
-                      "value: expected a number, string or boolean");
-            goto out;
-        }
+        if (!value || value->kind != DOC_SCALAR || doc_is_null(value))
+            return doc_error(err, j->doc, value ? value : v, f,
+                             "value: expected a number, string or boolean");
         io->type = IO_LITERAL;
         io->value = xstrdup(value->str);
-        rc = 0;
-        goto out;
+        return 0;
     }
-    if (ts) {
-        if (!strcmp(ts, "uri_folder"))
-            io->type = IO_URI_FOLDER;
-        else if (!strcmp(ts, "uri_file"))
-            io->type = IO_URI_FILE;
-        else if (!strcmp(ts, "mltable") || !strcmp(ts, "mlflow_model") ||
-                 !strcmp(ts, "custom_model") || !strcmp(ts, "triton_model")) {
-            doc_error(err, j->doc, type, f, "type %s is not supported yet (use uri_folder or "
-                      "uri_file)", ts);
-            err->code = FERR_UNSUPPORTED;
-            goto out;
-        } else {
-            doc_error(err, j->doc, type, f,
-                      "type: expected uri_folder, uri_file, or a literal type (string, integer, "
-                      "number, boolean), got '%s'",
-                      ts);
-            goto out;
-        }
-    }
-    io->mode = MODE_RO_MOUNT;
-    if (mode) {
-        if (job_want_string(j, mode, f, err))
-            goto out;
-        if (job_parse_mode(mode->str, 1, &io->mode)) {
-            doc_error(err, j->doc, mode, f,
-                      "mode: expected ro_mount, download or direct for an input, got '%s'",
-                      mode->str);
-            goto out;
-        }
-    }
-    if (!path) {
-        doc_error(err, j->doc, v, f, "an input of type %s needs a path",
-                  job_type_name(io->type));
-        goto out;
-    }
-    if (job_want_string(j, path, f, err))
-        goto out;
-    io->path = xstrdup(path->str);
-    char *pf = job_fieldf("%s.%s", f, pathkey);
-    rc = job_check_path(j, io, path, pf, 1, err);
-    free(pf);
-out:
+    if (ts && input_type(j, io, type, f, err))
+        return -1;
+    return input_data(j, io, v, path, pathkey, f, err);
+}
+
+static int parse_v2_input(job_t *j, const char *name, const doc_node_t *v, ferr_t *err)
+{
+    char *f = job_fieldf("inputs.%s", name);
+    job_io_t *io = job_io_new(&j->inputs, &j->ninputs, name, v);
+    int rc = input_def(j, io, v, f, err);
     free(f);
     return rc;
 }

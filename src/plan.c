@@ -80,13 +80,10 @@ static const char *basename_of(const char *p)
 
 static int env_add(plan_t *p, const char *prefix, const char *name, const char *value)
 {
-    char **n = xrealloc(p->env, (p->nenv + 1) * sizeof *n);
-    if (!n)
-        return -1;
-    p->env = n;
-    char *e = NULL;
-    if (asprintf(&e, "%s%s=%s", prefix, name, value ? value : "") < 0)
-        return -1;
+    /* doubling: the capacity is the power of two at or above the count */
+    if (p->nenv >= 8 ? !(p->nenv & (p->nenv - 1)) : !p->env)
+        p->env = xreallocarray(p->env, p->nenv < 8 ? 8 : p->nenv * 2, sizeof *p->env);
+    char *e = xasprintf("%s%s=%s", prefix, name, value ? value : "");
     /* names like my-data become MY_DATA-safe: '-' is not allowed in a shell variable */
     for (char *c = e + strlen(prefix); *c && *c != '='; c++)
         if (*c == '-')
@@ -361,22 +358,15 @@ static const char *dataref_ref(void *ud, const char *key)
     return NULL;
 }
 
-int plan_build(plan_t **out, const job_t *job, const workspace_t *ws, const plan_opts_t *o,
-               ferr_t *err)
+/* Where the run lives: its id (given, or new) and its work dir. */
+static int plan_place(plan_t *p, const workspace_t *ws, const plan_opts_t *o, ferr_t *err)
 {
-    *out = NULL;
-    plan_t *p = xcalloc(1, sizeof *p);
-    if (!p)
-        return ferr_set(err, FERR_INTERNAL, "out of memory");
-    p->job = job;
-    p->timeout = job->timeout;
-    if (o->run_id && !plan_run_id_ok(o->run_id)) {
-        ferr_set(err, FERR_USAGE,
-                 "run id '%s': use up to 128 letters, digits, '_', '-' and '.', not starting "
-                 "with '.' or '-'",
-                 o->run_id);
-        goto fail;
-    }
+    const job_t *job = p->job;
+    if (o->run_id && !plan_run_id_ok(o->run_id))
+        return ferr_set(err, FERR_USAGE,
+                        "run id '%s': use up to 128 letters, digits, '_', '-' and '.', not "
+                        "starting with '.' or '-'",
+                        o->run_id);
     p->run_id = o->run_id ? xstrdup(o->run_id) : new_run_id();
     if (o->work_dir) {
         p->work_dir = path_absolute(o->work_dir, NULL);
@@ -391,90 +381,101 @@ int plan_build(plan_t **out, const job_t *job, const workspace_t *ws, const plan
         doc_error(err, job->doc, code ? code : doc_root(job->doc), "code",
                   "the folder %s does not exist", job->code);
         err->code = FERR_NOTFOUND;
-        goto fail;
+        return -1;
     }
     p->cwd = xstrdup(job->code);
+    return 0;
+}
+
+/* Each input and output resolved: its datastore, remote and local paths. */
+static int plan_ios(plan_t *p, const workspace_t *ws, ferr_t *err)
+{
+    const job_t *job = p->job;
     p->inputs = xcalloc(job->ninputs + 1, sizeof *p->inputs);
     p->outputs = xcalloc(job->noutputs + 1, sizeof *p->outputs);
-    if (!p->inputs || !p->outputs) {
-        ferr_set(err, FERR_INTERNAL, "out of memory");
-        goto fail;
-    }
-    for (size_t i = 0; i < job->ninputs; i++, p->ninputs++) {
-        plan_io_t *io = &p->inputs[i];
+    for (size_t i = 0; i < job->ninputs; i++) {
+        plan_io_t *io = &p->inputs[p->ninputs++];
         const job_io_t *jio = &job->inputs[i];
         io->name = jio->name;
         io->type = jio->type;
         io->mode = io->asked = jio->mode;
         io->overwrite = job->format == JOB_V2 ? 1 : jio->overwrite;
-        if (plan_input(p, io, jio, ws, err)) {
-            p->ninputs++;
-            goto fail;
-        }
+        if (plan_input(p, io, jio, ws, err))
+            return -1;
     }
-    for (size_t i = 0; i < job->noutputs; i++, p->noutputs++) {
-        plan_io_t *io = &p->outputs[i];
+    for (size_t i = 0; i < job->noutputs; i++) {
+        plan_io_t *io = &p->outputs[p->noutputs++];
         const job_io_t *jio = &job->outputs[i];
         io->name = jio->name;
         io->type = jio->type;
         io->mode = io->asked = jio->mode;
         io->overwrite = job->format == JOB_V2 ? 1 : jio->overwrite;
         io->sync_interval = jio->sync_interval;
-        if (plan_output(p, io, jio, ws, err)) {
-            p->noutputs++;
-            goto fail;
-        }
+        if (plan_output(p, io, jio, ws, err))
+            return -1;
     }
+    return 0;
+}
+
+/* The command (or argv) and the environment with every reference in place. */
+static int plan_command(plan_t *p, ferr_t *err)
+{
+    const job_t *job = p->job;
     char *bad = NULL;
-    if (job->command && job_subst(job->command, cmd_ref, p, &p->command, &bad)) {
-        doc_error(err, job->doc, job->command_node, "command", "unknown reference ${{%s}}",
-                  bad ? bad : "");
-        free(bad);
-        goto fail;
-    }
-    if (job->argv) {
+    int rc = 0;
+    if (job->command && job_subst(job->command, cmd_ref, p, &p->command, &bad))
+        rc = doc_error(err, job->doc, job->command_node, "command", "unknown reference ${{%s}}",
+                       bad ? bad : "");
+    if (rc == 0 && job->argv) {
         p->argv = xcalloc(job->argc + 1, sizeof *p->argv);
-        for (size_t i = 0; p->argv && i < job->argc; i++, p->argc++)
-            if (job_subst_datarefs(job->argv[i], dataref_ref, p, &p->argv[i], &bad)) {
-                doc_error(err, job->doc, job->command_node, "arguments",
-                          "unknown data reference %s", bad ? bad : "");
-                free(bad);
-                goto fail;
-            }
+        for (size_t i = 0; rc == 0 && i < job->argc; i++, p->argc++)
+            if (job_subst_datarefs(job->argv[i], dataref_ref, p, &p->argv[i], &bad))
+                rc = doc_error(err, job->doc, job->command_node, "arguments",
+                               "unknown data reference %s", bad ? bad : "");
     }
-    for (size_t i = 0; i < job->nenv; i++) {
+    for (size_t i = 0; rc == 0 && i < job->nenv; i++) {
         char *v = NULL;
-        if (job_subst(job->env[i].value, cmd_ref, p, &v, &bad)) {
-            doc_error(err, job->doc, job->env[i].node, job->env[i].name,
-                      "unknown reference ${{%s}}", bad ? bad : "");
-            free(bad);
-            goto fail;
-        }
-        int r = env_add(p, "", job->env[i].name, v);
+        if (job_subst(job->env[i].value, cmd_ref, p, &v, &bad))
+            rc = doc_error(err, job->doc, job->env[i].node, job->env[i].name,
+                           "unknown reference ${{%s}}", bad ? bad : "");
+        else
+            env_add(p, "", job->env[i].name, v);
         free(v);
-        if (r)
-            goto oom;
     }
+    free(bad);
+    return rc;
+}
+
+/* What the command finds in its environment, as Azure ML sets it. */
+static void plan_env(plan_t *p)
+{
     for (size_t i = 0; i < p->ninputs; i++) {
-        if (env_add(p, "AZURE_ML_INPUT_", p->inputs[i].name, p->inputs[i].value))
-            goto oom;
-        if (p->inputs[i].type != IO_LITERAL &&
-            env_add(p, "AZUREML_DATAREFERENCE_", p->inputs[i].name, p->inputs[i].value))
-            goto oom;
+        env_add(p, "AZURE_ML_INPUT_", p->inputs[i].name, p->inputs[i].value);
+        if (p->inputs[i].type != IO_LITERAL)
+            env_add(p, "AZUREML_DATAREFERENCE_", p->inputs[i].name, p->inputs[i].value);
     }
-    for (size_t i = 0; i < p->noutputs; i++)
-        if (env_add(p, "AZURE_ML_OUTPUT_", p->outputs[i].name, p->outputs[i].value) ||
-            env_add(p, "AZUREML_DATAREFERENCE_", p->outputs[i].name, p->outputs[i].value))
-            goto oom;
-    if (env_add(p, "", "FERRY_RUN_ID", p->run_id) || env_add(p, "", "AZUREML_RUN_ID", p->run_id))
-        goto oom;
+    for (size_t i = 0; i < p->noutputs; i++) {
+        env_add(p, "AZURE_ML_OUTPUT_", p->outputs[i].name, p->outputs[i].value);
+        env_add(p, "AZUREML_DATAREFERENCE_", p->outputs[i].name, p->outputs[i].value);
+    }
+    env_add(p, "", "FERRY_RUN_ID", p->run_id);
+    env_add(p, "", "AZUREML_RUN_ID", p->run_id);
+}
+
+int plan_build(plan_t **out, const job_t *job, const workspace_t *ws, const plan_opts_t *o,
+               ferr_t *err)
+{
+    *out = NULL;
+    plan_t *p = xcalloc(1, sizeof *p);
+    p->job = job;
+    p->timeout = job->timeout;
+    if (plan_place(p, ws, o, err) || plan_ios(p, ws, err) || plan_command(p, err)) {
+        plan_free(p);
+        return -1;
+    }
+    plan_env(p);
     *out = p;
     return 0;
-oom:
-    ferr_set(err, FERR_INTERNAL, "out of memory");
-fail:
-    plan_free(p);
-    return -1;
 }
 
 static const char *mode_note(const plan_io_t *io)

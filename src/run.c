@@ -279,190 +279,237 @@ static int record(const plan_t *p, const stage_rec_t *in, const stage_rec_t *out
     return rc;
 }
 
-int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *err)
-{
-    job_t *job = NULL;
-    plan_t *plan = NULL;
-    stage_rec_t *in = NULL, *out = NULL;
-    char **env = NULL;
-    int code = RUN_EXIT_CONFIG;
-    exec_result_t ex = {0};
-    manifest_run_t mr = {.status = "staging"};
-    cache_t *cache = NULL;
+/* One run, phase by phase: each phase reads and fills this, and sets the
+ * exit code a failure at that point means. */
+typedef struct run {
+    const run_opts_t *o;
+    workspace_t *ws;
+    job_t *job;
+    plan_t *plan;
+    stage_rec_t *in, *out;
+    char **env;
+    exec_result_t ex;
+    manifest_run_t mr;
+    cache_t *cache;
+    int code;
+} run_t;
 
-    if (job_load(&job, job_path, err))
-        goto done;
-    plan_opts_t po = {.run_id = o->run_id, .work_dir = o->work_dir};
-    if (plan_build(&plan, job, ws, &po, err))
-        goto done;
-    if (o->dry_run) {
-        plan_print(plan, stdout);
-        code = 0;
-        goto done;
+/* The job may say how many transfers at once, as FERRY_CONCURRENCY among its
+ * environment variables; -j on the command line wins. */
+static int job_concurrency(const job_t *job, int given, int *out, ferr_t *err)
+{
+    *out = given;
+    for (size_t i = 0; !*out && i < job->nenv; i++) {
+        if (strcmp(job->env[i].name, "FERRY_CONCURRENCY"))
+            continue;
+        char *end;
+        long v = strtol(job->env[i].value, &end, 10);
+        if (*end || v < 1 || v > XFER_MAX_CONCURRENCY)
+            return doc_error(err, job->doc, job->env[i].node, "FERRY_CONCURRENCY",
+                             "expected 1 to %d", XFER_MAX_CONCURRENCY);
+        *out = (int)v;
     }
-    if (stage_check(plan, err))
-        goto done;
-    /* the job may say how many transfers at once, as FERRY_CONCURRENCY among its
-     * environment variables; -j on the command line wins */
-    int conc = o->concurrency;
-    for (size_t i = 0; !conc && i < job->nenv; i++)
-        if (!strcmp(job->env[i].name, "FERRY_CONCURRENCY")) {
-            char *end;
-            long v = strtol(job->env[i].value, &end, 10);
-            if (*end || v < 1 || v > XFER_MAX_CONCURRENCY) {
-                doc_error(err, job->doc, job->env[i].node, "FERRY_CONCURRENCY",
-                          "expected 1 to %d", XFER_MAX_CONCURRENCY);
-                goto done;
-            }
-            conc = (int)v;
-        }
+    return 0;
+}
+
+static int open_cache(run_t *r, ferr_t *err)
+{
+    const char *dir = r->o->cache_dir ? r->o->cache_dir : getenv("FERRY_CACHE_DIR");
+    const char *size = r->o->cache_size ? r->o->cache_size : getenv("FERRY_CACHE_SIZE");
+    uint64_t limit = 10ull << 30;
+    if (size && *size && cache_parse_size(size, &limit))
+        return ferr_set(err, FERR_USAGE,
+                        "cache size '%s': expected bytes, or a number with K, M, G or T", size);
+    char *def = path_join(workspace_dir(r->ws), "cache");
+    int rc = cache_open(&r->cache, dir && *dir ? dir : def, limit, err);
+    free(def);
+    if (rc == 0)
+        stage_set_cache(r->cache);
+    return rc;
+}
+
+/* The job, its plan, and what staging will need; nothing written yet. */
+static int run_prepare(run_t *r, const char *job_path, ferr_t *err)
+{
+    r->code = RUN_EXIT_CONFIG;
+    plan_opts_t po = {.run_id = r->o->run_id, .work_dir = r->o->work_dir};
+    if (job_load(&r->job, job_path, err) || plan_build(&r->plan, r->job, r->ws, &po, err))
+        return -1;
+    if (r->o->dry_run)
+        return 0;
+    int conc;
+    if (stage_check(r->plan, err) || job_concurrency(r->job, r->o->concurrency, &conc, err))
+        return -1;
     stage_set_concurrency(conc);
-    if (!o->no_cache) {
-        const char *dir = o->cache_dir ? o->cache_dir : getenv("FERRY_CACHE_DIR");
-        const char *size = o->cache_size ? o->cache_size : getenv("FERRY_CACHE_SIZE");
-        uint64_t limit = 10ull << 30;
-        if (size && *size && cache_parse_size(size, &limit)) {
-            ferr_set(err, FERR_USAGE, "cache size '%s': expected bytes, or a number with K, M, G or T",
-                     size);
-            goto done;
-        }
-        char *def = path_join(workspace_dir(ws), "cache");
-        int rc = cache_open(&cache, dir && *dir ? dir : def, limit, err);
-        free(def);
-        if (rc)
-            goto done;
-        stage_set_cache(cache);
-    }
-    code = RUN_EXIT_INTERNAL;
+    return r->o->no_cache ? 0 : open_cache(r, err);
+}
+
+/* The work dir, claimed for this run id, its log, and a first record. */
+static int run_open_record(run_t *r, ferr_t *err)
+{
+    const plan_t *plan = r->plan;
+    r->code = RUN_EXIT_INTERNAL;
     if (path_mkdirs(plan->work_dir, 0755, err))
-        goto done;
-    if (claim_run_id(plan, o->resume, err)) {
-        code = err->code == FERR_EXISTS ? RUN_EXIT_CONFIG : RUN_EXIT_INTERNAL;
-        goto done;
+        return -1;
+    if (claim_run_id(plan, r->o->resume, err)) {
+        r->code = err->code == FERR_EXISTS ? RUN_EXIT_CONFIG : RUN_EXIT_INTERNAL;
+        return -1;
     }
     char *logp = path_join(plan->work_dir, "ferry.log");
     if (log_open_file(logp) != 0)
         log_warn("cannot write %s; the run's log goes to stderr only", logp);
     free(logp);
     log_info("run %s: work dir %s", plan->run_id, plan->work_dir);
-    in = xcalloc(plan->ninputs + 1, sizeof *in);
-    out = xcalloc(plan->noutputs + 1, sizeof *out);
-    if (!in || !out) {
-        ferr_set(err, FERR_INTERNAL, "out of memory");
-        goto done;
-    }
-    mr.started = wall_now();
-    if (manifest_write(plan, in, out, &mr, err))
-        goto done;
+    r->in = xcalloc(plan->ninputs + 1, sizeof *r->in);
+    r->out = xcalloc(plan->noutputs + 1, sizeof *r->out);
+    r->mr = (manifest_run_t){.status = "staging", .started = wall_now()};
+    return manifest_write(plan, r->in, r->out, &r->mr, err);
+}
 
-    code = RUN_EXIT_STAGE_IN;
+/* Inputs in, output folders made. A signal meanwhile ends the run (the
+ * guard says so and closes the record); a rerun resumes what it left. */
+static int run_stage_in(run_t *r, ferr_t *err)
+{
+    r->code = RUN_EXIT_STAGE_IN;
     guard_t guard;
-    guard_start(&guard, plan, &mr);
-    int staged = stage_inputs(plan, in, err);
-    if (cache)
-        cache_trim(cache);
-    staged = staged || stage_prepare_outputs(plan, err);
+    guard_start(&guard, r->plan, &r->mr);
+    int staged = stage_inputs(r->plan, r->in, err);
+    if (r->cache)
+        cache_trim(r->cache);
+    staged = staged || stage_prepare_outputs(r->plan, err);
     /* a signal from here on stays pending, and is forwarded to the command */
     guard_stop(&guard);
-    if (staged) {
-        mr.status = "failed";
-        mr.error = err->msg;
-        mr.ended = wall_now();
-        mr.exit_code = code;
-        record(plan, in, out, &mr);
-        goto done;
-    }
+    if (!staged)
+        return 0;
+    r->mr.status = "failed";
+    r->mr.error = err->msg;
+    r->mr.ended = wall_now();
+    r->mr.exit_code = r->code;
+    record(r->plan, r->in, r->out, &r->mr);
+    return -1;
+}
 
-    /* from here on a signal is for the command: held, then forwarded (before
-     * this point, during staging, it ends ferry; a rerun resumes what it left) */
-    env = child_env(plan, ws, o->pass_secret_env);
+/* The command, with signals forwarded and outputs synced while it runs. */
+static int run_command(run_t *r, ferr_t *err)
+{
+    const plan_t *plan = r->plan;
+    r->env = child_env(plan, r->ws, r->o->pass_secret_env);
     exec_opts_t eo = {.command = plan->command, .argv = plan->argv, .cwd = plan->cwd,
-                      .envp = env, .timeout = plan->timeout, .grace = o->grace};
-    mr.status = "running";
-    record(plan, in, out, &mr);
+                      .envp = r->env, .timeout = plan->timeout, .grace = r->o->grace};
+    r->mr.status = "running";
+    record(plan, r->in, r->out, &r->mr);
     /* a command string as written; argv (v1) as a shell would take it */
     char *line = plan->command ? xstrdup(plan->command) : plan_command_line(plan);
-    log_info("running: %s", line ? line : "(out of memory)");
+    log_info("running: %s", line);
     free(line);
     syncer_t sy;
-    sync_start(&sy, plan, o->sync_every);
+    sync_start(&sy, plan, r->o->sync_every);
     ferr_t xerr = FERR_INIT;
-    int xrc = exec_run(&eo, &ex, &xerr);
+    int xrc = exec_run(&eo, &r->ex, &xerr);
     sync_stop(&sy);
-    if (xrc) {
-        if (!ex.not_started) {
-            ferr_set(err, xerr.code, "%s", xerr.msg);
-            ferr_clear(&xerr);
-            code = RUN_EXIT_INTERNAL;
-            goto done;
-        }
-        log_error("%s", xerr.msg);
+    if (xrc && !r->ex.not_started) {
+        ferr_set(err, xerr.code, "%s", xerr.msg);
         ferr_clear(&xerr);
+        r->code = RUN_EXIT_INTERNAL;
+        return -1;
     }
-    mr.exec = &ex;
-    if (ex.signal)
-        log_info("the command was ended by signal %d (%s) after %.1f s", ex.signal,
-                 strsignal(ex.signal), ex.seconds);
+    if (xrc)
+        log_error("%s", xerr.msg);
+    ferr_clear(&xerr);
+    r->mr.exec = &r->ex;
+    if (r->ex.signal)
+        log_info("the command was ended by signal %d (%s) after %.1f s", r->ex.signal,
+                 strsignal(r->ex.signal), r->ex.seconds);
     else
-        log_info("the command exited with status %d after %.1f s", ex.status, ex.seconds);
-    code = ex.timed_out ? RUN_EXIT_TIMEOUT : ex.status;
+        log_info("the command exited with status %d after %.1f s", r->ex.status, r->ex.seconds);
+    r->code = r->ex.timed_out ? RUN_EXIT_TIMEOUT : r->ex.status;
+    return 0;
+}
 
-    int ok = ex.status == 0 && !ex.timed_out;
+/* Outputs out, as --upload-on says, within --upload-budget after a signal. */
+static void run_stage_out(run_t *r, ferr_t *err)
+{
+    const run_opts_t *o = r->o;
+    int ok = r->ex.status == 0 && !r->ex.timed_out;
     int upload = o->upload_on == UPLOAD_ALWAYS || (o->upload_on == UPLOAD_SUCCESS && ok) ||
                  (o->upload_on == UPLOAD_FAILURE && !ok);
-    if (plan->noutputs && !upload)
+    if (r->plan->noutputs && !upload)
         log_info("outputs not uploaded (--upload-on %s)",
                  o->upload_on == UPLOAD_SUCCESS ? "success" : "failure");
-    mr.status = "uploading";
-    if (upload && plan->noutputs) {
-        record(plan, in, out, &mr);
-        double u0 = progress_now();
-        /* after a scheduler's signal, the time left is what the budget says */
-        late_t late = {0};
-        if (ex.forwarded && o->upload_budget)
-            http_set_budget_end(u0 + (double)o->upload_budget);
-        else
-            late_start(&late, o->upload_budget);
-        int urc = stage_outputs(plan, out, err);
-        late_stop(&late);
-        http_set_budget_end(0);
-        if (ex.forwarded && o->upload_budget)
-            log_info("final upload of outputs took %.1f s of a %ld s budget", progress_now() - u0,
-                     o->upload_budget);
-        else
-            log_info("final upload of outputs took %.1f s", progress_now() - u0);
-        if (urc) {
-            mr.error = err->msg;
-            if (ok)
-                code = RUN_EXIT_STAGE_OUT;
-            else
-                log_error("%s (the command failed too; its status %d is the exit code)",
-                          err->msg, ex.status);
+    r->mr.status = "uploading";
+    if (!upload || !r->plan->noutputs)
+        return;
+    record(r->plan, r->in, r->out, &r->mr);
+    double u0 = progress_now();
+    /* after a scheduler's signal, the time left is what the budget says */
+    late_t late = {0};
+    int budgeted = r->ex.forwarded && o->upload_budget;
+    if (budgeted)
+        http_set_budget_end(u0 + (double)o->upload_budget);
+    else
+        late_start(&late, o->upload_budget);
+    int urc = stage_outputs(r->plan, r->out, err);
+    late_stop(&late);
+    http_set_budget_end(0);
+    if (budgeted)
+        log_info("final upload of outputs took %.1f s of a %ld s budget", progress_now() - u0,
+                 o->upload_budget);
+    else
+        log_info("final upload of outputs took %.1f s", progress_now() - u0);
+    if (!urc)
+        return;
+    r->mr.error = err->msg;
+    if (ok)
+        r->code = RUN_EXIT_STAGE_OUT;
+    else
+        log_error("%s (the command failed too; its status %d is the exit code)", err->msg,
+                  r->ex.status);
+}
+
+/* The last record: the run's record is part of the run, and without it the
+ * run did not succeed. */
+static void run_close_record(run_t *r, ferr_t *err)
+{
+    r->mr.status = r->code == 0 ? "completed" : "failed";
+    r->mr.ended = wall_now();
+    r->mr.exit_code = r->code;
+    if (record(r->plan, r->in, r->out, &r->mr) && r->code == 0)
+        r->code = RUN_EXIT_INTERNAL;
+    if (r->code != RUN_EXIT_STAGE_OUT) /* (after the record: mr.error may be err's) */
+        ferr_clear(err);
+    log_info("run %s %s (exit code %d); manifest: %s/manifest.json", r->plan->run_id,
+             r->code == 0 ? "completed" : "failed", r->code, r->plan->work_dir);
+}
+
+static void run_dispose(run_t *r)
+{
+    free(r->env);
+    for (size_t i = 0; r->in && r->plan && i < r->plan->ninputs; i++)
+        stage_rec_dispose(&r->in[i]);
+    for (size_t i = 0; r->out && r->plan && i < r->plan->noutputs; i++)
+        stage_rec_dispose(&r->out[i]);
+    free(r->in);
+    free(r->out);
+    plan_free(r->plan);
+    job_free(r->job);
+    stage_set_cache(NULL);
+    cache_close(r->cache);
+    log_close_file();
+}
+
+int run_job(const char *job_path, workspace_t *ws, const run_opts_t *o, ferr_t *err)
+{
+    run_t r = {.o = o, .ws = ws};
+    if (run_prepare(&r, job_path, err) == 0) {
+        if (o->dry_run) {
+            plan_print(r.plan, stdout);
+            r.code = 0;
+        } else if (run_open_record(&r, err) == 0 && run_stage_in(&r, err) == 0 &&
+                   run_command(&r, err) == 0) {
+            run_stage_out(&r, err);
+            run_close_record(&r, err);
         }
     }
-    mr.status = code == 0 ? "completed" : "failed";
-    mr.ended = wall_now();
-    mr.exit_code = code;
-    if (record(plan, in, out, &mr) && code == 0) {
-        /* the run's record is part of the run: without it, it did not succeed */
-        code = RUN_EXIT_INTERNAL;
-    }
-    if (code != RUN_EXIT_STAGE_OUT) /* (after the record: mr.error may be err's) */
-        ferr_clear(err);
-    log_info("run %s %s (exit code %d); manifest: %s/manifest.json", plan->run_id,
-             code == 0 ? "completed" : "failed", code, plan->work_dir);
-done:
-    free(env);
-    for (size_t i = 0; in && plan && i < plan->ninputs; i++)
-        stage_rec_dispose(&in[i]);
-    for (size_t i = 0; out && plan && i < plan->noutputs; i++)
-        stage_rec_dispose(&out[i]);
-    free(in);
-    free(out);
-    plan_free(plan);
-    job_free(job);
-    stage_set_cache(NULL);
-    cache_close(cache);
-    log_close_file();
-    return code;
+    run_dispose(&r);
+    return r.code;
 }

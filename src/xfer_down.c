@@ -84,32 +84,138 @@ static int open_chunked(engine_t *e, xf_file_t *f, const char *shown, ferr_t *er
     return 0;
 }
 
+/* What is there already: a folder in the way (a failure), or the same file
+ * or one not to be replaced (skipped). 1 when the file is dealt with. */
+static int dl_existing(dl_t *d, size_t idx, const char *local, uint64_t size, const char *etag)
+{
+    engine_t *e = d->e;
+    struct stat st;
+    if (lstat(local, &st) != 0)
+        return 0;
+    if (S_ISDIR(st.st_mode)) {
+        ferr_t err = FERR_INIT;
+        ferr_set(&err, FERR_IO, "%s: a folder of that name exists", local);
+        xf_account(e, idx, 0, err.msg);
+        ferr_clear(&err);
+        return 1;
+    }
+    char rec[160];
+    int same = S_ISREG(st.st_mode) && etag && (uint64_t)st.st_size == size &&
+               xf_xattr_get(local, &st, 1, rec, sizeof rec) == 0 && !strcmp(rec, etag);
+    if (!same && e->o->overwrite)
+        return 0;
+    pthread_mutex_lock(&e->mu);
+    xf_account_skip_locked(e, idx, same);
+    pthread_mutex_unlock(&e->mu);
+    return 1;
+}
+
+/* The file's folder, made under the target once for a run of files in it. */
+static int dl_folder(dl_t *d, const char *rel, ferr_t *err)
+{
+    char *reldir = path_dirname(rel);
+    if (d->made && !strcmp(d->made, reldir)) {
+        free(reldir);
+        return 0;
+    }
+    const char *sub = strcmp(reldir, ".") ? reldir : "";
+    int rc = path_mkdirs_under(d->dest, sub, err);
+    if (rc == 0) {
+        /* what a killed download left in this folder (only the folders this
+         * download writes to are read, not the whole target) */
+        char *abs = path_join(d->dest, sub);
+        partial_sweep(abs, 0);
+        free(abs);
+    }
+    free(d->made);
+    d->made = rc ? NULL : reldir;
+    if (rc)
+        free(reldir);
+    return rc;
+}
+
+/* Through the node cache: an object already there is placed (1: dealt
+ * with); otherwise *obj holds the object's lock, to be filled. */
+static int dl_cached(dl_t *d, size_t idx, const char *name, const char *local, uint64_t size,
+                     const char *etag, const char *md5, cache_obj_t *obj)
+{
+    engine_t *e = d->e;
+    ferr_t err = FERR_INIT;
+    char *id = store_identity(store_datastore(d->s));
+    int rc = cache_acquire(e->o->cache, id, name, etag, obj, &err);
+    free(id);
+    if (rc || !obj->valid) {
+        if (rc)
+            xf_account(e, idx, 0, err.msg);
+        ferr_clear(&err);
+        return rc ? 1 : 0;
+    }
+    rc = cache_place(obj, local, &err);
+    if (rc == 0)
+        xf_xattr_record(local, etag, md5);
+    cache_release(obj);
+    pthread_mutex_lock(&e->mu);
+    if (rc == 0) {
+        /* a file from the cache is placed, not moved: no bytes count */
+        e->res->items[idx].status = XFER_DONE;
+        e->res->files++;
+        e->res->cached++;
+        progress_file_done(e->pg, size);
+    } else {
+        xf_account_locked(e, idx, 0, err.msg);
+    }
+    pthread_mutex_unlock(&e->mu);
+    ferr_clear(&err);
+    return 1;
+}
+
+/* Hands the file to the workers: in blocks into its partial, or whole into
+ * a temporary (into the cache's object when there is one). */
+static void dl_queue(dl_t *d, size_t idx, const char *name, const char *local, uint64_t size,
+                     const char *etag, const char *md5, cache_obj_t *obj)
+{
+    engine_t *e = d->e;
+    ferr_t err = FERR_INIT;
+    unsigned both = STORE_CAP_CLONE | STORE_CAP_PARALLEL_BLOCKS;
+    int chunked = (store_caps(d->s) & both) == both && size > 2 * (uint64_t)XFER_BLOCK;
+    xf_file_t *f = xf_file_new(idx, 0, name, obj->path ? obj->path : local, size, chunked);
+    if (obj->path) {
+        f->obj = *obj; /* the lock is held until the object is whole and placed */
+        f->place = xstrdup(local);
+    }
+    f->etag = etag ? xstrdup(etag) : NULL;
+    f->want_md5 = md5 ? xstrdup(md5) : NULL;
+    if (chunked ? open_chunked(e, f, local, &err) : !(f->tmp = path_temp_beside(f->local))) {
+        xf_account(e, idx, 0, err.msg ? err.msg : "out of memory");
+        xf_file_free(f);
+    } else {
+        engine_push(e, f);
+    }
+    ferr_clear(&err);
+}
+
+/* One listed file: refused, skipped, placed from the cache, or queued. */
 static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size, const char *etag,
                     const char *md5, int folder)
 {
     engine_t *e = d->e;
     size_t nl = strlen(name);
-    if (nl && name[nl - 1] == '/' && size == 0)
-        return; /* a folder marker, as ADLS and some tools write */
-    if (folder && size == 0)
-        return; /* an empty marker beside its folder: nothing to keep */
+    if ((nl && name[nl - 1] == '/' && size == 0) || (folder && size == 0))
+        return; /* a folder marker (as ADLS and some tools write), or one beside its folder */
     size_t idx = engine_item(e, NULL, name, size, etag, md5);
     if (idx == (size_t)-1)
         return;
     ferr_t err = FERR_INIT;
-    if (folder) {
+    const char *rel = rel_as ? rel_as : name + (d->strip <= nl ? d->strip : nl);
+    const char *why;
+    if (folder)
         ferr_set(&err, FERR_IO,
                  "'%s' is both a file (%llu bytes) and a folder in the datastore; the file was "
                  "not downloaded",
                  name, (unsigned long long)size);
-        xf_account(e, idx, 0, err.msg);
-        ferr_clear(&err);
-        return;
-    }
-    const char *rel = rel_as ? rel_as : name + (d->strip <= nl ? d->strip : nl);
-    const char *why;
-    if (!path_name_safe(rel, &why)) {
+    else if (!path_name_safe(rel, &why))
         ferr_set(&err, FERR_UNSAFE, "refusing '%s': %s; nothing written", name, why);
+    if (err.msg) {
         xf_account(e, idx, 0, err.msg);
         ferr_clear(&err);
         return;
@@ -118,90 +224,14 @@ static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size
     pthread_mutex_lock(&e->mu);
     e->res->items[idx].local = xstrdup(local);
     pthread_mutex_unlock(&e->mu);
-    struct stat st;
-    if (lstat(local, &st) == 0) {
-        if (S_ISDIR(st.st_mode)) {
-            ferr_set(&err, FERR_IO, "%s: a folder of that name exists", local);
-            xf_account(e, idx, 0, err.msg);
-            goto out;
-        }
-        char rec[160];
-        int same = S_ISREG(st.st_mode) && etag && (uint64_t)st.st_size == size &&
-                   xf_xattr_get(local, &st, 1, rec, sizeof rec) == 0 && !strcmp(rec, etag);
-        if (same || !e->o->overwrite) {
-            pthread_mutex_lock(&e->mu);
-            xf_account_skip_locked(e, idx, same);
-            pthread_mutex_unlock(&e->mu);
-            goto out;
-        }
-    }
-    char *reldir = path_dirname(rel);
-    int rc = 0;
-    if (!d->made || strcmp(d->made, reldir)) {
-        const char *sub = strcmp(reldir, ".") ? reldir : "";
-        rc = path_mkdirs_under(d->dest, sub, &err);
-        if (rc == 0) {
-            /* what a killed download left in this folder (only the folders
-             * this download writes to are read, not the whole target) */
-            char *abs = path_join(d->dest, sub);
-            if (abs)
-                partial_sweep(abs, 0);
-            free(abs);
-        }
-        free(d->made);
-        d->made = rc ? NULL : reldir;
-    }
-    if (d->made != reldir)
-        free(reldir);
-    if (rc) {
-        xf_account(e, idx, 0, err.msg);
-        goto out;
-    }
     cache_obj_t obj = {.lock_fd = -1};
-    if (e->o->cache && etag && (store_caps(d->s) & STORE_CAP_REMOTE)) {
-        char *id = store_identity(store_datastore(d->s));
-        rc = cache_acquire(e->o->cache, id, name, etag, &obj, &err);
-        free(id);
-        if (rc) {
-            xf_account(e, idx, 0, err.msg);
-            goto out;
-        }
-        if (obj.valid) {
-            rc = cache_place(&obj, local, &err);
-            if (rc == 0)
-                xf_xattr_record(local, etag, md5);
-            cache_release(&obj);
-            pthread_mutex_lock(&e->mu);
-            if (rc == 0) {
-                /* a file from the cache is placed, not moved: no bytes count */
-                e->res->items[idx].status = XFER_DONE;
-                e->res->files++;
-                e->res->cached++;
-                progress_file_done(e->pg, size);
-            } else {
-                xf_account_locked(e, idx, 0, err.msg);
-            }
-            pthread_mutex_unlock(&e->mu);
-            goto out;
-        }
+    if (dl_existing(d, idx, local, size, etag)) {
+    } else if (dl_folder(d, rel, &err)) {
+        xf_account(e, idx, 0, err.msg);
+    } else if (!(e->o->cache && etag && (store_caps(d->s) & STORE_CAP_REMOTE)) ||
+               !dl_cached(d, idx, name, local, size, etag, md5, &obj)) {
+        dl_queue(d, idx, name, local, size, etag, md5, &obj);
     }
-    int chunked = (store_caps(d->s) & (STORE_CAP_CLONE | STORE_CAP_PARALLEL_BLOCKS)) ==
-                      (STORE_CAP_CLONE | STORE_CAP_PARALLEL_BLOCKS) &&
-                  size > 2 * (uint64_t)XFER_BLOCK;
-    xf_file_t *f = xf_file_new(idx, 0, name, obj.path ? obj.path : local, size, chunked);
-    if (obj.path) {
-        f->obj = obj; /* the lock is held until the object is whole and placed */
-        f->place = xstrdup(local);
-    }
-    f->etag = etag ? xstrdup(etag) : NULL;
-    f->want_md5 = md5 ? xstrdup(md5) : NULL;
-    if (chunked ? open_chunked(e, f, local, &err) : !(f->tmp = path_temp_beside(f->local))) {
-        xf_account(e, idx, 0, err.msg ? err.msg : "out of memory");
-        xf_file_free(f);
-        goto out;
-    }
-    engine_push(e, f);
-out:
     ferr_clear(&err);
     free(local);
 }
