@@ -13,11 +13,13 @@ if [ -n "${AZURITE_BLOB_URL:-}" ]; then
     head -c $((150 * 1024 * 1024)) /dev/urandom >src/big.bin
     for i in 1 2 3; do head -c 100000 /dev/urandom >"src/s$i.bin"; done
     f upload az src --target-path k
-    # a slow download (one worker), killed once its temporary file exists
-    "$FERRY" download az out --prefix k/ -j 1 >/dev/null 2>&1 &
+    # a slow download (one worker), killed once a block of it has arrived (the
+    # trace says so: a ranged GET answered 206)
+    "$FERRY" -vv download az out --prefix k/ -j 1 >/dev/null 2>"$T/kill-down.err" &
     pid=$!
-    for _ in $(seq 200); do ls out/k/.big.bin.ferry-* >/dev/null 2>&1 && break; sleep 0.05; done
-    sleep 0.2
+    for _ in $(seq 400); do grep -q "GET .*/k/big.bin -> 206" "$T/kill-down.err" && break; sleep 0.025; done
+    grep -q "GET .*/k/big.bin -> 206" "$T/kill-down.err" && _ok "a block of the download arrived before the kill" ||
+        _fail "a block of the download arrived before the kill" "no ranged GET answered in 10 s"
     kill -9 $pid
     wait $pid 2>/dev/null
     expect_no_file out/k/big.bin "killed mid-download: no partial file under the final name"
@@ -27,8 +29,9 @@ if [ -n "${AZURITE_BLOB_URL:-}" ]; then
     expect_eq "$(find out -name "*.part" -o -name "*.ferry-partial" | wc -l)" "0" "nothing the killed run wrote is left beside it"
     # an upload killed mid-way: blocks were staged, nothing was committed
     head -c $((150 * 1024 * 1024)) /dev/urandom >src2.bin
-    bg upload-files az src2.bin --target-path up -j 1
-    sleep 0.4
+    bg -vv upload-files az src2.bin --target-path up -j 1
+    # killed once a block is staged (the trace shows a Put Block answered 201)
+    for _ in $(seq 400); do grep -q "PUT .*comp=block&.* -> 201" "$ERR" && break; sleep 0.025; done
     signal_bg KILL
     staged=$(SDK blocks "$C" up/src2.bin | json /dev/stdin 'len(j["uncommitted"])')
     [ "$staged" -ge 1 ] && _ok "killed mid-upload, after it had staged blocks ($staged)" ||
