@@ -143,4 +143,3 @@ int datastore_secret(const datastore_t *ds, char **out, ferr_t *err)
     }
     return 0;
 }
-

@@ -11,7 +11,6 @@
 #include "workspace.h"
 #include "xalloc.h"
 
-
 static int opt_str(const doc_t *d, const doc_node_t *m, const char *key, char **out, ferr_t *err)
 {
     doc_node_t *v = doc_get(m, key);
@@ -27,11 +26,23 @@ static int opt_str(const doc_t *d, const doc_node_t *m, const char *key, char **
 static int ds_header(const doc_t *d, const doc_node_t *r, const char **name,
                      const store_backend_t **b, ferr_t *err)
 {
-    static const char *known[] = {
-        "$schema",    "name",         "type",           "description",     "tags",
-        "properties", "account_name", "container_name", "file_share_name", "filesystem",
-        "endpoint",   "protocol",     "credentials",    "root",            "account_url",
-        "ca_file",    NULL};
+    static const char *known[] = {"$schema",
+                                  "name",
+                                  "type",
+                                  "description",
+                                  "tags",
+                                  "properties",
+                                  "account_name",
+                                  "container_name",
+                                  "file_share_name",
+                                  "filesystem",
+                                  "endpoint",
+                                  "protocol",
+                                  "credentials",
+                                  "root",
+                                  "account_url",
+                                  "ca_file",
+                                  NULL};
     for (size_t i = 0; i < r->n; i++) {
         const char **k = known;
         while (*k && strcmp(*k, r->pairs[i].key->str))
@@ -46,8 +57,8 @@ static int ds_header(const doc_t *d, const doc_node_t *r, const char **name,
     if (!n || !doc_is_string(n))
         return doc_error(err, d, n ? n : r, "name", "expected the datastore's name");
     if (strlen(n->str) > DATASTORE_NAME_MAX)
-        return doc_error(err, d, n, "name", "%zu characters long; the limit is %d",
-                         strlen(n->str), DATASTORE_NAME_MAX);
+        return doc_error(err, d, n, "name", "%zu characters long; the limit is %d", strlen(n->str),
+                         DATASTORE_NAME_MAX);
     if (!datastore_name_ok(n->str))
         return doc_error(err, d, n, "name", "'%s': use letters, digits and '_' only", n->str);
     *b = type && type->kind == DOC_SCALAR ? store_backend_find(type->str) : NULL;
@@ -89,8 +100,8 @@ static int ds_fields(const doc_t *d, const doc_node_t *r, datastore_t *ds, const
 
 /* credentials: one secret (handed back in *secret), and a service
  * principal's tenant and client. */
-static int ds_credentials(const doc_t *d, const doc_node_t *creds, datastore_t *ds,
-                          char **secret, ferr_t *err)
+static int ds_credentials(const doc_t *d, const doc_node_t *creds, datastore_t *ds, char **secret,
+                          ferr_t *err)
 {
     if (!creds || doc_is_null(creds))
         return 0;
@@ -121,8 +132,10 @@ static int ds_credentials(const doc_t *d, const doc_node_t *creds, datastore_t *
         free(key), free(sas), free(sp);
         return -1;
     }
-    ds->cred_kind = key ? CRED_ACCOUNT_KEY : sas ? CRED_SAS_TOKEN : sp ? CRED_CLIENT_SECRET
-                                                                       : CRED_NONE;
+    ds->cred_kind = key   ? CRED_ACCOUNT_KEY
+                    : sas ? CRED_SAS_TOKEN
+                    : sp  ? CRED_CLIENT_SECRET
+                          : CRED_NONE;
     *secret = key ? key : sas ? sas : sp;
     return 0;
 }

@@ -59,7 +59,7 @@ int doc_is_string(const doc_node_t *n); /* a scalar that is not null/bool/number
 const char *doc_kind_name(const doc_node_t *n);
 
 /* "file:line:col: field: message"; returns -1. field may be NULL. */
-int doc_error(ferr_t *err, const doc_t *d, const doc_node_t *n, const char *field,
-              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int doc_error(ferr_t *err, const doc_t *d, const doc_node_t *n, const char *field, const char *fmt,
+              ...) __attribute__((format(printf, 5, 6)));
 
 #endif

@@ -23,7 +23,10 @@ typedef struct ferr {
     int sys_errno; /* the system's reason (ferr_errno), 0 if none; kept by ferr_wrap */
 } ferr_t;
 
-#define FERR_INIT {0, NULL, 0}
+#define FERR_INIT                                                                                  \
+    {                                                                                              \
+        0, NULL, 0                                                                                 \
+    }
 #define FERR_FMT(a, b) __attribute__((format(printf, a, b)))
 
 /* Sets the error (replacing any earlier one) and returns -1. */

@@ -137,8 +137,7 @@ static int supervise(const exec_opts_t *o, pid_t pid, double t0, exec_result_t *
             kill_at = now + (double)o->grace;
         }
         if (kill_at && now >= kill_at) {
-            log_warn("the command is still running %ld s after SIGTERM; sending SIGKILL",
-                     o->grace);
+            log_warn("the command is still running %ld s after SIGTERM; sending SIGKILL", o->grace);
             kill(-pid, SIGKILL);
             kill_at = 0;
         }
@@ -168,8 +167,7 @@ static int supervise(const exec_opts_t *o, pid_t pid, double t0, exec_result_t *
 }
 
 /* The child said (through the pipe) that exec failed: why, as an error. */
-static int not_started(const exec_opts_t *o, pid_t pid, int cerr, exec_result_t *res,
-                       ferr_t *err)
+static int not_started(const exec_opts_t *o, pid_t pid, int cerr, exec_result_t *res, ferr_t *err)
 {
     int st;
     waitpid(pid, &st, 0);

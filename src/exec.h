@@ -7,19 +7,19 @@
 #include "error.h"
 
 typedef struct exec_opts {
-    const char *command;     /* run as /bin/sh -c command, or */
-    char *const *argv;       /* run directly */
+    const char *command; /* run as /bin/sh -c command, or */
+    char *const *argv;   /* run directly */
     const char *cwd;
     char *const *envp;
-    long timeout;            /* seconds; 0 = none. SIGTERM at the deadline */
-    long grace;              /* seconds between SIGTERM and SIGKILL */
+    long timeout; /* seconds; 0 = none. SIGTERM at the deadline */
+    long grace;   /* seconds between SIGTERM and SIGKILL */
 } exec_opts_t;
 
 typedef struct exec_result {
-    int status;     /* exit code, or 128+N when signal N ended it */
-    int signal;     /* N, or 0 */
+    int status; /* exit code, or 128+N when signal N ended it */
+    int signal; /* N, or 0 */
     int timed_out;
-    int forwarded;  /* a signal from outside was passed on */
+    int forwarded;   /* a signal from outside was passed on */
     int not_started; /* 126/127: could not exec; message in err */
     double seconds;
 } exec_result_t;

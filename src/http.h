@@ -42,7 +42,7 @@ typedef struct http_resp {
     uint64_t range_total; /* from Content-Range: bytes a-b/total */
     int has_range;
     double retry_after; /* seconds, from Retry-After; 0 if none */
-    char *body; /* kept when the request has no sink (capped) */
+    char *body;         /* kept when the request has no sink (capped) */
     size_t body_len;
 } http_resp_t;
 

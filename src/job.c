@@ -226,7 +226,7 @@ static int check_local_input(const job_t *j, const job_io_t *io, const doc_node_
 }
 
 int job_check_path(const job_t *j, const job_io_t *io, const doc_node_t *at, const char *field,
-                      int input, ferr_t *err)
+                   int input, ferr_t *err)
 {
     uri_t u;
     const char *why;
@@ -250,8 +250,7 @@ int job_check_path(const job_t *j, const job_io_t *io, const doc_node_t *at, con
                            store_url_forms());
         datastore_free(adhoc);
         free(path);
-    }
-    else if (u.kind == URI_LOCAL && !input)
+    } else if (u.kind == URI_LOCAL && !input)
         rc = doc_error(err, j->doc, at, field,
                        "'%s': an output goes to a datastore: "
                        "azureml://datastores/<datastore>/paths/<path>",
@@ -270,15 +269,13 @@ int job_check_path(const job_t *j, const job_io_t *io, const doc_node_t *at, con
     return rc;
 }
 
-
-
 static int looks_v1(const doc_node_t *r)
 {
-    static const char *v1_only[] = {"script", "dataReferences", "arguments", "framework",
-                                    "communicator", "maxRunDurationSeconds", "target",
-                                    "environmentVariables", NULL};
-    static const char *v2_only[] = {"inputs", "outputs", "environment_variables", "type",
-                                    "limits", "code", NULL};
+    static const char *v1_only[] = {"script",    "dataReferences",       "arguments",
+                                    "framework", "communicator",         "maxRunDurationSeconds",
+                                    "target",    "environmentVariables", NULL};
+    static const char *v2_only[] = {"inputs", "outputs", "environment_variables", "type", "limits",
+                                    "code",   NULL};
     int v1 = 0;
     for (size_t i = 0; i < r->n; i++) {
         if (job_in_list(v2_only, r->pairs[i].key->str))
@@ -371,8 +368,8 @@ static int job_from_doc(job_t *j, const char *name, ferr_t *err)
         sort_problems(j);
     if (j->more_problems) {
         j->problems = xreallocarray(j->problems, j->nproblems + 1, sizeof *j->problems);
-        j->problems[j->nproblems++] = xasprintf("%s: %zu more problems not shown",
-                                                doc_name(j->doc), j->more_problems);
+        j->problems[j->nproblems++] =
+            xasprintf("%s: %zu more problems not shown", doc_name(j->doc), j->more_problems);
     }
     if (j->nproblems)
         return ferr_set(err, j->problem_code, "%s", j->problems[0]);

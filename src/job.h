@@ -33,10 +33,10 @@ typedef struct job_env {
 typedef struct job {
     job_format_t format;
     doc_t *doc;
-    char *file; /* absolute */
-    char *dir;  /* its folder: relative paths start here */
-    char *command;  /* v2 (and v1 'command'): run by /bin/sh -c */
-    char **argv;    /* v1 script + arguments: run directly */
+    char *file;    /* absolute */
+    char *dir;     /* its folder: relative paths start here */
+    char *command; /* v2 (and v1 'command'): run by /bin/sh -c */
+    char **argv;   /* v1 script + arguments: run directly */
     size_t argc;
     const doc_node_t *command_node;
     char *code; /* absolute folder the command runs in */
@@ -44,7 +44,7 @@ typedef struct job {
     size_t nenv;
     job_io_t *inputs, *outputs;
     size_t ninputs, noutputs;
-    long timeout; /* seconds; 0 = none */
+    long timeout;   /* seconds; 0 = none */
     char **ignored; /* keys meant for the service */
     size_t nignored;
     /* what was wrong, each with its file:line:col, in the order found */

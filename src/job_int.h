@@ -16,7 +16,7 @@ int job_parse_mode(const char *s, int input, io_mode_t *out);
 int job_parse_env_map(job_t *j, const doc_node_t *m, const char *field, ferr_t *err);
 job_io_t *job_io_new(job_io_t **arr, size_t *n, const char *name, const doc_node_t *node);
 int job_check_path(const job_t *j, const job_io_t *io, const doc_node_t *at, const char *field,
-                      int input, ferr_t *err);
+                   int input, ferr_t *err);
 /* Keeps err's message as one of the job's problems and clears err, so that
  * reading goes on; job_load reports them all. */
 void job_note(job_t *j, ferr_t *err);

@@ -17,19 +17,38 @@
 #include "xalloc.h"
 
 /* Keys of a v1 runconfig ferry does not act on. */
-static const char *v1_service_keys[] = {
-    "target",        "framework",     "communicator",        "nodeCount",
-    "priority",      "credentialPassthrough", "identity",    "history",
-    "spark",         "hdi",           "docker",              "tensorflow",
-    "mpi",           "pyTorch",       "paralleltask",        "datacaches",
-    "sourceDirectoryDataStore", "amlcompute", "kubernetescompute", "aiSuperComputer",
-    "globalJobDispatcher", "commandReturnCodeConfig", "applicationEndpoints", "parameters",
-    "instanceTypes", "autoClusterComputeSpecification", "name", "$schema",
-    NULL};
-static const char *v1_keys[] = {"script",   "arguments",      "command",
-                                "environment", "environmentVariables", "dataReferences",
-                                "data",     "outputData",     "maxRunDurationSeconds",
-                                NULL};
+static const char *v1_service_keys[] = {"target",
+                                        "framework",
+                                        "communicator",
+                                        "nodeCount",
+                                        "priority",
+                                        "credentialPassthrough",
+                                        "identity",
+                                        "history",
+                                        "spark",
+                                        "hdi",
+                                        "docker",
+                                        "tensorflow",
+                                        "mpi",
+                                        "pyTorch",
+                                        "paralleltask",
+                                        "datacaches",
+                                        "sourceDirectoryDataStore",
+                                        "amlcompute",
+                                        "kubernetescompute",
+                                        "aiSuperComputer",
+                                        "globalJobDispatcher",
+                                        "commandReturnCodeConfig",
+                                        "applicationEndpoints",
+                                        "parameters",
+                                        "instanceTypes",
+                                        "autoClusterComputeSpecification",
+                                        "name",
+                                        "$schema",
+                                        NULL};
+static const char *v1_keys[] = {
+    "script",         "arguments", "command",    "environment",           "environmentVariables",
+    "dataReferences", "data",      "outputData", "maxRunDurationSeconds", NULL};
 
 /* --- v1 --- */
 
@@ -80,7 +99,8 @@ static int parse_dataref(job_t *j, const char *key, const doc_node_t *v, ferr_t 
     if (!f)
         return ferr_set(err, FERR_INTERNAL, "out of memory");
     if (v->kind != DOC_MAP) {
-        doc_error(err, j->doc, v, f, "expected a mapping with dataStoreName, pathOnDataStore "
+        doc_error(err, j->doc, v, f,
+                  "expected a mapping with dataStoreName, pathOnDataStore "
                   "and mode");
         goto out;
     }

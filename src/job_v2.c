@@ -17,19 +17,23 @@
 #include "xalloc.h"
 
 /* Keys of a v2 command job that only the Azure ML service acts on. */
-static const char *v2_service_keys[] = {
-    "$schema",    "name",          "display_name",    "experiment_name", "description",
-    "tags",       "properties",    "compute",         "environment",     "resources",
-    "distribution", "identity",    "services",        "queue_settings",  "is_deterministic",
-    "status",     "creation_context", "id",           "parent_job_name", NULL};
+static const char *v2_service_keys[] = {"$schema",          "name",
+                                        "display_name",     "experiment_name",
+                                        "description",      "tags",
+                                        "properties",       "compute",
+                                        "environment",      "resources",
+                                        "distribution",     "identity",
+                                        "services",         "queue_settings",
+                                        "is_deterministic", "status",
+                                        "creation_context", "id",
+                                        "parent_job_name",  NULL};
 static const char *v2_keys[] = {"type",   "command", "code",   "environment_variables",
                                 "inputs", "outputs", "limits", NULL};
 
-static const char *input_keys[] = {"type", "path",  "mode",  "description", "optional",
-                                   "folder", "file", "data", "value",       "default",
-                                   NULL};
-static const char *output_keys[] = {"type", "path", "mode", "description", "name", "version",
-                                    "sync_interval", NULL};
+static const char *input_keys[] = {"type", "path", "mode",  "description", "optional", "folder",
+                                   "file", "data", "value", "default",     NULL};
+static const char *output_keys[] = {"type", "path",    "mode",          "description",
+                                    "name", "version", "sync_interval", NULL};
 
 /* The path of an input, by its v2 key or a legacy one (folder, file, data). */
 static int input_path(job_t *j, job_io_t *io, const doc_node_t *v, const char *f,
@@ -53,8 +57,7 @@ static int input_path(job_t *j, job_io_t *io, const doc_node_t *v, const char *f
 }
 
 /* type: uri_folder or uri_file (or a model or table type, not yet). */
-static int input_type(job_t *j, job_io_t *io, const doc_node_t *type, const char *f,
-                      ferr_t *err)
+static int input_type(job_t *j, job_io_t *io, const doc_node_t *type, const char *f, ferr_t *err)
 {
     const char *ts = type->str;
     if (!strcmp(ts, "uri_folder")) {
@@ -127,8 +130,7 @@ static int input_def(job_t *j, job_io_t *io, const doc_node_t *v, const char *f,
     if (!value)
         value = doc_get(v, "default");
     io->type = IO_URI_FOLDER;
-    if (input_path(j, io, v, f, &path, &pathkey, err) ||
-        (type && job_want_string(j, type, f, err)))
+    if (input_path(j, io, v, f, &path, &pathkey, err) || (type && job_want_string(j, type, f, err)))
         return -1;
     if (value && path)
         return doc_error(err, j->doc, value, f,
@@ -261,8 +263,8 @@ static const char *ref_known(void *ud, const char *ref)
     return NULL;
 }
 
-static int check_refs(const job_t *j, const char *text, const doc_node_t *node,
-                      const char *field, int output_path, ferr_t *err)
+static int check_refs(const job_t *j, const char *text, const doc_node_t *node, const char *field,
+                      int output_path, ferr_t *err)
 {
     refcheck_t rc = {j, output_path};
     char *out = NULL, *bad = NULL;
@@ -288,8 +290,7 @@ static int check_refs(const job_t *j, const char *text, const doc_node_t *node,
 }
 
 /* Each entry on its own: a bad one is noted and the next is read. */
-static void parse_io_map(job_t *j, const doc_node_t *m, const char *field, int input,
-                         ferr_t *err)
+static void parse_io_map(job_t *j, const doc_node_t *m, const char *field, int input, ferr_t *err)
 {
     if (!m || doc_is_null(m))
         return;

@@ -11,8 +11,8 @@
 #include "stage.h"
 
 typedef struct manifest_run {
-    const char *status; /* "staging", "running", "uploading", "completed", "failed" */
-    double started, ended; /* wall-clock seconds since the epoch; 0 = not yet */
+    const char *status;        /* "staging", "running", "uploading", "completed", "failed" */
+    double started, ended;     /* wall-clock seconds since the epoch; 0 = not yet */
     const exec_result_t *exec; /* NULL until the command ended */
     int exit_code;             /* ferry's own exit code, when ended */
     const char *error;

@@ -412,8 +412,8 @@ int path_copy_range(int in, uint64_t off, int out, uint64_t out_off, uint64_t le
         if (fast) {
             loff_t io = (loff_t)off, oo = (loff_t)out_off;
             n = copy_file_range(in, &io, out, &oo, want, 0);
-            if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
-                          errno == EOPNOTSUPP)) {
+            if (n < 0 &&
+                (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
                 fast = 0;
                 continue;
             }
@@ -424,7 +424,8 @@ int path_copy_range(int in, uint64_t off, int out, uint64_t out_off, uint64_t le
             if (n > 0) {
                 ssize_t w = 0;
                 while (w < n) {
-                    ssize_t k = pwrite(out, buf + w, (size_t)(n - w), (off_t)(out_off + (uint64_t)w));
+                    ssize_t k =
+                        pwrite(out, buf + w, (size_t)(n - w), (off_t)(out_off + (uint64_t)w));
                     if (k < 0 && errno == EINTR)
                         continue;
                     if (k < 0) {

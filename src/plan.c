@@ -111,8 +111,7 @@ static char *list_datastores(const workspace_t *ws)
 }
 
 static int resolve_datastore(plan_io_t *io, const job_t *job, const workspace_t *ws,
-                             const doc_node_t *at, const char *field, const uri_t *u,
-                             ferr_t *err)
+                             const doc_node_t *at, const char *field, const uri_t *u, ferr_t *err)
 {
     io->ds = workspace_find(ws, u->datastore);
     if (!io->ds) {
@@ -134,8 +133,8 @@ static int resolve_datastore(plan_io_t *io, const job_t *job, const workspace_t 
 
 /* A URL of a storage service uses the credential of a registered datastore
  * that reaches the same place, or none (a public container). */
-static int resolve_url(plan_io_t *io, const job_t *job, const workspace_t *ws,
-                       const doc_node_t *at, const char *field, ferr_t *err)
+static int resolve_url(plan_io_t *io, const job_t *job, const workspace_t *ws, const doc_node_t *at,
+                       const char *field, ferr_t *err)
 {
     const char *why = NULL;
     char *path = NULL;
@@ -221,8 +220,8 @@ static int plan_input(plan_t *p, plan_io_t *io, const job_io_t *jio, const works
         char *abs = path_absolute(u.path, job->dir);
         struct stat st;
         if (stat(abs, &st) != 0) {
-            rc = doc_error(err, job->doc, at, field, "'%s': no such file or folder (%s)",
-                           jio->path, abs);
+            rc = doc_error(err, job->doc, at, field, "'%s': no such file or folder (%s)", jio->path,
+                           abs);
             err->code = FERR_NOTFOUND;
         } else if (jio->type == IO_URI_FILE && !S_ISREG(st.st_mode)) {
             rc = doc_error(err, job->doc, at, field, "'%s' is not a file (type is uri_file)",
@@ -546,9 +545,9 @@ cJSON *plan_to_json(const plan_t *p)
         cJSON_AddStringToObject(env, k, eq + 1);
         free(k);
     }
-    cJSON_AddItemToObject(o, "ignored_keys",
-                          cJSON_CreateStringArray((const char *const *)p->job->ignored,
-                                                  (int)p->job->nignored));
+    cJSON_AddItemToObject(
+        o, "ignored_keys",
+        cJSON_CreateStringArray((const char *const *)p->job->ignored, (int)p->job->nignored));
     return o;
 }
 

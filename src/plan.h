@@ -14,9 +14,9 @@
 typedef struct plan_io {
     const char *name;
     io_type_t type;
-    io_mode_t mode;  /* what ferry will do */
-    io_mode_t asked; /* what the job file said */
-    char *uri;       /* as written, or the default (outputs), after substitution */
+    io_mode_t mode;        /* what ferry will do */
+    io_mode_t asked;       /* what the job file said */
+    char *uri;             /* as written, or the default (outputs), after substitution */
     const datastore_t *ds; /* NULL: literal, local path or passed-through URL */
     datastore_t *adhoc;    /* a local path being copied: a datastore made for it */
     char *remote;          /* path in ds, normalised */
@@ -24,7 +24,7 @@ typedef struct plan_io {
     char *value;           /* what ${{inputs.x}} becomes */
     int in_place;          /* a local path used where it is */
     int overwrite;
-    long sync_interval;    /* outputs: seconds between uploads while running; 0 = none */
+    long sync_interval; /* outputs: seconds between uploads while running; 0 = none */
 } plan_io_t;
 
 typedef struct plan {

@@ -84,8 +84,8 @@ static void *late_main(void *arg)
         int sig = sigtimedwait(&set, NULL, &tick);
         if (sig > 0) {
             http_set_budget_end(progress_now() + (double)l->budget);
-            log_warn("%s during the final upload: it stops within the %ld s budget",
-                     strsignal(sig), l->budget);
+            log_warn("%s during the final upload: it stops within the %ld s budget", strsignal(sig),
+                     l->budget);
             break;
         }
     }
@@ -227,8 +227,8 @@ static char **child_env(const plan_t *p, const workspace_t *ws, int keep_secrets
         int drop = 0;
         for (size_t d = 0; !keep_secrets && d < workspace_count(ws) && !drop; d++) {
             const datastore_t *ds = workspace_at(ws, d);
-            if (ds->cred_source == CRED_FROM_ENV && ds->cred_ref &&
-                strlen(ds->cred_ref) == nl && !strncmp(ds->cred_ref, environ[i], nl))
+            if (ds->cred_source == CRED_FROM_ENV && ds->cred_ref && strlen(ds->cred_ref) == nl &&
+                !strncmp(ds->cred_ref, environ[i], nl))
                 drop = 1;
         }
         for (size_t j = 0; j < p->nenv && !drop; j++)
@@ -394,8 +394,12 @@ static int run_command(run_t *r, ferr_t *err)
 {
     const plan_t *plan = r->plan;
     r->env = child_env(plan, r->ws, r->o->pass_secret_env);
-    exec_opts_t eo = {.command = plan->command, .argv = plan->argv, .cwd = plan->cwd,
-                      .envp = r->env, .timeout = plan->timeout, .grace = r->o->grace};
+    exec_opts_t eo = {.command = plan->command,
+                      .argv = plan->argv,
+                      .cwd = plan->cwd,
+                      .envp = r->env,
+                      .timeout = plan->timeout,
+                      .grace = r->o->grace};
     r->mr.status = "running";
     record(plan, r->in, r->out, &r->mr);
     /* a command string as written; argv (v1) as a shell would take it */

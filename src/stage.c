@@ -79,7 +79,9 @@ static int stage_input(const plan_t *p, const plan_io_t *io, stage_rec_t *rec, i
     store_t *s;
     if (store_open(&s, io->ds, err))
         return -1;
-    xfer_opts_t o = {.overwrite = io->overwrite, .label = io->name, .concurrency = concurrency,
+    xfer_opts_t o = {.overwrite = io->overwrite,
+                     .label = io->name,
+                     .concurrency = concurrency,
                      .cache = input_cache};
     int rc;
     if (io->type == IO_URI_FILE) {
@@ -113,8 +115,7 @@ static int stage_input(const plan_t *p, const plan_io_t *io, stage_rec_t *rec, i
             ferr_clear(&e2);
         }
         if (rc == 0 && rec->res.n == 0)
-            rc = ferr_set(err, FERR_NOTFOUND, "nothing found at %s (is the path right?)",
-                          io->uri);
+            rc = ferr_set(err, FERR_NOTFOUND, "nothing found at %s (is the path right?)", io->uri);
         free(prefix);
     }
     store_close(s);
@@ -162,7 +163,9 @@ static int drop_output_manifest(store_t *s, const plan_io_t *io, ferr_t *err);
  * again. */
 static xfer_opts_t output_opts(const plan_io_t *io)
 {
-    return (xfer_opts_t){.overwrite = io->overwrite, .quick = io->overwrite, .label = io->name,
+    return (xfer_opts_t){.overwrite = io->overwrite,
+                         .quick = io->overwrite,
+                         .label = io->name,
                          .concurrency = concurrency};
 }
 
@@ -185,8 +188,8 @@ static int stage_output(const plan_t *p, const plan_io_t *io, stage_rec_t *rec, 
             char *f = io->local;
             char *root = path_dirname(io->local);
             char *target = path_dirname(io->remote);
-            rc = xfer_upload_files(s, &f, 1, root, strcmp(target, ".") ? target : "", &o,
-                                   &rec->res, err);
+            rc = xfer_upload_files(s, &f, 1, root, strcmp(target, ".") ? target : "", &o, &rec->res,
+                                   err);
             free(root);
             free(target);
         }
@@ -251,8 +254,7 @@ double stage_sync_outputs(const plan_t *p, long sync_every, double now, double *
 /* _ferry_manifest.json: every file of the output with its size and MD5, put
  * after them all. (Made in memory: a temporary in the output folder could be
  * uploaded as data by a later sync.) */
-static int put_output_manifest(store_t *s, const plan_io_t *io, const stage_rec_t *rec,
-                               ferr_t *err)
+static int put_output_manifest(store_t *s, const plan_io_t *io, const stage_rec_t *rec, ferr_t *err)
 {
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "output", io->name);
@@ -275,10 +277,10 @@ static int put_output_manifest(store_t *s, const plan_io_t *io, const stage_rec_
     cJSON_Delete(m);
     size_t len = text ? strlen(text) : 0;
     int fd = text ? memfd_create("ferry-output-manifest", MFD_CLOEXEC) : -1;
-    int rc = fd < 0 || write(fd, text, len) != (ssize_t)len
-                 ? ferr_errno(err, FERR_IO, errno ? errno : ENOMEM, "output %s: the manifest",
-                              io->name)
-                 : 0;
+    int rc =
+        fd < 0 || write(fd, text, len) != (ssize_t)len
+            ? ferr_errno(err, FERR_IO, errno ? errno : ENOMEM, "output %s: the manifest", io->name)
+            : 0;
     char *name = path_join(io->remote, MANIFEST_NAME);
     store_put_t put;
     if (rc == 0)

@@ -433,8 +433,7 @@ int workspace_remove(workspace_t *ws, const char *name, ferr_t *err)
         datastore_free(gone);
         return 0;
     }
-    return ferr_set(err, FERR_NOTFOUND, "no datastore named %s (see 'ferry datastore list')",
-                    name);
+    return ferr_set(err, FERR_NOTFOUND, "no datastore named %s (see 'ferry datastore list')", name);
 }
 
 int workspace_set_default(workspace_t *ws, const char *name, ferr_t *err)
@@ -478,4 +477,3 @@ int workspace_store_secret(workspace_t *ws, datastore_t *ds, const char *secret,
     ds->cred_source = CRED_STORED;
     return 0;
 }
-

@@ -77,8 +77,6 @@ char *xfer_summary(const char *verb, const xfer_result_t *r)
     return out;
 }
 
-
-
 /* ===================================================================== *
  * The engine: a bounded pool of workers, each with its own handle on the
  * store (its own connection), fed from a queue while the listing or the
@@ -282,7 +280,7 @@ static void *worker(void *arg)
 }
 
 void engine_start(engine_t *e, store_t *s, const xfer_opts_t *o, xfer_result_t *res,
-                         const char *label)
+                  const char *label)
 {
     memset(e, 0, sizeof *e);
     pthread_mutex_init(&e->mu, NULL);
@@ -368,7 +366,7 @@ void engine_finish(engine_t *e)
 
 /* Adds a result row and counts it in the totals; returns its index. */
 size_t engine_item(engine_t *e, const char *local, const char *remote, uint64_t size,
-                          const char *etag, const char *md5)
+                   const char *etag, const char *md5)
 {
     pthread_mutex_lock(&e->mu);
     xfer_item_t *it = xf_add_item(e->res, local, remote, size);
@@ -385,8 +383,8 @@ size_t engine_item(engine_t *e, const char *local, const char *remote, uint64_t 
     return idx;
 }
 
-xf_file_t *xf_file_new(size_t idx, int upload, const char *name, const char *local,
-                           uint64_t size, int chunked)
+xf_file_t *xf_file_new(size_t idx, int upload, const char *name, const char *local, uint64_t size,
+                       int chunked)
 {
     xf_file_t *f = xcalloc(1, sizeof *f);
     f->item = idx;

@@ -172,8 +172,8 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
         if (ok) {
             char *md5 = b64_final(f->md5);
             store_put_t put = {0};
-            ok = store_commit_blocks(s, f->name, f->ids, f->nchunks, md5 ? md5 : "", &put,
-                                       &err) == 0;
+            ok = store_commit_blocks(s, f->name, f->ids, f->nchunks, md5 ? md5 : "", &put, &err) ==
+                 0;
             if (ok) {
                 xf_set_item_meta(e, f->item, put.etag, put.md5);
                 xf_xattr_record(f->local, NULL, md5);
@@ -277,7 +277,8 @@ void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char
     pthread_mutex_unlock(&f->mu);
     /* a block not fetched is not on disk: it must never count as done */
     /* one version only, across all the ranges (and the runs) that make the file */
-    int rc = skip ? -1 : store_read(s, f->name, f->etag, off, len, f->fd, off, xf_on_bytes, e, &err);
+    int rc =
+        skip ? -1 : store_read(s, f->name, f->etag, off, len, f->fd, off, xf_on_bytes, e, &err);
     /* start writing the block to disk now, while the others travel: the
      * syncs that make a partial's record and the final file durable then
      * find little left to do */

@@ -95,13 +95,13 @@ void xf_set_item_meta(engine_t *e, size_t idx, const char *etag, const char *md5
 void xf_file_free(xf_file_t *f);
 void xf_chunk_out(engine_t *e, xf_file_t *f);
 void engine_start(engine_t *e, store_t *s, const xfer_opts_t *o, xfer_result_t *res,
-                         const char *label);
+                  const char *label);
 void engine_push(engine_t *e, xf_file_t *f);
 void engine_finish(engine_t *e);
 size_t engine_item(engine_t *e, const char *local, const char *remote, uint64_t size,
-                          const char *etag, const char *md5);
-xf_file_t *xf_file_new(size_t idx, int upload, const char *name, const char *local,
-                           uint64_t size, int chunked);
+                   const char *etag, const char *md5);
+xf_file_t *xf_file_new(size_t idx, int upload, const char *name, const char *local, uint64_t size,
+                       int chunked);
 
 /* one file's blocks and records (xfer_blocks.c) */
 void xf_xattr_record(const char *path, const char *etag, const char *md5);

@@ -208,7 +208,8 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
                 struct stat st;
                 char rec[64];
                 char *md5 = NULL;
-                if (stat(p->local, &st) == 0 && xf_xattr_get(p->local, &st, 2, rec, sizeof rec) == 0)
+                if (stat(p->local, &st) == 0 &&
+                    xf_xattr_get(p->local, &st, 2, rec, sizeof rec) == 0)
                     md5 = xstrdup(rec);
                 else if ((md5 = xf_file_md5_b64(p->local)))
                     xf_xattr_record(p->local, NULL, md5);

@@ -42,7 +42,7 @@ static const char *secret_hint(const char *name)
 }
 
 int cli_parse_args(int argc, char **argv, const opt_spec_t *spec, const char *cmd, args_t *a,
-                      ferr_t *err)
+                   ferr_t *err)
 {
     int only_pos = 0;
     for (int i = 0; i < argc; i++) {
@@ -157,7 +157,9 @@ int cli_concurrency_arg(const args_t *a, int *out, ferr_t *err)
     return 0;
 }
 
-
-#define NO_OPTS_END {NULL, 0, 0}
+#define NO_OPTS_END                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 const opt_spec_t cli_no_opts[] = {HELP_OPT, NO_OPTS_END};
 const opt_spec_t cli_json_opts[] = {{"json", 0, 0}, HELP_OPT, NO_OPTS_END};

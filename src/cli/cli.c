@@ -20,8 +20,8 @@ static const command_t *const families[] = {cli_datastore_commands, cli_transfer
 
 #define NFAMILIES (sizeof families / sizeof *families)
 /* Every command of every family, in order. */
-#define FOR_EACH_COMMAND(c)                                                                    \
-    for (size_t f_ = 0; f_ < NFAMILIES; f_++)                                                  \
+#define FOR_EACH_COMMAND(c)                                                                        \
+    for (size_t f_ = 0; f_ < NFAMILIES; f_++)                                                      \
         for (const command_t *c = families[f_]; c->name; c++)
 
 static void usage(FILE *f)
@@ -34,7 +34,7 @@ static void usage(FILE *f)
             "commands:\n",
             FERRY_VERSION);
     FOR_EACH_COMMAND(c)
-        fprintf(f, "  %s\n", c->usage);
+    fprintf(f, "  %s\n", c->usage);
     fprintf(f, "\n"
                "global options (before or after the command):\n"
                "  --workspace DIR    the workspace (else $FERRY_WORKSPACE, the nearest .ferry/\n"
@@ -56,8 +56,8 @@ static int no_command(int n, char **w, int help)
     if (!strcmp(w[0], "datastore") && (n == 1 || w[1][0] == '-') && help) {
         printf("usage: ferry datastore SUBCOMMAND [args]\n\n");
         FOR_EACH_COMMAND(c)
-            if (!strncmp(c->name, "datastore ", 10))
-                printf("  %s\n", c->usage);
+        if (!strncmp(c->name, "datastore ", 10))
+            printf("  %s\n", c->usage);
         printf("\n'ferry datastore SUBCOMMAND --help' describes each.\n");
         return EXIT_OK;
     }
@@ -80,16 +80,16 @@ static const command_t *find_command(int argc, char **argv, int *used)
     if (argc >= 2 && !strcmp(argv[0], "datastore")) {
         snprintf(two, sizeof two, "datastore %s", argv[1]);
         FOR_EACH_COMMAND(c)
-            if (!strcmp(c->name, two)) {
-                *used = 2;
-                return c;
-            }
-    }
-    FOR_EACH_COMMAND(c)
-        if (!strcmp(c->name, argv[0])) {
-            *used = 1;
+        if (!strcmp(c->name, two)) {
+            *used = 2;
             return c;
         }
+    }
+    FOR_EACH_COMMAND(c)
+    if (!strcmp(c->name, argv[0])) {
+        *used = 1;
+        return c;
+    }
     return NULL;
 }
 

@@ -45,8 +45,10 @@ typedef struct command {
     const char *help;
 } command_t;
 
-
-#define HELP_OPT {"help", 'h', 0}
+#define HELP_OPT                                                                                   \
+    {                                                                                              \
+        "help", 'h', 0                                                                             \
+    }
 extern const opt_spec_t cli_no_opts[];   /* --help only */
 extern const opt_spec_t cli_json_opts[]; /* --json, --help */
 

@@ -30,19 +30,30 @@ static int cmd_init(ctx_t *c, args_t *a, ferr_t *err)
     return 0;
 }
 
-static const opt_spec_t register_opts[] = {
-    {"root", 0, 1},          {"account", 0, 1},
-    {"container", 0, 1},     {"share", 0, 1},
-    {"filesystem", 0, 1},    {"endpoint", 0, 1},
-    {"account-url", 0, 1},   {"protocol", 0, 1},
-    {"ca-file", 0, 1},       {"tenant-id", 0, 1},
-    {"client-id", 0, 1},     {"description", 0, 1},
-    {"account-key-env", 0, 1}, {"account-key-file", 0, 1},
-    {"sas-token-env", 0, 1}, {"sas-token-file", 0, 1},
-    {"client-secret-env", 0, 1}, {"client-secret-file", 0, 1},
-    {"store-secret", 0, 0},  {"create-if-not-exists", 0, 0},
-    {"skip-validation", 0, 0}, {"overwrite", 0, 0},
-    {"help", 'h', 0},        {NULL, 0, 0}};
+static const opt_spec_t register_opts[] = {{"root", 0, 1},
+                                           {"account", 0, 1},
+                                           {"container", 0, 1},
+                                           {"share", 0, 1},
+                                           {"filesystem", 0, 1},
+                                           {"endpoint", 0, 1},
+                                           {"account-url", 0, 1},
+                                           {"protocol", 0, 1},
+                                           {"ca-file", 0, 1},
+                                           {"tenant-id", 0, 1},
+                                           {"client-id", 0, 1},
+                                           {"description", 0, 1},
+                                           {"account-key-env", 0, 1},
+                                           {"account-key-file", 0, 1},
+                                           {"sas-token-env", 0, 1},
+                                           {"sas-token-file", 0, 1},
+                                           {"client-secret-env", 0, 1},
+                                           {"client-secret-file", 0, 1},
+                                           {"store-secret", 0, 0},
+                                           {"create-if-not-exists", 0, 0},
+                                           {"skip-validation", 0, 0},
+                                           {"overwrite", 0, 0},
+                                           {"help", 'h', 0},
+                                           {NULL, 0, 0}};
 
 /* Could v be a secret itself: a SAS, or a long run of base64 that is not a
  * path (a key)? */
@@ -52,8 +63,7 @@ static int secret_like(const char *v)
     size_t n = strlen(v);
     if (strstr(v, "sig=") || !strncmp(v, "sv=", 3) || !strncmp(v, "?sv=", 4))
         return 1;
-    return n >= 40 && strspn(v, b64) == n &&
-           (v[n - 1] == '=' || strchr(v, '+') || !strchr(v, '/'));
+    return n >= 40 && strspn(v, b64) == n && (v[n - 1] == '=' || strchr(v, '+') || !strchr(v, '/'));
 }
 
 /* A --*-env or --*-file flag given the secret instead of where it is: the
@@ -377,10 +387,12 @@ static int cmd_ds_remove(ctx_t *c, args_t *a, ferr_t *err)
     return rc;
 }
 
-
-static const opt_spec_t create_opts[] = {{"file", 'f', 1},          {"overwrite", 0, 0},
-                                         {"skip-validation", 0, 0}, {"create-if-not-exists", 0, 0},
-                                         HELP_OPT,                  {NULL, 0, 0}};
+static const opt_spec_t create_opts[] = {{"file", 'f', 1},
+                                         {"overwrite", 0, 0},
+                                         {"skip-validation", 0, 0},
+                                         {"create-if-not-exists", 0, 0},
+                                         HELP_OPT,
+                                         {NULL, 0, 0}};
 
 const command_t cli_datastore_commands[] = {
     {"init", cmd_init, cli_no_opts, 0, 1, 0, "ferry init [DIR]",

@@ -40,9 +40,8 @@ static int cmd_validate(ctx_t *c, args_t *a, ferr_t *err)
             bad++;
             continue;
         }
-        printf("%s: valid %s (%zu input%s, %zu output%s)\n", a->pos[i],
-               job_format_name(j->format), j->ninputs, j->ninputs == 1 ? "" : "s", j->noutputs,
-               j->noutputs == 1 ? "" : "s");
+        printf("%s: valid %s (%zu input%s, %zu output%s)\n", a->pos[i], job_format_name(j->format),
+               j->ninputs, j->ninputs == 1 ? "" : "s", j->noutputs, j->noutputs == 1 ? "" : "s");
         job_free(j);
     }
     if (bad && a->npos == 1) {
@@ -78,9 +77,13 @@ static int cmd_plan(ctx_t *c, args_t *a, ferr_t *err)
 
 static int cmd_run(ctx_t *c, args_t *a, ferr_t *err)
 {
-    run_opts_t o = {.run_id = opt(a, "run-id"), .work_dir = opt(a, "work-dir"),
-                    .dry_run = flag(a, "dry-run"), .grace = 30, .upload_on = UPLOAD_ALWAYS,
-                    .no_cache = flag(a, "no-cache"), .resume = flag(a, "resume"),
+    run_opts_t o = {.run_id = opt(a, "run-id"),
+                    .work_dir = opt(a, "work-dir"),
+                    .dry_run = flag(a, "dry-run"),
+                    .grace = 30,
+                    .upload_on = UPLOAD_ALWAYS,
+                    .no_cache = flag(a, "no-cache"),
+                    .resume = flag(a, "resume"),
                     .cache_dir = opt(a, "cache-dir"),
                     .cache_size = opt(a, "cache-size")};
     const char *g = opt(a, "grace"), *u = opt(a, "upload-on");
@@ -130,24 +133,29 @@ static int cmd_run(ctx_t *c, args_t *a, ferr_t *err)
     return run_job(a->pos[0], c->ws, &o, err);
 }
 
-
-static const opt_spec_t plan_opts[] = {{"json", 0, 0}, {"run-id", 0, 1}, {"work-dir", 0, 1},
-                                       HELP_OPT, {NULL, 0, 0}};
-static const opt_spec_t run_opts[] = {{"run-id", 0, 1},    {"work-dir", 0, 1},
-                                      {"dry-run", 'n', 0}, {"grace", 0, 1},
-                                      {"upload-on", 0, 1}, {"concurrency", 'j', 1},
-                                      {"cache-dir", 0, 1}, {"cache-size", 0, 1},
-                                      {"sync-every", 0, 1}, {"upload-budget", 0, 1},
+static const opt_spec_t plan_opts[] = {
+    {"json", 0, 0}, {"run-id", 0, 1}, {"work-dir", 0, 1}, HELP_OPT, {NULL, 0, 0}};
+static const opt_spec_t run_opts[] = {{"run-id", 0, 1},
+                                      {"work-dir", 0, 1},
+                                      {"dry-run", 'n', 0},
+                                      {"grace", 0, 1},
+                                      {"upload-on", 0, 1},
+                                      {"concurrency", 'j', 1},
+                                      {"cache-dir", 0, 1},
+                                      {"cache-size", 0, 1},
+                                      {"sync-every", 0, 1},
+                                      {"upload-budget", 0, 1},
                                       {"pass-secret-env", 0, 0},
-                                      {"no-cache", 0, 0},  {"resume", 0, 0}, HELP_OPT,
+                                      {"no-cache", 0, 0},
+                                      {"resume", 0, 0},
+                                      HELP_OPT,
                                       {NULL, 0, 0}};
 
 const command_t cli_job_commands[] = {
     {"validate", cmd_validate, cli_no_opts, 1, -1, 0, "ferry validate JOB...",
      "Checks job files (v2 command jobs, v1 runconfigs; YAML or JSON) without running\n"
      "anything or touching a workspace. Errors say file:line:col and the field."},
-    {"plan", cmd_plan, plan_opts, 1, 1, 1,
-     "ferry plan JOB [--json] [--run-id ID] [--work-dir DIR]",
+    {"plan", cmd_plan, plan_opts, 1, 1, 1, "ferry plan JOB [--json] [--run-id ID] [--work-dir DIR]",
      "Resolves JOB against the workspace and prints what a run would do: each input and\n"
      "output with its datastore, local path and mode, the command and its environment."},
     {"run", cmd_run, run_opts, 1, 1, 1,

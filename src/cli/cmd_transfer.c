@@ -177,18 +177,21 @@ static int cmd_ls(ctx_t *c, args_t *a, ferr_t *err)
     return rc;
 }
 
-
-static const opt_spec_t ls_opts[] = {{"json", 0, 0}, {"delimiter", 'd', 1}, HELP_OPT,
-                                     {NULL, 0, 0}};
-static const opt_spec_t upload_opts[] = {{"target-path", 0, 1},    {"overwrite", 0, 0},
-                                         {"follow-symlinks", 0, 0}, {"concurrency", 'j', 1},
-                                         HELP_OPT,                  {NULL, 0, 0}};
-static const opt_spec_t upload_files_opts[] = {{"target-path", 0, 1}, {"relative-root", 0, 1},
-                                               {"overwrite", 0, 0},   {"concurrency", 'j', 1},
-                                               HELP_OPT,              {NULL, 0, 0}};
-static const opt_spec_t download_opts[] = {{"prefix", 0, 1}, {"overwrite", 0, 0},
-                                           {"concurrency", 'j', 1}, HELP_OPT,
-                                           {NULL, 0, 0}};
+static const opt_spec_t ls_opts[] = {{"json", 0, 0}, {"delimiter", 'd', 1}, HELP_OPT, {NULL, 0, 0}};
+static const opt_spec_t upload_opts[] = {{"target-path", 0, 1},
+                                         {"overwrite", 0, 0},
+                                         {"follow-symlinks", 0, 0},
+                                         {"concurrency", 'j', 1},
+                                         HELP_OPT,
+                                         {NULL, 0, 0}};
+static const opt_spec_t upload_files_opts[] = {{"target-path", 0, 1},
+                                               {"relative-root", 0, 1},
+                                               {"overwrite", 0, 0},
+                                               {"concurrency", 'j', 1},
+                                               HELP_OPT,
+                                               {NULL, 0, 0}};
+static const opt_spec_t download_opts[] = {
+    {"prefix", 0, 1}, {"overwrite", 0, 0}, {"concurrency", 'j', 1}, HELP_OPT, {NULL, 0, 0}};
 
 const command_t cli_transfer_commands[] = {
     {"upload", cmd_upload, upload_opts, 2, 2, 1,

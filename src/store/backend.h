@@ -36,9 +36,9 @@ struct store {
 
 /* One row of the table. */
 struct store_backend {
-    const char *type;     /* in datastores.json and Azure ML YAML: azure_blob */
-    const char *cli_name; /* on the command line: azure-blob */
-    const char *service; /* Azure's service in host names: blob, file, dfs */
+    const char *type;           /* in datastores.json and Azure ML YAML: azure_blob */
+    const char *cli_name;       /* on the command line: azure-blob */
+    const char *service;        /* Azure's service in host names: blob, file, dfs */
     const char *container_word; /* "container", "file share", ...; NULL: none */
     const char *container_key;  /* its key in Azure ML YAML: container_name, ... */
     unsigned caps;              /* enum store_cap */
@@ -51,8 +51,8 @@ struct store_backend {
     int (*validate)(const datastore_t *ds, ferr_t *err);
     /* Optional: URLs it owns (store_url_parse), and whether two datastores
      * reach the same place (store_same_place). */
-    int (*url_parse)(const char *url, const char *name, datastore_t **adhoc, char **path,
-                     const char **why);
+    int (*url_parse)(const store_backend_t *self, const char *url, const char *name,
+                     datastore_t **adhoc, char **path, const char **why);
     int (*same_place)(const datastore_t *a, const datastore_t *b);
     const char *url_forms;
     /* NULL: can be registered, cannot move data yet */

@@ -30,10 +30,8 @@ typedef struct local_store {
 static void local_etag(const struct stat *st, char *buf, size_t n)
 {
     snprintf(buf, n, "%llx-%llx-%lx.%09lx", (unsigned long long)st->st_ino,
-             (unsigned long long)st->st_size, (long)st->st_mtim.tv_sec,
-             (long)st->st_mtim.tv_nsec);
+             (unsigned long long)st->st_size, (long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec);
 }
-
 
 /* A folder's entry, with what lstat said. Sorted by name as a listing
  * names it: a folder's name with its '/', so that "a/b.txt" comes before
@@ -124,8 +122,10 @@ static int walk(local_store_t *ls, const char *rel, int depth, const char *prefi
             if (nl >= pl) {
                 char etag[64];
                 local_etag(st, etag, sizeof etag);
-                store_entry_t e = {.name = name, .size = (uint64_t)st->st_size,
-                                   .mtime = st->st_mtim.tv_sec, .etag = etag};
+                store_entry_t e = {.name = name,
+                                   .size = (uint64_t)st->st_size,
+                                   .mtime = st->st_mtim.tv_sec,
+                                   .etag = etag};
                 rc = fn(ud, &e);
             }
         } else {
@@ -142,12 +142,13 @@ static int walk(local_store_t *ls, const char *rel, int depth, const char *prefi
     return rc;
 }
 
-static int local_list(store_t *s, const char *prefix, const char *delim, store_list_fn fn,
-                      void *ud, ferr_t *err)
+static int local_list(store_t *s, const char *prefix, const char *delim, store_list_fn fn, void *ud,
+                      ferr_t *err)
 {
     local_store_t *ls = (local_store_t *)s;
     if (delim && strcmp(delim, "/"))
-        return ferr_set(err, FERR_UNSUPPORTED, "a local datastore lists with the delimiter '/' only");
+        return ferr_set(err, FERR_UNSUPPORTED,
+                        "a local datastore lists with the delimiter '/' only");
     return walk(ls, "", 0, prefix ? prefix : "", delim != NULL, fn, ud, err);
 }
 
@@ -164,8 +165,7 @@ static int local_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *er
     if (r != 0 && e0 != ENOENT && e0 != ENOTDIR)
         return ferr_errno(err, FERR_IO, e0, "%s", name);
     if (r != 0 || !S_ISREG(st.st_mode))
-        return ferr_set(err, FERR_NOTFOUND, "%s: no such file in datastore %s", name,
-                        s->ds->name);
+        return ferr_set(err, FERR_NOTFOUND, "%s: no such file in datastore %s", name, s->ds->name);
     free(ls->stat_name);
     ls->stat_name = xstrdup(name);
     e->name = ls->stat_name;
@@ -176,7 +176,6 @@ static int local_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *er
     e->md5 = NULL;
     return 0;
 }
-
 
 static int local_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len,
                       int fd, uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
@@ -190,8 +189,8 @@ static int local_read(store_t *s, const char *name, const char *etag, uint64_t o
     int in = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     free(full);
     if (in < 0)
-        return ferr_errno(err, errno == ENOENT ? FERR_NOTFOUND : FERR_IO, errno,
-                          "cannot read %s", name);
+        return ferr_errno(err, errno == ENOENT ? FERR_NOTFOUND : FERR_IO, errno, "cannot read %s",
+                          name);
     int rc = path_copy_range(in, off, fd, fd_off, len, on_bytes, ud);
     int e = errno;
     close(in);
@@ -200,8 +199,8 @@ static int local_read(store_t *s, const char *name, const char *etag, uint64_t o
     return 0;
 }
 
-static int local_write(store_t *s, const char *name, int fd, uint64_t size,
-                       store_bytes_fn on_bytes, void *ud, store_put_t *put, ferr_t *err)
+static int local_write(store_t *s, const char *name, int fd, uint64_t size, store_bytes_fn on_bytes,
+                       void *ud, store_put_t *put, ferr_t *err)
 {
     put->etag[0] = put->md5[0] = 0;
     local_store_t *ls = (local_store_t *)s;

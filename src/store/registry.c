@@ -84,7 +84,10 @@ static void join(char *buf, size_t cap, const char *const *words, size_t n, cons
     buf[0] = 0;
     for (size_t i = 0; i < n && len < cap; i++)
         len += (size_t)snprintf(buf + len, cap - len, "%s%s%s",
-                                i == 0 ? "" : i + 1 == n && last ? last : ", ", pre, words[i]);
+                                i == 0               ? ""
+                                : i + 1 == n && last ? last
+                                                     : ", ",
+                                pre, words[i]);
 }
 
 const char *store_backend_options(const store_backend_t *b)
@@ -128,7 +131,7 @@ int store_url_parse(const char *url, const char *name, datastore_t **adhoc, char
     for (size_t i = 0; i < NBACKENDS; i++) {
         if (!backends[i]->url_parse)
             continue;
-        int rc = backends[i]->url_parse(url, name, adhoc, path, why);
+        int rc = backends[i]->url_parse(backends[i], url, name, adhoc, path, why);
         if (rc != -2)
             return rc;
     }

@@ -116,8 +116,9 @@ static void test_encoding(void)
        "in a JSON file it is not valid JSON (not YAML): %s", err.msg);
     ferr_clear(&err);
     d = load("a: \"\x07\"\n", 0, &err);
-    OK(!d && err.msg && strstr(err.msg, "t.yml:1:5: not valid YAML: control characters are not "
-                                        "allowed (U+0007)"),
+    OK(!d && err.msg &&
+           strstr(err.msg, "t.yml:1:5: not valid YAML: control characters are not "
+                           "allowed (U+0007)"),
        "a control character is named where it is: %s", err.msg);
     ferr_clear(&err);
     d = load("{\n\"a\": \"\\ud83d\\ude00\"}\n", 1, &err);
@@ -150,8 +151,9 @@ static void test_many_keys(void)
     ferr_clear(&err);
     sprintf(p, "k123456: again\n");
     d = load(text, 0, &err);
-    OK(!d && err.msg && strstr(err.msg, "t.yml:400002:1: duplicate key 'k123456' (first at line "
-                                        "123457)"),
+    OK(!d && err.msg &&
+           strstr(err.msg, "t.yml:400002:1: duplicate key 'k123456' (first at line "
+                           "123457)"),
        "a duplicate at the end of them is found: %s", err.msg);
     ferr_clear(&err);
     alarm(0);
@@ -178,8 +180,8 @@ static void test_merge(void)
     doc_node_t *s = d ? doc_get(doc_root(d), "s") : NULL;
     OK(m && m->n == 3 && !strcmp(val(m, "x"), "1") && !strcmp(val(m, "y"), "9"),
        "<<: *b merges, and a key written in the mapping wins: %s", err.msg ? err.msg : "");
-    OK(m && !strcmp(m->pairs[0].key->str, "y") && !strcmp(m->pairs[1].key->str, "x") &&
-           m->n == 3 && !strcmp(m->pairs[2].key->str, "w"),
+    OK(m && !strcmp(m->pairs[0].key->str, "y") && !strcmp(m->pairs[1].key->str, "x") && m->n == 3 &&
+           !strcmp(m->pairs[2].key->str, "w"),
        "merged entries stand where << stood");
     OK(m && !doc_get(m, "<<"), "<< itself is not a key");
     OK(s && s->n == 3 && !strcmp(val(s, "y"), "3") && !strcmp(val(s, "x"), "1") &&

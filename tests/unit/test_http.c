@@ -21,7 +21,8 @@ static void waits(void)
 {
     const http_policy_t p = {.tries = 5, .deadline = 300, .first_backoff = 0.1};
     http_try_t t = {.attempt = 1, .transient = 1, .jitter = 0.5, .now = 1000};
-    OK(http_retry_wait(&p, &t) == 0.1, "the first wait is the first backoff (jitter in the middle)");
+    OK(http_retry_wait(&p, &t) == 0.1,
+       "the first wait is the first backoff (jitter in the middle)");
     t.jitter = 0;
     OK(http_retry_wait(&p, &t) == 0.05, "jitter takes it down to half");
     t.attempt = 3, t.jitter = 0.5;
@@ -53,7 +54,8 @@ static void policy(void)
     setenv("FERRY_RETRIES", "zero", 1);
     unsetenv("FERRY_RETRY_DEADLINE");
     http_policy_from_env(&p);
-    OK(p.tries == 5 && p.deadline == 300, "nonsense or nothing gives the defaults (5 tries, 300 s)");
+    OK(p.tries == 5 && p.deadline == 300,
+       "nonsense or nothing gives the defaults (5 tries, 300 s)");
 }
 
 int main(void)

@@ -28,10 +28,11 @@ int main(void)
     /* errors are made clean: they also reach run manifests, where no log line guards them */
     ferr_t e = FERR_INIT;
     ferr_set(&e, FERR_TRANSFER, "GET %s failed", "http://h/c/x?sv=1&sig=secretsig&se=2");
-    STREQ(e.msg, "GET http://h/c/x?sv=1&sig=REDACTED&se=2 failed", "an error message hides a SAS signature");
+    STREQ(e.msg, "GET http://h/c/x?sv=1&sig=REDACTED&se=2 failed",
+          "an error message hides a SAS signature");
     ferr_wrap(&e, "with key %s", "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsu");
-    OK(e.msg && !strstr(e.msg, "Eby8vd"), "and a registered secret, also in context added later: %s",
-       e.msg ? e.msg : "(null)");
+    OK(e.msg && !strstr(e.msg, "Eby8vd"),
+       "and a registered secret, also in context added later: %s", e.msg ? e.msg : "(null)");
     ferr_clear(&e);
     TAP_DONE();
 }

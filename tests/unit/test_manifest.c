@@ -22,7 +22,8 @@ int main(void)
     char hex[65];
     ferr_t e = FERR_INIT;
     OK(manifest_sha256(f, hex, &e) == 0, "a file is hashed");
-    STREQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "SHA-256 of abc");
+    STREQ(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+          "SHA-256 of abc");
     char rec[160];
     ssize_t l = getxattr(f, "user.ferry.sha256", rec, sizeof rec - 1);
     OK(l > 64, "the hash is recorded beside the file");
@@ -33,7 +34,8 @@ int main(void)
     path_stamp(&st, stamp, sizeof stamp);
     int fl = snprintf(fake, sizeof fake, "%s\n%064d", stamp, 7);
     setxattr(f, "user.ferry.sha256", fake, (size_t)fl, 0);
-    OK(manifest_sha256(f, hex, &e) == 0 && !strncmp(hex, "0000", 4), "an unchanged file's record is used");
+    OK(manifest_sha256(f, hex, &e) == 0 && !strncmp(hex, "0000", 4),
+       "an unchanged file's record is used");
     fp = fopen(f, "a");
     fputs("d", fp);
     fclose(fp);

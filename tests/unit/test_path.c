@@ -7,12 +7,12 @@
 int main(void)
 {
     const char *why;
-    static const char *good[] = {"a", "a/b/c.txt", "with space/ü.txt", "a#b%c+d?e&f",
-                                 "..a/b..", ".hidden", NULL};
+    static const char *good[] = {
+        "a", "a/b/c.txt", "with space/ü.txt", "a#b%c+d?e&f", "..a/b..", ".hidden", NULL};
     for (const char **g = good; *g; g++)
         OK(path_name_safe(*g, &why), "safe: '%s'", *g);
-    static const char *bad[] = {"../x", "a/../../x", "/etc/passwd", "a\\b", "a//b", "./a",
-                                "a/./b", "..", "", "a/\x01", "a/..", NULL};
+    static const char *bad[] = {"../x", "a/../../x", "/etc/passwd", "a\\b", "a//b", "./a", "a/./b",
+                                "..",   "",          "a/\x01",      "a/..", NULL};
     for (const char **b = bad; *b; b++)
         OK(!path_name_safe(*b, &why) && why, "refused: '%s' (%s)", *b, why ? why : "");
 

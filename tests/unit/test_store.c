@@ -139,7 +139,8 @@ static void local_store(void)
     int fd = open(dir, O_RDWR | O_TMPFILE, 0600);
     OK(fd >= 0 && write(fd, "hello", 5) == 5, "a file to write");
     store_put_t put;
-    OK(store_write(s, "new/deep/h.txt", fd, 5, NULL, NULL, &put, &e) == 0, "written under a new folder");
+    OK(store_write(s, "new/deep/h.txt", fd, 5, NULL, NULL, &put, &e) == 0,
+       "written under a new folder");
     char *full = path_join(dir, "new/deep/h.txt");
     struct stat st;
     OK(stat(full, &st) == 0 && st.st_size == 5, "and it is there, whole");

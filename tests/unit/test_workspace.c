@@ -97,7 +97,8 @@ static void yaml(void)
     doc_free(d);
     static const char bad[] = "name: x\ntype: azure_blob\naccount_name: acct\nroot: /tmp\n";
     OK(doc_load_mem(&d, "bad.yml", bad, sizeof bad - 1, 0, &e) == 0 &&
-           datastore_from_doc(&ds, &secret, d, "/tmp", &e) != 0 && strstr(e.msg, "bad.yml:4:7: root"),
+           datastore_from_doc(&ds, &secret, d, "/tmp", &e) != 0 &&
+           strstr(e.msg, "bad.yml:4:7: root"),
        "a root on a blob datastore is refused with its place: %s", e.msg);
     doc_free(d);
     ferr_clear(&e);

@@ -12,11 +12,12 @@
 #include "tap.h"
 #include "xfer.h"
 
-static const char *names[] = {"../evil.txt", "a/../../x.txt", "/abs.txt", "back\\slash.txt",
-                              "ctrl\001.txt", "dir/", "good/ok.txt", "good/x/..", NULL};
+static const char *names[] = {"../evil.txt",     "a/../../x.txt", "/abs.txt",
+                              "back\\slash.txt", "ctrl\001.txt",  "dir/",
+                              "good/ok.txt",     "good/x/..",     NULL};
 
-static int fake_list(store_t *s, const char *prefix, const char *delim, store_list_fn fn,
-                     void *ud, ferr_t *err)
+static int fake_list(store_t *s, const char *prefix, const char *delim, store_list_fn fn, void *ud,
+                     ferr_t *err)
 {
     (void)s, (void)prefix, (void)delim, (void)err;
     for (const char **n = names; *n; n++) {

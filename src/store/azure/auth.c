@@ -1,6 +1,5 @@
 #define _GNU_SOURCE
 
-
 #include <ctype.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -71,8 +70,7 @@ int auth_new(auth_t **out, const datastore_t *ds, ferr_t *err)
             free(v);
         }
         if (!strstr(a->sas, "sig="))
-            rc = ferr_set(err, FERR_CONFIG, "datastore %s: %s has no sig= part", ds->name,
-                          a->desc);
+            rc = ferr_set(err, FERR_CONFIG, "datastore %s: %s has no sig= part", ds->name, a->desc);
     } else if (a->kind == CRED_CLIENT_SECRET) {
         rc = ferr_set(err, FERR_UNSUPPORTED,
                       "datastore %s: service principal (OAuth) credentials are not supported yet",
@@ -196,10 +194,17 @@ static void sb_add(sbuf_t *b, const char *s)
     b->n += l;
 }
 
-static const char *const std_names[] = {
-    "content-encoding", "content-language",  "content-length", "content-md5",
-    "content-type",     "date",              "if-modified-since", "if-match",
-    "if-none-match",    "if-unmodified-since", "range"};
+static const char *const std_names[] = {"content-encoding",
+                                        "content-language",
+                                        "content-length",
+                                        "content-md5",
+                                        "content-type",
+                                        "date",
+                                        "if-modified-since",
+                                        "if-match",
+                                        "if-none-match",
+                                        "if-unmodified-since",
+                                        "range"};
 enum { NSTD = sizeof std_names / sizeof *std_names, STD_CONTENT_LENGTH = 2 };
 
 /* The verb, the standard headers and the canonicalized x-ms-* headers. */
@@ -285,8 +290,7 @@ static void sts_resource(sbuf_t *s, const char *account, const char *url)
 }
 
 char *auth_string_to_sign(const char *account, const char *method, const char *url,
-                          const struct curl_slist *headers, size_t content_length,
-                          const char *date)
+                          const struct curl_slist *headers, size_t content_length, const char *date)
 {
     sbuf_t s = {0};
     sts_headers(&s, method, headers, content_length, date);

@@ -32,5 +32,4 @@ char *auth_string_to_sign(const char *account, const char *method, const char *u
 char *auth_sharedkey_at(const auth_t *a, const char *method, const char *url,
                         const struct curl_slist *headers, size_t content_length, const char *date);
 
-
 #endif

@@ -68,9 +68,8 @@ int azure_from_options(datastore_t *ds, store_option_fn get, void *ud, ferr_t *e
     if (!ds->endpoint && !ds->account_url)
         ds->endpoint = xstrdup("core.windows.net");
     if (!ds->protocol)
-        ds->protocol = xstrdup(ds->account_url && !strncmp(ds->account_url, "http://", 7)
-                                   ? "http"
-                                   : "https");
+        ds->protocol =
+            xstrdup(ds->account_url && !strncmp(ds->account_url, "http://", 7) ? "http" : "https");
     if ((v = get(ud, "ca-file")))
         ds->ca_file = path_absolute(v, NULL);
     return 0;
@@ -143,9 +142,9 @@ const store_backend_t store_backend_azure_file = {
     .validate = file_validate,
 };
 
-static const char *const adls_options[] = {
-    "account", "filesystem", "endpoint", "account-url", "protocol",
-    "ca-file", "tenant-id",  "client-id", NULL};
+static const char *const adls_options[] = {"account",     "filesystem", "endpoint",
+                                           "account-url", "protocol",   "ca-file",
+                                           "tenant-id",   "client-id",  NULL};
 
 const store_backend_t store_backend_adls_gen2 = {
     .type = "azure_data_lake_gen2",

@@ -313,8 +313,8 @@ static int blob_read(store_t *s, const char *name, const char *etag, uint64_t of
         snprintf(im, sizeof im, "If-Match: %s", etag);
         h = curl_slist_append(h, im);
     }
-    rsink_t rs = {.fd = fd, .start = fd_off, .off = fd_off, .len = len, .on_bytes = on_bytes,
-                  .ud = ud};
+    rsink_t rs = {
+        .fd = fd, .start = fd_off, .off = fd_off, .len = len, .on_bytes = on_bytes, .ud = ud};
     /* only a read from the start can be the whole blob, worth hashing here;
      * the engine checks the blocks of a large file itself */
     if (off == 0)
@@ -686,8 +686,8 @@ const store_backend_t store_backend_azure_blob = {
     .service = "blob",
     .container_word = "container",
     .container_key = "container_name",
-    .caps = STORE_CAP_REMOTE | STORE_CAP_PARALLEL_BLOCKS | STORE_CAP_BLOCK_LIST |
-            STORE_CAP_CLONE | STORE_CAP_CHECK | STORE_CAP_MD5 | STORE_CAP_CREDENTIAL,
+    .caps = STORE_CAP_REMOTE | STORE_CAP_PARALLEL_BLOCKS | STORE_CAP_BLOCK_LIST | STORE_CAP_CLONE |
+            STORE_CAP_CHECK | STORE_CAP_MD5 | STORE_CAP_CREDENTIAL,
     .options = blob_options,
     .from_options = azure_from_options,
     .validate = azure_validate,

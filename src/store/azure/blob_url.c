@@ -111,8 +111,8 @@ fail:
 
 /* --- as the azure_blob backend's URL forms --- */
 
-int blob_url_parse_ds(const char *url, const char *name, datastore_t **adhoc, char **path,
-                      const char **why)
+int blob_url_parse_ds(const store_backend_t *self, const char *url, const char *name,
+                      datastore_t **adhoc, char **path, const char **why)
 {
     static const char *const schemes[] = {"https://", "http://", "wasbs://", "wasb://"};
     int known = 0;
@@ -123,7 +123,7 @@ int blob_url_parse_ds(const char *url, const char *name, datastore_t **adhoc, ch
     blob_url_t b;
     if (uri_blob_parse(url, &b, why))
         return -1;
-    datastore_t *ds = datastore_new(name, &store_backend_azure_blob);
+    datastore_t *ds = datastore_new(name, self);
     ds->account = b.account, b.account = NULL;
     ds->container = b.container, b.container = NULL;
     ds->protocol = b.protocol, b.protocol = NULL;

@@ -24,7 +24,6 @@ int64_t parse_http_date(const char *s)
 
 /* --- Azure's XML answers, parsed with expat as the body arrives --- */
 
-
 static void xsink_restart(xsink_t *x, void *ud, XML_StartElementHandler start,
                           XML_EndElementHandler end, XML_CharacterDataHandler text)
 {
@@ -65,8 +64,6 @@ static void xsink_free(xsink_t *x)
 }
 
 /* List Blobs */
-
-
 
 static void lentry_dispose(lentry_t *e)
 {
@@ -287,4 +284,3 @@ int blob_blocklist_parse(const char *xml, size_t n, store_block_fn fn, void *ud)
     blob_blocklist_reset(&p);
     return blob_blocklist_done(&p, xsink_parse(&p.x, xml, n) ? -1 : 0, fn, ud);
 }
-
