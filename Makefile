@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 \
-           -Wno-format-nonliteral -Wwrite-strings
+           -Wno-format-nonliteral -Wwrite-strings -Wconversion
 CPPFLAGS += -Isrc
 LIBS    := -lyaml -lcjson -lcurl -lexpat -lcrypto -lpthread
 

@@ -133,6 +133,11 @@ const char *store_backend_container_word(const store_backend_t *b);
 const char *store_backend_container_key(const store_backend_t *b);
 /* Does this backend take the `datastore register` option (without "--")? */
 int store_backend_takes(const store_backend_t *b, const char *option);
+/* The table's own spelling of option when some backend takes it (all take a
+ * value), else NULL: the command line accepts what any backend takes. */
+const char *store_backend_option(const char *option);
+/* Its register options as a usage line: "--account A --container C" */
+const char *store_backend_usage(const store_backend_t *b);
 /* The register options it takes, for messages: "--account, --container, ..." */
 const char *store_backend_options(const store_backend_t *b);
 /* `datastore register` options, as get(ud, "account") gives them (NULL: not

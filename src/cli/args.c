@@ -63,8 +63,18 @@ int cli_parse_args(int argc, char **argv, const opt_spec_t *spec, const char *cm
             size_t nl = eq ? (size_t)(eq - t - 2) : strlen(t + 2);
             snprintf(name, sizeof name, "%.*s", (int)nl, t + 2);
             for (const opt_spec_t *p = spec; p && p->name; p++)
-                if (!strcmp(p->name, name))
+                if (!strcmp(p->name, name) ||
+                    (!strcmp(p->name, "*backend") && !s && store_backend_option(name))) {
                     s = p;
+                    if (p->name[0] == '*')
+                        break;
+                }
+            if (s && s->name[0] == '*') {
+                /* an option of some backend: named as the table names it */
+                static __thread opt_spec_t any;
+                any = (opt_spec_t){store_backend_option(name), 0, 1};
+                s = &any;
+            }
             if (!s) {
                 const char *hint = secret_hint(name);
                 if (hint)

@@ -106,6 +106,13 @@ static int exit_code_for(const command_t *c, const ferr_t *err)
     }
 }
 
+static void show_help(const command_t *cmd)
+{
+    printf("usage: %s\n\n%s\n", cmd->usage, cmd->help);
+    if (cmd->more_help)
+        cmd->more_help(stdout);
+}
+
 static int progress_arg(const char *v)
 {
     progress_mode_t m;
@@ -175,7 +182,7 @@ static int run_command(const command_t *cmd, const globals_t *g, int used)
     ctx_t c = {.ws_flag = g->ws_flag};
     int rc = cli_parse_args(g->nrest - used, g->rest + used, cmd->opts, cmd->name, &a, &err);
     if (rc == 0 && flag(&a, "help")) {
-        printf("usage: %s\n\n%s\n", cmd->usage, cmd->help);
+        show_help(cmd);
         goto out;
     }
     if (rc == 0 && (a.npos < cmd->min_pos || (cmd->max_pos >= 0 && a.npos > cmd->max_pos)))
@@ -223,7 +230,7 @@ int cli_main(int argc, char **argv)
     if (!cmd)
         code = no_command(g.nrest - skip, g.rest + skip, g.help);
     else if (g.help)
-        printf("usage: %s\n\n%s\n", cmd->usage, cmd->help);
+        show_help(cmd);
     else
         code = run_command(cmd, &g, used + skip);
     free(g.rest);

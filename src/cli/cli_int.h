@@ -5,6 +5,7 @@
 #define FERRY_CLI_INT_H
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 
 #include "error.h"
 #include "store.h"
@@ -43,12 +44,14 @@ typedef struct command {
     int needs_ws;         /* 0 none, 1 read, 2 write */
     const char *usage;
     const char *help;
+    void (*more_help)(FILE *f); /* what the help says that a table knows */
 } command_t;
 
-#define HELP_OPT                                                                                   \
-    {                                                                                              \
-        "help", 'h', 0                                                                             \
-    }
+/* clang-format off */
+#define HELP_OPT {"help", 'h', 0}
+/* In a spec: also every option a storage backend takes (with a value). */
+#define BACKEND_OPTS {"*backend", 0, 1}
+/* clang-format on */
 extern const opt_spec_t cli_no_opts[];   /* --help only */
 extern const opt_spec_t cli_json_opts[]; /* --json, --help */
 

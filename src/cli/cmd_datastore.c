@@ -30,17 +30,8 @@ static int cmd_init(ctx_t *c, args_t *a, ferr_t *err)
     return 0;
 }
 
-static const opt_spec_t register_opts[] = {{"root", 0, 1},
-                                           {"account", 0, 1},
-                                           {"container", 0, 1},
-                                           {"share", 0, 1},
-                                           {"filesystem", 0, 1},
-                                           {"endpoint", 0, 1},
-                                           {"account-url", 0, 1},
-                                           {"protocol", 0, 1},
-                                           {"ca-file", 0, 1},
-                                           {"tenant-id", 0, 1},
-                                           {"client-id", 0, 1},
+/* The options of every backend come from the table (BACKEND_OPTS). */
+static const opt_spec_t register_opts[] = {BACKEND_OPTS,
                                            {"description", 0, 1},
                                            {"account-key-env", 0, 1},
                                            {"account-key-file", 0, 1},
@@ -190,6 +181,15 @@ static int check_access(const datastore_t *ds, const args_t *a, ferr_t *err)
                          "unchecked)",
                          ds->name);
     return 0;
+}
+
+/* The types `datastore register` takes, from the table of backends. */
+static void register_types(FILE *f)
+{
+    for (size_t i = 0; i < store_backend_count(); i++) {
+        const store_backend_t *b = store_backend_at(i);
+        fprintf(f, "  %-22s %s\n", store_backend_cli_name(b), store_backend_usage(b));
+    }
 }
 
 /* An option of `datastore register` for the backend's from_options. */
@@ -398,18 +398,13 @@ const command_t cli_datastore_commands[] = {
     {"init", cmd_init, cli_no_opts, 0, 1, 0, "ferry init [DIR]",
      "Creates a workspace in DIR (default ./.ferry) with its default datastore,\n"
      "workspaceblobstore, a local folder inside the workspace. Commands run below DIR\n"
-     "find it by themselves."},
+     "find it by themselves.",
+     NULL},
     {"datastore register", cmd_register, register_opts, 2, 2, 2,
      "ferry datastore register TYPE NAME [options]",
-     "Registers a datastore. TYPE is local, azure-blob, azure-file or azure-data-lake-gen2.\n"
-     "\n"
-     "  local:                --root DIR [--create-if-not-exists]\n"
-     "  azure-blob:           --account A --container C\n"
-     "  azure-file:           --account A --share S\n"
-     "  azure-data-lake-gen2: --account A --filesystem F [--tenant-id T --client-id C]\n"
-     "  azure types also:     [--endpoint core.windows.net | --account-url URL]\n"
-     "                        [--protocol https|http] [--ca-file PEM] [--create-if-not-exists]\n"
-     "                        [--skip-validation]\n"
+     "Registers a datastore of one of the types below, with its options.\n"
+     "Azure types also take [--endpoint core.windows.net | --account-url URL]\n"
+     "[--protocol https|http] [--ca-file PEM] [--create-if-not-exists] [--skip-validation].\n"
      "\n"
      "Credentials (one of; a secret is never taken on the command line):\n"
      "  --account-key-env VAR    --account-key-file FILE\n"
@@ -418,23 +413,29 @@ const command_t cli_datastore_commands[] = {
      "  --store-secret           copy the secret into the workspace (mode 0600) instead of\n"
      "                           keeping the reference\n"
      "\n"
-     "  --description TEXT   --overwrite   replace a datastore of the same name"},
+     "  --description TEXT   --overwrite   replace a datastore of the same name\n"
+     "\n"
+     "Types:",
+     register_types},
     {"datastore create", cmd_ds_create, create_opts, 0, 0, 2,
      "ferry datastore create --file FILE.yml [--overwrite] [--skip-validation]\n"
      "                       [--create-if-not-exists]",
      "Registers a datastore from Azure ML's datastore YAML (type: azure_blob, azure_file,\n"
      "azure_data_lake_gen2) or type: local with root. An inline secret in credentials is\n"
      "copied into the workspace (mode 0600). Access to a blob container is checked first\n"
-     "unless --skip-validation."},
+     "unless --skip-validation.",
+     NULL},
     {"datastore list", cmd_ds_list, cli_json_opts, 0, 0, 1, "ferry datastore list [--json]",
-     "Lists the workspace's datastores."},
+     "Lists the workspace's datastores.", NULL},
     {"datastore show", cmd_ds_show, cli_json_opts, 1, 1, 1, "ferry datastore show NAME [--json]",
-     "Shows one datastore. Secrets are never shown, only where they come from."},
+     "Shows one datastore. Secrets are never shown, only where they come from.", NULL},
     {"datastore set-default", cmd_ds_set_default, cli_no_opts, 1, 1, 2,
-     "ferry datastore set-default NAME", "Makes NAME the default datastore (outputs go there)."},
+     "ferry datastore set-default NAME", "Makes NAME the default datastore (outputs go there).",
+     NULL},
     {"datastore get-default", cmd_ds_get_default, cli_no_opts, 0, 0, 1,
-     "ferry datastore get-default", "Prints the default datastore's name."},
+     "ferry datastore get-default", "Prints the default datastore's name.", NULL},
     {"datastore remove", cmd_ds_remove, cli_no_opts, 1, 1, 2, "ferry datastore remove NAME",
      "Unregisters NAME. Its data is not touched; a secret ferry stored for it is deleted.\n"
-     "Removing the default datastore leaves the workspace without one (it says so)."},
-    {NULL, NULL, NULL, 0, 0, 0, NULL, NULL}};
+     "Removing the default datastore leaves the workspace without one (it says so).",
+     NULL},
+    {NULL, NULL, NULL, 0, 0, 0, NULL, NULL, NULL}};

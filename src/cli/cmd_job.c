@@ -154,10 +154,12 @@ static const opt_spec_t run_opts[] = {{"run-id", 0, 1},
 const command_t cli_job_commands[] = {
     {"validate", cmd_validate, cli_no_opts, 1, -1, 0, "ferry validate JOB...",
      "Checks job files (v2 command jobs, v1 runconfigs; YAML or JSON) without running\n"
-     "anything or touching a workspace. Errors say file:line:col and the field."},
+     "anything or touching a workspace. Errors say file:line:col and the field.",
+     NULL},
     {"plan", cmd_plan, plan_opts, 1, 1, 1, "ferry plan JOB [--json] [--run-id ID] [--work-dir DIR]",
      "Resolves JOB against the workspace and prints what a run would do: each input and\n"
-     "output with its datastore, local path and mode, the command and its environment."},
+     "output with its datastore, local path and mode, the command and its environment.",
+     NULL},
     {"run", cmd_run, run_opts, 1, 1, 1,
      "ferry run JOB [--run-id ID] [--work-dir DIR] [--dry-run] [--grace S]\n"
      "              [--upload-on always|success|failure] [-j N]\n"
@@ -181,5 +183,6 @@ const command_t cli_job_commands[] = {
      "--pass-secret-env keeps variables that hold datastore secrets in the command's\n"
      "environment (by default they are removed).\n"
      "A run id is used once: a work dir that holds a manifest.json is refused, unless\n"
-     "--resume runs the job again there (staged inputs and outputs are kept)."},
-    {NULL, NULL, NULL, 0, 0, 0, NULL, NULL}};
+     "--resume runs the job again there (staged inputs and outputs are kept).",
+     NULL},
+    {NULL, NULL, NULL, 0, 0, 0, NULL, NULL, NULL}};

@@ -201,13 +201,15 @@ const command_t cli_transfer_commands[] = {
      "Symlinks are skipped (with a warning) unless --follow-symlinks; devices and pipes\n"
      "always are; empty folders are not carried (object stores have no folders). A large\n"
      "file goes in blocks; those the blob already holds (staged by an interrupted upload,\n"
-     "or unchanged) are not sent again. -j/--concurrency N: transfers at once."},
+     "or unchanged) are not sent again. -j/--concurrency N: transfers at once.",
+     NULL},
     {"upload-files", cmd_upload_files, upload_files_opts, 2, -1, 1,
      "ferry upload-files NAME FILE... [--target-path P] [--relative-root DIR] [--overwrite]\n"
      "                   [-j N]",
      "Uploads files to P/<path below the files' common folder> (one file: P/<its name>),\n"
      "as the v1 SDK's upload_files does, or with --relative-root to P/<path below DIR>.\n"
-     "Two files that would land on one name are refused before anything is uploaded."},
+     "Two files that would land on one name are refused before anything is uploaded.",
+     NULL},
     {"download", cmd_download, download_opts, 2, 2, 1,
      "ferry download NAME TARGET_DIR [--prefix P] [--overwrite] [-j N]",
      "Downloads every file whose name starts with P to TARGET_DIR/<full name>. Without\n"
@@ -216,8 +218,10 @@ const command_t cli_transfer_commands[] = {
      "TARGET_DIR is refused and nothing is written for it. A large file interrupted\n"
      "part-way (killed, or the network gone) is resumed by the next download of the same\n"
      "blob. -j/--concurrency N: transfers at once (default 16 for a remote store, 2 per\n"
-     "core for a local one). A prefix that matches nothing is an error (exit 1)."},
+     "core for a local one). A prefix that matches nothing is an error (exit 1).",
+     NULL},
     {"ls", cmd_ls, ls_opts, 1, 2, 1, "ferry ls NAME [PREFIX] [--json] [--delimiter /]",
      "Lists files (size, modified time, name) whose name starts with PREFIX. With\n"
-     "--delimiter /, lists one level: the files there and each folder once."},
-    {NULL, NULL, NULL, 0, 0, 0, NULL, NULL}};
+     "--delimiter /, lists one level: the files there and each folder once.",
+     NULL},
+    {NULL, NULL, NULL, 0, 0, 0, NULL, NULL, NULL}};

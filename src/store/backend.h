@@ -42,8 +42,10 @@ struct store_backend {
     const char *container_word; /* "container", "file share", ...; NULL: none */
     const char *container_key;  /* its key in Azure ML YAML: container_name, ... */
     unsigned caps;              /* enum store_cap */
-    /* `datastore register` options it takes, without "--"; NULL-terminated */
+    /* `datastore register` options it takes, without "--"; NULL-terminated;
+     * and how its help shows them */
     const char *const *options;
+    const char *usage;
     /* Fills ds from `datastore register` options (get returns NULL for an
      * option not given); the backend's defaults too. */
     int (*from_options)(datastore_t *ds, store_option_fn get, void *ud, ferr_t *err);

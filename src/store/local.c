@@ -367,6 +367,7 @@ const store_backend_t store_backend_local = {
     .cli_name = "local",
     .caps = STORE_CAP_CLONE,
     .options = local_options,
+    .usage = "--root DIR [--create-if-not-exists]",
     .from_options = local_from_options,
     .validate = local_validate,
     .open = local_open,

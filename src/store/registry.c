@@ -180,3 +180,17 @@ char *store_location(const datastore_t *ds)
                      ds->account ? ds->account : "", ds->backend->service,
                      ds->endpoint ? ds->endpoint : "", ds->container ? ds->container : "");
 }
+
+const char *store_backend_option(const char *option)
+{
+    for (size_t i = 0; i < NBACKENDS; i++)
+        for (const char *const *o = backends[i]->options; o && *o; o++)
+            if (!strcmp(*o, option))
+                return *o;
+    return NULL;
+}
+
+const char *store_backend_usage(const store_backend_t *b)
+{
+    return b->usage ? b->usage : "";
+}

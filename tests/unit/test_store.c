@@ -60,6 +60,10 @@ static void table(void)
        "capabilities: blob is remote with parallel blocks, a folder is not remote");
     OK(store_backend_takes(b, "container") && !store_backend_takes(b, "root"),
        "blob takes --container, not --root");
+    OK(store_backend_option("share") && !strcmp(store_backend_option("share"), "share") &&
+           !store_backend_option("bogus"),
+       "the command line takes every option some backend takes, and no other");
+    STREQ(store_backend_usage(b), "--account A --container C", "a backend's usage line");
     STREQ(store_backend_misused(store_backend_folder(), opts_local, NULL), "account",
           "--account misused on a local datastore is named");
     STREQ(store_backend_container_key(store_backend_find("azure_file")), "file_share_name",

@@ -138,6 +138,7 @@ const store_backend_t store_backend_azure_file = {
     .container_key = "file_share_name",
     .caps = STORE_CAP_REMOTE | STORE_CAP_CREDENTIAL,
     .options = file_options,
+    .usage = "--account A --share S",
     .from_options = azure_from_options,
     .validate = file_validate,
 };
@@ -154,6 +155,7 @@ const store_backend_t store_backend_adls_gen2 = {
     .container_key = "filesystem",
     .caps = STORE_CAP_REMOTE | STORE_CAP_HNS | STORE_CAP_CREDENTIAL,
     .options = adls_options,
+    .usage = "--account A --filesystem F [--tenant-id T --client-id C]",
     .from_options = azure_from_options,
     .validate = azure_validate,
 };

@@ -689,6 +689,7 @@ const store_backend_t store_backend_azure_blob = {
     .caps = STORE_CAP_REMOTE | STORE_CAP_PARALLEL_BLOCKS | STORE_CAP_BLOCK_LIST | STORE_CAP_CLONE |
             STORE_CAP_CHECK | STORE_CAP_MD5 | STORE_CAP_CREDENTIAL,
     .options = blob_options,
+    .usage = "--account A --container C",
     .from_options = azure_from_options,
     .validate = azure_validate,
     .url_parse = blob_url_parse_ds,
