@@ -90,16 +90,6 @@ int datastore_name_ok(const char *name)
     return 1;
 }
 
-int datastore_env_name_ok(const char *name)
-{
-    if (!name || !(isalpha((unsigned char)*name) || *name == '_'))
-        return 0;
-    for (const char *p = name; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '_')
-            return 0;
-    return 1;
-}
-
 int datastore_validate(const datastore_t *ds, ferr_t *err)
 {
     if (ds->name && strlen(ds->name) > DATASTORE_NAME_MAX)
@@ -111,35 +101,4 @@ int datastore_validate(const datastore_t *ds, ferr_t *err)
                         "datastore name '%s': use letters, digits and '_' only (as Azure ML does)",
                         ds->name ? ds->name : "");
     return store_validate(ds, err);
-}
-
-int datastore_secret(const datastore_t *ds, char **out, ferr_t *err)
-{
-    *out = NULL;
-    if (ds->cred_kind == CRED_NONE)
-        return 0;
-    const char *what = cred_names[ds->cred_kind];
-    if (ds->inline_secret) {
-        *out = xstrdup(ds->inline_secret);
-    } else if (ds->cred_source == CRED_FROM_ENV) {
-        if (!datastore_env_name_ok(ds->cred_ref))
-            return ferr_set(err, FERR_CONFIG,
-                            "datastore %s: its %s is to be read from an environment variable, "
-                            "but what is recorded is no variable name (not shown); register it "
-                            "again with the variable's name",
-                            ds->name, what);
-        const char *v = getenv(ds->cred_ref);
-        if (!v || !*v)
-            return ferr_set(err, FERR_CONFIG,
-                            "datastore %s: its %s is read from $%s, which is not set", ds->name,
-                            what, ds->cred_ref);
-        *out = xstrdup(v);
-    } else {
-        size_t len;
-        if (path_read_all(ds->cred_ref, out, &len, err))
-            return ferr_wrap(err, "datastore %s: cannot read its %s", ds->name, what);
-        while (len && ((*out)[len - 1] == '\n' || (*out)[len - 1] == '\r'))
-            (*out)[--len] = 0;
-    }
-    return 0;
 }

@@ -453,27 +453,3 @@ int workspace_set_default(workspace_t *ws, const char *name, ferr_t *err)
     free(old);
     return 0;
 }
-
-int workspace_store_secret(workspace_t *ws, datastore_t *ds, const char *secret, ferr_t *err)
-{
-    char *dir = path_join(ws->dir, "secrets");
-    if (path_mkdirs(dir, 0700, err)) {
-        free(dir);
-        return -1;
-    }
-    chmod(dir, 0700);
-    char *file = NULL;
-    if (asprintf(&file, "%s/%s.%s", dir, ds->name, cred_kind_name(ds->cred_kind)) < 0)
-        file = NULL;
-    free(dir);
-    if (!file)
-        return ferr_set(err, FERR_INTERNAL, "out of memory");
-    if (path_write_atomic(file, secret, strlen(secret), 0600, err)) {
-        free(file);
-        return -1;
-    }
-    free(ds->cred_ref);
-    ds->cred_ref = file;
-    ds->cred_source = CRED_STORED;
-    return 0;
-}
