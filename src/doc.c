@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "xalloc.h"
+
 /* Strings found by hash: each slot holds a string's hash and 1 + its index
  * in the caller's array, whose strings the caller's name function gives.
  * Keeps key and anchor look-ups linear in the size of the file. */
@@ -90,7 +92,7 @@ static int ix_add(strindex_t *ix, const char *s, size_t i, ix_name_fn name, cons
 {
     if ((ix->n + 1) * 4 > ix->cap * 3) {
         size_t cap = ix->cap ? ix->cap * 2 : 16;
-        struct ix_slot *big = calloc(cap, sizeof *big);
+        struct ix_slot *big = xcalloc(cap, sizeof *big);
         if (!big)
             return -1;
         for (size_t k = 0; k < ix->cap; k++) {
@@ -124,13 +126,13 @@ static doc_node_t *node_new(doc_t *d, doc_kind_t kind, yaml_mark_t mark)
 {
     if (d->nall == d->capall) {
         size_t cap = d->capall ? d->capall * 2 : 64;
-        doc_node_t **n = realloc(d->all, cap * sizeof *n);
+        doc_node_t **n = xrealloc(d->all, cap * sizeof *n);
         if (!n)
             return NULL;
         d->all = n;
         d->capall = cap;
     }
-    doc_node_t *node = calloc(1, sizeof *node);
+    doc_node_t *node = xcalloc(1, sizeof *node);
     if (!node)
         return NULL;
     node->kind = kind;
@@ -176,13 +178,13 @@ static int add_anchor(doc_t *d, const char *name, doc_node_t *n)
     }
     if (d->nanchors == d->capanchors) {
         size_t cap = d->capanchors ? d->capanchors * 2 : 16;
-        struct anchor *a = realloc(d->anchors, cap * sizeof *a);
+        struct anchor *a = xrealloc(d->anchors, cap * sizeof *a);
         if (!a)
             return -1;
         d->anchors = a;
         d->capanchors = cap;
     }
-    char *copy = strdup(name);
+    char *copy = xstrdup(name);
     if (!copy)
         return -1;
     d->anchors[d->nanchors] = (struct anchor){copy, n};
@@ -282,7 +284,7 @@ static int build_alias(doc_t *d, yaml_event_t *ev, int level, doc_node_t **out, 
 static int build_scalar(doc_t *d, yaml_event_t *ev, doc_node_t **out, ferr_t *err)
 {
     doc_node_t *n = node_new(d, DOC_SCALAR, ev->start_mark);
-    if (!n || !(n->str = strndup((char *)ev->data.scalar.value, ev->data.scalar.length)))
+    if (!n || !(n->str = xstrndup((char *)ev->data.scalar.value, ev->data.scalar.length)))
         return ferr_set(err, FERR_INTERNAL, "out of memory");
     n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
     if (ev->data.scalar.tag && strcmp((char *)ev->data.scalar.tag, "!") == 0)
@@ -336,7 +338,7 @@ static int merge_one(doc_t *d, mapbuild_t *m, const doc_node_t *src, ferr_t *err
                              DOC_MAX_MERGED);
         if (m->nmerged == m->capmerged) {
             size_t cap = m->capmerged ? m->capmerged * 2 : 8;
-            doc_pair_t *g = realloc(m->merged, cap * sizeof *g);
+            doc_pair_t *g = xrealloc(m->merged, cap * sizeof *g);
             if (!g)
                 return ferr_set(err, FERR_INTERNAL, "out of memory");
             m->merged = g;
@@ -370,7 +372,7 @@ static int map_merge(doc_t *d, mapbuild_t *m, ferr_t *err)
     }
     if (!m->nmerged)
         return 0;
-    doc_pair_t *all = malloc((n->n + m->nmerged) * sizeof *all);
+    doc_pair_t *all = xmalloc((n->n + m->nmerged) * sizeof *all);
     if (!all)
         return ferr_set(err, FERR_INTERNAL, "out of memory");
     if (n->n) {
@@ -415,7 +417,7 @@ static int map_entry(doc_t *d, yaml_parser_t *p, mapbuild_t *m, doc_node_t *key,
     }
     if (n->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 8;
-        doc_pair_t *g = realloc(n->pairs, cap * sizeof *g);
+        doc_pair_t *g = xrealloc(n->pairs, cap * sizeof *g);
         if (!g)
             return ferr_set(err, FERR_INTERNAL, "out of memory");
         n->pairs = g;
@@ -435,7 +437,7 @@ static int seq_item(mapbuild_t *m, doc_node_t *c, ferr_t *err)
     doc_node_t *n = m->n;
     if (n->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 8;
-        doc_node_t **g = realloc(n->items, cap * sizeof *g);
+        doc_node_t **g = xrealloc(n->items, cap * sizeof *g);
         if (!g)
             return ferr_set(err, FERR_INTERNAL, "out of memory");
         n->items = g;
@@ -567,8 +569,8 @@ int doc_load_mem(doc_t **out, const char *name, const char *text, size_t len, in
                  ferr_t *err)
 {
     *out = NULL;
-    doc_t *d = calloc(1, sizeof *d);
-    if (!d || !(d->name = strdup(name))) {
+    doc_t *d = xcalloc(1, sizeof *d);
+    if (!d || !(d->name = xstrdup(name))) {
         free(d);
         return ferr_set(err, FERR_INTERNAL, "out of memory");
     }
@@ -645,7 +647,7 @@ int doc_load_file(doc_t **out, const char *path, ferr_t *err)
                 fclose(f);
                 return ferr_set(err, FERR_CONFIG, "%s: larger than 64 MiB; not a job file", path);
             }
-            char *nb = realloc(buf, cap);
+            char *nb = xrealloc(buf, cap);
             if (!nb) {
                 free(buf);
                 fclose(f);

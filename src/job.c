@@ -72,6 +72,7 @@ void job_free(job_t *j)
         free(j->ignored[i]);
     free(j->ignored);
     job_problems_free(j->problems, j->nproblems);
+    free(j->problem_codes);
     free(j->command);
     free(j->code);
     free(j->file);
@@ -297,9 +298,9 @@ void job_note(job_t *j, ferr_t *err)
         ferr_clear(err);
         return;
     }
-    if (!j->nproblems)
-        j->problem_code = err->code ? err->code : FERR_CONFIG;
     j->problems = xreallocarray(j->problems, j->nproblems + 1, sizeof *j->problems);
+    j->problem_codes = xreallocarray(j->problem_codes, j->nproblems + 1, sizeof(int));
+    j->problem_codes[j->nproblems] = err->code ? err->code : FERR_CONFIG;
     j->problems[j->nproblems++] = err->msg ? err->msg : xstrdup("unknown error");
     err->msg = NULL;
     ferr_clear(err);
@@ -331,6 +332,7 @@ static void sort_problems(job_t *j)
 {
     for (size_t i = 1; i < j->nproblems; i++) {
         char *m = j->problems[i];
+        int code = j->problem_codes[i];
         long l, c;
         problem_place(j, m, &l, &c);
         size_t k = i;
@@ -340,9 +342,11 @@ static void sort_problems(job_t *j)
             if (pl < l || (pl == l && pc <= c))
                 break;
             j->problems[k] = j->problems[k - 1];
+            j->problem_codes[k] = j->problem_codes[k - 1];
             k--;
         }
         j->problems[k] = m;
+        j->problem_codes[k] = code;
     }
 }
 
@@ -368,11 +372,13 @@ static int job_from_doc(job_t *j, const char *name, ferr_t *err)
         sort_problems(j);
     if (j->more_problems) {
         j->problems = xreallocarray(j->problems, j->nproblems + 1, sizeof *j->problems);
+        j->problem_codes = xreallocarray(j->problem_codes, j->nproblems + 1, sizeof(int));
+        j->problem_codes[j->nproblems] = FERR_CONFIG;
         j->problems[j->nproblems++] =
             xasprintf("%s: %zu more problems not shown", doc_name(j->doc), j->more_problems);
     }
     if (j->nproblems)
-        return ferr_set(err, j->problem_code, "%s", j->problems[0]);
+        return ferr_set(err, j->problem_codes[0], "%s", j->problems[0]);
     if (!j->code)
         j->code = xstrdup(j->dir);
     return 0;

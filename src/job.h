@@ -49,8 +49,8 @@ typedef struct job {
     size_t nignored;
     /* what was wrong, each with its file:line:col, in the order found */
     char **problems;
+    int *problem_codes; /* each one's ferr code */
     size_t nproblems;
-    int problem_code;     /* the first one's */
     size_t more_problems; /* past the ones kept */
 } job_t;
 

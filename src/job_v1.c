@@ -347,13 +347,15 @@ int job_parse_v1(job_t *j, const doc_node_t *r, ferr_t *err)
         job_note(j, err);
     if (job_parse_env_map(j, doc_get(r, "environmentVariables"), "environmentVariables", err))
         job_note(j, err);
+    size_t before = j->nproblems;
     v1_datarefs(j, r, err);
+    /* arguments name data references: checked only when all were read */
+    int refs_ok = before == j->nproblems;
     if (v1_timeout(j, r, err))
         job_note(j, err);
-    size_t before = j->nproblems;
     if (v1_command(j, r, interp, err))
         job_note(j, err);
-    else if (before == j->nproblems && v1_arguments(j, r, err))
+    else if (refs_ok && v1_arguments(j, r, err))
         job_note(j, err);
     return j->nproblems ? -1 : 0;
 }

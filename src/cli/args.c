@@ -62,17 +62,18 @@ int cli_parse_args(int argc, char **argv, const opt_spec_t *spec, const char *cm
             const char *eq = strchr(t + 2, '=');
             size_t nl = eq ? (size_t)(eq - t - 2) : strlen(t + 2);
             snprintf(name, sizeof name, "%.*s", (int)nl, t + 2);
-            for (const opt_spec_t *p = spec; p && p->name; p++)
-                if (!strcmp(p->name, name) ||
-                    (!strcmp(p->name, "*backend") && !s && store_backend_option(name))) {
+            int backends = 0;
+            for (const opt_spec_t *p = spec; p && p->name; p++) {
+                if (p->name[0] == '*')
+                    backends = 1; /* BACKEND_OPTS: a placeholder, never a name */
+                else if (!strcmp(p->name, name))
                     s = p;
-                    if (p->name[0] == '*')
-                        break;
-                }
-            if (s && s->name[0] == '*') {
-                /* an option of some backend: named as the table names it */
+            }
+            const char *bo = !s && backends ? store_backend_option(name) : NULL;
+            if (bo) {
+                /* an option of some backend (each takes a value), named as the table does */
                 static __thread opt_spec_t any;
-                any = (opt_spec_t){store_backend_option(name), 0, 1};
+                any = (opt_spec_t){bo, 0, 1};
                 s = &any;
             }
             if (!s) {

@@ -21,7 +21,7 @@
 static int cmd_validate(ctx_t *c, args_t *a, ferr_t *err)
 {
     (void)c;
-    int bad = 0;
+    int bad = 0, code = FERR_CONFIG;
     char *last = NULL;
     for (int i = 0; i < a->npos; i++) {
         job_t *j;
@@ -36,6 +36,8 @@ static int cmd_validate(ctx_t *c, args_t *a, ferr_t *err)
                 last = xstrdup(problems[k]);
             }
             job_problems_free(problems, n);
+            /* a feature not built yet makes the file unusable here: a config error too */
+            code = e1.code == FERR_UNSUPPORTED ? FERR_CONFIG : e1.code;
             ferr_clear(&e1);
             bad++;
             continue;
@@ -45,8 +47,7 @@ static int cmd_validate(ctx_t *c, args_t *a, ferr_t *err)
         job_free(j);
     }
     if (bad && a->npos == 1) {
-        /* a feature not built yet makes the file unusable here: a config error too */
-        ferr_set(err, FERR_CONFIG, "%s", last);
+        ferr_set(err, code, "%s", last); /* a file not there or unreadable: exit 1 */
     } else if (bad) {
         log_error("%s", last);
         ferr_set(err, FERR_CONFIG, "%d of %d files are not valid", bad, a->npos);

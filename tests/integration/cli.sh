@@ -89,3 +89,11 @@ f ls "$(printf 'no\nsuch')"
 expect_rc 1 "an unknown datastore with a newline in its name"
 expect_eq "$(wc -l <"$ERR")" "1" "is reported on one line"
 expect_err 'no datastore named no\nsuch' "with the newline escaped"
+# the placeholder for backends' options is no option itself (it crashed)
+f datastore register azure-blob foo '--*backend' v
+expect_rc 2 "'--*backend' is an unknown option, not a crash"
+expect_err "unknown option --*backend" "and is named"
+# a job file that is not there: exit 1 (not a job's problem: exit 2)
+f validate "$T/no-such-job.yml"
+expect_rc 1 "validate of a missing file exits 1"
+expect_err "no-such-job.yml: No such file or directory" "and says so"
