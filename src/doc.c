@@ -93,8 +93,6 @@ static int ix_add(strindex_t *ix, const char *s, size_t i, ix_name_fn name, cons
     if ((ix->n + 1) * 4 > ix->cap * 3) {
         size_t cap = ix->cap ? ix->cap * 2 : 16;
         struct ix_slot *big = xcalloc(cap, sizeof *big);
-        if (!big)
-            return -1;
         for (size_t k = 0; k < ix->cap; k++) {
             if (!ix->slot[k].at)
                 continue;
@@ -127,14 +125,10 @@ static doc_node_t *node_new(doc_t *d, doc_kind_t kind, yaml_mark_t mark)
     if (d->nall == d->capall) {
         size_t cap = d->capall ? d->capall * 2 : 64;
         doc_node_t **n = xrealloc(d->all, cap * sizeof *n);
-        if (!n)
-            return NULL;
         d->all = n;
         d->capall = cap;
     }
     doc_node_t *node = xcalloc(1, sizeof *node);
-    if (!node)
-        return NULL;
     node->kind = kind;
     node->line = (int)mark.line + 1;
     node->col = (int)mark.column + 1;
@@ -179,14 +173,10 @@ static int add_anchor(doc_t *d, const char *name, doc_node_t *n)
     if (d->nanchors == d->capanchors) {
         size_t cap = d->capanchors ? d->capanchors * 2 : 16;
         struct anchor *a = xrealloc(d->anchors, cap * sizeof *a);
-        if (!a)
-            return -1;
         d->anchors = a;
         d->capanchors = cap;
     }
     char *copy = xstrdup(name);
-    if (!copy)
-        return -1;
     d->anchors[d->nanchors] = (struct anchor){copy, n};
     if (ix_add(&d->anchor_ix, copy, d->nanchors, anchor_name, d)) {
         free(copy);
@@ -339,8 +329,6 @@ static int merge_one(doc_t *d, mapbuild_t *m, const doc_node_t *src, ferr_t *err
         if (m->nmerged == m->capmerged) {
             size_t cap = m->capmerged ? m->capmerged * 2 : 8;
             doc_pair_t *g = xrealloc(m->merged, cap * sizeof *g);
-            if (!g)
-                return ferr_set(err, FERR_INTERNAL, "out of memory");
             m->merged = g;
             m->capmerged = cap;
         }
@@ -373,8 +361,6 @@ static int map_merge(doc_t *d, mapbuild_t *m, ferr_t *err)
     if (!m->nmerged)
         return 0;
     doc_pair_t *all = xmalloc((n->n + m->nmerged) * sizeof *all);
-    if (!all)
-        return ferr_set(err, FERR_INTERNAL, "out of memory");
     if (n->n) {
         memcpy(all, n->pairs, m->merge_at * sizeof *all);
         memcpy(all + m->merge_at + m->nmerged, n->pairs + m->merge_at,
@@ -418,8 +404,6 @@ static int map_entry(doc_t *d, yaml_parser_t *p, mapbuild_t *m, doc_node_t *key,
     if (n->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 8;
         doc_pair_t *g = xrealloc(n->pairs, cap * sizeof *g);
-        if (!g)
-            return ferr_set(err, FERR_INTERNAL, "out of memory");
         n->pairs = g;
         m->cap = cap;
     }
@@ -432,21 +416,18 @@ static int map_entry(doc_t *d, yaml_parser_t *p, mapbuild_t *m, doc_node_t *key,
     return 0;
 }
 
-static int seq_item(mapbuild_t *m, doc_node_t *c, ferr_t *err)
+static void seq_item(mapbuild_t *m, doc_node_t *c)
 {
     doc_node_t *n = m->n;
     if (n->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 8;
         doc_node_t **g = xrealloc(n->items, cap * sizeof *g);
-        if (!g)
-            return ferr_set(err, FERR_INTERNAL, "out of memory");
         n->items = g;
         m->cap = cap;
     }
     n->items[n->n++] = c;
     if (c->levels + 1 > m->levels)
         m->levels = c->levels + 1;
-    return 0;
 }
 
 /* The children of a mapping or list, through its end event. */
@@ -467,7 +448,7 @@ static int build_children(doc_t *d, yaml_parser_t *p, mapbuild_t *m, int level, 
         yaml_event_delete(&child);
         if (r)
             return -1;
-        r = is_map ? map_entry(d, p, m, c, merge, level, err) : seq_item(m, c, err);
+        r = is_map ? map_entry(d, p, m, c, merge, level, err) : (seq_item(m, c), 0);
         if (r)
             return -1;
     }
@@ -648,11 +629,6 @@ int doc_load_file(doc_t **out, const char *path, ferr_t *err)
                 return ferr_set(err, FERR_CONFIG, "%s: larger than 64 MiB; not a job file", path);
             }
             char *nb = xrealloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return ferr_set(err, FERR_INTERNAL, "out of memory");
-            }
             buf = nb;
         }
         size_t r = fread(buf + len, 1, cap - len, f);

@@ -99,8 +99,6 @@ char *http_escape(const char *s, int keep_slash)
     static const char hex[] = "0123456789ABCDEF";
     size_t n = strlen(s);
     char *out = xmalloc(n * 3 + 1), *o = out;
-    if (!out)
-        return NULL;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~' ||
             (keep_slash && *p == '/')) {
@@ -148,8 +146,6 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
     if (s->resp->body_len + len > KEEP_BODY_MAX)
         return len; /* keep the start; enough for any error message */
     char *nb = xrealloc(s->resp->body, s->resp->body_len + len + 1);
-    if (!nb)
-        return 0;
     s->resp->body = nb;
     memcpy(nb + s->resp->body_len, p, len);
     s->resp->body_len += len;

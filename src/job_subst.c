@@ -25,8 +25,6 @@ static int subst_generic(const char *text, const char *open, const char *close, 
     *bad = NULL;
     size_t cap = strlen(text) + 64, len = 0;
     char *buf = xmalloc(cap);
-    if (!buf)
-        return -1;
     const char *p = text;
     size_t ol = strlen(open);
     while (*p) {
@@ -41,8 +39,6 @@ static int subst_generic(const char *text, const char *open, const char *close, 
         if (len + chunk + 1 > cap) {
             cap = (len + chunk + 1) * 2;
             char *nb = xrealloc(buf, cap);
-            if (!nb)
-                goto fail;
             buf = nb;
         }
         memcpy(buf + len, p, chunk);
@@ -89,8 +85,6 @@ static int subst_generic(const char *text, const char *open, const char *close, 
         if (len + vl + 1 > cap) {
             cap = (len + vl + 1) * 2;
             char *nb = xrealloc(buf, cap);
-            if (!nb)
-                goto fail;
             buf = nb;
         }
         memcpy(buf + len, val, vl);

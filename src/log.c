@@ -60,8 +60,6 @@ void log_add_secret(const char *secret)
         if (strcmp(secrets[i], secret) == 0)
             return;
     char **n = xrealloc(secrets, (nsecrets + 1) * sizeof *n);
-    if (!n)
-        return;
     secrets = n;
     secrets[nsecrets++] = xstrdup(secret);
 }
@@ -74,8 +72,6 @@ static void replace_all(char **s, const char *needle, const char *with)
     while ((p = strstr(*s + from, needle))) {
         size_t off = (size_t)(p - *s), len = strlen(*s);
         char *n = xmalloc(len - nl + wl + 1);
-        if (!n)
-            return;
         memcpy(n, *s, off);
         memcpy(n + off, with, wl);
         memcpy(n + off + wl, *s + off + nl, len - off - nl + 1);
@@ -88,8 +84,6 @@ static void replace_all(char **s, const char *needle, const char *with)
 char *log_redact(const char *s)
 {
     char *out = xstrdup(s ? s : "");
-    if (!out)
-        return NULL;
     for (size_t i = 0; i < nsecrets; i++)
         if (secrets[i])
             replace_all(&out, secrets[i], "***");

@@ -49,10 +49,6 @@ char *path_absolute(const char *p, const char *base)
     /* lexical clean-up: split on '/', drop "." and "", pop on ".." */
     size_t n = strlen(joined);
     char *out = xmalloc(n + 2);
-    if (!out) {
-        free(joined);
-        return NULL;
-    }
     size_t ol = 0;
     char *save = NULL;
     for (char *seg = strtok_r(joined, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
@@ -90,8 +86,6 @@ char *path_dirname(const char *p)
 int path_mkdirs(const char *dir, int mode, ferr_t *err)
 {
     char *d = xstrdup(dir);
-    if (!d)
-        return ferr_set(err, FERR_INTERNAL, "out of memory");
     size_t n = strlen(d);
     for (size_t i = 1; i <= n; i++) {
         if (d[i] != '/' && d[i] != 0)
@@ -183,8 +177,6 @@ char *path_remote_normalize(const char *p, const char **why)
     }
     size_t n = strlen(p);
     char *out = xmalloc(n + 1);
-    if (!out)
-        return NULL;
     size_t ol = 0;
     const char *seg = p;
     while (seg) {
@@ -287,8 +279,6 @@ int path_read_all(const char *path, char **out, size_t *len, ferr_t *err)
         }
         if (n + 1 >= cap) {
             char *nb = xrealloc(buf, cap *= 2);
-            if (!nb)
-                free(buf);
             buf = nb;
             continue;
         }

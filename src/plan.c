@@ -101,8 +101,6 @@ static char *list_datastores(const workspace_t *ws)
         size_t need = len + strlen(n) + 3;
         if (need > cap) {
             char *ns = xrealloc(s, cap = need * 2);
-            if (!ns)
-                break;
             s = ns;
         }
         len += (size_t)sprintf(s + len, "%s%s", i ? ", " : "", n);
@@ -561,8 +559,6 @@ static int shell_quote(char **buf, size_t *len, size_t *cap, const char *s)
     size_t need = *len + 4 * strlen(s) + 4;
     if (need > *cap) {
         char *n = xrealloc(*buf, need * 2);
-        if (!n)
-            return -1;
         *buf = n;
         *cap = need * 2;
     }

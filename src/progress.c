@@ -63,8 +63,6 @@ const char *progress_human(uint64_t bytes, char *buf, size_t n)
 progress_t *progress_start(const char *label)
 {
     progress_t *p = xcalloc(1, sizeof *p);
-    if (!p)
-        return NULL;
     p->mode = default_mode;
     if (log_level() < LOG_INFO)
         p->mode = PROGRESS_NONE; /* -q */

@@ -218,8 +218,6 @@ static char **child_env(const plan_t *p, const workspace_t *ws, int keep_secrets
     while (environ[n])
         n++;
     char **env = xcalloc(n + p->nenv + 1, sizeof *env);
-    if (!env)
-        return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const char *eq = strchr(environ[i], '=');

@@ -187,11 +187,6 @@ static int ws_load(workspace_t *ws, ferr_t *err)
             goto out;
         }
         datastore_t **n = xrealloc(ws->ds, (ws->n + 1) * sizeof *n);
-        if (!n) {
-            datastore_free(ds);
-            ferr_set(err, FERR_INTERNAL, "out of memory");
-            goto out;
-        }
         ws->ds = n;
         ws->ds[ws->n++] = ds;
     }
@@ -268,8 +263,6 @@ int workspace_open(workspace_t **out, const char *dir, int for_write, ferr_t *er
 {
     *out = NULL;
     workspace_t *ws = xcalloc(1, sizeof *ws);
-    if (!ws)
-        return ferr_set(err, FERR_INTERNAL, "out of memory");
     ws->lockfd = -1;
     ws->dir = path_absolute(dir, NULL);
     if (path_mkdirs(ws->dir, 0755, err))
@@ -381,8 +374,6 @@ int workspace_add(workspace_t *ws, datastore_t *ds, int overwrite, ferr_t *err)
             strcmp(old->name, ds->name)) {
             /* the default follows its datastore's new spelling */
             char *nd = xstrdup(ds->name);
-            if (!nd)
-                return ferr_set(err, FERR_INTERNAL, "out of memory");
             free(ws->default_name);
             ws->default_name = nd;
         }
@@ -395,8 +386,6 @@ int workspace_add(workspace_t *ws, datastore_t *ds, int overwrite, ferr_t *err)
         return 0;
     }
     datastore_t **n = xrealloc(ws->ds, (ws->n + 1) * sizeof *n);
-    if (!n)
-        return ferr_set(err, FERR_INTERNAL, "out of memory");
     ws->ds = n;
     ws->ds[ws->n++] = ds;
     if (ws_save(ws, err)) {

@@ -28,8 +28,6 @@ int auth_new(auth_t **out, const datastore_t *ds, ferr_t *err)
 {
     *out = NULL;
     auth_t *a = xcalloc(1, sizeof *a);
-    if (!a)
-        return ferr_set(err, FERR_INTERNAL, "out of memory");
     a->kind = ds->cred_kind;
     a->account = xstrdup(ds->account ? ds->account : "");
     static const char *what[] = {"", "account key", "SAS token", "client secret"};

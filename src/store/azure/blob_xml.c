@@ -101,10 +101,6 @@ static void XMLCALL x_text(void *ud, const XML_Char *s, int len)
     if (p->tlen + (size_t)len + 1 > p->tcap) {
         size_t cap = (p->tlen + (size_t)len + 1) * 2;
         char *n = xrealloc(p->text, cap);
-        if (!n) {
-            p->x.failed = 1;
-            return;
-        }
         p->text = n;
         p->tcap = cap;
     }
