@@ -1,7 +1,9 @@
 /* The table of backends. Adding one: its files in this folder, and a row
  * here. Nothing else in ferry knows the list. */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/backend.h"
@@ -76,38 +78,61 @@ int store_backend_takes(const store_backend_t *b, const char *option)
     return 0;
 }
 
-/* Built once, read-only after: the table never changes. */
-static void join(char *buf, size_t cap, const char *const *words, size_t n, const char *pre,
-                 const char *last)
+/* "a, b or c" (malloc'd, whole: no buffer to outgrow as backends are added). */
+static char *join(const char *const *words, size_t n, const char *pre, const char *last)
 {
-    size_t len = 0;
-    buf[0] = 0;
-    for (size_t i = 0; i < n && len < cap; i++)
-        len += (size_t)snprintf(buf + len, cap - len, "%s%s%s",
-                                i == 0               ? ""
-                                : i + 1 == n && last ? last
-                                                     : ", ",
-                                pre, words[i]);
+    char *out = xstrdup("");
+    for (size_t i = 0; i < n; i++) {
+        char *o = xasprintf("%s%s%s%s", out,
+                            i == 0               ? ""
+                            : i + 1 == n && last ? last
+                                                 : ", ",
+                            pre, words[i]);
+        free(out);
+        out = o;
+    }
+    return out;
+}
+
+/* The texts made from the table, built once (the table never changes). */
+static struct {
+    char *options[NBACKENDS], *names[2], *forms;
+} texts;
+static pthread_once_t texts_once = PTHREAD_ONCE_INIT;
+
+static void texts_build(void)
+{
+    const char *words[NBACKENDS];
+    size_t nf = 0;
+    for (size_t i = 0; i < NBACKENDS; i++) {
+        size_t n = 0;
+        while (backends[i]->options && backends[i]->options[n])
+            n++;
+        texts.options[i] = join(backends[i]->options, n, "--", NULL);
+        if (backends[i]->url_forms)
+            words[nf++] = backends[i]->url_forms;
+    }
+    texts.forms = join(words, nf, "", NULL);
+    for (int cli = 0; cli < 2; cli++) {
+        for (size_t i = 0; i < NBACKENDS; i++)
+            words[i] = cli ? backends[i]->cli_name : backends[i]->type;
+        texts.names[cli] = join(words, NBACKENDS, "", " or ");
+    }
 }
 
 const char *store_backend_options(const store_backend_t *b)
 {
-    static __thread char buf[512];
-    size_t n = 0;
-    while (b->options && b->options[n])
-        n++;
-    join(buf, sizeof buf, b->options, n, "--", NULL);
-    return buf;
+    pthread_once(&texts_once, texts_build);
+    for (size_t i = 0; i < NBACKENDS; i++)
+        if (backends[i] == b)
+            return texts.options[i];
+    return "";
 }
 
 const char *store_backend_names(int cli)
 {
-    static __thread char buf[256];
-    const char *words[NBACKENDS];
-    for (size_t i = 0; i < NBACKENDS; i++)
-        words[i] = cli ? backends[i]->cli_name : backends[i]->type;
-    join(buf, sizeof buf, words, NBACKENDS, "", " or ");
-    return buf;
+    pthread_once(&texts_once, texts_build);
+    return texts.names[cli != 0];
 }
 
 int store_validate(const datastore_t *ds, ferr_t *err)
@@ -145,14 +170,8 @@ int store_same_place(const datastore_t *a, const datastore_t *b)
 
 const char *store_url_forms(void)
 {
-    static __thread char buf[512];
-    const char *words[NBACKENDS];
-    size_t n = 0;
-    for (size_t i = 0; i < NBACKENDS; i++)
-        if (backends[i]->url_forms)
-            words[n++] = backends[i]->url_forms;
-    join(buf, sizeof buf, words, n, "", NULL);
-    return buf;
+    pthread_once(&texts_once, texts_build);
+    return texts.forms;
 }
 
 int store_backend_from_options(const store_backend_t *b, datastore_t *ds, store_option_fn get,
