@@ -9,4 +9,7 @@ else
     _fail "the SDK signed its requests" "node tests/azure/sign.js failed"
     exit 0
 fi
-"$TOP/build/unit/test_auth" "$T/vectors.jsonl" | grep -E '^(not )?ok .*(live|SDK signed)'
+"$TOP/build/unit/test_auth" "$T/vectors.jsonl" >"$T/auth.tap" 2>&1
+rc=$?
+grep -E '^(not )?ok .*(live|SDK signed)' "$T/auth.tap"
+expect_eq "$rc" "0" "the signer's test ran to its end on the SDK's fresh requests"
