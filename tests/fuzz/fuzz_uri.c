@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "path.h"
-#include "store/azure/blob_url.h"
+#include "store/azure/url.h"
 #include "uri.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,9 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         uri_dispose(&u);
     }
-    blob_url_t b;
-    if (uri_blob_parse(s, &b, &why) == 0)
-        uri_blob_dispose(&b);
+    azure_url_t b;
+    if (azure_url_parse(s, "blob", &b, &why) == 0)
+        azure_url_dispose(&b);
     free(s);
     return 0;
 }

@@ -3,7 +3,7 @@
 
 #include "tap.h"
 #include "http.h"
-#include "store/azure/blob_url.h"
+#include "store/azure/url.h"
 #include "uri.h"
 
 int main(void)
@@ -44,34 +44,50 @@ int main(void)
     uri_dispose(&u);
     OK(uri_parse("", &u, &why) != 0, "empty refused");
 
-    blob_url_t b;
-    OK(uri_blob_parse("https://acct.blob.core.windows.net/cont/a/b%20c.txt", &b, &why) == 0 &&
+    azure_url_t b;
+    OK(azure_url_parse("https://acct.blob.core.windows.net/cont/a/b%20c.txt", "blob", &b, &why) ==
+               0 &&
            !strcmp(b.account, "acct") && !strcmp(b.container, "cont") &&
            !strcmp(b.endpoint, "core.windows.net") && !strcmp(b.path, "a/b c.txt") &&
            !strcmp(b.protocol, "https") && !b.account_url,
        "https blob URL: account, container, endpoint, decoded path");
-    uri_blob_dispose(&b);
-    OK(uri_blob_parse("wasbs://cont@acct.blob.core.chinacloudapi.cn/dir/f", &b, &why) == 0 &&
+    azure_url_dispose(&b);
+    OK(azure_url_parse("wasbs://cont@acct.blob.core.chinacloudapi.cn/dir/f", "blob", &b, &why) ==
+               0 &&
            !strcmp(b.account, "acct") && !strcmp(b.container, "cont") &&
            !strcmp(b.endpoint, "core.chinacloudapi.cn") && !strcmp(b.path, "dir/f") &&
            !strcmp(b.protocol, "https"),
        "wasbs URL in another cloud");
-    uri_blob_dispose(&b);
-    OK(uri_blob_parse("wasb://cont@acct.blob.core.windows.net/", &b, &why) == 0 &&
+    azure_url_dispose(&b);
+    OK(azure_url_parse("wasb://cont@acct.blob.core.windows.net/", "blob", &b, &why) == 0 &&
            !strcmp(b.protocol, "http") && !strcmp(b.path, ""),
        "wasb is plain http; the container root");
-    uri_blob_dispose(&b);
-    OK(uri_blob_parse("http://127.0.0.1:10000/devstoreaccount1/data/x/y", &b, &why) == 0 &&
+    azure_url_dispose(&b);
+    OK(azure_url_parse("http://127.0.0.1:10000/devstoreaccount1/data/x/y", "blob", &b, &why) == 0 &&
            !strcmp(b.account, "devstoreaccount1") && !strcmp(b.container, "data") &&
            !strcmp(b.path, "x/y") &&
            !strcmp(b.account_url, "http://127.0.0.1:10000/devstoreaccount1") && !b.endpoint,
        "path-style emulator URL");
-    uri_blob_dispose(&b);
-    OK(uri_blob_parse("https://example.com/x", &b, &why) != 0 && why, "not a blob host: %s",
-       why ? why : "");
-    OK(uri_blob_parse("https://acct.blob.core.windows.net/c/x?sv=1&sig=2", &b, &why) != 0,
+    azure_url_dispose(&b);
+    OK(azure_url_parse("https://example.com/x", "blob", &b, &why) == -2,
+       "a host of no storage service is not the blob backend's");
+    OK(azure_url_parse("https://acct.file.core.windows.net/share/d/f.txt", "blob", &b, &why) == -2,
+       "a file-share URL is not the blob backend's");
+    OK(azure_url_parse("https://acct.file.core.windows.net/share/d/f%20g.txt", "file", &b, &why) ==
+               0 &&
+           !strcmp(b.account, "acct") && !strcmp(b.container, "share") &&
+           !strcmp(b.endpoint, "core.windows.net") && !strcmp(b.path, "d/f g.txt"),
+       "a file-share URL is the file backend's");
+    azure_url_dispose(&b);
+    OK(azure_url_parse("http://127.0.0.1:10000/devstoreaccount1/share/x", "file", &b, &why) == -2,
+       "an emulator's path-style URL is taken by the blob backend only");
+    OK(azure_url_parse("wasbs://c@acct.file.core.windows.net/x", "file", &b, &why) == -2,
+       "wasbs is a blob form only");
+    OK(azure_url_parse("wasbs://c@example.com/x", "blob", &b, &why) == -1 && why,
+       "wasbs on a host that is not a blob host is wrong, not another backend's");
+    OK(azure_url_parse("https://acct.blob.core.windows.net/c/x?sv=1&sig=2", "blob", &b, &why) != 0,
        "a query string (a SAS) in a job file's URL is refused");
-    OK(uri_blob_parse("wasbs://acct.blob.core.windows.net/x", &b, &why) != 0,
+    OK(azure_url_parse("wasbs://acct.blob.core.windows.net/x", "blob", &b, &why) != 0,
        "wasbs without a container is refused");
     /* the one percent-decoder (libcurl's) every parser uses */
     char *d = http_unescape("a%2Fb%20c", 9);

@@ -14,7 +14,7 @@
 #include "array.h"
 #include "base64.h"
 #include "store/azure/auth.h"
-#include "store/azure/blob_url.h"
+#include "store/azure/url.h"
 #include "store/azure/blob_xml.h"
 #include "http.h"
 #include "log.h"
@@ -692,8 +692,8 @@ const store_backend_t store_backend_azure_blob = {
     .usage = "--account A --container C",
     .from_options = azure_from_options,
     .validate = azure_validate,
-    .url_parse = blob_url_parse_ds,
-    .same_place = blob_same_place,
+    .url_parse = azure_url_parse_ds,
+    .same_place = azure_same_place,
     .url_forms = "Azure Blob URLs (https://<account>.blob.core.windows.net/<container>/<path>, "
                  "wasbs://...)",
     .open = blob_open,

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "store/azure/blob_url.h"
+#include "store/azure/url.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include "http.h"
 #include "xalloc.h"
 
-void uri_blob_dispose(blob_url_t *b)
+void azure_url_dispose(azure_url_t *b)
 {
     free(b->protocol);
     free(b->account);
@@ -18,6 +18,11 @@ void uri_blob_dispose(blob_url_t *b)
     free(b->container);
     free(b->path);
     memset(b, 0, sizeof *b);
+}
+
+static void uri_dispose_quiet(azure_url_t *b)
+{
+    azure_url_dispose(b);
 }
 
 static int is_path_style_host(const char *h, size_t n)
@@ -30,8 +35,9 @@ static int is_path_style_host(const char *h, size_t n)
     return 1;
 }
 
-int uri_blob_parse(const char *text, blob_url_t *out, const char **why)
+int azure_url_parse(const char *text, const char *service, azure_url_t *out, const char **why)
 {
+    int blob = !strcmp(service, "blob");
     memset(out, 0, sizeof *out);
     *why = NULL;
     int wasb = 0;
@@ -40,18 +46,16 @@ int uri_blob_parse(const char *text, blob_url_t *out, const char **why)
         out->protocol = xstrdup("https"), rest = text + 8;
     else if (!strncmp(text, "http://", 7))
         out->protocol = xstrdup("http"), rest = text + 7;
-    else if (!strncmp(text, "wasbs://", 8))
+    else if (blob && !strncmp(text, "wasbs://", 8))
         out->protocol = xstrdup("https"), rest = text + 8, wasb = 1;
-    else if (!strncmp(text, "wasb://", 7))
+    else if (blob && !strncmp(text, "wasb://", 7))
         out->protocol = xstrdup("http"), rest = text + 7, wasb = 1;
-    else {
-        *why = "not an http(s) or wasb(s) URL";
-        return -1;
-    }
+    else
+        return -2;
     const char *q = strpbrk(rest, "?#");
     if (q) {
-        *why = "a query string in a blob URL is not supported (register a datastore with a SAS "
-               "token instead)";
+        *why = "a query string in a storage URL is not supported (register a datastore with a "
+               "SAS token instead)";
         goto fail;
     }
     const char *slash = strchr(rest, '/');
@@ -69,6 +73,13 @@ int uri_blob_parse(const char *text, blob_url_t *out, const char **why)
         hl -= (size_t)(host - rest);
     }
     if (!wasb && is_path_style_host(host, hl)) {
+        if (!blob) {
+            /* an emulator's URL names no service: the blob backend takes
+             * it, and a registered datastore of another service at that
+             * account URL (store_same_place) claims it from there */
+            uri_dispose_quiet(out);
+            return -2;
+        }
         /* /<account>/<container>/<path> */
         const char *s1 = strchr(path, '/');
         const char *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
@@ -84,12 +95,18 @@ int uri_blob_parse(const char *text, blob_url_t *out, const char **why)
         path = s2 ? s2 + 1 : "";
     } else {
         const char *dot = memchr(host, '.', hl);
-        if (!dot || (size_t)(host + hl - dot) < 7 || strncmp(dot, ".blob.", 6)) {
+        size_t sl = strlen(service);
+        if (!dot || (size_t)(host + hl - dot) < sl + 3 || dot[sl + 1] != '.' ||
+            strncmp(dot + 1, service, sl)) {
+            if (!wasb) {
+                uri_dispose_quiet(out);
+                return -2; /* another service's host, or no storage host at all */
+            }
             *why = "expected a host <account>.blob.<suffix>";
             goto fail;
         }
         out->account = xstrndup(host, (size_t)(dot - host));
-        out->endpoint = xstrndup(dot + 6, hl - (size_t)(dot + 6 - host));
+        out->endpoint = xstrndup(dot + sl + 2, hl - (size_t)(dot + sl + 2 - host));
         if (!wasb) {
             const char *s1 = strchr(path, '/');
             out->container = xstrndup(path, s1 ? (size_t)(s1 - path) : strlen(path));
@@ -104,25 +121,20 @@ int uri_blob_parse(const char *text, blob_url_t *out, const char **why)
     return 0;
 fail:
     if (!*why)
-        *why = "not a blob URL";
-    uri_blob_dispose(out);
+        *why = "not a storage URL";
+    azure_url_dispose(out);
     return -1;
 }
 
-/* --- as the azure_blob backend's URL forms --- */
+/* --- as the Azure backends' URL forms --- */
 
-int blob_url_parse_ds(const store_backend_t *self, const char *url, const char *name,
-                      datastore_t **adhoc, char **path, const char **why)
+int azure_url_parse_ds(const store_backend_t *self, const char *url, const char *name,
+                       datastore_t **adhoc, char **path, const char **why)
 {
-    static const char *const schemes[] = {"https://", "http://", "wasbs://", "wasb://"};
-    int known = 0;
-    for (size_t i = 0; i < sizeof schemes / sizeof *schemes; i++)
-        known |= !strncmp(url, schemes[i], strlen(schemes[i]));
-    if (!known)
-        return -2;
-    blob_url_t b;
-    if (uri_blob_parse(url, &b, why))
-        return -1;
+    azure_url_t b;
+    int rc = azure_url_parse(url, self->service, &b, why);
+    if (rc)
+        return rc;
     datastore_t *ds = datastore_new(name, self);
     ds->account = b.account, b.account = NULL;
     ds->container = b.container, b.container = NULL;
@@ -130,16 +142,29 @@ int blob_url_parse_ds(const store_backend_t *self, const char *url, const char *
     ds->endpoint = b.endpoint, b.endpoint = NULL;
     ds->account_url = b.account_url, b.account_url = NULL;
     *path = b.path, b.path = NULL;
-    uri_blob_dispose(&b);
+    azure_url_dispose(&b);
     *adhoc = ds;
     return 0;
 }
 
-int blob_same_place(const datastore_t *a, const datastore_t *b)
+/* b is ad hoc, from a URL. A host name says the service, so a datastore of
+ * another backend is not b's place; an account URL (an emulator's, by its
+ * port) says it alone. */
+int azure_same_place(const datastore_t *a, const datastore_t *b)
 {
-    if (strcmp(a->account, b->account) || strcmp(a->container, b->container))
+    if (!a->account || !b->account || !a->container || !b->container ||
+        strcmp(a->account, b->account) || strcmp(a->container, b->container))
         return 0;
-    if (b->account_url)
-        return a->account_url && !strcmp(a->account_url, b->account_url);
-    return !a->account_url && a->endpoint && b->endpoint && !strcmp(a->endpoint, b->endpoint);
+    if (b->account_url) {
+        if (!a->account_url)
+            return 0;
+        size_t la = strlen(a->account_url), lb = strlen(b->account_url);
+        while (la && a->account_url[la - 1] == '/')
+            la--;
+        while (lb && b->account_url[lb - 1] == '/')
+            lb--;
+        return la == lb && !strncmp(a->account_url, b->account_url, la);
+    }
+    return a->backend == b->backend && !a->account_url && a->endpoint && b->endpoint &&
+           !strcmp(a->endpoint, b->endpoint);
 }
