@@ -177,7 +177,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         if (sp)
             st = strtol(sp + 1, NULL, 10);
         r->status = st;
-        r->etag[0] = r->content_md5[0] = r->blob_md5[0] = r->error_code[0] = 0;
+        r->etag[0] = r->content_md5[0] = r->whole_md5[0] = r->error_code[0] = 0;
         r->has_length = r->has_range = 0;
         return len;
     }
@@ -198,8 +198,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         }
     } else if (IS("Content-MD5"))
         copy_value(r->content_md5, sizeof r->content_md5, v, vl);
-    else if (IS("x-ms-blob-content-md5"))
-        copy_value(r->blob_md5, sizeof r->blob_md5, v, vl);
+    else if (IS("x-ms-blob-content-md5") || IS("x-ms-content-md5"))
+        copy_value(r->whole_md5, sizeof r->whole_md5, v, vl);
     else if (IS("x-ms-error-code"))
         copy_value(r->error_code, sizeof r->error_code, v, vl);
     else if (IS("Last-Modified"))

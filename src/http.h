@@ -33,7 +33,8 @@ typedef struct http_resp {
     long status;
     char etag[128];
     char content_md5[64];
-    char blob_md5[64]; /* x-ms-blob-content-md5 */
+    char whole_md5[64]; /* the whole object's, on a ranged read: x-ms-blob-content-md5 or
+                         * x-ms-content-md5 (files) */
     char error_code[128];
     char last_modified[64];
     char content_type[128];

@@ -23,7 +23,17 @@ typedef struct store_entry {
     const char *etag; /* NULL if the backend has none */
     const char *md5;  /* base64 Content-MD5, NULL if none */
     int is_prefix;    /* with a delimiter: a "folder" (name ends with it) */
+    int is_dir;       /* STORE_LIST_DIRS: an empty folder (name ends with '/') */
 } store_entry_t;
+
+/* One file going up in blocks (STORE_CAP_PARALLEL_BLOCKS). */
+typedef struct store_upload {
+    const char *name;  /* in the store */
+    uint64_t size;     /* the whole file's */
+    uint64_t block;    /* every block's size but the last's */
+    const char *stamp; /* the local file as it is (size, times, inode): what an
+                        * earlier try with the same stamp left holds the same bytes */
+} store_upload_t;
 
 /* What a write stored: the object's new ETag and MD5 (empty if none). */
 typedef struct store_put {
@@ -36,6 +46,9 @@ typedef int (*store_list_fn)(void *ud, const store_entry_t *e);
 /* Called as bytes move, for progress. */
 typedef void (*store_bytes_fn)(void *ud, uint64_t n);
 typedef int (*store_block_fn)(void *ud, const char *id, size_t len, int committed);
+/* A block the store holds already for an upload: by its id (index -1), or,
+ * for a store that keeps no ids, by its index alone (id NULL). */
+typedef int (*store_held_fn)(void *ud, long index, const char *id, size_t len, int committed);
 
 typedef struct store store_t;
 
@@ -43,12 +56,13 @@ typedef struct store store_t;
 enum store_cap {
     STORE_CAP_REMOTE = 1u << 0,          /* across a network: worth caching, many in flight */
     STORE_CAP_PARALLEL_BLOCKS = 1u << 1, /* put_block/commit_blocks; ranged reads in parallel */
-    STORE_CAP_BLOCK_LIST = 1u << 2,      /* blocks(): staged blocks can be reused */
+    STORE_CAP_BLOCK_LIST = 1u << 2,      /* upload_begin: blocks left staged are reused */
     STORE_CAP_CLONE = 1u << 3,           /* clone(): one handle (connection) per worker */
     STORE_CAP_CHECK = 1u << 4,           /* check(): access can be tested at registration */
     STORE_CAP_HNS = 1u << 5,             /* a hierarchical namespace: real folders */
     STORE_CAP_MD5 = 1u << 6,             /* the server keeps each object's MD5 */
     STORE_CAP_CREDENTIAL = 1u << 7,      /* it takes a credential (key, SAS, ...) */
+    STORE_CAP_FOLD_CASE = 1u << 8,       /* names differing only in case are one */
 };
 
 /* A block's id comes from where it is and what it holds ("ferry-<index>-<MD5
@@ -84,6 +98,17 @@ const datastore_t *store_datastore(const store_t *s);
  * the prefix and given once, as is_prefix entries. */
 int store_list(store_t *s, const char *prefix, const char *delim, store_list_fn fn, void *ud,
                ferr_t *err);
+/* store_list without a delimiter; with STORE_LIST_DIRS, a store with real
+ * folders (STORE_CAP_HNS) also gives each empty folder under prefix, as an
+ * is_dir entry ("a/empty/"), so that a download carries it. */
+enum { STORE_LIST_DIRS = 1 };
+int store_walk(store_t *s, const char *prefix, unsigned flags, store_list_fn fn, void *ud,
+               ferr_t *err);
+/* STORE_CAP_HNS: makes the folder name (and those above it); one that
+ * exists is not an error. */
+int store_mkdir(store_t *s, const char *name, ferr_t *err);
+/* Can name be a name in this store? NULL, or why not (static text). */
+const char *store_name_problem(const store_t *s, const char *name);
 /* FERR_NOTFOUND when absent. e->name points into s until the next call. */
 int store_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err);
 /* Copies [off, off+len) of name into fd at fd_off. With etag, only from that
@@ -96,17 +121,19 @@ int store_write(store_t *s, const char *name, int fd, uint64_t size, store_bytes
                 void *ud, store_put_t *put, ferr_t *err);
 /* Removes name; a missing name is not an error. */
 int store_remove(store_t *s, const char *name, ferr_t *err);
-/* STORE_CAP_PARALLEL_BLOCKS: stage a block of name under id (md5 is the
- * block's, binary), then commit n blocks, in order, as the object's content,
- * with the whole file's MD5 (base64). Until the commit, readers see the old
+/* STORE_CAP_PARALLEL_BLOCKS: an upload in blocks. begin prepares it and
+ * tells held which blocks the store holds already (an interrupted upload's,
+ * or the object's own), which need not be sent again; then each block is
+ * put (md5: the block's, binary), in any order and in parallel, each under
+ * its id; commit makes the n blocks, in order, the object's content, with
+ * the whole file's MD5 (base64). Until the commit, readers see the old
  * object or none. */
-int store_put_block(store_t *s, const char *name, const char *id, const void *buf, size_t len,
-                    const unsigned char md5[16], ferr_t *err);
-int store_commit_blocks(store_t *s, const char *name, const store_block_id_t *ids, uint32_t n,
-                        const char *md5, store_put_t *put, ferr_t *err);
-/* STORE_CAP_BLOCK_LIST: the blocks the store holds for name, committed or
- * staged by an earlier attempt, each to fn. None for a missing name. */
-int store_blocks(store_t *s, const char *name, store_block_fn fn, void *ud, ferr_t *err);
+int store_upload_begin(store_t *s, const store_upload_t *u, store_held_fn held, void *ud,
+                       ferr_t *err);
+int store_put_block(store_t *s, const store_upload_t *u, uint32_t index, const char *id,
+                    const void *buf, size_t len, const unsigned char md5[16], ferr_t *err);
+int store_commit_blocks(store_t *s, const store_upload_t *u, const store_block_id_t *ids,
+                        uint32_t n, const char *md5, store_put_t *put, ferr_t *err);
 /* STORE_CAP_CHECK: reaches the store with its credential, creating the
  * container first when create is set. */
 int store_check(store_t *s, int create, ferr_t *err);

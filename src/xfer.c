@@ -179,6 +179,7 @@ void xf_file_free(xf_file_t *f)
     for (size_t i = 0; i < f->nheld; i++)
         free(f->held[i]);
     free(f->held);
+    free(f->held_at);
     if (f->md5)
         EVP_MD_CTX_free(f->md5);
     cache_release(&f->obj);

@@ -172,8 +172,8 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
         if (ok) {
             char *md5 = b64_final(f->md5);
             store_put_t put = {0};
-            ok = store_commit_blocks(s, f->name, f->ids, f->nchunks, md5 ? md5 : "", &put, &err) ==
-                 0;
+            store_upload_t u = xf_upload_of(f);
+            ok = store_commit_blocks(s, &u, f->ids, f->nchunks, md5 ? md5 : "", &put, &err) == 0;
             if (ok) {
                 xf_set_item_meta(e, f->item, put.etag, put.md5);
                 xf_xattr_record(f->local, NULL, md5);
@@ -289,9 +289,22 @@ void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char
     ferr_clear(&err);
 }
 
-static int held_add(void *ud, const char *id, size_t len, int committed)
+store_upload_t xf_upload_of(const xf_file_t *f)
+{
+    return (store_upload_t){f->name, f->size, f->block, f->stamp};
+}
+
+static int held_add(void *ud, long index, const char *id, size_t len, int committed)
 {
     xf_file_t *f = ud;
+    if (!id) {
+        if (index >= 0 && index < (long)f->nchunks) {
+            if (!f->held_at)
+                f->held_at = xcalloc(f->nchunks, 1);
+            f->held_at[index] = 1;
+        }
+        return 0;
+    }
     if (len != STORE_BLOCK_ID_LEN || memchr(id, 0, len)) {
         /* Azure takes a block only with an id as long as those already
          * staged: beside another tool's, ids of their length are used */
@@ -365,13 +378,11 @@ void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *
     /* the first block asks what the store holds already (an interrupted
      * upload's blocks, or the blob's own): the others wait for it below */
     pthread_mutex_lock(&f->mu);
-    int ask = chunk == 0 && (store_caps(s) & STORE_CAP_BLOCK_LIST) && !f->failed;
+    int ask = chunk == 0 && !f->failed;
     pthread_mutex_unlock(&f->mu);
-    if (ask) {
-        ferr_t berr = FERR_INIT;
-        if (store_blocks(s, f->name, held_add, f, &berr) != 0)
-            log_debug("%s: cannot list its blocks (%s); sending them all", f->name, berr.msg);
-        ferr_clear(&berr);
+    store_upload_t u = xf_upload_of(f);
+    if (ask && rc == 0) {
+        rc = store_upload_begin(s, &u, held_add, f, &err);
         if (f->nheld)
             qsort(f->held, f->nheld, sizeof *f->held, held_cmp);
     }
@@ -389,15 +400,16 @@ void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *
     if (!skip && rc == 0)
         rc = block_id(f, chunk, bmd, &err);
     const char *id = f->ids[chunk];
-    int held =
-        !skip && rc == 0 && f->nheld && bsearch(&id, f->held, f->nheld, sizeof *f->held, held_cmp);
+    int held = !skip && rc == 0 &&
+               ((f->held_at && f->held_at[chunk]) ||
+                (f->nheld && bsearch(&id, f->held, f->nheld, sizeof *f->held, held_cmp)));
     if (held) {
         pthread_mutex_lock(&f->mu);
         f->resumed += len;
         pthread_mutex_unlock(&f->mu);
         xf_on_bytes(e, len);
     } else if (!skip && rc == 0) {
-        rc = store_put_block(s, f->name, id, buf, len, bmd, &err);
+        rc = store_put_block(s, &u, chunk, id, buf, len, bmd, &err);
         if (rc == 0)
             xf_on_bytes(e, len);
     }

@@ -169,6 +169,19 @@ static int dl_cached(dl_t *d, size_t idx, const char *name, const char *local, u
     return 1;
 }
 
+/* The MD5 of name, when it is still the version listed. */
+static char *stat_md5(store_t *s, const char *name, const char *etag)
+{
+    store_entry_t en;
+    ferr_t e = FERR_INIT;
+    char *md5 = NULL;
+    if (store_stat(s, name, &en, &e) == 0 && en.md5 &&
+        (!etag || !en.etag || !strcmp(etag, en.etag)))
+        md5 = xstrdup(en.md5);
+    ferr_clear(&e);
+    return md5;
+}
+
 /* Hands the file to the workers: in blocks into its partial, or whole into
  * a temporary (into the cache's object when there is one). */
 static void dl_queue(dl_t *d, size_t idx, const char *name, const char *local, uint64_t size,
@@ -178,6 +191,9 @@ static void dl_queue(dl_t *d, size_t idx, const char *name, const char *local, u
     ferr_t err = FERR_INIT;
     unsigned both = STORE_CAP_CLONE | STORE_CAP_PARALLEL_BLOCKS;
     int chunked = (store_caps(d->s) & both) == both && size > 2 * (uint64_t)XFER_BLOCK;
+    char *asked = NULL;
+    if (chunked && !md5 && (store_caps(d->s) & STORE_CAP_MD5))
+        md5 = asked = stat_md5(d->s, name, etag); /* a listing without MD5s (a file share's) */
     xf_file_t *f = xf_file_new(idx, 0, name, obj->path ? obj->path : local, size, chunked);
     if (obj->path) {
         f->obj = *obj; /* the lock is held until the object is whole and placed */
@@ -185,6 +201,7 @@ static void dl_queue(dl_t *d, size_t idx, const char *name, const char *local, u
     }
     f->etag = etag ? xstrdup(etag) : NULL;
     f->want_md5 = md5 ? xstrdup(md5) : NULL;
+    free(asked);
     if (chunked ? open_chunked(e, f, local, &err) : !(f->tmp = path_temp_beside(f->local))) {
         xf_account(e, idx, 0, err.msg ? err.msg : "out of memory");
         xf_file_free(f);
@@ -244,11 +261,32 @@ static void held_release(dl_t *d, held_t *h)
     free(h->md5);
 }
 
+/* An empty folder of the store, made in the target (safe names only). */
+static void dl_empty_folder(dl_t *d, const char *name)
+{
+    size_t nl = strlen(name);
+    if (d->strip >= nl)
+        return; /* the folder asked for is the target itself */
+    char *rel = xstrndup(name + d->strip, nl - d->strip - 1);
+    const char *why;
+    ferr_t err = FERR_INIT;
+    if (!path_name_safe(rel, &why))
+        log_error("refusing folder '%s': %s; not made", name, why);
+    else if (path_mkdirs_under(d->dest, rel, &err))
+        log_error("%s", err.msg);
+    ferr_clear(&err);
+    free(rel);
+}
+
 /* Entries come in byte order. One is held back while a later name could
  * still show it is also a folder ("a/b" then "a/b/c"). */
 static int dl_entry(void *ud, const store_entry_t *en)
 {
     dl_t *d = ud;
+    if (en->is_dir) {
+        dl_empty_folder(d, en->name);
+        return 0;
+    }
     while (d->n) {
         held_t *top = &d->stack[d->n - 1];
         size_t tl = strlen(top->name);
@@ -290,7 +328,7 @@ int xfer_download_prefix(store_t *s, const char *prefix, size_t strip, const cha
     engine_t e;
     engine_start(&e, s, o, res, o->label ? o->label : "download");
     dl_t d = {.e = &e, .s = s, .dest = dest, .strip = strip};
-    int rc = store_list(s, prefix, NULL, dl_entry, &d, err);
+    int rc = store_walk(s, prefix, STORE_LIST_DIRS, dl_entry, &d, err);
     while (d.n)
         held_release(&d, &d.stack[--d.n]);
     free(d.stack);

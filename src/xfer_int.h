@@ -13,7 +13,11 @@
 #include "store.h"
 #include "xfer.h"
 
-typedef struct xf_file {
+typedef struct xf_file xf_file_t;
+/* The store's view of a file going up in blocks */
+store_upload_t xf_upload_of(const xf_file_t *f);
+
+struct xf_file {
     size_t item; /* index in res->items */
     int upload;
     char *name;  /* in the store */
@@ -39,13 +43,15 @@ typedef struct xf_file {
     char **held;
     size_t nheld, held_cap;
     size_t foreign_len; /* ids of blocks another tool staged for the name */
+    uint8_t *held_at;   /* or, from a store that keeps no ids, by index */
+    char stamp[64];     /* the local file's, as the upload began (path_stamp) */
     char *error;
     EVP_MD_CTX *md5;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     cache_obj_t obj; /* downloads through the cache: local is the object */
     char *place;     /* ... and this is where it goes once whole */
-} xf_file_t;
+};
 
 typedef struct xf_task {
     struct xf_task *next;

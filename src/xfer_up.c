@@ -91,6 +91,14 @@ static int scan_dir(const char *abs, const char *rel, const char *target, const 
     if (n < 0)
         return scan_failed(res, errno, "cannot read folder", abs);
     int rc = 0;
+    if (n <= 2 && *rel) {
+        /* an empty folder: carried to a store with folders (upload_items) */
+        char *r = path_join(target, rel), *remote = NULL;
+        if (r && asprintf(&remote, "%s/", r) > 0 && !xf_add_item(res, abs, remote, 0))
+            rc = ferr_set(err, FERR_INTERNAL, "out of memory");
+        free(r);
+        free(remote);
+    }
     for (int i = 0; i < n; i++) {
         const char *nm = list[i]->d_name;
         if (partial_is_ours(nm)) /* a download under way, or one a later run resumes */
@@ -155,12 +163,84 @@ static void rindex_free(rindex_t *r)
     free(r->v);
 }
 
+static int fold_cmp(const void *a, const void *b)
+{
+    const xfer_item_t *x = *(const xfer_item_t *const *)a, *y = *(const xfer_item_t *const *)b;
+    int c = strcasecmp(x->remote, y->remote);
+    return c ? c : strcmp(x->remote, y->remote);
+}
+
+/* Names the store cannot hold, or two that it would take for one (a store
+ * that folds case), refuse the upload before any request. */
+static int check_names(store_t *s, const xfer_result_t *pending, ferr_t *err)
+{
+    for (size_t i = 0; i < pending->n; i++) {
+        const char *why = store_name_problem(s, pending->items[i].remote);
+        if (why)
+            return ferr_set(
+                err, FERR_USAGE, "cannot upload %s as '%s' to datastore %s: %s; nothing was sent",
+                pending->items[i].local, pending->items[i].remote, store_datastore(s)->name, why);
+    }
+    if (!(store_caps(s) & STORE_CAP_FOLD_CASE) || pending->n < 2)
+        return 0;
+    const xfer_item_t **v = xcalloc(pending->n, sizeof *v);
+    for (size_t i = 0; i < pending->n; i++)
+        v[i] = &pending->items[i];
+    qsort(v, pending->n, sizeof *v, fold_cmp);
+    int rc = 0;
+    for (size_t i = 1; i < pending->n && rc == 0; i++)
+        if (!strcasecmp(v[i - 1]->remote, v[i]->remote))
+            rc = ferr_set(err, FERR_USAGE,
+                          "%s and %s would both be '%s' in datastore %s, whose names ignore "
+                          "case; rename one (nothing was sent)",
+                          v[i - 1]->local, v[i]->local, v[i]->remote, store_datastore(s)->name);
+    free(v);
+    return rc;
+}
+
+static int is_folder(const char *remote)
+{
+    size_t l = strlen(remote);
+    return l && remote[l - 1] == '/';
+}
+
+/* An empty folder of the source: made in a store with folders, where a
+ * download brings it back; elsewhere there is nothing to hold it. */
+static void make_folder(store_t *s, const xfer_item_t *p, xfer_result_t *res)
+{
+    if (!(store_caps(s) & STORE_CAP_HNS))
+        return;
+    ferr_t e = FERR_INIT;
+    if (store_mkdir(s, p->remote, &e)) {
+        log_error("%s: %s", p->local, e.msg);
+        res->failed++;
+    } else {
+        log_debug("made the empty folder %s", p->remote);
+    }
+    ferr_clear(&e);
+}
+
+/* A listing without MD5s (a file share's): the one file that may be the
+ * same is asked for its own. */
+static char *remote_md5(store_t *s, const rentry_t *at)
+{
+    if (at->md5 || !(store_caps(s) & STORE_CAP_MD5))
+        return at->md5 ? xstrdup(at->md5) : NULL;
+    store_entry_t en;
+    ferr_t e = FERR_INIT;
+    char *md5 = store_stat(s, at->name, &en, &e) == 0 && en.md5 ? xstrdup(en.md5) : NULL;
+    ferr_clear(&e);
+    return md5;
+}
+
 /* pending: what the scan found; each goes to the store unless it is there already. */
 static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
                         const xfer_opts_t *o, xfer_result_t *res, double t0, ferr_t *err)
 {
     /* one listing tells what exists, instead of a request per file: of the
      * longest prefix all the names share */
+    if (check_names(s, pending, err))
+        return -1;
     rindex_t r = {0};
     size_t pl = pending->n ? strlen(pending->items[0].remote) : 0;
     for (size_t i = 1; i < pending->n && pl; i++) {
@@ -186,6 +266,10 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
     res->failed += pending->failed; /* what the scan could not read */
     for (size_t i = 0; i < pending->n; i++) {
         xfer_item_t *p = &pending->items[i];
+        if (is_folder(p->remote)) {
+            make_folder(s, p, res);
+            continue;
+        }
         size_t idx = engine_item(&e, p->local, p->remote, p->size, NULL, NULL);
         if (idx == (size_t)-1)
             continue;
@@ -200,11 +284,12 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
         const rentry_t *at = rindex_find(&r, p->remote);
         if (at) {
             int same = 0;
+            char *at_md5 = NULL;
             struct stat qs;
             if (o->quick && at->size == p->size && stat(p->local, &qs) == 0 &&
                 at->mtime >= qs.st_mtim.tv_sec + (qs.st_mtim.tv_nsec ? 1 : 0))
                 same = 1; /* a sync pass: sent after it was last written */
-            else if (o->overwrite && at->md5 && at->size == p->size) {
+            else if (o->overwrite && at->size == p->size && (at_md5 = remote_md5(s, at))) {
                 struct stat st;
                 char rec[64];
                 char *md5 = NULL;
@@ -213,17 +298,19 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
                     md5 = xstrdup(rec);
                 else if ((md5 = xf_file_md5_b64(p->local)))
                     xf_xattr_record(p->local, NULL, md5);
-                same = md5 && !strcmp(md5, at->md5);
+                same = md5 && !strcmp(md5, at_md5);
                 free(md5);
             }
             if (same || !o->overwrite) {
                 pthread_mutex_lock(&e.mu);
-                res->items[idx].md5 = at->md5 ? xstrdup(at->md5) : NULL;
+                res->items[idx].md5 = at_md5 ? xstrdup(at_md5) : at->md5 ? xstrdup(at->md5) : NULL;
                 res->items[idx].etag = at->etag ? xstrdup(at->etag) : NULL;
                 xf_account_skip_locked(&e, idx, same);
                 pthread_mutex_unlock(&e.mu);
+                free(at_md5);
                 continue;
             }
+            free(at_md5);
         }
         int chunked = (store_caps(s) & (STORE_CAP_CLONE | STORE_CAP_PARALLEL_BLOCKS)) ==
                           (STORE_CAP_CLONE | STORE_CAP_PARALLEL_BLOCKS) &&
@@ -233,6 +320,9 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
             f->fd = f->ids ? open(p->local,
                                   O_RDONLY | O_CLOEXEC | (o->follow_symlinks ? 0 : O_NOFOLLOW))
                            : -1;
+            struct stat fst;
+            if (f->fd >= 0 && fstat(f->fd, &fst) == 0)
+                path_stamp(&fst, f->stamp, sizeof f->stamp);
             if (f->fd < 0) {
                 ferr_errno(&e1, FERR_IO, f->ids ? errno : ENOMEM, "cannot read %s", p->local);
                 xf_account(&e, idx, 0, e1.msg);

@@ -9,8 +9,9 @@
 #include "store.h"
 
 struct store_ops {
-    int (*list)(store_t *s, const char *prefix, const char *delim, store_list_fn fn, void *ud,
-                ferr_t *err);
+    /* flags: STORE_LIST_DIRS (only without delim) */
+    int (*list)(store_t *s, const char *prefix, const char *delim, unsigned flags, store_list_fn fn,
+                void *ud, ferr_t *err);
     int (*stat)(store_t *s, const char *name, store_entry_t *e, ferr_t *err);
     int (*read)(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len, int fd,
                 uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err);
@@ -18,11 +19,15 @@ struct store_ops {
                  void *ud, store_put_t *put, ferr_t *err);
     int (*remove)(store_t *s, const char *name, ferr_t *err);
     int (*clone)(store_t *s, store_t **out, ferr_t *err);
-    int (*put_block)(store_t *s, const char *name, const char *id, const void *buf, size_t len,
-                     const unsigned char md5[16], ferr_t *err);
-    int (*commit_blocks)(store_t *s, const char *name, const store_block_id_t *ids, uint32_t n,
-                         const char *md5, store_put_t *put, ferr_t *err);
-    int (*blocks)(store_t *s, const char *name, store_block_fn fn, void *ud, ferr_t *err);
+    int (*upload_begin)(store_t *s, const store_upload_t *u, store_held_fn held, void *ud,
+                        ferr_t *err);
+    int (*put_block)(store_t *s, const store_upload_t *u, uint32_t index, const char *id,
+                     const void *buf, size_t len, const unsigned char md5[16], ferr_t *err);
+    int (*commit_blocks)(store_t *s, const store_upload_t *u, const store_block_id_t *ids,
+                         uint32_t n, const char *md5, store_put_t *put, ferr_t *err);
+    int (*mkdir)(store_t *s, const char *name, ferr_t *err);
+    /* NULL: any name the rest of ferry allows */
+    const char *(*name_problem)(const store_t *s, const char *name);
     int (*check)(store_t *s, int create, ferr_t *err);
     void (*close)(store_t *s);
 };

@@ -142,10 +142,11 @@ static int walk(local_store_t *ls, const char *rel, int depth, const char *prefi
     return rc;
 }
 
-static int local_list(store_t *s, const char *prefix, const char *delim, store_list_fn fn, void *ud,
-                      ferr_t *err)
+static int local_list(store_t *s, const char *prefix, const char *delim, unsigned flags,
+                      store_list_fn fn, void *ud, ferr_t *err)
 {
     local_store_t *ls = (local_store_t *)s;
+    (void)flags; /* not STORE_CAP_HNS: folders are not carried */
     if (delim && strcmp(delim, "/"))
         return ferr_set(err, FERR_UNSUPPORTED,
                         "a local datastore lists with the delimiter '/' only");

@@ -63,8 +63,29 @@ int store_clone(store_t *s, store_t **out, ferr_t *err)
 int store_list(store_t *s, const char *prefix, const char *delim, store_list_fn fn, void *ud,
                ferr_t *err)
 {
-    int rc = s->ops->list(s, prefix, delim, fn, ud, err);
+    int rc = s->ops->list(s, prefix, delim, 0, fn, ud, err);
     return rc < 0 ? named(s, rc, err) : rc;
+}
+
+int store_walk(store_t *s, const char *prefix, unsigned flags, store_list_fn fn, void *ud,
+               ferr_t *err)
+{
+    if (!(s->backend->caps & STORE_CAP_HNS))
+        flags &= ~(unsigned)STORE_LIST_DIRS;
+    int rc = s->ops->list(s, prefix, NULL, flags, fn, ud, err);
+    return rc < 0 ? named(s, rc, err) : rc;
+}
+
+int store_mkdir(store_t *s, const char *name, ferr_t *err)
+{
+    if (!s->ops->mkdir)
+        return unsupported(s, "make folders", err);
+    return named(s, s->ops->mkdir(s, name, err), err);
+}
+
+const char *store_name_problem(const store_t *s, const char *name)
+{
+    return s->ops->name_problem ? s->ops->name_problem(s, name) : NULL;
 }
 
 int store_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err)
@@ -89,27 +110,28 @@ int store_remove(store_t *s, const char *name, ferr_t *err)
     return named(s, s->ops->remove(s, name, err), err);
 }
 
-int store_put_block(store_t *s, const char *name, const char *id, const void *buf, size_t len,
-                    const unsigned char md5[16], ferr_t *err)
+int store_upload_begin(store_t *s, const store_upload_t *u, store_held_fn held, void *ud,
+                       ferr_t *err)
 {
     if (!s->ops->put_block)
         return unsupported(s, "stage blocks", err);
-    return named(s, s->ops->put_block(s, name, id, buf, len, md5, err), err);
+    return s->ops->upload_begin ? named(s, s->ops->upload_begin(s, u, held, ud, err), err) : 0;
 }
 
-int store_commit_blocks(store_t *s, const char *name, const store_block_id_t *ids, uint32_t n,
-                        const char *md5, store_put_t *put, ferr_t *err)
+int store_put_block(store_t *s, const store_upload_t *u, uint32_t index, const char *id,
+                    const void *buf, size_t len, const unsigned char md5[16], ferr_t *err)
+{
+    if (!s->ops->put_block)
+        return unsupported(s, "stage blocks", err);
+    return named(s, s->ops->put_block(s, u, index, id, buf, len, md5, err), err);
+}
+
+int store_commit_blocks(store_t *s, const store_upload_t *u, const store_block_id_t *ids,
+                        uint32_t n, const char *md5, store_put_t *put, ferr_t *err)
 {
     if (!s->ops->commit_blocks)
         return unsupported(s, "commit blocks", err);
-    return named(s, s->ops->commit_blocks(s, name, ids, n, md5, put, err), err);
-}
-
-int store_blocks(store_t *s, const char *name, store_block_fn fn, void *ud, ferr_t *err)
-{
-    if (!s->ops->blocks)
-        return unsupported(s, "list staged blocks", err);
-    return named(s, s->ops->blocks(s, name, fn, ud, err), err);
+    return named(s, s->ops->commit_blocks(s, u, ids, n, md5, put, err), err);
 }
 
 int store_check(store_t *s, int create, ferr_t *err)

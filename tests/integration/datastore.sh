@@ -41,7 +41,9 @@ expect_err "expected 3-63 lowercase letters" "with the rule"
 f datastore register azure-blob blobs3 --account acct1 --container data --account-key-env A --sas-token-env B
 expect_rc 2 "two credentials are refused"
 f datastore register azure-file share --account acct1 --share myshare --sas-token-env NOT_SET_HERE
-expect_rc 0 "register azure-file with a SAS from an unset variable"
+expect_rc 2 "an azure-file access check with a SAS from an unset variable cannot be made"
+f datastore register azure-file share --account acct1 --share myshare --sas-token-env NOT_SET_HERE --skip-validation
+expect_rc 0 "register azure-file with a SAS from an unset variable, unchecked"
 expect_err "NOT_SET_HERE is not set now" "warns that the variable is unset"
 printf '%s\n' "$MY_KEY" > keyfile
 f datastore register azure-data-lake-gen2 lake --account acct1 --filesystem fs1 \
@@ -122,7 +124,9 @@ credentials:
   sas_token: "?sv=2021-01-01&sig=abc"
 YAML
 f datastore create --file file.yml
-expect_rc 0 "create from Azure ML file-share YAML"
+expect_rc 1 "create from Azure ML file-share YAML checks access (this account is not reachable)"
+f datastore create --file file.yml --skip-validation
+expect_rc 0 "create from Azure ML file-share YAML, unchecked"
 cat > adls.yml <<'YAML'
 name: adls_example
 type: azure_data_lake_gen2
@@ -154,9 +158,9 @@ expect_rc 1 "create of an existing name fails without --overwrite"
 f datastore create --file blob.yml --overwrite --skip-validation
 expect_rc 0 "and works with it"
 
-# the azure types are stored, but cannot move data yet
-f ls file_example
-expect_rc 1 "a transfer on an azure file share fails"
+# ADLS Gen2 is stored, but cannot move data yet
+f ls adls_example
+expect_rc 1 "a transfer on an ADLS Gen2 datastore fails"
 expect_err "cannot move data yet" "with a clear 'not supported yet'"
 
 # names are case-insensitive, as in Azure ML; a long name is called too long

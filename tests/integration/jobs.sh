@@ -102,11 +102,11 @@ printf 'command: echo\ncode: ./nosuchdir\n' > nocode.yml
 f run nocode.yml
 expect_rc 121 "a missing code folder exits 121"
 expect_err "nocode.yml:2:7: code: the folder" "with its position"
-printf 'command: touch ran-anyway\noutputs:\n  o:\n    path: azureml://datastores/share_x/paths/o\n' > shareout.yml
-f datastore register azure-file share_x --account acct --share cont
+printf 'command: touch ran-anyway\noutputs:\n  o:\n    path: azureml://datastores/lake_x/paths/o\n' > shareout.yml
+f datastore register azure-data-lake-gen2 lake_x --account acct --filesystem cont
 f run shareout.yml
 expect_rc 121 "an output on a datastore that cannot move data fails before the command"
-expect_err "output o: datastore share_x is of type azure_file, which cannot move data yet" "with why"
+expect_err "output o: datastore lake_x is of type azure_data_lake_gen2, which cannot move data yet" "with why"
 expect_no_file ran-anyway "and the command did not run"
 
 # --- exit status propagation ---

@@ -13,6 +13,7 @@
 #include "datastore.h"
 #include "path.h"
 #include "store.h"
+#include "xalloc.h"
 #include "tap.h"
 
 typedef struct names {
@@ -110,8 +111,39 @@ static void urls(void)
     free(path);
     OK(store_url_parse("s3://bucket/x", "in", &a, &path, &why) == -2 && !a,
        "a form no backend owns: -2");
-    OK(store_url_parse("https://example.com/x", "in", &a, &path, &why) == -1 && why && !a,
+    OK(store_url_parse("wasbs://data@example.com/x", "in", &a, &path, &why) == -1 && why && !a,
        "a wrong URL of an owned form: -1 with the reason (%s)", why ? why : "");
+    OK(store_url_parse("https://acct.file.core.windows.net/share/d/f", "in", &a, &path, &why) ==
+               0 &&
+           a && !strcmp(store_backend_type(a->backend), "azure_file") && !strcmp(path, "d/f"),
+       "a file-share URL is the file backend's");
+    free(path);
+    OK(store_url_parse("https://acct.blob.core.windows.net/share/d/f", "in", &b, &path, &why) ==
+               0 &&
+           !store_same_place(a, b) && !store_same_place(b, a),
+       "a container and a share of one name and account are two places");
+    datastore_free(a);
+    datastore_free(b);
+    free(path);
+    /* an emulator's URL says no service: a registered share at its account URL claims it */
+    datastore_t *reg = datastore_new("share", store_backend_find("azure_file"));
+    reg->account = xstrdup("devstoreaccount1");
+    reg->container = xstrdup("share");
+    reg->account_url = xstrdup("http://127.0.0.1:9999/devstoreaccount1/");
+    OK(store_url_parse("http://127.0.0.1:9999/devstoreaccount1/share/a.txt", "in", &a, &path,
+                       &why) == 0 &&
+           store_same_place(reg, a),
+       "a path-style URL reaches the file share registered at that account URL");
+    free(path);
+    datastore_free(a);
+    OK(store_url_parse("http://127.0.0.1:9998/devstoreaccount1/share/a.txt", "in", &a, &path,
+                       &why) == 0 &&
+           !store_same_place(reg, a),
+       "but not one at another port");
+    free(path);
+    datastore_free(a);
+    datastore_free(reg);
+    a = NULL;
 }
 
 static void local_store(void)
@@ -150,7 +182,9 @@ static void local_store(void)
     OK(stat(full, &st) == 0 && st.st_size == 5, "and it is there, whole");
     OK(store_remove(s, "new/deep/h.txt", &e) == 0 && stat(full, &st) != 0, "removed");
     OK(store_remove(s, "new/deep/h.txt", &e) == 0, "removing what is gone is not an error");
-    OK(store_put_block(s, "x", "id", "b", 1, (const unsigned char *)"0123456789abcdef", &e) != 0 &&
+    store_upload_t up = {"x", 1, 1, ""};
+    OK(store_put_block(s, &up, 0, "id", "b", 1, (const unsigned char *)"0123456789abcdef", &e) !=
+               0 &&
            e.code == FERR_UNSUPPORTED,
        "an operation the backend lacks answers 'unsupported'");
     if (fd >= 0)

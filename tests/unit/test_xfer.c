@@ -16,10 +16,10 @@ static const char *names[] = {"../evil.txt",     "a/../../x.txt", "/abs.txt",
                               "back\\slash.txt", "ctrl\001.txt",  "dir/",
                               "good/ok.txt",     "good/x/..",     NULL};
 
-static int fake_list(store_t *s, const char *prefix, const char *delim, store_list_fn fn, void *ud,
-                     ferr_t *err)
+static int fake_list(store_t *s, const char *prefix, const char *delim, unsigned flags,
+                     store_list_fn fn, void *ud, ferr_t *err)
 {
-    (void)s, (void)prefix, (void)delim, (void)err;
+    (void)s, (void)prefix, (void)delim, (void)flags, (void)err;
     for (const char **n = names; *n; n++) {
         store_entry_t e = {.name = *n, .size = strcmp(*n, "dir/") ? 5 : 0};
         int rc = fn(ud, &e);

@@ -1,13 +1,14 @@
 /* What every Azure Storage datastore has: an account, a container (blob
  * container, file share or ADLS filesystem), an endpoint or an account URL,
- * and its rules; and the rows of the Azure backends that can be registered
- * but not yet reached (Azure Files, ADLS Gen2). */
+ * and its rules; and the row of the Azure backend that can be registered
+ * but not yet reached (ADLS Gen2). */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "path.h"
+#include "store/azure/url.h"
 #include "store/backend.h"
 #include "xalloc.h"
 
@@ -114,34 +115,6 @@ int azure_validate(const datastore_t *ds, ferr_t *err)
                         ds->name);
     return 0;
 }
-
-/* Azure Files: no account key rule of its own, no service principal. */
-static int file_validate(const datastore_t *ds, ferr_t *err)
-{
-    if (azure_validate(ds, err))
-        return -1;
-    if (ds->cred_kind == CRED_CLIENT_SECRET)
-        return ferr_set(err, FERR_USAGE,
-                        "datastore %s: a service principal is not supported for %s", ds->name,
-                        ds->backend->type);
-    return 0;
-}
-
-static const char *const file_options[] = {"account",  "share",   "endpoint", "account-url",
-                                           "protocol", "ca-file", NULL};
-
-const store_backend_t store_backend_azure_file = {
-    .type = "azure_file",
-    .cli_name = "azure-file",
-    .service = "file",
-    .container_word = "file share",
-    .container_key = "file_share_name",
-    .caps = STORE_CAP_REMOTE | STORE_CAP_CREDENTIAL,
-    .options = file_options,
-    .usage = "--account A --share S",
-    .from_options = azure_from_options,
-    .validate = file_validate,
-};
 
 static const char *const adls_options[] = {"account",     "filesystem", "endpoint",
                                            "account-url", "protocol",   "ca-file",

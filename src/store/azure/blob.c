@@ -13,7 +13,7 @@
 
 #include "array.h"
 #include "base64.h"
-#include "store/azure/auth.h"
+#include "store/azure/rest.h"
 #include "store/azure/url.h"
 #include "store/azure/blob_xml.h"
 #include "http.h"
@@ -31,123 +31,16 @@
 
 typedef struct blob_store {
     store_t base;
-    http_client_t *http;
-    auth_t *auth;
-    char *url;       /* "<scheme>://<host>[/<account>]/<container>" */
-    char *where;     /* "account/container", for messages */
+    az_conn_t c;
     char *stat_name; /* owns store_entry_t.name from stat */
     char stat_etag[128];
     char stat_md5[64];
 } blob_store_t;
 
-/* --- requests --- */
-
-typedef struct signer {
-    blob_store_t *bs;
-    const char *method, *url;
-    const struct curl_slist *headers;
-    size_t len;
-} signer_t;
-
-static int sign(void *ud, struct curl_slist **extra)
+static int blob_list(store_t *s, const char *prefix, const char *delim, unsigned flags,
+                     store_list_fn fn, void *ud, ferr_t *err)
 {
-    signer_t *s = ud;
-    return auth_sign(s->bs->auth, s->method, s->url, s->headers, s->len, extra);
-}
-
-static struct curl_slist *std_headers(struct curl_slist *h)
-{
-    h = curl_slist_append(h, "x-ms-version: " BLOB_API_VERSION);
-    return h;
-}
-
-/* url: without the SAS; the SAS is added here, the signature covers the rest */
-static int request(blob_store_t *bs, const char *method, const char *url, struct curl_slist *h,
-                   const void *body, size_t len, int has_body, http_req_t *tmpl, http_resp_t *resp,
-                   ferr_t *err)
-{
-    char *full = auth_url(bs->auth, url);
-    if (!full)
-        return ferr_set(err, FERR_INTERNAL, "out of memory");
-    signer_t sg = {bs, method, full, h, has_body ? len : 0};
-    http_req_t r = tmpl ? *tmpl : (http_req_t){0};
-    r.method = method;
-    r.url = full;
-    r.headers = h;
-    r.body = body;
-    r.body_len = len;
-    r.has_body = has_body;
-    r.prepare = sign;
-    r.prepare_ud = &sg;
-    int rc = http_do(bs->http, &r, resp, err);
-    free(full);
-    return rc;
-}
-
-static char *blob_url(const blob_store_t *bs, const char *name, const char *query)
-{
-    char *esc = http_escape(name, 1);
-    char *u = NULL;
-    if (!esc || asprintf(&u, "%s/%s%s%s", bs->url, esc, query ? "?" : "", query ? query : "") < 0)
-        u = NULL;
-    free(esc);
-    return u;
-}
-
-/* The service's own words from an error body: <Message>...</Message>. */
-static void service_message(const http_resp_t *resp, char *out, size_t n)
-{
-    out[0] = 0;
-    if (!resp->body)
-        return;
-    const char *m = strstr(resp->body, "<Message>");
-    if (!m)
-        return;
-    m += 9;
-    const char *e = strstr(m, "</Message>");
-    const char *nl = strchr(m, '\n');
-    if (nl && (!e || nl < e))
-        e = nl;
-    size_t l = e ? (size_t)(e - m) : strlen(m);
-    if (l >= n)
-        l = n - 1;
-    memcpy(out, m, l);
-    out[l] = 0;
-}
-
-static int fail_status(blob_store_t *bs, const http_resp_t *resp, const char *what,
-                       const char *name, ferr_t *err)
-{
-    char msg[512];
-    service_message(resp, msg, sizeof msg);
-    const char *code = resp->error_code[0] ? resp->error_code : "";
-    if (resp->status == 403 || resp->status == 401) {
-        const char *hint = auth_kind(bs->auth) == CRED_SAS_TOKEN
-                               ? "the SAS token may be wrong, expired, or lack this permission"
-                           : auth_kind(bs->auth) == CRED_ACCOUNT_KEY
-                               ? "the account key may be wrong"
-                               : "the container may not allow anonymous access; give a key or "
-                                 "SAS token";
-        return ferr_set(err, FERR_TRANSFER, "%s %s: access denied by %s (%ld %s) with %s: %s", what,
-                        name ? name : bs->where, bs->where, resp->status, code,
-                        auth_describe(bs->auth), hint);
-    }
-    if (resp->status == 404) {
-        if (!strcmp(code, "ContainerNotFound"))
-            return ferr_set(err, FERR_NOTFOUND,
-                            "container %s does not exist (register the datastore with "
-                            "--create-if-not-exists to create it)",
-                            bs->where);
-        return ferr_set(err, FERR_NOTFOUND, "%s: no blob '%s' in %s", what, name ? name : "",
-                        bs->where);
-    }
-    return ferr_set(err, FERR_TRANSFER, "%s %s in %s: HTTP %ld %s%s%s", what, name ? name : "",
-                    bs->where, resp->status, code, msg[0] ? ": " : "", msg);
-}
-
-static int blob_list(store_t *s, const char *prefix, const char *delim, store_list_fn fn, void *ud,
-                     ferr_t *err)
-{
+    (void)flags; /* no folders of its own */
     blob_store_t *bs = (blob_store_t *)s;
     blob_listing_t p = {0};
     char *marker = NULL;
@@ -160,24 +53,24 @@ static int blob_list(store_t *s, const char *prefix, const char *delim, store_li
         char *em = marker ? http_escape(marker, 0) : NULL;
         char *ed = delim ? http_escape(delim, 0) : NULL;
         char *url = NULL;
-        if (asprintf(&url, "%s?restype=container&comp=list&maxresults=%ld%s%s%s%s%s%s", bs->url,
+        if (asprintf(&url, "%s?restype=container&comp=list&maxresults=%ld%s%s%s%s%s%s", bs->c.url,
                      page, *ep ? "&prefix=" : "", ep, ed ? "&delimiter=" : "", ed ? ed : "",
                      em ? "&marker=" : "", em ? em : "") < 0)
             url = NULL;
         free(ep);
         free(em);
         free(ed);
-        struct curl_slist *h = std_headers(NULL);
+        struct curl_slist *h = az_headers(&bs->c, NULL);
         http_req_t t = {.sink = blob_xml_feed, .sink_reset = blob_listing_reset, .sink_ud = &p};
         http_resp_t resp = {0};
-        rc = url ? request(bs, "GET", url, h, NULL, 0, 0, &t, &resp, err) : -1;
+        rc = url ? az_request(&bs->c, "GET", url, h, NULL, 0, 0, &t, &resp, err) : -1;
         curl_slist_free_all(h);
         free(url);
         if (rc == 0 && resp.status != 200)
-            rc = fail_status(bs, &resp, "listing", NULL, err);
+            rc = az_fail(&bs->c, &resp, "listing", NULL, err);
         if (rc == 0 && blob_xml_end(&p.x))
             rc = ferr_set(err, FERR_TRANSFER, "listing %s: the service's reply is not valid XML",
-                          bs->where);
+                          bs->c.where);
         http_resp_dispose(&resp);
         /* hand out the page only once it is whole (a retried page is not repeated) */
         if (rc == 0)
@@ -195,16 +88,16 @@ static int blob_list(store_t *s, const char *prefix, const char *delim, store_li
 static int blob_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err)
 {
     blob_store_t *bs = (blob_store_t *)s;
-    char *url = blob_url(bs, name, NULL);
-    struct curl_slist *h = std_headers(NULL);
+    char *url = az_url(&bs->c, name, NULL);
+    struct curl_slist *h = az_headers(&bs->c, NULL);
     http_resp_t resp = {0};
-    int rc = url ? request(bs, "HEAD", url, h, NULL, 0, 0, NULL, &resp, err) : -1;
+    int rc = url ? az_request(&bs->c, "HEAD", url, h, NULL, 0, 0, NULL, &resp, err) : -1;
     curl_slist_free_all(h);
     free(url);
     if (rc == 0 && resp.status == 404) {
-        rc = ferr_set(err, FERR_NOTFOUND, "no blob '%s' in %s", name, bs->where);
+        rc = ferr_set(err, FERR_NOTFOUND, "no blob '%s' in %s", name, bs->c.where);
     } else if (rc == 0 && resp.status != 200) {
-        rc = fail_status(bs, &resp, "reading properties of", name, err);
+        rc = az_fail(&bs->c, &resp, "reading properties of", name, err);
     } else if (rc == 0) {
         free(bs->stat_name);
         bs->stat_name = xstrdup(name);
@@ -222,185 +115,45 @@ static int blob_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err
 
 /* --- Get Blob --- */
 
-#define RSINK_BUF (1u << 20)
-
-/* Bytes are gathered into 1 MiB writes: many threads writing one file
- * contend on its inode lock, fewer and larger writes contend less. */
-typedef struct rsink {
-    int fd;
-    uint64_t start, off; /* off: bytes received so far end here */
-    uint64_t len;        /* bytes asked for: a server sending more is refused */
-    int over;
-    char *buf;
-    size_t used;
-    EVP_MD_CTX *md5;
-    store_bytes_fn on_bytes;
-    void *ud;
-    int werr;
-    uint64_t reported;
-} rsink_t;
-
-static void rsink_reset(void *ud)
-{
-    rsink_t *r = ud;
-    r->off = r->start;
-    r->used = 0;
-    r->over = 0;
-    if (r->md5)
-        EVP_DigestInit_ex(r->md5, EVP_md5(), NULL);
-}
-
-static int rsink_flush(rsink_t *r)
-{
-    size_t done = 0;
-    uint64_t at = r->off - r->used;
-    while (done < r->used) {
-        ssize_t w = pwrite(r->fd, r->buf + done, r->used - done, (off_t)(at + done));
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            r->werr = errno;
-            return -1;
-        }
-        done += (size_t)w;
-    }
-    r->used = 0;
-    return 0;
-}
-
-static size_t rsink_write(void *ud, const char *p, size_t n)
-{
-    rsink_t *r = ud;
-    if (r->off - r->start + n > r->len) {
-        r->over = 1; /* a range ignored: never write past what was asked */
-        return 0;
-    }
-    if (r->md5)
-        EVP_DigestUpdate(r->md5, p, n);
-    size_t taken = 0;
-    while (taken < n) {
-        size_t k = RSINK_BUF - r->used < n - taken ? RSINK_BUF - r->used : n - taken;
-        memcpy(r->buf + r->used, p + taken, k);
-        r->used += k;
-        r->off += k;
-        taken += k;
-        if (r->used == RSINK_BUF && rsink_flush(r))
-            return 0;
-    }
-    /* progress counts bytes once, even when a try is repeated */
-    uint64_t got = r->off - r->start;
-    if (got > r->reported && r->on_bytes) {
-        r->on_bytes(r->ud, got - r->reported);
-        r->reported = got;
-    }
-    return n;
-}
-
 static int blob_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len,
                      int fd, uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
 {
     blob_store_t *bs = (blob_store_t *)s;
-    if (len == 0)
-        return 0;
-    char *url = blob_url(bs, name, NULL);
-    char range[96];
-    snprintf(range, sizeof range, "x-ms-range: bytes=%llu-%llu", (unsigned long long)off,
-             (unsigned long long)(off + len - 1));
-    struct curl_slist *h = std_headers(NULL);
-    h = curl_slist_append(h, range);
-    if (etag && *etag) {
-        char im[160];
-        snprintf(im, sizeof im, "If-Match: %s", etag);
-        h = curl_slist_append(h, im);
-    }
-    rsink_t rs = {
-        .fd = fd, .start = fd_off, .off = fd_off, .len = len, .on_bytes = on_bytes, .ud = ud};
-    /* only a read from the start can be the whole blob, worth hashing here;
-     * the engine checks the blocks of a large file itself */
-    if (off == 0)
-        rs.md5 = EVP_MD_CTX_new();
-    rs.buf = xmalloc(len < RSINK_BUF ? (size_t)len : RSINK_BUF);
-    if (!rs.buf) {
-        curl_slist_free_all(h);
-        free(url);
-        if (rs.md5)
-            EVP_MD_CTX_free(rs.md5);
-        return ferr_set(err, FERR_INTERNAL, "out of memory");
-    }
-    http_req_t t = {.sink = rsink_write, .sink_reset = rsink_reset, .sink_ud = &rs};
-    http_resp_t resp = {0};
-    int rc = url ? request(bs, "GET", url, h, NULL, 0, 0, &t, &resp, err) : -1;
-    curl_slist_free_all(h);
+    char *url = az_url(&bs->c, name, NULL);
+    az_read_t r = {.url = url,
+                   .name = name,
+                   .pin = etag,
+                   .if_match = 1,
+                   .off = off,
+                   .len = len,
+                   .fd = fd,
+                   .fd_off = fd_off,
+                   .on_bytes = on_bytes,
+                   .ud = ud};
+    int rc = url ? az_read(&bs->c, &r, err) : ferr_set(err, FERR_INTERNAL, "out of memory");
     free(url);
-    if (rc == 0 && rs.used)
-        rsink_flush(&rs);
-    free(rs.buf);
-    if (rs.werr)
-        rc = ferr_errno(err, FERR_IO, rs.werr, "writing %s", name);
-    else if (rs.over)
-        rc = ferr_set(err, FERR_TRANSFER,
-                      "downloading %s: the service sent more than the %llu bytes asked for", name,
-                      (unsigned long long)len);
-    else if (rc == 0 && resp.status == 412)
-        rc = ferr_set(err, FERR_TRANSFER,
-                      "'%s' changed in the datastore while it was being read (it is no longer "
-                      "ETag %s); run again to fetch the new content",
-                      name, etag);
-    else if (rc == 0 && resp.status != 200 && resp.status != 206)
-        rc = fail_status(bs, &resp, "downloading", name, err);
-    else if (rc == 0 && rs.off - fd_off != len)
-        rc = ferr_set(err, FERR_TRANSFER, "downloading %s: got %llu bytes of %llu", name,
-                      (unsigned long long)(rs.off - fd_off), (unsigned long long)len);
-    /* the whole blob was read: it must match the MD5 the blob carries */
-    const char *want = resp.blob_md5[0] ? resp.blob_md5 : resp.content_md5;
-    int whole = off == 0 && (!resp.has_range || resp.range_total == len);
-    if (rc == 0 && whole && *want && rs.md5) {
-        unsigned char md[16];
-        unsigned int ml = 0;
-        EVP_DigestFinal_ex(rs.md5, md, &ml);
-        char *got = base64_encode(md, ml);
-        if (got && strcmp(got, want))
-            rc = ferr_set(err, FERR_TRANSFER,
-                          "content does not match the blob's MD5 (%s, got %s); the file was not "
-                          "kept",
-                          want, got);
-        else
-            log_trace("%s: MD5 %s verified", name, want);
-        free(got);
-    }
-    if (rs.md5)
-        EVP_MD_CTX_free(rs.md5);
-    http_resp_dispose(&resp);
     return rc;
 }
 
 /* --- Put Blob, Put Block, Put Block List --- */
 
-static char *md5_b64(const void *p, size_t n)
-{
-    unsigned char md[16];
-    unsigned int ml = 0;
-    EVP_Digest(p, n, md, &ml, EVP_md5(), NULL);
-    return base64_encode(md, ml);
-}
-
 static int put(blob_store_t *bs, const char *url, struct curl_slist *h, const void *body,
                size_t len, const char *what, const char *name, store_put_t *out, ferr_t *err)
 {
     http_resp_t resp = {0};
-    int rc = request(bs, "PUT", url, h, body, len, 1, NULL, &resp, err);
+    int rc = az_request(&bs->c, "PUT", url, h, body, len, 1, NULL, &resp, err);
     if (rc == 0 && resp.status != 201)
-        rc = fail_status(bs, &resp, what, name, err);
+        rc = az_fail(&bs->c, &resp, what, name, err);
     if (rc == 0 && out)
         snprintf(out->etag, sizeof out->etag, "%s", resp.etag);
     http_resp_dispose(&resp);
     return rc;
 }
 
-static int blob_put_block(store_t *s, const char *name, const char *id, const void *buf, size_t len,
-                          const unsigned char md5[16], ferr_t *err);
-static int blob_commit_blocks(store_t *s, const char *name, const store_block_id_t *ids, uint32_t n,
-                              const char *md5, store_put_t *out, ferr_t *err);
+static int put_block(blob_store_t *bs, const char *name, const char *id, const void *buf,
+                     size_t len, const unsigned char md5[16], ferr_t *err);
+static int commit_blocks(blob_store_t *bs, const char *name, const store_block_id_t *ids,
+                         uint32_t n, const char *md5, store_put_t *out, ferr_t *err);
 
 static int blob_write(store_t *s, const char *name, int fd, uint64_t size, store_bytes_fn on_bytes,
                       void *ud, store_put_t *out, ferr_t *err)
@@ -423,13 +176,13 @@ static int blob_write(store_t *s, const char *name, int fd, uint64_t size, store
             rc = ferr_errno(err, FERR_IO, errno ? errno : EIO, "reading the file for %s", name);
             goto out;
         }
-        char *md5 = md5_b64(buf, (size_t)size);
-        struct curl_slist *h = std_headers(NULL);
+        char *md5 = az_md5_b64(buf, (size_t)size);
+        struct curl_slist *h = az_headers(&bs->c, NULL);
         h = curl_slist_append(h, "x-ms-blob-type: BlockBlob");
         h = curl_slist_append(h, "Content-Type: application/octet-stream");
         snprintf(hdr, sizeof hdr, "Content-MD5: %s", md5);
         h = curl_slist_append(h, hdr);
-        url = blob_url(bs, name, NULL);
+        url = az_url(&bs->c, name, NULL);
         rc = put(bs, url, h, buf, (size_t)size, "uploading", name, out, err);
         curl_slist_free_all(h);
         if (rc == 0)
@@ -457,7 +210,7 @@ static int blob_write(store_t *s, const char *name, int fd, uint64_t size, store
         unsigned char bmd[16];
         EVP_Digest(buf, n, bmd, NULL, EVP_md5(), NULL);
         store_block_id(ids[i], i, bmd);
-        rc = blob_put_block(s, name, ids[i], buf, n, bmd, err);
+        rc = put_block(bs, name, ids[i], buf, n, bmd, err);
         if (rc == 0 && on_bytes)
             on_bytes(ud, n);
     }
@@ -466,7 +219,7 @@ static int blob_write(store_t *s, const char *name, int fd, uint64_t size, store
         unsigned int ml = 0;
         EVP_DigestFinal_ex(whole, md, &ml);
         char *b64 = base64_encode(md, ml);
-        rc = blob_commit_blocks(s, name, ids, nblocks, b64 ? b64 : "", out, err);
+        rc = commit_blocks(bs, name, ids, nblocks, b64 ? b64 : "", out, err);
         free(b64);
     }
     free(ids);
@@ -484,17 +237,16 @@ static char *block_id_b64(const char *id)
     return base64_encode((const unsigned char *)id, strlen(id));
 }
 
-static int blob_put_block(store_t *s, const char *name, const char *id, const void *buf, size_t len,
-                          const unsigned char md5[16], ferr_t *err)
+static int put_block(blob_store_t *bs, const char *name, const char *id, const void *buf,
+                     size_t len, const unsigned char md5[16], ferr_t *err)
 {
-    blob_store_t *bs = (blob_store_t *)s;
     char *bid = block_id_b64(id);
     char *eid = bid ? http_escape(bid, 0) : NULL;
     char *md5b = base64_encode(md5, 16);
     char q[160], hdr[128];
     snprintf(q, sizeof q, "comp=block&blockid=%s", eid ? eid : "");
-    char *url = blob_url(bs, name, q);
-    struct curl_slist *h = std_headers(NULL);
+    char *url = az_url(&bs->c, name, q);
+    struct curl_slist *h = az_headers(&bs->c, NULL);
     snprintf(hdr, sizeof hdr, "Content-MD5: %s", md5b ? md5b : "");
     h = curl_slist_append(h, hdr);
     int rc = url && md5b && eid ? put(bs, url, h, buf, len, "uploading a block of", name, NULL, err)
@@ -507,10 +259,9 @@ static int blob_put_block(store_t *s, const char *name, const char *id, const vo
     return rc;
 }
 
-static int blob_commit_blocks(store_t *s, const char *name, const store_block_id_t *ids, uint32_t n,
-                              const char *md5, store_put_t *out, ferr_t *err)
+static int commit_blocks(blob_store_t *bs, const char *name, const store_block_id_t *ids,
+                         uint32_t n, const char *md5, store_put_t *out, ferr_t *err)
 {
-    blob_store_t *bs = (blob_store_t *)s;
     char *list = NULL, hdr[128];
     size_t list_len = 0;
     FILE *lf = open_memstream(&list, &list_len);
@@ -526,12 +277,12 @@ static int blob_commit_blocks(store_t *s, const char *name, const store_block_id
     }
     fputs("</BlockList>", lf);
     fclose(lf);
-    struct curl_slist *h = std_headers(NULL);
+    struct curl_slist *h = az_headers(&bs->c, NULL);
     snprintf(hdr, sizeof hdr, "x-ms-blob-content-md5: %s", md5);
     h = curl_slist_append(h, hdr);
     h = curl_slist_append(h, "x-ms-blob-content-type: application/octet-stream");
     h = curl_slist_append(h, "Content-Type: application/xml");
-    char *url = blob_url(bs, name, "comp=blocklist");
+    char *url = az_url(&bs->c, name, "comp=blocklist");
     int rc = put(bs, url, h, list, list_len, "committing the blocks of", name, out, err);
     if (rc == 0)
         snprintf(out->md5, sizeof out->md5, "%s", md5);
@@ -541,27 +292,64 @@ static int blob_commit_blocks(store_t *s, const char *name, const store_block_id
     return rc;
 }
 
-static int blob_blocks(store_t *s, const char *name, store_block_fn fn, void *ud, ferr_t *err)
+static int blocks(blob_store_t *bs, const char *name, store_block_fn fn, void *ud, ferr_t *err)
 {
-    blob_store_t *bs = (blob_store_t *)s;
     blob_blocklist_t p = {0};
     blob_blocklist_reset(&p);
-    char *url = blob_url(bs, name, "comp=blocklist&blocklisttype=all");
-    struct curl_slist *h = std_headers(NULL);
+    char *url = az_url(&bs->c, name, "comp=blocklist&blocklisttype=all");
+    struct curl_slist *h = az_headers(&bs->c, NULL);
     http_req_t t = {.sink = blob_xml_feed, .sink_reset = blob_blocklist_reset, .sink_ud = &p};
     http_resp_t resp = {0};
-    int rc = url ? request(bs, "GET", url, h, NULL, 0, 0, &t, &resp, err)
+    int rc = url ? az_request(&bs->c, "GET", url, h, NULL, 0, 0, &t, &resp, err)
                  : ferr_set(err, FERR_INTERNAL, "out of memory");
     curl_slist_free_all(h);
     free(url);
     if (rc == 0 && resp.status == 404)
         p.n = 0; /* no blob and nothing staged: no blocks */
     else if (rc == 0 && resp.status != 200)
-        rc = fail_status(bs, &resp, "listing the blocks of", name, err);
+        rc = az_fail(&bs->c, &resp, "listing the blocks of", name, err);
     else if (rc == 0 && blob_xml_end(&p.x))
         rc = ferr_set(err, FERR_TRANSFER, "the block list of %s is not valid XML", name);
     http_resp_dispose(&resp);
     return blob_blocklist_done(&p, rc, fn, ud);
+}
+
+static int blob_put_block(store_t *s, const store_upload_t *u, uint32_t index, const char *id,
+                          const void *buf, size_t len, const unsigned char md5[16], ferr_t *err)
+{
+    (void)index; /* the id says where it goes */
+    return put_block((blob_store_t *)s, u->name, id, buf, len, md5, err);
+}
+
+static int blob_commit_blocks(store_t *s, const store_upload_t *u, const store_block_id_t *ids,
+                              uint32_t n, const char *md5, store_put_t *out, ferr_t *err)
+{
+    return commit_blocks((blob_store_t *)s, u->name, ids, n, md5, out, err);
+}
+
+typedef struct held_by_id {
+    store_held_fn fn;
+    void *ud;
+} held_by_id_t;
+
+static int held_by_id(void *ud, const char *id, size_t len, int committed)
+{
+    held_by_id_t *h = ud;
+    return h->fn(h->ud, -1, id, len, committed);
+}
+
+/* The blocks the blob holds, committed or staged: an upload reuses them.
+ * Not knowing them only costs sending them again. */
+static int blob_upload_begin(store_t *s, const store_upload_t *u, store_held_fn fn, void *ud,
+                             ferr_t *err)
+{
+    (void)err;
+    held_by_id_t h = {fn, ud};
+    ferr_t e = FERR_INIT;
+    if (blocks((blob_store_t *)s, u->name, held_by_id, &h, &e) != 0)
+        log_debug("%s: cannot list its blocks (%s); sending them all", u->name, e.msg);
+    ferr_clear(&e);
+    return 0;
 }
 
 /* --- Delete Blob --- */
@@ -569,13 +357,13 @@ static int blob_blocks(store_t *s, const char *name, store_block_fn fn, void *ud
 static int blob_remove(store_t *s, const char *name, ferr_t *err)
 {
     blob_store_t *bs = (blob_store_t *)s;
-    char *url = blob_url(bs, name, NULL);
-    struct curl_slist *h = std_headers(NULL);
+    char *url = az_url(&bs->c, name, NULL);
+    struct curl_slist *h = az_headers(&bs->c, NULL);
     http_resp_t resp = {0};
-    int rc = url ? request(bs, "DELETE", url, h, NULL, 0, 0, NULL, &resp, err)
+    int rc = url ? az_request(&bs->c, "DELETE", url, h, NULL, 0, 0, NULL, &resp, err)
                  : ferr_set(err, FERR_INTERNAL, "out of memory");
     if (rc == 0 && resp.status != 202 && resp.status != 404)
-        rc = fail_status(bs, &resp, "removing", name, err);
+        rc = az_fail(&bs->c, &resp, "removing", name, err);
     curl_slist_free_all(h);
     free(url);
     http_resp_dispose(&resp);
@@ -587,29 +375,29 @@ static int blob_remove(store_t *s, const char *name, ferr_t *err)
 static int blob_check(store_t *s, int create, ferr_t *err)
 {
     blob_store_t *bs = (blob_store_t *)s;
-    struct curl_slist *h = std_headers(NULL);
+    struct curl_slist *h = az_headers(&bs->c, NULL);
     char *url = NULL;
     int rc = 0;
     if (create) {
-        if (asprintf(&url, "%s?restype=container", bs->url) < 0)
+        if (asprintf(&url, "%s?restype=container", bs->c.url) < 0)
             url = NULL;
         http_resp_t resp = {0};
-        rc = url ? request(bs, "PUT", url, h, "", 0, 1, NULL, &resp, err) : -1;
+        rc = url ? az_request(&bs->c, "PUT", url, h, "", 0, 1, NULL, &resp, err) : -1;
         if (rc == 0 && resp.status == 201)
-            log_info("created container %s", bs->where);
+            log_info("created container %s", bs->c.where);
         else if (rc == 0 && resp.status != 409)
-            rc = fail_status(bs, &resp, "creating the container", bs->where, err);
+            rc = az_fail(&bs->c, &resp, "creating the container", bs->c.where, err);
         http_resp_dispose(&resp);
         free(url);
     }
     if (rc == 0) {
         /* one listing entry proves the container exists and the credential can read it */
-        if (asprintf(&url, "%s?restype=container&comp=list&maxresults=1", bs->url) < 0)
+        if (asprintf(&url, "%s?restype=container&comp=list&maxresults=1", bs->c.url) < 0)
             url = NULL;
         http_resp_t resp = {0};
-        rc = url ? request(bs, "GET", url, h, NULL, 0, 0, NULL, &resp, err) : -1;
+        rc = url ? az_request(&bs->c, "GET", url, h, NULL, 0, 0, NULL, &resp, err) : -1;
         if (rc == 0 && resp.status != 200)
-            rc = fail_status(bs, &resp, "checking access to", bs->where, err);
+            rc = az_fail(&bs->c, &resp, "checking access to", bs->c.where, err);
         http_resp_dispose(&resp);
         free(url);
     }
@@ -620,10 +408,7 @@ static int blob_check(store_t *s, int create, ferr_t *err)
 static void blob_close(store_t *s)
 {
     blob_store_t *bs = (blob_store_t *)s;
-    http_client_free(bs->http);
-    auth_free(bs->auth);
-    free(bs->url);
-    free(bs->where);
+    az_conn_close(&bs->c);
     free(bs->stat_name);
     free(bs);
 }
@@ -639,7 +424,7 @@ static const struct store_ops blob_ops = {
     .clone = blob_clone,
     .put_block = blob_put_block,
     .commit_blocks = blob_commit_blocks,
-    .blocks = blob_blocks,
+    .upload_begin = blob_upload_begin,
     .list = blob_list,
     .stat = blob_stat,
     .read = blob_read,
@@ -655,22 +440,8 @@ static int blob_open(store_t **out, const datastore_t *ds, ferr_t *err)
     blob_store_t *bs = xcalloc(1, sizeof *bs);
     bs->base.ops = &blob_ops;
     bs->base.ds = ds;
-    int rc;
-    if (ds->account_url) {
-        size_t l = strlen(ds->account_url);
-        while (l && ds->account_url[l - 1] == '/')
-            l--;
-        rc = asprintf(&bs->url, "%.*s/%s", (int)l, ds->account_url, ds->container);
-    } else {
-        rc = asprintf(&bs->url, "%s://%s.blob.%s/%s", ds->protocol ? ds->protocol : "https",
-                      ds->account, ds->endpoint ? ds->endpoint : "core.windows.net", ds->container);
-    }
-    if (rc < 0 || asprintf(&bs->where, "%s/%s", ds->account, ds->container) < 0) {
-        blob_close(&bs->base);
-        return ferr_set(err, FERR_INTERNAL, "out of memory");
-    }
-    if (auth_new(&bs->auth, ds, err) || http_client_new(&bs->http, ds->ca_file, err)) {
-        blob_close(&bs->base);
+    if (az_conn_open(&bs->c, ds, "blob", BLOB_API_VERSION, "blob", err)) {
+        free(bs);
         return -1;
     }
     *out = &bs->base;

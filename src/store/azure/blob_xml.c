@@ -1,4 +1,5 @@
-/* Azure's XML answers (List Blobs, Get Block List), parsed with expat as
+/* Azure's XML answers (List Blobs, List Directories and Files, Get Block
+ * List), parsed with expat as
  * the body arrives, page by page. */
 #define _GNU_SOURCE
 #include "store/azure/blob_xml.h"
@@ -73,6 +74,14 @@ static void lentry_dispose(lentry_t *e)
     memset(e, 0, sizeof *e);
 }
 
+/* An entry of List Blobs (a blob, a prefix) or of List Directories and
+ * Files (a file, a directory): the two answers share their shape. */
+static int is_entry(const char *el)
+{
+    return !strcmp(el, "Blob") || !strcmp(el, "BlobPrefix") || !strcmp(el, "File") ||
+           !strcmp(el, "Directory");
+}
+
 static void XMLCALL x_start(void *ud, const XML_Char *el, const XML_Char **attr)
 {
     blob_listing_t *p = ud;
@@ -82,10 +91,10 @@ static void XMLCALL x_start(void *ud, const XML_Char *el, const XML_Char **attr)
     p->tlen = 0;
     if (p->text)
         p->text[0] = 0; /* an empty element has no text, not the last one's */
-    if (p->depth == 3 && (!strcmp(el, "Blob") || !strcmp(el, "BlobPrefix"))) {
+    if (p->depth == 3 && is_entry(el)) {
         p->in_blob = 1;
         lentry_dispose(&p->cur);
-        p->cur.is_prefix = el[4] == 'P';
+        p->cur.is_prefix = !strcmp(el, "BlobPrefix") || !strcmp(el, "Directory");
     }
     if (p->in_blob && p->depth == 4 && !strcmp(el, "Name")) {
         p->encoded = 0;
@@ -140,7 +149,7 @@ static void XMLCALL x_end(void *ud, const XML_Char *el)
             p->cur.md5 = text_dup(p);
         } else if (!strcmp(el, "Last-Modified"))
             p->cur.mtime = parse_http_date(p->text);
-    } else if (p->in_blob && p->depth == 2 && (!strcmp(el, "Blob") || !strcmp(el, "BlobPrefix"))) {
+    } else if (p->in_blob && p->depth == 2 && is_entry(el)) {
         p->in_blob = 0;
         if (p->cur.name) {
             if (ARRAY_ROOM(p->page, p->n, p->cap, 256)) {

@@ -1,0 +1,337 @@
+/* The Azure backends' common ground (rest.h): signed requests, errors in
+ * words, ranged reads hashed as they stream. */
+#define _GNU_SOURCE
+#include "store/azure/rest.h"
+#include "store/backend.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base64.h"
+#include "log.h"
+#include "xalloc.h"
+
+int az_conn_open(az_conn_t *c, const datastore_t *ds, const char *service, const char *version,
+                 const char *noun, ferr_t *err)
+{
+    memset(c, 0, sizeof *c);
+    c->version = version;
+    c->noun = noun;
+    c->word = ds->backend->container_word;
+    int rc;
+    if (ds->account_url) {
+        size_t l = strlen(ds->account_url);
+        while (l && ds->account_url[l - 1] == '/')
+            l--;
+        rc = asprintf(&c->url, "%.*s/%s", (int)l, ds->account_url, ds->container);
+    } else {
+        rc = asprintf(&c->url, "%s://%s.%s.%s/%s", ds->protocol ? ds->protocol : "https",
+                      ds->account, service, ds->endpoint ? ds->endpoint : "core.windows.net",
+                      ds->container);
+    }
+    if (rc < 0 || asprintf(&c->where, "%s/%s", ds->account, ds->container) < 0) {
+        az_conn_close(c);
+        return ferr_set(err, FERR_INTERNAL, "out of memory");
+    }
+    if (auth_new(&c->auth, ds, err) || http_client_new(&c->http, ds->ca_file, err)) {
+        az_conn_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+void az_conn_close(az_conn_t *c)
+{
+    http_client_free(c->http);
+    auth_free(c->auth);
+    free(c->url);
+    free(c->where);
+    memset(c, 0, sizeof *c);
+}
+
+char *az_url(const az_conn_t *c, const char *name, const char *query)
+{
+    char *esc = http_escape(name ? name : "", 1);
+    char *u = NULL;
+    if (!esc || asprintf(&u, "%s%s%s%s%s", c->url, name ? "/" : "", esc, query ? "?" : "",
+                         query ? query : "") < 0)
+        u = NULL;
+    free(esc);
+    return u;
+}
+
+struct curl_slist *az_headers(const az_conn_t *c, struct curl_slist *h)
+{
+    char v[64];
+    snprintf(v, sizeof v, "x-ms-version: %s", c->version);
+    return curl_slist_append(h, v);
+}
+
+typedef struct signer {
+    const az_conn_t *c;
+    const char *method, *url;
+    const struct curl_slist *headers;
+    size_t len;
+} signer_t;
+
+static int sign(void *ud, struct curl_slist **extra)
+{
+    signer_t *s = ud;
+    return auth_sign(s->c->auth, s->method, s->url, s->headers, s->len, extra);
+}
+
+int az_request(az_conn_t *c, const char *method, const char *url, struct curl_slist *h,
+               const void *body, size_t len, int has_body, const http_req_t *tmpl,
+               http_resp_t *resp, ferr_t *err)
+{
+    if (!url)
+        return ferr_set(err, FERR_INTERNAL, "out of memory");
+    char *full = auth_url(c->auth, url);
+    if (!full)
+        return ferr_set(err, FERR_INTERNAL, "out of memory");
+    signer_t sg = {c, method, full, h, has_body ? len : 0};
+    http_req_t r = tmpl ? *tmpl : (http_req_t){0};
+    r.method = method;
+    r.url = full;
+    r.headers = h;
+    r.body = body;
+    r.body_len = len;
+    r.has_body = has_body;
+    r.prepare = sign;
+    r.prepare_ud = &sg;
+    int rc = http_do(c->http, &r, resp, err);
+    free(full);
+    return rc;
+}
+
+/* The service's own words from an error body: <Message>...</Message>. */
+static void service_message(const http_resp_t *resp, char *out, size_t n)
+{
+    out[0] = 0;
+    if (!resp->body)
+        return;
+    const char *m = strstr(resp->body, "<Message>");
+    if (!m)
+        return;
+    m += 9;
+    const char *e = strstr(m, "</Message>");
+    const char *nl = strchr(m, '\n');
+    if (nl && (!e || nl < e))
+        e = nl;
+    size_t l = e ? (size_t)(e - m) : strlen(m);
+    if (l >= n)
+        l = n - 1;
+    memcpy(out, m, l);
+    out[l] = 0;
+}
+
+static int is_container_missing(const char *code)
+{
+    return !strcmp(code, "ContainerNotFound") || !strcmp(code, "ShareNotFound") ||
+           !strcmp(code, "FilesystemNotFound");
+}
+
+int az_fail(const az_conn_t *c, const http_resp_t *resp, const char *what, const char *name,
+            ferr_t *err)
+{
+    char msg[512];
+    service_message(resp, msg, sizeof msg);
+    const char *code = resp->error_code[0] ? resp->error_code : "";
+    if (resp->status == 403 || resp->status == 401) {
+        cred_kind_t k = auth_kind(c->auth);
+        const char *hint =
+            k == CRED_SAS_TOKEN     ? "the SAS token may be wrong, expired, or lack this permission"
+            : k == CRED_ACCOUNT_KEY ? "the account key may be wrong"
+                                    : "it may not allow anonymous access; give a key or SAS token";
+        return ferr_set(err, FERR_TRANSFER, "%s %s: access denied by %s (%ld %s) with %s: %s", what,
+                        name ? name : c->where, c->where, resp->status, code,
+                        auth_describe(c->auth), hint);
+    }
+    if (resp->status == 404) {
+        if (is_container_missing(code))
+            return ferr_set(err, FERR_NOTFOUND,
+                            "%s %s does not exist (register the datastore with "
+                            "--create-if-not-exists to create it)",
+                            c->word, c->where);
+        return ferr_set(err, FERR_NOTFOUND, "%s: no %s '%s' in %s", what, c->noun, name ? name : "",
+                        c->where);
+    }
+    return ferr_set(err, FERR_TRANSFER, "%s %s in %s: HTTP %ld %s%s%s", what, name ? name : "",
+                    c->where, resp->status, code, msg[0] ? ": " : "", msg);
+}
+
+#define RSINK_BUF (1u << 20)
+
+/* Bytes are gathered into 1 MiB writes: many threads writing one file
+ * contend on its inode lock, fewer and larger writes contend less. */
+typedef struct rsink {
+    int fd;
+    uint64_t start, off; /* off: bytes received so far end here */
+    uint64_t len;        /* bytes asked for: a server sending more is refused */
+    int over;
+    char *buf;
+    size_t used;
+    EVP_MD_CTX *md5;
+    store_bytes_fn on_bytes;
+    void *ud;
+    int werr;
+    uint64_t reported;
+} rsink_t;
+
+static void rsink_reset(void *ud)
+{
+    rsink_t *r = ud;
+    r->off = r->start;
+    r->used = 0;
+    r->over = 0;
+    if (r->md5)
+        EVP_DigestInit_ex(r->md5, EVP_md5(), NULL);
+}
+
+static int rsink_flush(rsink_t *r)
+{
+    size_t done = 0;
+    uint64_t at = r->off - r->used;
+    while (done < r->used) {
+        ssize_t w = pwrite(r->fd, r->buf + done, r->used - done, (off_t)(at + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            r->werr = errno;
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    r->used = 0;
+    return 0;
+}
+
+static size_t rsink_write(void *ud, const char *p, size_t n)
+{
+    rsink_t *r = ud;
+    if (r->off - r->start + n > r->len) {
+        r->over = 1; /* a range ignored: never write past what was asked */
+        return 0;
+    }
+    if (r->md5)
+        EVP_DigestUpdate(r->md5, p, n);
+    size_t taken = 0;
+    while (taken < n) {
+        size_t k = RSINK_BUF - r->used < n - taken ? RSINK_BUF - r->used : n - taken;
+        memcpy(r->buf + r->used, p + taken, k);
+        r->used += k;
+        r->off += k;
+        taken += k;
+        if (r->used == RSINK_BUF && rsink_flush(r))
+            return 0;
+    }
+    /* progress counts bytes once, even when a try is repeated */
+    uint64_t got = r->off - r->start;
+    if (got > r->reported && r->on_bytes) {
+        r->on_bytes(r->ud, got - r->reported);
+        r->reported = got;
+    }
+    return n;
+}
+
+/* The whole object was read: it must match the MD5 it carries. */
+static int check_whole(const az_conn_t *c, const az_read_t *r, const http_resp_t *resp, rsink_t *rs,
+                       ferr_t *err)
+{
+    const char *want = resp->whole_md5[0] ? resp->whole_md5 : resp->content_md5;
+    int whole = r->off == 0 && (!resp->has_range || resp->range_total == r->len);
+    if (!whole || !*want || !rs->md5)
+        return 0;
+    unsigned char md[16];
+    unsigned int ml = 0;
+    EVP_DigestFinal_ex(rs->md5, md, &ml);
+    char *got = base64_encode(md, ml);
+    int rc = 0;
+    if (got && strcmp(got, want))
+        rc = ferr_set(err, FERR_TRANSFER,
+                      "%s: content does not match the %s's MD5 (%s, got %s); the file was not "
+                      "kept",
+                      r->name, c->noun, want, got);
+    else
+        log_trace("%s: MD5 %s verified", r->name, want);
+    free(got);
+    return rc;
+}
+
+static int read_outcome(const az_conn_t *c, const az_read_t *r, const http_resp_t *resp,
+                        rsink_t *rs, int rc, ferr_t *err)
+{
+    if (rs->werr)
+        return ferr_errno(err, FERR_IO, rs->werr, "writing %s", r->name);
+    if (rs->over)
+        return ferr_set(err, FERR_TRANSFER,
+                        "downloading %s: the service sent more than the %llu bytes asked for",
+                        r->name, (unsigned long long)r->len);
+    if (rc)
+        return rc;
+    int changed = resp->status == 412 ||
+                  (r->pin && *r->pin && !r->if_match && resp->etag[0] &&
+                   strcmp(resp->etag, r->pin) && (resp->status == 200 || resp->status == 206));
+    if (changed)
+        return ferr_set(err, FERR_TRANSFER,
+                        "'%s' changed in the datastore while it was being read (it is no longer "
+                        "ETag %s); run again to fetch the new content",
+                        r->name, r->pin);
+    if (resp->status != 200 && resp->status != 206)
+        return az_fail(c, resp, "downloading", r->name, err);
+    if (rs->off - r->fd_off != r->len)
+        return ferr_set(err, FERR_TRANSFER, "downloading %s: got %llu bytes of %llu", r->name,
+                        (unsigned long long)(rs->off - r->fd_off), (unsigned long long)r->len);
+    return check_whole(c, r, resp, rs, err);
+}
+
+int az_read(az_conn_t *c, const az_read_t *r, ferr_t *err)
+{
+    if (r->len == 0)
+        return 0;
+    char range[96];
+    snprintf(range, sizeof range, "x-ms-range: bytes=%llu-%llu", (unsigned long long)r->off,
+             (unsigned long long)(r->off + r->len - 1));
+    struct curl_slist *h = az_headers(c, NULL);
+    h = curl_slist_append(h, range);
+    if (r->pin && *r->pin && r->if_match) {
+        char im[160];
+        snprintf(im, sizeof im, "If-Match: %s", r->pin);
+        h = curl_slist_append(h, im);
+    }
+    rsink_t rs = {.fd = r->fd,
+                  .start = r->fd_off,
+                  .off = r->fd_off,
+                  .len = r->len,
+                  .on_bytes = r->on_bytes,
+                  .ud = r->ud};
+    /* only a read from the start can be the whole object, worth hashing
+     * here; the engine checks the blocks of a large file itself */
+    if (r->off == 0)
+        rs.md5 = EVP_MD_CTX_new();
+    rs.buf = xmalloc(r->len < RSINK_BUF ? (size_t)r->len : RSINK_BUF);
+    http_req_t t = {.sink = rsink_write, .sink_reset = rsink_reset, .sink_ud = &rs};
+    http_resp_t resp = {0};
+    int rc = az_request(c, "GET", r->url, h, NULL, 0, 0, &t, &resp, err);
+    curl_slist_free_all(h);
+    if (rc == 0 && rs.used)
+        rsink_flush(&rs);
+    free(rs.buf);
+    rc = read_outcome(c, r, &resp, &rs, rc, err);
+    if (rs.md5)
+        EVP_MD_CTX_free(rs.md5);
+    http_resp_dispose(&resp);
+    return rc;
+}
+
+char *az_md5_b64(const void *p, size_t n)
+{
+    unsigned char md[16];
+    unsigned int ml = 0;
+    EVP_Digest(p, n, md, &ml, EVP_md5(), NULL);
+    return base64_encode(md, ml);
+}

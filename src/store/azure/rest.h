@@ -1,0 +1,67 @@
+/* What the Azure Storage backends share: a connection to one container
+ * (blob container, file share) with its credential, signed requests, the
+ * service's errors in words, and ranged reads into a file, hashed as they
+ * stream. Each backend adds its own operations on top. */
+#ifndef FERRY_STORE_AZURE_REST_H
+#define FERRY_STORE_AZURE_REST_H
+
+#include <curl/curl.h>
+#include <stdint.h>
+
+#include "datastore.h"
+#include "error.h"
+#include "http.h"
+#include "store.h"
+#include "store/azure/auth.h"
+
+typedef struct az_conn {
+    http_client_t *http;
+    auth_t *auth;
+    const char *version; /* x-ms-version */
+    const char *noun;    /* what it holds, for messages: "blob", "file" */
+    const char *word;    /* its container: "container", "file share" */
+    char *url;           /* "<scheme>://<host>[/<account>]/<container>" */
+    char *where;         /* "account/container", for messages */
+} az_conn_t;
+
+/* service: "blob", "file" (the host's <account>.<service>.<suffix>) */
+int az_conn_open(az_conn_t *c, const datastore_t *ds, const char *service, const char *version,
+                 const char *noun, ferr_t *err);
+void az_conn_close(az_conn_t *c);
+
+/* The container's URL with name (escaped, '/' kept) and query appended;
+ * malloc'd. name may be NULL (the container itself). */
+char *az_url(const az_conn_t *c, const char *name, const char *query);
+/* h with the x-ms-version header appended */
+struct curl_slist *az_headers(const az_conn_t *c, struct curl_slist *h);
+/* Signs and sends (retried by the http layer). url is without the SAS,
+ * which is added here. tmpl: a sink for the body, or NULL. */
+int az_request(az_conn_t *c, const char *method, const char *url, struct curl_slist *h,
+               const void *body, size_t len, int has_body, const http_req_t *tmpl,
+               http_resp_t *resp, ferr_t *err);
+/* An unexpected status as an error in words: access denied with which
+ * credential and what to check, a missing container, a missing name. */
+int az_fail(const az_conn_t *c, const http_resp_t *resp, const char *what, const char *name,
+            ferr_t *err);
+
+/* Ranged GET of url into fd at fd_off ([off, off+len)). With pin and
+ * if_match, only from that version (If-Match); with pin alone, a reply of
+ * another ETag fails (services without If-Match on reads). A read from 0
+ * of the whole object is checked against its MD5. */
+typedef struct az_read {
+    const char *url;
+    const char *name; /* for messages */
+    const char *pin;  /* ETag, or NULL */
+    int if_match;
+    uint64_t off, len;
+    int fd;
+    uint64_t fd_off;
+    store_bytes_fn on_bytes;
+    void *ud;
+} az_read_t;
+int az_read(az_conn_t *c, const az_read_t *r, ferr_t *err);
+
+/* base64 MD5 of n bytes; malloc'd */
+char *az_md5_b64(const void *p, size_t n);
+
+#endif
