@@ -6,12 +6,11 @@
 // The account: AZURE_FILES_URL=http://127.0.0.1:PORT/devstoreaccount1.
 'use strict';
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 const crypto = require('crypto');
 const {
   ShareServiceClient, StorageSharedKeyCredential, generateAccountSASQueryParameters, generateFileSASQueryParameters,
-  AccountSASPermissions, AccountSASResourceTypes, AccountSASServices, ShareSASPermissions, FileSASPermissions, SASProtocol,
+  AccountSASPermissions, AccountSASResourceTypes, AccountSASServices, ShareSASPermissions, SASProtocol,
 } = require('@azure/storage-file-share');
 
 const account = 'devstoreaccount1';
