@@ -99,6 +99,9 @@ expect_out() { # expect_out TEXT NAME: stdout contains TEXT
 expect_err() { # expect_err TEXT NAME: stderr contains TEXT
     if grep -qF -- "$1" "$ERR"; then _ok "$2"; else _fail "$2" "stderr lacks: $1"; fi
 }
+expect_not_out() {
+    if grep -qF -- "$1" "$OUT"; then _fail "$2" "stdout has: $1"; else _ok "$2"; fi
+}
 expect_not_err() {
     if grep -qF -- "$1" "$ERR"; then _fail "$2" "stderr has: $1"; else _ok "$2"; fi
 }
@@ -135,3 +138,25 @@ SDK() { node "$TOP/tests/azure/sdk.js" "$@"; }
 b64md5() { openssl md5 -binary "$1" | base64; }
 # json FILE EXPR: evaluates a Python expression on the parsed JSON `j`.
 json() { /usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+# need_files_double [ARGS...]: starts the Azure Files double (tests/doubles/azure-files) on a
+# free loopback port for this test file, stopped when it ends; FILES_URL is its account URL
+# (http://127.0.0.1:PORT/devstoreaccount1), AZURE_FILES_URL the same for files_sdk.js.
+need_files_double() {
+    export AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+    "$TOP/tests/doubles/azure-files" --port 0 "$@" >"$T/.files-double" 2>"$T/.files-double.err" &
+    local pid=$! i
+    at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+    for i in $(seq 100); do
+        grep -q '^listening on' "$T/.files-double" 2>/dev/null && break
+        sleep 0.1
+    done
+    FILES_URL="$(sed -n 's/^listening on //p' "$T/.files-double" | head -1)"
+    if [ -z "$FILES_URL" ]; then
+        _fail "the Azure Files double starts" "$(cat "$T/.files-double.err")"
+        exit 0
+    fi
+    FILES_URL=$FILES_URL/devstoreaccount1
+    export AZURE_FILES_URL=$FILES_URL
+}
+# FSDK CMD ARGS...: Microsoft's @azure/storage-file-share, as a second client of the double.
+FSDK() { node "$TOP/tests/azure/files_sdk.js" "$@"; }

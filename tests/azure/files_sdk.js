@@ -83,8 +83,10 @@ const commands = {
     await mkdirs(share, dir);
     return { created: dir };
   },
-  // put SHARE PATH FILE [parallel]: upload with Content-MD5 set; parallel = 4 MiB ranges, 4 at a time
-  async put(share, p, file, how) {
+  // put SHARE PATH FILE [single|parallel] [wrong-md5]: upload with Content-MD5 set; parallel =
+  // 4 MiB ranges, 4 at a time; wrong-md5 then sets another MD5 (Set File Properties), as a
+  // corrupted file would look
+  async put(share, p, file, how, wrong) {
     const data = fs.readFileSync(file);
     await mkdirs(share, path.posix.dirname(p) === '.' ? '' : path.posix.dirname(p));
     const headers = { fileContentMD5: Buffer.from(md5(data), 'base64') };
@@ -93,6 +95,9 @@ const commands = {
       await f.uploadFile(file, { rangeSize: 4 * MiB, concurrency: 4, fileHttpHeaders: headers });
     } else {
       await f.uploadData(data, { fileHttpHeaders: headers });
+    }
+    if (wrong === 'wrong-md5') {
+      await f.setHttpHeaders({ fileContentMD5: Buffer.from(md5(Buffer.from('not the content')), 'base64') });
     }
     return { name: p, size: data.length, md5: md5(data) };
   },
