@@ -115,6 +115,41 @@ echo "workload 3: $MID_N files of 5 MiB; workload 4: its download again, nothing
 blob_workload w3 "$B/data/mid" w4
 stop_azurite
 
+echo "workload 6: a file share (the project's Azure Files double) against Microsoft's SDK, 16 at a time"
+start_files() {
+    stop_azurite
+    local d=$B/files
+    rm -rf "$d" && mkdir -p "$d"
+    "$TOP/tests/doubles/azure-files" --port 0 >"$d/out" 2>"$d/err" &
+    azpid=$!
+    for _ in $(seq 100); do grep -q '^listening on' "$d/out" && break; sleep 0.1; done
+    export AZURE_FILES_URL="$(sed -n 's/^listening on //p' "$d/out")/devstoreaccount1"
+    node "$TOP/tests/azure/files_sdk.js" create bench >/dev/null
+    rm -rf "$FERRY_WORKSPACE"
+    "$FERRY" -q datastore register azure-file bench --account devstoreaccount1 --share bench \
+        --account-url "$AZURE_FILES_URL" --account-key-env AZURITE_KEY >/dev/null
+}
+export FILES_SDK_CONCURRENCY=16
+for set in small big; do
+    w=w6-$set
+    for tool in ferry sdk; do
+        start_files
+        rm -rf "$B/dl"
+        if [ $tool = ferry ]; then
+            measure "$w" ferry upload "$FERRY" -q upload bench "$B/data/$set" --target-path "$w" -j 16
+            measure "$w" ferry download "$FERRY" -q download bench "$B/dl" --prefix "$w/" -j 16
+            mv "$B/dl/$w" "$B/dl.tmp" && rm -rf "$B/dl" && mv "$B/dl.tmp" "$B/dl"
+        else
+            measure "$w" sdk upload node "$TOP/tests/azure/files_sdk.js" upload-dir bench "$w" "$B/data/$set"
+            measure "$w" sdk download node "$TOP/tests/azure/files_sdk.js" download-dir bench "$w" "$B/dl"
+        fi
+        cmp -s <(cd "$B/data/$set" && find . -type f | sort | xargs -d '\n' md5sum) \
+               <(cd "$B/dl" && find . -type f | sort | xargs -d '\n' md5sum) ||
+            { echo "FAILED: $tool $w: the download differs from the source"; exit 1; }
+    done
+done
+stop_azurite
+
 echo "workload 5: the local datastore against cp -r"
 for set in small big; do
     w=w5-$set
@@ -140,7 +175,7 @@ print()
 print("%-8s %-9s %9s %9s %9s %9s %9s %9s %8s %8s" % ("workload", "step", "ferry s", "peer s", "ratio",
       "ferry cpu", "peer cpu", "cpu ratio", "ferry MB", "peer MB"))
 for w, peer in (("w1", "rclone"), ("w2", "rclone"), ("w2", "curl"), ("w3", "rclone"), ("w4", "rclone"),
-                ("w5-small", "cp"), ("w5-big", "cp")):
+                ("w5-small", "cp"), ("w5-big", "cp"), ("w6-small", "sdk"), ("w6-big", "sdk")):
     for step in ("upload", "download"):
         f, p = get(w, "ferry", step), get(w, peer, step)
         if not f or not p:
