@@ -130,6 +130,14 @@ f upload-files sas single.bin --target-path nope
 expect_rc 1 "a write with a read-only SAS fails"
 expect_err "access denied" "access denied, said so"
 expect_not_err "sig=" "and the SAS is not shown"
+export FASAS=$(FSDK accountsas rwdlac 60 | json /dev/stdin 'j["sas"]')
+f datastore register azure-file asas --account devstoreaccount1 --share "$S" --account-url "$FILES_URL" \
+    --sas-token-env FASAS
+expect_rc 0 "register with an account SAS that may write"
+f upload-files asas big.bin single.bin --target-path viasas
+expect_rc 0 "an upload with the SAS (the rename's source is authorized by it too)"
+FSDK get "$S" viasas/big.bin viasas-big.bin >/dev/null
+expect_same big.bin viasas-big.bin "the SDK reads what went up with the SAS, byte for byte"
 export FSAS_OLD=$(FSDK sas "$S" rl -5 | json /dev/stdin 'j["sas"]')
 f datastore register azure-file old --account devstoreaccount1 --share "$S" --account-url "$FILES_URL" \
     --sas-token-env FSAS_OLD

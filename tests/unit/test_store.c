@@ -209,8 +209,48 @@ static void errors(void)
     ferr_clear(&e);
 }
 
+/* Azure Files' names, refused before any request; the store opens without one. */
+static void file_names(void)
+{
+    datastore_t *ds = datastore_new("share", store_backend_find("azure_file"));
+    ds->account = xstrdup("devstoreaccount1");
+    ds->container = xstrdup("share");
+    ds->account_url = xstrdup("http://127.0.0.1:9/devstoreaccount1");
+    ferr_t e = FERR_INIT;
+    store_t *s = NULL;
+    OK(store_open(&s, ds, &e) == 0 && s, "a file share opens (no request yet)");
+    if (!s) {
+        datastore_free(ds);
+        ferr_clear(&e);
+        return;
+    }
+    OK((store_caps(s) & STORE_CAP_FOLD_CASE) && (store_caps(s) & STORE_CAP_HNS),
+       "a share folds case and has folders");
+    OK(!store_name_problem(s, "a/b c/ü ñ#%+&;=.txt"),
+       "spaces, unicode and URL characters are fine");
+    static const char *const bad[] = {"a/what?.txt", "q\"uote", "c:d",    "p|ipe",
+                                      "a<b",         "a>b",     "st*r",   "back\\slash",
+                                      "ctl\x01",     "dir./x",  "trail ", "trail."};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        OK(store_name_problem(s, bad[i]) != NULL, "refused: %s", bad[i]);
+    char longpart[300];
+    memset(longpart, 'x', sizeof longpart - 1);
+    longpart[sizeof longpart - 1] = 0;
+    OK(store_name_problem(s, longpart) != NULL, "a part over 255 characters is refused");
+    store_t *local = NULL;
+    if (store_open_folder(&local, "here", "/tmp", &e) == 0) {
+        OK(!store_name_problem(local, "what?.txt") && !(store_caps(local) & STORE_CAP_FOLD_CASE),
+           "a local folder has no such rule");
+        store_close(local);
+    }
+    store_close(s);
+    datastore_free(ds);
+    ferr_clear(&e);
+}
+
 int main(void)
 {
+    file_names();
     errors();
     table();
     urls();
