@@ -9,7 +9,8 @@
 #include "store.h"
 #include "xalloc.h"
 
-static const char *const cred_names[] = {"none", "account_key", "sas_token", "client_secret"};
+static const char *const cred_names[] = {"none",          "account_key",        "sas_token",
+                                         "client_secret", "client_certificate", "identity"};
 static const char *const source_names[] = {"env", "file", "stored"};
 
 datastore_t *datastore_new(const char *name, const struct store_backend *backend)

@@ -7,7 +7,16 @@
 
 #include "error.h"
 
-typedef enum { CRED_NONE, CRED_ACCOUNT_KEY, CRED_SAS_TOKEN, CRED_CLIENT_SECRET } cred_kind_t;
+/* CRED_CLIENT_CERT: a PEM file with a service principal's certificate and
+ * key; CRED_IDENTITY: no secret, the environment's Entra ID identity. */
+typedef enum {
+    CRED_NONE,
+    CRED_ACCOUNT_KEY,
+    CRED_SAS_TOKEN,
+    CRED_CLIENT_SECRET,
+    CRED_CLIENT_CERT,
+    CRED_IDENTITY
+} cred_kind_t;
 typedef enum { CRED_FROM_ENV, CRED_FROM_FILE, CRED_STORED } cred_source_t;
 
 struct store_backend;

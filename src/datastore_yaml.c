@@ -103,8 +103,12 @@ static int ds_fields(const doc_t *d, const doc_node_t *r, datastore_t *ds, const
 static int ds_credentials(const doc_t *d, const doc_node_t *creds, datastore_t *ds, char **secret,
                           ferr_t *err)
 {
-    if (!creds || doc_is_null(creds))
+    if (!creds || doc_is_null(creds)) {
+        /* no credentials: as in Azure ML, the identity of where it runs */
+        if (store_backend_caps(ds->backend) & STORE_CAP_CREDENTIAL)
+            ds->cred_kind = CRED_IDENTITY;
         return 0;
+    }
     if (creds->kind != DOC_MAP)
         return doc_error(err, d, creds, "credentials", "expected a mapping");
     for (size_t i = 0; i < creds->n; i++) {
@@ -135,7 +139,7 @@ static int ds_credentials(const doc_t *d, const doc_node_t *creds, datastore_t *
     ds->cred_kind = key   ? CRED_ACCOUNT_KEY
                     : sas ? CRED_SAS_TOKEN
                     : sp  ? CRED_CLIENT_SECRET
-                          : CRED_NONE;
+                          : CRED_IDENTITY; /* a user-assigned identity's client_id, or none */
     *secret = key ? key : sas ? sas : sp;
     return 0;
 }

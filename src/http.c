@@ -178,6 +178,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
             st = strtol(sp + 1, NULL, 10);
         r->status = st;
         r->etag[0] = r->content_md5[0] = r->whole_md5[0] = r->error_code[0] = 0;
+        r->resource_type[0] = r->continuation[0] = 0;
         r->has_length = r->has_range = 0;
         return len;
     }
@@ -206,6 +207,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         copy_value(r->last_modified, sizeof r->last_modified, v, vl);
     else if (IS("Content-Type"))
         copy_value(r->content_type, sizeof r->content_type, v, vl);
+    else if (IS("x-ms-resource-type"))
+        copy_value(r->resource_type, sizeof r->resource_type, v, vl);
+    else if (IS("x-ms-continuation"))
+        copy_value(r->continuation, sizeof r->continuation, v, vl);
     else if (IS("Retry-After")) {
         char tmp[64];
         copy_value(tmp, sizeof tmp, v, vl);
@@ -306,12 +311,12 @@ double http_retry_wait(const http_policy_t *p, const http_try_t *t)
 }
 
 /* The caller's headers, then those signed for this try. */
-static int try_headers(const http_req_t *r, struct curl_slist **out)
+static int try_headers(const http_req_t *r, struct curl_slist **out, ferr_t *err)
 {
     struct curl_slist *extra = NULL, *all = NULL;
-    if (r->prepare && r->prepare(r->prepare_ud, &extra)) {
+    if (r->prepare && r->prepare(r->prepare_ud, &extra, err)) {
         curl_slist_free_all(extra);
-        return -1;
+        return err->msg ? -1 : ferr_set(err, FERR_INTERNAL, "cannot sign the request");
     }
     for (struct curl_slist *l = r->headers; l; l = l->next)
         all = curl_slist_append(all, l->data);
@@ -399,8 +404,8 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
     for (int attempt = 1;; attempt++) {
         http_resp_dispose(resp);
         struct curl_slist *all = NULL;
-        if (try_headers(r, &all))
-            return ferr_set(err, FERR_INTERNAL, "cannot sign the request");
+        if (try_headers(r, &all, err))
+            return -1;
         if (r->sink_reset)
             r->sink_reset(r->sink_ud);
         io_state_t st = {r, resp, 0, 0};

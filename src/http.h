@@ -25,7 +25,7 @@ typedef struct http_req {
     void (*sink_reset)(void *ud);
     void *sink_ud;
     /* called before every try (e.g. to sign with a fresh date) */
-    int (*prepare)(void *ud, struct curl_slist **headers);
+    int (*prepare)(void *ud, struct curl_slist **headers, ferr_t *err);
     void *prepare_ud;
 } http_req_t;
 
@@ -38,6 +38,8 @@ typedef struct http_resp {
     char error_code[128];
     char last_modified[64];
     char content_type[128];
+    char resource_type[16];  /* x-ms-resource-type (ADLS): file or directory */
+    char continuation[1024]; /* x-ms-continuation (ADLS listings) */
     uint64_t content_length;
     int has_length;
     uint64_t range_total; /* from Content-Range: bytes a-b/total */

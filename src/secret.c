@@ -26,7 +26,7 @@ int datastore_env_name_ok(const char *name)
 int datastore_secret(const datastore_t *ds, char **out, ferr_t *err)
 {
     *out = NULL;
-    if (ds->cred_kind == CRED_NONE)
+    if (ds->cred_kind == CRED_NONE || ds->cred_kind == CRED_IDENTITY)
         return 0;
     const char *what = cred_kind_name(ds->cred_kind);
     if (ds->inline_secret) {

@@ -38,6 +38,8 @@ static const char *secret_hint(const char *name)
         return "--sas-token-env VAR or --sas-token-file FILE";
     if (!strcmp(name, "client-secret"))
         return "--client-secret-env VAR or --client-secret-file FILE";
+    if (!strcmp(name, "client-cert") || !strcmp(name, "client-certificate"))
+        return "--client-cert-file PEM";
     return NULL;
 }
 

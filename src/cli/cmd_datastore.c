@@ -39,6 +39,8 @@ static const opt_spec_t register_opts[] = {BACKEND_OPTS,
                                            {"sas-token-file", 0, 1},
                                            {"client-secret-env", 0, 1},
                                            {"client-secret-file", 0, 1},
+                                           {"client-cert-file", 0, 1},
+                                           {"identity", 0, 0},
                                            {"store-secret", 0, 0},
                                            {"create-if-not-exists", 0, 0},
                                            {"skip-validation", 0, 0},
@@ -91,7 +93,8 @@ static int set_credential(datastore_t *ds, const args_t *a, ferr_t *err)
                  {"sas-token-env", CRED_SAS_TOKEN, CRED_FROM_ENV},
                  {"sas-token-file", CRED_SAS_TOKEN, CRED_FROM_FILE},
                  {"client-secret-env", CRED_CLIENT_SECRET, CRED_FROM_ENV},
-                 {"client-secret-file", CRED_CLIENT_SECRET, CRED_FROM_FILE}};
+                 {"client-secret-file", CRED_CLIENT_SECRET, CRED_FROM_FILE},
+                 {"client-cert-file", CRED_CLIENT_CERT, CRED_FROM_FILE}};
     int found = 0;
     for (size_t i = 0; i < sizeof creds / sizeof *creds; i++) {
         const char *v = opt(a, creds[i].flag);
@@ -110,6 +113,21 @@ static int set_credential(datastore_t *ds, const args_t *a, ferr_t *err)
         ds->cred_source = creds[i].src;
         ds->cred_ref = creds[i].src == CRED_FROM_FILE ? path_absolute(v, NULL) : xstrdup(v);
     }
+    if (flag(a, "identity")) {
+        if (found)
+            return ferr_set(err, FERR_USAGE, "--identity takes no secret: give one or the other");
+        if (!(store_backend_caps(ds->backend) & STORE_CAP_CREDENTIAL))
+            return ferr_set(err, FERR_USAGE, "a %s datastore takes no credential",
+                            datastore_type_name(ds));
+        ds->cred_kind = CRED_IDENTITY;
+        ds->cred_source = CRED_FROM_ENV;
+        return flag(a, "store-secret")
+                   ? ferr_set(err, FERR_USAGE, "--identity has no secret to store")
+                   : 0;
+    }
+    if (found && (ds->cred_kind == CRED_CLIENT_SECRET || ds->cred_kind == CRED_CLIENT_CERT) &&
+        (!ds->tenant_id || !ds->client_id))
+        return ferr_set(err, FERR_USAGE, "a service principal needs --tenant-id and --client-id");
     if (flag(a, "store-secret")) {
         if (!found)
             return ferr_set(err, FERR_USAGE, "--store-secret needs a credential flag");
@@ -409,7 +427,12 @@ const command_t cli_datastore_commands[] = {
      "Credentials (one of; a secret is never taken on the command line):\n"
      "  --account-key-env VAR    --account-key-file FILE\n"
      "  --sas-token-env VAR      --sas-token-file FILE\n"
-     "  --client-secret-env VAR  --client-secret-file FILE\n"
+     "  --client-secret-env VAR  --client-secret-file FILE   a service principal's secret,\n"
+     "                           with --tenant-id T --client-id C\n"
+     "  --client-cert-file PEM   a service principal's certificate and key (one PEM file)\n"
+     "  --identity               no secret: the Entra ID identity where ferry runs (a\n"
+     "                           service principal in AZURE_* variables, workload identity,\n"
+     "                           then a managed identity; --client-id for a user-assigned one)\n"
      "  --store-secret           copy the secret into the workspace (mode 0600) instead of\n"
      "                           keeping the reference\n"
      "\n"

@@ -103,10 +103,10 @@ f run nocode.yml
 expect_rc 121 "a missing code folder exits 121"
 expect_err "nocode.yml:2:7: code: the folder" "with its position"
 printf 'command: touch ran-anyway\noutputs:\n  o:\n    path: azureml://datastores/lake_x/paths/o\n' > shareout.yml
-f datastore register azure-data-lake-gen2 lake_x --account acct --filesystem cont
+f datastore register azure-data-lake-gen2 lake_x --account acct --filesystem cont --sas-token-env NOT_SET_NOW --skip-validation
 f run shareout.yml
-expect_rc 121 "an output on a datastore that cannot move data fails before the command"
-expect_err "output o: datastore lake_x is of type azure_data_lake_gen2, which cannot move data yet" "with why"
+expect_rc 121 "an output on a datastore whose credential cannot be read fails before the command"
+expect_err "output o: datastore lake_x: its sas_token is read from \$NOT_SET_NOW, which is not set" "with why"
 expect_no_file ran-anyway "and the command did not run"
 
 # --- exit status propagation ---

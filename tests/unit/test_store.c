@@ -69,9 +69,9 @@ static void table(void)
           "--account misused on a local datastore is named");
     STREQ(store_backend_container_key(store_backend_find("azure_file")), "file_share_name",
           "a file share's YAML key");
-    OK(!store_backend_can_open(store_backend_find("azure_data_lake_gen2")) &&
-           store_backend_can_open(b),
-       "which backends can move data");
+    OK(store_backend_can_open(store_backend_find("azure_data_lake_gen2")) &&
+           store_backend_can_open(store_backend_find("azure_file")) && store_backend_can_open(b),
+       "every backend can move data");
     datastore_t *ds = datastore_new("d", b);
     ferr_t e = FERR_INIT;
     OK(store_backend_from_options(b, ds, opts_blob, NULL, &e) == 0 && !strcmp(ds->protocol, "http"),

@@ -83,6 +83,19 @@ int main(void)
        "an emulator's path-style URL is taken by the blob backend only");
     OK(azure_url_parse("wasbs://c@acct.file.core.windows.net/x", "file", &b, &why) == -2,
        "wasbs is a blob form only");
+    OK(azure_url_parse("abfss://fs@acct.dfs.core.windows.net/d/f.parquet", "dfs", &b, &why) == 0 &&
+           !strcmp(b.container, "fs") && !strcmp(b.account, "acct") &&
+           !strcmp(b.protocol, "https") && !strcmp(b.path, "d/f.parquet"),
+       "abfss:// is the dfs service's");
+    azure_url_dispose(&b);
+    OK(azure_url_parse("https://acct.dfs.core.windows.net/fs/x", "dfs", &b, &why) == 0 &&
+           !strcmp(b.container, "fs"),
+       "so is https://<account>.dfs...");
+    azure_url_dispose(&b);
+    OK(azure_url_parse("abfss://fs@acct.dfs.core.windows.net/x", "blob", &b, &why) == -2,
+       "abfss is not a blob form");
+    OK(azure_url_parse("abfss://fs@example.com/x", "dfs", &b, &why) == -1 && why,
+       "abfss on a host that is not a dfs host is wrong");
     OK(azure_url_parse("wasbs://c@example.com/x", "blob", &b, &why) == -1 && why,
        "wasbs on a host that is not a blob host is wrong, not another backend's");
     OK(azure_url_parse("https://acct.blob.core.windows.net/c/x?sv=1&sig=2", "blob", &b, &why) != 0,

@@ -12,6 +12,7 @@
 #include "base64.h"
 #include "http.h"
 #include "store/azure/auth.h"
+#include "store/azure/entra.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -20,7 +21,8 @@ struct auth {
     char *account;
     unsigned char key[128];
     size_t keylen;
-    char *sas; /* without a leading '?' */
+    char *sas;      /* without a leading '?' */
+    entra_t *entra; /* Entra ID: bearer tokens */
     char desc[300];
 };
 
@@ -30,7 +32,8 @@ int auth_new(auth_t **out, const datastore_t *ds, ferr_t *err)
     auth_t *a = xcalloc(1, sizeof *a);
     a->kind = ds->cred_kind;
     a->account = xstrdup(ds->account ? ds->account : "");
-    static const char *what[] = {"", "account key", "SAS token", "client secret"};
+    static const char *what[] = {"", "account key", "SAS token", "client secret", "certificate",
+                                 ""};
     if (a->kind == CRED_NONE)
         snprintf(a->desc, sizeof a->desc, "no credential (anonymous access)");
     else if (ds->inline_secret)
@@ -69,10 +72,12 @@ int auth_new(auth_t **out, const datastore_t *ds, ferr_t *err)
         }
         if (!strstr(a->sas, "sig="))
             rc = ferr_set(err, FERR_CONFIG, "datastore %s: %s has no sig= part", ds->name, a->desc);
-    } else if (a->kind == CRED_CLIENT_SECRET) {
-        rc = ferr_set(err, FERR_UNSUPPORTED,
-                      "datastore %s: service principal (OAuth) credentials are not supported yet",
-                      ds->name);
+    } else if (a->kind >= CRED_CLIENT_SECRET) {
+        rc = entra_new(&a->entra, ds, secret, err);
+        if (rc == 0)
+            snprintf(a->desc, sizeof a->desc, "%s", entra_describe(a->entra));
+        else
+            ferr_wrap(err, "datastore %s", ds->name);
     }
     if (secret) {
         explicit_bzero(secret, strlen(secret));
@@ -95,8 +100,14 @@ void auth_free(auth_t *a)
         explicit_bzero(a->sas, strlen(a->sas));
         free(a->sas);
     }
+    entra_free(a->entra);
     free(a->account);
     free(a);
+}
+
+int auth_bearer(const auth_t *a)
+{
+    return a->entra != NULL;
 }
 
 const char *auth_describe(const auth_t *a)
@@ -315,9 +326,31 @@ char *auth_sharedkey_at(const auth_t *a, const char *method, const char *url,
     return authz;
 }
 
-int auth_sign(const auth_t *a, const char *method, const char *url,
-              const struct curl_slist *headers, size_t content_length, struct curl_slist **extra)
+/* Entra ID: a bearer token, over https only (as Azure requires). */
+static int sign_bearer(const auth_t *a, const char *url, struct curl_slist **extra, ferr_t *err)
 {
+    if (strncmp(url, "https://", 8))
+        return ferr_set(err, FERR_CONFIG,
+                        "an Entra ID token is sent over https only, and this datastore's URL is "
+                        "http; register it with an https endpoint");
+    char *token = entra_token(a->entra, err);
+    if (!token)
+        return -1;
+    char *h = xasprintf("Authorization: Bearer %s", token);
+    *extra = curl_slist_append(*extra, h);
+    explicit_bzero(h, strlen(h));
+    explicit_bzero(token, strlen(token));
+    free(h);
+    free(token);
+    return 0;
+}
+
+int auth_sign(const auth_t *a, const char *method, const char *url,
+              const struct curl_slist *headers, size_t content_length, struct curl_slist **extra,
+              ferr_t *err)
+{
+    if (a->entra)
+        return sign_bearer(a, url, extra, err);
     if (a->kind != CRED_ACCOUNT_KEY)
         return 0;
     char date[64], hdr[128];

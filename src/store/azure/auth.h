@@ -1,6 +1,6 @@
 /* Credentials for Azure Storage: SharedKey signing, SAS tokens appended to
- * URLs, or anonymous. The secret is read when the store opens and is
- * registered with the log redactor at once. */
+ * URLs, Entra ID bearer tokens (entra.h), or anonymous. The secret is read when the store opens and
+ * is registered with the log redactor at once. */
 #ifndef FERRY_AUTH_H
 #define FERRY_AUTH_H
 
@@ -22,7 +22,10 @@ char *auth_url(const auth_t *a, const char *url);
 /* For SharedKey: appends x-ms-date and Authorization for this request to
  * *extra. headers are those the request carries (x-ms-*, Content-MD5, ...). */
 int auth_sign(const auth_t *a, const char *method, const char *url,
-              const struct curl_slist *headers, size_t content_length, struct curl_slist **extra);
+              const struct curl_slist *headers, size_t content_length, struct curl_slist **extra,
+              ferr_t *err);
+/* Does it sign with Entra ID bearer tokens? */
+int auth_bearer(const auth_t *a);
 /* The parts of auth_sign, apart for known-answer tests: the SharedKey
  * string-to-sign of a request made at date (RFC 1123, the x-ms-date value),
  * and the whole "Authorization: SharedKey account:signature" line. malloc'd. */

@@ -1,14 +1,12 @@
 /* What every Azure Storage datastore has: an account, a container (blob
  * container, file share or ADLS filesystem), an endpoint or an account URL,
- * and its rules; and the row of the Azure backend that can be registered
- * but not yet reached (ADLS Gen2). */
+ * and its rules. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "path.h"
-#include "store/azure/url.h"
 #include "store/backend.h"
 #include "xalloc.h"
 
@@ -109,26 +107,10 @@ int azure_validate(const datastore_t *ds, ferr_t *err)
                         "datastore %s: endpoint '%s': expected a DNS suffix such as "
                         "core.windows.net",
                         ds->name, ds->endpoint);
-    if (ds->cred_kind == CRED_CLIENT_SECRET && (!ds->tenant_id || !ds->client_id))
+    if ((ds->cred_kind == CRED_CLIENT_SECRET || ds->cred_kind == CRED_CLIENT_CERT) &&
+        (!ds->tenant_id || !ds->client_id))
         return ferr_set(err, FERR_USAGE,
                         "datastore %s: a client secret needs --tenant-id and --client-id",
                         ds->name);
     return 0;
 }
-
-static const char *const adls_options[] = {"account",     "filesystem", "endpoint",
-                                           "account-url", "protocol",   "ca-file",
-                                           "tenant-id",   "client-id",  NULL};
-
-const store_backend_t store_backend_adls_gen2 = {
-    .type = "azure_data_lake_gen2",
-    .cli_name = "azure-data-lake-gen2",
-    .service = "dfs",
-    .container_word = "filesystem",
-    .container_key = "filesystem",
-    .caps = STORE_CAP_REMOTE | STORE_CAP_HNS | STORE_CAP_CREDENTIAL,
-    .options = adls_options,
-    .usage = "--account A --filesystem F [--tenant-id T --client-id C]",
-    .from_options = azure_from_options,
-    .validate = azure_validate,
-};

@@ -448,8 +448,9 @@ static int blob_open(store_t **out, const datastore_t *ds, ferr_t *err)
     return 0;
 }
 
-static const char *const blob_options[] = {"account",  "container", "endpoint", "account-url",
-                                           "protocol", "ca-file",   NULL};
+static const char *const blob_options[] = {"account",     "container", "endpoint",
+                                           "account-url", "protocol",  "ca-file",
+                                           "tenant-id",   "client-id", NULL};
 
 const store_backend_t store_backend_azure_blob = {
     .type = "azure_blob",

@@ -95,29 +95,6 @@ static void shared_add(file_shared_t *sh, const char *dir)
 
 /* --- requests --- */
 
-/* A request with no body to keep; *resp is the caller's to dispose. */
-static int simple(file_store_t *fs, const char *method, const char *name, const char *query,
-                  struct curl_slist *h, const void *body, size_t len, int has_body,
-                  http_resp_t *resp, ferr_t *err)
-{
-    char *url = az_url(&fs->c, name, query);
-    h = az_headers(&fs->c, h);
-    int rc = az_request(&fs->c, method, url, h, body, len, has_body, NULL, resp, err);
-    curl_slist_free_all(h);
-    free(url);
-    return rc;
-}
-
-static struct curl_slist *header(struct curl_slist *h, const char *name, const char *value)
-{
-    char *line = NULL;
-    if (asprintf(&line, "%s: %s", name, value) < 0)
-        return h;
-    h = curl_slist_append(h, line);
-    free(line);
-    return h;
-}
-
 /* Makes the folder dir (each level above it first); one that exists is
  * no error, and one made once is not asked for again. */
 static int make_dir(file_store_t *fs, const char *dir, ferr_t *err)
@@ -133,7 +110,7 @@ static int make_dir(file_store_t *fs, const char *dir, ferr_t *err)
             return rc;
     }
     http_resp_t resp = {0};
-    int rc = simple(fs, "PUT", dir, "restype=directory", NULL, "", 0, 1, &resp, err);
+    int rc = az_simple(&fs->c, "PUT", dir, "restype=directory", NULL, "", 0, 1, &resp, err);
     if (rc == 0 && resp.status != 201 && strcmp(resp.error_code, "ResourceAlreadyExists"))
         rc = az_fail(&fs->c, &resp, "making the folder", dir, err);
     http_resp_dispose(&resp);
@@ -160,13 +137,13 @@ static int create_file(file_store_t *fs, const char *name, uint64_t size, const 
 {
     char len[32];
     snprintf(len, sizeof len, "%llu", (unsigned long long)size);
-    struct curl_slist *h = header(NULL, "x-ms-type", "file");
-    h = header(h, "x-ms-content-length", len);
-    h = header(h, "x-ms-content-type", "application/octet-stream");
+    struct curl_slist *h = az_header(NULL, "x-ms-type", "file");
+    h = az_header(h, "x-ms-content-length", len);
+    h = az_header(h, "x-ms-content-type", "application/octet-stream");
     if (md5)
-        h = header(h, "x-ms-content-md5", md5);
+        h = az_header(h, "x-ms-content-md5", md5);
     http_resp_t resp = {0};
-    int rc = simple(fs, "PUT", name, NULL, h, "", 0, 1, &resp, err);
+    int rc = az_simple(&fs->c, "PUT", name, NULL, h, "", 0, 1, &resp, err);
     if (rc == 0 && resp.status != 201)
         rc = az_fail(&fs->c, &resp, "creating", name, err);
     http_resp_dispose(&resp);
@@ -183,12 +160,12 @@ static int put_ranges(file_store_t *fs, const char *name, uint64_t off, const ch
         snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)(off + done),
                  (unsigned long long)(off + done + n - 1));
         char *md5 = az_md5_b64(buf + done, n);
-        struct curl_slist *h = header(NULL, "x-ms-range", range);
-        h = header(h, "x-ms-write", "update");
-        h = header(h, "Content-MD5", md5 ? md5 : "");
-        h = header(h, "Content-Type", "application/octet-stream");
+        struct curl_slist *h = az_header(NULL, "x-ms-range", range);
+        h = az_header(h, "x-ms-write", "update");
+        h = az_header(h, "Content-MD5", md5 ? md5 : "");
+        h = az_header(h, "Content-Type", "application/octet-stream");
         http_resp_t resp = {0};
-        int rc = simple(fs, "PUT", name, "comp=range", h, buf + done, n, 1, &resp, err);
+        int rc = az_simple(&fs->c, "PUT", name, "comp=range", h, buf + done, n, 1, &resp, err);
         if (rc == 0 && resp.status != 201)
             rc = az_fail(&fs->c, &resp, "writing a range of", name, err);
         http_resp_dispose(&resp);
@@ -204,10 +181,10 @@ static int put_ranges(file_store_t *fs, const char *name, uint64_t off, const ch
  * cleared, so its type is given again). */
 static int set_md5(file_store_t *fs, const char *name, const char *md5, ferr_t *err)
 {
-    struct curl_slist *h = header(NULL, "x-ms-content-md5", md5);
-    h = header(h, "x-ms-content-type", "application/octet-stream");
+    struct curl_slist *h = az_header(NULL, "x-ms-content-md5", md5);
+    h = az_header(h, "x-ms-content-type", "application/octet-stream");
     http_resp_t resp = {0};
-    int rc = simple(fs, "PUT", name, "comp=properties", h, "", 0, 1, &resp, err);
+    int rc = az_simple(&fs->c, "PUT", name, "comp=properties", h, "", 0, 1, &resp, err);
     if (rc == 0 && resp.status != 200)
         rc = az_fail(&fs->c, &resp, "setting the MD5 of", name, err);
     http_resp_dispose(&resp);
@@ -222,10 +199,10 @@ static int rename_into(file_store_t *fs, const char *tmp, const char *name, cons
 {
     char *src = az_url(&fs->c, tmp, NULL);
     char *full = src ? auth_url(fs->c.auth, src) : NULL; /* a SAS authorizes the source too */
-    struct curl_slist *h = header(NULL, "x-ms-file-rename-source", full ? full : "");
-    h = header(h, "x-ms-file-rename-replace-if-exists", "true");
+    struct curl_slist *h = az_header(NULL, "x-ms-file-rename-source", full ? full : "");
+    h = az_header(h, "x-ms-file-rename-replace-if-exists", "true");
     http_resp_t resp = {0};
-    int rc = full ? simple(fs, "PUT", name, "comp=rename", h, "", 0, 1, &resp, err)
+    int rc = full ? az_simple(&fs->c, "PUT", name, "comp=rename", h, "", 0, 1, &resp, err)
                   : (curl_slist_free_all(h), ferr_set(err, FERR_INTERNAL, "out of memory"));
     free(src);
     free(full);
@@ -251,46 +228,11 @@ static void remove_quietly(file_store_t *fs, const char *name)
 {
     http_resp_t resp = {0};
     ferr_t err = FERR_INIT;
-    if (simple(fs, "DELETE", name, NULL, NULL, NULL, 0, 0, &resp, &err) == 0 &&
+    if (az_simple(&fs->c, "DELETE", name, NULL, NULL, NULL, 0, 0, &resp, &err) == 0 &&
         resp.status != 202 && resp.status != 404)
         log_debug("%s: could not remove %s (HTTP %ld)", fs->c.where, name, resp.status);
     ferr_clear(&err);
     http_resp_dispose(&resp);
-}
-
-/* --- temporary names --- */
-
-/* Beside name: FILE_TMP_PREFIX and 16 hex digits, from key, or random. */
-static char *tmp_name(const char *name, const char *key)
-{
-    unsigned char d[32];
-    if (key) {
-        EVP_Digest(key, strlen(key), d, NULL, EVP_sha256(), NULL);
-    } else if (getrandom(d, 8, 0) != 8) {
-        for (int i = 0; i < 8; i++)
-            d[i] = (unsigned char)(rand() ^ getpid() >> i);
-    }
-    const char *slash = strrchr(name, '/');
-    int dl = slash ? (int)(slash - name + 1) : 0;
-    char *t = NULL;
-    if (asprintf(&t, "%.*s" FILE_TMP_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x", dl, name, d[0],
-                 d[1], d[2], d[3], d[4], d[5], d[6], d[7]) < 0)
-        return NULL;
-    return t;
-}
-
-/* An upload in blocks goes into a temporary file named after the upload
- * (the name, the local file's stamp, the geometry): every worker finds it,
- * and a later try of the same local file resumes in it. */
-static char *upload_tmp(const store_upload_t *u)
-{
-    char *key = NULL;
-    if (asprintf(&key, "%s\n%s\n%llu\n%llu", u->name, u->stamp ? u->stamp : "",
-                 (unsigned long long)u->size, (unsigned long long)u->block) < 0)
-        return NULL;
-    char *t = tmp_name(u->name, key);
-    free(key);
-    return t;
 }
 
 /* --- writes --- */
@@ -299,7 +241,7 @@ static int file_upload_begin(store_t *s, const store_upload_t *u, store_held_fn 
                              ferr_t *err)
 {
     file_store_t *fs = (file_store_t *)s;
-    char *tmp = upload_tmp(u);
+    char *tmp = az_upload_tmp(u);
     if (!tmp)
         return ferr_set(err, FERR_INTERNAL, "out of memory");
     int rc = make_parent(fs, u->name, err);
@@ -324,7 +266,7 @@ static int file_put_block(store_t *s, const store_upload_t *u, uint32_t index, c
                           const void *buf, size_t len, const unsigned char md5[16], ferr_t *err)
 {
     (void)id, (void)md5; /* ranges are placed by offset and checked piece by piece */
-    char *tmp = upload_tmp(u);
+    char *tmp = az_upload_tmp(u);
     int rc = tmp ? put_ranges((file_store_t *)s, tmp, (uint64_t)index * u->block, buf, len, err)
                  : ferr_set(err, FERR_INTERNAL, "out of memory");
     free(tmp);
@@ -336,7 +278,7 @@ static int file_commit_blocks(store_t *s, const store_upload_t *u, const store_b
 {
     (void)ids, (void)n;
     file_store_t *fs = (file_store_t *)s;
-    char *tmp = upload_tmp(u);
+    char *tmp = az_upload_tmp(u);
     if (!tmp)
         return ferr_set(err, FERR_INTERNAL, "out of memory");
     int rc = set_md5(fs, tmp, md5, err);
@@ -384,7 +326,7 @@ static int file_write(store_t *s, const char *name, int fd, uint64_t size, store
         return rc;
     size_t bufsz = (size_t)(size < 8u << 20 ? size : 8u << 20);
     char *buf = xmalloc(bufsz ? bufsz : 1), *md5 = NULL;
-    char *tmp = tmp_name(name, NULL);
+    char *tmp = az_tmp_name(name, NULL);
     /* a small file is read first, so that its MD5 goes with its creation */
     int small = size == bufsz;
     if (small && size && path_pread_full(fd, buf, (size_t)size, 0))
@@ -425,7 +367,7 @@ static int file_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err
 {
     file_store_t *fs = (file_store_t *)s;
     http_resp_t resp = {0};
-    int rc = simple(fs, "HEAD", name, NULL, NULL, NULL, 0, 0, &resp, err);
+    int rc = az_simple(&fs->c, "HEAD", name, NULL, NULL, NULL, 0, 0, &resp, err);
     if (rc == 0 && resp.status == 404) {
         rc = ferr_set(err, FERR_NOTFOUND, "no file '%s' in %s", name, fs->c.where);
     } else if (rc == 0 && resp.status != 200) {
@@ -470,7 +412,7 @@ static int file_remove(store_t *s, const char *name, ferr_t *err)
 {
     file_store_t *fs = (file_store_t *)s;
     http_resp_t resp = {0};
-    int rc = simple(fs, "DELETE", name, NULL, NULL, NULL, 0, 0, &resp, err);
+    int rc = az_simple(&fs->c, "DELETE", name, NULL, NULL, NULL, 0, 0, &resp, err);
     if (rc == 0 && resp.status != 202 && resp.status != 404)
         rc = az_fail(&fs->c, &resp, "removing", name, err);
     http_resp_dispose(&resp);
@@ -496,7 +438,7 @@ static int file_check(store_t *s, int create, ferr_t *err)
     int rc = 0;
     if (create) {
         http_resp_t resp = {0};
-        rc = simple(fs, "PUT", NULL, "restype=share", NULL, "", 0, 1, &resp, err);
+        rc = az_simple(&fs->c, "PUT", NULL, "restype=share", NULL, "", 0, 1, &resp, err);
         if (rc == 0 && resp.status == 201)
             log_info("created file share %s", fs->c.where);
         else if (rc == 0 && resp.status != 409)
@@ -599,20 +541,9 @@ static const struct store_ops file_ops = {
     .close = file_close,
 };
 
-/* Azure Files: no account key rule of its own, no service principal. */
-static int file_validate(const datastore_t *ds, ferr_t *err)
-{
-    if (azure_validate(ds, err))
-        return -1;
-    if (ds->cred_kind == CRED_CLIENT_SECRET)
-        return ferr_set(err, FERR_USAGE,
-                        "datastore %s: a service principal is not supported for %s", ds->name,
-                        ds->backend->type);
-    return 0;
-}
-
-static const char *const file_options[] = {"account",  "share",   "endpoint", "account-url",
-                                           "protocol", "ca-file", NULL};
+static const char *const file_options[] = {"account",     "share",     "endpoint",
+                                           "account-url", "protocol",  "ca-file",
+                                           "tenant-id",   "client-id", NULL};
 
 const store_backend_t store_backend_azure_file = {
     .type = "azure_file",
@@ -626,7 +557,7 @@ const store_backend_t store_backend_azure_file = {
     .options = file_options,
     .usage = "--account A --share S",
     .from_options = azure_from_options,
-    .validate = file_validate,
+    .validate = azure_validate,
     .url_parse = azure_url_parse_ds,
     .same_place = azure_same_place,
     .url_forms = "Azure Files URLs (https://<account>.file.core.windows.net/<share>/<path>)",

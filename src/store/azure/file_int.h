@@ -12,8 +12,6 @@
 #define FILE_API_VERSION "2023-11-03"
 /* The service's largest Put Range */
 #define FILE_RANGE_MAX (4u << 20)
-/* Temporary names: the prefix, then 16 hex digits */
-#define FILE_TMP_PREFIX ".ferry-partial-"
 
 /* What a store and its clones share: the folders known to exist, so each
  * is made once however many workers write beside it. */
@@ -39,8 +37,6 @@ int file_list(store_t *s, const char *prefix, const char *delim, unsigned flags,
 /* The blocks of u that tmp holds whole (List Ranges), to held by index. */
 int file_held_ranges(file_store_t *fs, const store_upload_t *u, const char *tmp, store_held_fn held,
                      void *ud, ferr_t *err);
-/* Is base (a last component) one of ferry's temporary names? */
-int file_is_tmp(const char *base);
 /* "<url of dir>?restype=directory&comp=list&..." for one page; malloc'd */
 char *file_list_url(const az_conn_t *c, const char *dir, const char *leaf, const char *marker,
                     long page);

@@ -33,14 +33,6 @@ char *file_list_url(const az_conn_t *c, const char *dir, const char *leaf, const
     return url;
 }
 
-int file_is_tmp(const char *base)
-{
-    size_t pl = strlen(FILE_TMP_PREFIX);
-    if (strncmp(base, FILE_TMP_PREFIX, pl) || strlen(base) != pl + 16)
-        return 0;
-    return strspn(base + pl, "0123456789abcdef") == 16;
-}
-
 typedef struct walk_dir {
     char *path; /* "" for the share's root, else "a/b" */
     int depth;
@@ -115,7 +107,7 @@ static size_t take_page(walk_t *w, const walk_dir_t *d, blob_listing_t *p)
         if (!e->name || !*e->name || strchr(e->name, '/'))
             continue; /* not a name of this folder */
         kept++;
-        if (!e->is_prefix && file_is_tmp(e->name))
+        if (!e->is_prefix && az_is_tmp(e->name))
             continue; /* ferry's own unfinished upload */
         char *full = join(d->path, e->name, e->is_prefix && w->delim ? "/" : "");
         if (!full)

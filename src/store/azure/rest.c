@@ -4,11 +4,13 @@
 #include "store/azure/rest.h"
 #include "store/backend.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "base64.h"
@@ -21,6 +23,7 @@ int az_conn_open(az_conn_t *c, const datastore_t *ds, const char *service, const
     memset(c, 0, sizeof *c);
     c->version = version;
     c->noun = noun;
+    c->file = !strcmp(service, "file");
     c->word = ds->backend->container_word;
     int rc;
     if (ds->account_url) {
@@ -78,10 +81,10 @@ typedef struct signer {
     size_t len;
 } signer_t;
 
-static int sign(void *ud, struct curl_slist **extra)
+static int sign(void *ud, struct curl_slist **extra, ferr_t *err)
 {
     signer_t *s = ud;
-    return auth_sign(s->c->auth, s->method, s->url, s->headers, s->len, extra);
+    return auth_sign(s->c->auth, s->method, s->url, s->headers, s->len, extra, err);
 }
 
 int az_request(az_conn_t *c, const char *method, const char *url, struct curl_slist *h,
@@ -93,6 +96,9 @@ int az_request(az_conn_t *c, const char *method, const char *url, struct curl_sl
     char *full = auth_url(c->auth, url);
     if (!full)
         return ferr_set(err, FERR_INTERNAL, "out of memory");
+    if (c->file && auth_bearer(c->auth))
+        /* Azure Files takes a token only for this intent, with admin-level access */
+        h = curl_slist_append(h, "x-ms-file-request-intent: backup");
     signer_t sg = {c, method, full, h, has_body ? len : 0};
     http_req_t r = tmpl ? *tmpl : (http_req_t){0};
     r.method = method;
@@ -114,6 +120,16 @@ static void service_message(const http_resp_t *resp, char *out, size_t n)
     out[0] = 0;
     if (!resp->body)
         return;
+    if (resp->body[0] == '{') {
+        /* the dfs endpoint's: {"error":{"code":"...","message":"..."}} */
+        cJSON *o = cJSON_ParseWithLength(resp->body, resp->body_len);
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(o, "error"), "message");
+        if (cJSON_IsString(m))
+            snprintf(out, n, "%.*s", (int)strcspn(m->valuestring, "\r\n"), m->valuestring);
+        cJSON_Delete(o);
+        return;
+    }
     const char *m = strstr(resp->body, "<Message>");
     if (!m)
         return;
@@ -146,7 +162,10 @@ int az_fail(const az_conn_t *c, const http_resp_t *resp, const char *what, const
         const char *hint =
             k == CRED_SAS_TOKEN     ? "the SAS token may be wrong, expired, or lack this permission"
             : k == CRED_ACCOUNT_KEY ? "the account key may be wrong"
-                                    : "it may not allow anonymous access; give a key or SAS token";
+            : k >= CRED_CLIENT_SECRET
+                ? "the identity may lack a data role on the account (such as Storage Blob Data "
+                  "Contributor), or the service refused its token"
+                : "it may not allow anonymous access; give a key or SAS token";
         return ferr_set(err, FERR_TRANSFER, "%s %s: access denied by %s (%ld %s) with %s: %s", what,
                         name ? name : c->where, c->where, resp->status, code,
                         auth_describe(c->auth), hint);
@@ -334,4 +353,63 @@ char *az_md5_b64(const void *p, size_t n)
     unsigned int ml = 0;
     EVP_Digest(p, n, md, &ml, EVP_md5(), NULL);
     return base64_encode(md, ml);
+}
+
+/* --- temporary names --- */
+
+char *az_tmp_name(const char *name, const char *key)
+{
+    unsigned char d[32];
+    if (key) {
+        EVP_Digest(key, strlen(key), d, NULL, EVP_sha256(), NULL);
+    } else if (getrandom(d, 8, 0) != 8) {
+        for (int i = 0; i < 8; i++)
+            d[i] = (unsigned char)(rand() ^ getpid() >> i);
+    }
+    const char *slash = strrchr(name, '/');
+    int dl = slash ? (int)(slash - name + 1) : 0;
+    char *t = NULL;
+    if (asprintf(&t, "%.*s" AZ_TMP_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x", dl, name, d[0], d[1],
+                 d[2], d[3], d[4], d[5], d[6], d[7]) < 0)
+        return NULL;
+    return t;
+}
+
+char *az_upload_tmp(const store_upload_t *u)
+{
+    char *key = NULL;
+    if (asprintf(&key, "%s\n%s\n%llu\n%llu", u->name, u->stamp ? u->stamp : "",
+                 (unsigned long long)u->size, (unsigned long long)u->block) < 0)
+        return NULL;
+    char *t = az_tmp_name(u->name, key);
+    free(key);
+    return t;
+}
+
+int az_is_tmp(const char *base)
+{
+    size_t pl = strlen(AZ_TMP_PREFIX);
+    if (strncmp(base, AZ_TMP_PREFIX, pl) || strlen(base) != pl + 16)
+        return 0;
+    return strspn(base + pl, "0123456789abcdef") == 16;
+}
+
+int az_simple(az_conn_t *c, const char *method, const char *name, const char *query,
+              struct curl_slist *h, const void *body, size_t len, int has_body, http_resp_t *resp,
+              ferr_t *err)
+{
+    char *url = az_url(c, name, query);
+    h = az_headers(c, h);
+    int rc = az_request(c, method, url, h, body, len, has_body, NULL, resp, err);
+    curl_slist_free_all(h);
+    free(url);
+    return rc;
+}
+
+struct curl_slist *az_header(struct curl_slist *h, const char *name, const char *value)
+{
+    char *line = xasprintf("%s: %s", name, value);
+    h = curl_slist_append(h, line);
+    free(line);
+    return h;
 }

@@ -20,6 +20,7 @@ typedef struct az_conn {
     const char *version; /* x-ms-version */
     const char *noun;    /* what it holds, for messages: "blob", "file" */
     const char *word;    /* its container: "container", "file share" */
+    int file;            /* the File service: a token needs a request intent */
     char *url;           /* "<scheme>://<host>[/<account>]/<container>" */
     char *where;         /* "account/container", for messages */
 } az_conn_t;
@@ -39,6 +40,14 @@ struct curl_slist *az_headers(const az_conn_t *c, struct curl_slist *h);
 int az_request(az_conn_t *c, const char *method, const char *url, struct curl_slist *h,
                const void *body, size_t len, int has_body, const http_req_t *tmpl,
                http_resp_t *resp, ferr_t *err);
+/* A request on name (NULL: the container) with query, the headers h (taken
+ * and freed) and x-ms-version, and no response body but what resp keeps;
+ * *resp is the caller's to dispose. */
+int az_simple(az_conn_t *c, const char *method, const char *name, const char *query,
+              struct curl_slist *h, const void *body, size_t len, int has_body, http_resp_t *resp,
+              ferr_t *err);
+/* h with "name: value" appended */
+struct curl_slist *az_header(struct curl_slist *h, const char *name, const char *value);
 /* An unexpected status as an error in words: access denied with which
  * credential and what to check, a missing container, a missing name. */
 int az_fail(const az_conn_t *c, const http_resp_t *resp, const char *what, const char *name,
@@ -60,6 +69,17 @@ typedef struct az_read {
     void *ud;
 } az_read_t;
 int az_read(az_conn_t *c, const az_read_t *r, ferr_t *err);
+
+/* Temporary names, beside the final one: AZ_TMP_PREFIX and 16 hex digits.
+ * az_tmp_name: from key (a digest of it), or random with key NULL.
+ * az_upload_tmp: an upload in blocks goes into a temporary file named
+ * after the upload (the name, the local file's stamp, the geometry): every
+ * worker finds it, and a later try of the same local file resumes in it.
+ * az_is_tmp: is base (a last component) such a name? Listings hide them. */
+#define AZ_TMP_PREFIX ".ferry-partial-"
+char *az_tmp_name(const char *name, const char *key);
+char *az_upload_tmp(const store_upload_t *u);
+int az_is_tmp(const char *base);
 
 /* base64 MD5 of n bytes; malloc'd */
 char *az_md5_b64(const void *p, size_t n);

@@ -37,18 +37,18 @@ static int is_path_style_host(const char *h, size_t n)
 
 int azure_url_parse(const char *text, const char *service, azure_url_t *out, const char **why)
 {
-    int blob = !strcmp(service, "blob");
+    int blob = !strcmp(service, "blob"), dfs = !strcmp(service, "dfs");
     memset(out, 0, sizeof *out);
     *why = NULL;
-    int wasb = 0;
+    int wasb = 0; /* <container>@<account>.<service>.<suffix>: wasb(s) for blob, abfs(s) for dfs */
     const char *rest;
     if (!strncmp(text, "https://", 8))
         out->protocol = xstrdup("https"), rest = text + 8;
     else if (!strncmp(text, "http://", 7))
         out->protocol = xstrdup("http"), rest = text + 7;
-    else if (blob && !strncmp(text, "wasbs://", 8))
+    else if ((blob && !strncmp(text, "wasbs://", 8)) || (dfs && !strncmp(text, "abfss://", 8)))
         out->protocol = xstrdup("https"), rest = text + 8, wasb = 1;
-    else if (blob && !strncmp(text, "wasb://", 7))
+    else if ((blob && !strncmp(text, "wasb://", 7)) || (dfs && !strncmp(text, "abfs://", 7)))
         out->protocol = xstrdup("http"), rest = text + 7, wasb = 1;
     else
         return -2;
@@ -65,7 +65,8 @@ int azure_url_parse(const char *text, const char *service, azure_url_t *out, con
     if (wasb) {
         const char *at = memchr(rest, '@', hl);
         if (!at || at == rest) {
-            *why = "expected wasbs://<container>@<account>.blob.<suffix>/<path>";
+            *why = blob ? "expected wasbs://<container>@<account>.blob.<suffix>/<path>"
+                        : "expected abfss://<filesystem>@<account>.dfs.<suffix>/<path>";
             goto fail;
         }
         out->container = xstrndup(rest, (size_t)(at - rest));
@@ -102,7 +103,8 @@ int azure_url_parse(const char *text, const char *service, azure_url_t *out, con
                 uri_dispose_quiet(out);
                 return -2; /* another service's host, or no storage host at all */
             }
-            *why = "expected a host <account>.blob.<suffix>";
+            *why = blob ? "expected a host <account>.blob.<suffix>"
+                        : "expected a host <account>.dfs.<suffix>";
             goto fail;
         }
         out->account = xstrndup(host, (size_t)(dot - host));
