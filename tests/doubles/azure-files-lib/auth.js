@@ -3,6 +3,8 @@
 // shared access signatures (service SAS for a share or a file, account SAS),
 // each verified with the key, then its scope, time, protocol, address and
 // permissions. Error details say what did not match, never the key.
+// The ADLS double (tests/doubles/adls) uses it too, with the Blob service's
+// SAS rules (ctx.sasRules) and its OAuth check (ctx.checkBearer).
 'use strict';
 const crypto = require('crypto');
 const { StorageError } = require('./http.js');
@@ -90,36 +92,50 @@ function ipToInt(ip) {
 function parseSas(q) {
   const g = (n) => (q.has(n) ? q.get(n) : '');
   return { sv: g('sv'), ss: g('ss'), srt: g('srt'), sp: g('sp'), st: g('st'), se: g('se'), sip: g('sip'), spr: g('spr'),
-           sr: g('sr'), si: g('si'), sig: g('sig'), ses: g('ses'),
+           sr: g('sr'), si: g('si'), sig: g('sig'), ses: g('ses'), sdd: g('sdd'), snapshot: g('snapshot'),
            rscc: g('rscc'), rscd: g('rscd'), rsce: g('rsce'), rscl: g('rscl'), rsct: g('rsct') };
 }
-// sasStringToSign(sas, account, target): per "Create an account SAS" and
-// "Create a service SAS" (File service, versions 2015-04-05 and later).
-function sasStringToSign(sas, account, target) {
-  if (!sas.sr) {
-    const fields = [account, sas.sp, sas.ss, sas.srt, sas.st, sas.se, sas.sip, sas.spr, sas.sv];
-    if (sas.sv >= '2020-12-06') fields.push(sas.ses);
-    return fields.join('\n') + '\n';
-  }
-  let resource = `/file/${account}/${target.share}`;
-  if (sas.sr === 'f') resource += `/${target.rawPath}`;
-  return [sas.sp, sas.st, sas.se, resource, sas.si, sas.sip, sas.spr, sas.sv,
-          sas.rscc, sas.rscd, sas.rsce, sas.rscl, sas.rsct].join('\n');
+function accountStringToSign(sas, account) {
+  const fields = [account, sas.sp, sas.ss, sas.srt, sas.st, sas.se, sas.sip, sas.spr, sas.sv];
+  if (sas.sv >= '2020-12-06') fields.push(sas.ses);
+  return fields.join('\n') + '\n';
 }
-// verifySas(ctx, q, target): the verified SAS; target = {share, rawPath, level}.
+// The File service's rules for a SAS, per "Create an account SAS" and
+// "Create a service SAS" (versions 2015-04-05 and later). Another service
+// (the ADLS double's Blob/dfs) passes its own rules as ctx.sasRules:
+//   service: the letter an account SAS's ss must hold;
+//   checkServiceSas(sas, target): throws when sr does not fit the target;
+//   serviceStringToSign(sas, account, target);
+//   srtOf(level): the account-SAS resource type of a level.
+const FILE_RULES = {
+  service: 'f',
+  checkServiceSas(sas, target) {
+    if (sas.sr !== 's' && sas.sr !== 'f') throw authFailed(`Signed resource '${sas.sr}' is not valid for the File service.`);
+    if (!target.share) throw authFailed('A service SAS cannot authorize an account-level operation.');
+    if (sas.sr === 'f' && target.level !== 'file') throw mismatch('AuthorizationResourceTypeMismatch', 'resource type');
+  },
+  serviceStringToSign(sas, account, target) {
+    let resource = `/file/${account}/${target.share}`;
+    if (sas.sr === 'f') resource += `/${target.rawPath}`;
+    return [sas.sp, sas.st, sas.se, resource, sas.si, sas.sip, sas.spr, sas.sv,
+            sas.rscc, sas.rscd, sas.rsce, sas.rscl, sas.rsct].join('\n');
+  },
+  srtOf: (level) => ({ service: 's', share: 'c', directory: 'c', file: 'o' }[level]),
+};
+// verifySas(ctx, q, target): the verified SAS; target = {share, rawPath, level}
+// for the File service, what ctx.sasRules expects for another.
 function verifySas(ctx, q, target) {
+  const rules = ctx.sasRules || FILE_RULES;
   const sas = parseSas(q);
   if (!/^\d{4}-\d{2}-\d{2}$/.test(sas.sv) || sas.sv < '2015-04-05') throw authFailed('sv is mandatory and must be 2015-04-05 or later.');
   if (sas.si) throw authFailed('Stored access policies (si) are not supported by the double; no policy has that identifier.');
   if (!sas.sp || !sas.se) throw authFailed('sp and se are mandatory.');
   if (sas.sr) {
-    if (sas.sr !== 's' && sas.sr !== 'f') throw authFailed(`Signed resource '${sas.sr}' is not valid for the File service.`);
-    if (!target.share) throw authFailed('A service SAS cannot authorize an account-level operation.');
-    if (sas.sr === 'f' && target.level !== 'file') throw mismatch('AuthorizationResourceTypeMismatch', 'resource type');
+    rules.checkServiceSas(sas, target);
   } else if (!sas.ss || !sas.srt) {
     throw authFailed('Either sr (service SAS) or ss and srt (account SAS) are mandatory.');
   }
-  const stringToSign = sasStringToSign(sas, ctx.account, target);
+  const stringToSign = sas.sr ? rules.serviceStringToSign(sas, ctx.account, target) : accountStringToSign(sas, ctx.account);
   if (!sameSig(hmac(ctx.key, stringToSign), sas.sig)) {
     throw authFailed(`Signature did not match. String to sign used was ${stringToSign}`);
   }
@@ -137,8 +153,8 @@ function verifySas(ctx, q, target) {
     }
   }
   if (!sas.sr) {
-    if (!sas.ss.includes('f')) throw mismatch('AuthorizationServiceMismatch', 'service');
-    const srt = { service: 's', share: 'c', directory: 'c', file: 'o' }[target.level];
+    if (!sas.ss.includes(rules.service)) throw mismatch('AuthorizationServiceMismatch', 'service');
+    const srt = rules.srtOf(target.level);
     if (!sas.srt.includes(srt)) throw mismatch('AuthorizationResourceTypeMismatch', 'resource type');
   }
   return { kind: 'sas', sas };
@@ -150,8 +166,11 @@ function allow(auth, perms) {
 }
 
 // authenticate(ctx, target): who may do this; throws the service's error when nobody.
+// A service that takes OAuth passes ctx.checkBearer(authz), which returns
+// the caller or throws.
 function authenticate(ctx, target) {
   const authz = ctx.req.headers.authorization;
+  if (authz && ctx.checkBearer && /^Bearer(\s|$)/.test(authz)) return ctx.checkBearer(authz);
   if (authz) return checkSharedKey(ctx, authz);
   if (ctx.query.has('sig')) return verifySas(ctx, ctx.query, target);
   throw new StorageError(401, 'NoAuthenticationInformation',
@@ -159,4 +178,4 @@ function authenticate(ctx, target) {
     { 'www-authenticate': 'Bearer authorization_uri=https://login.microsoftonline.com/common/oauth2/authorize resource_id=https://storage.azure.com' });
 }
 
-module.exports = { authenticate, verifySas, allow, sharedKeyStrings };
+module.exports = { authenticate, verifySas, allow, sharedKeyStrings, authFailed, mismatch };

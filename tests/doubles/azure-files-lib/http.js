@@ -29,7 +29,7 @@ function commonHeaders(ctx) {
     'x-ms-request-id': ctx.requestId,
     'x-ms-version': ctx.version || DEFAULT_VERSION,
     'date': new Date().toUTCString(),
-    'server': 'Windows-Azure-File/1.0 Microsoft-HTTPAPI/2.0',
+    'server': ctx.serverName || 'Windows-Azure-File/1.0 Microsoft-HTTPAPI/2.0',
   };
   const clientId = ctx.req && ctx.req.headers['x-ms-client-request-id'];
   if (clientId && clientId.length <= 1024) h['x-ms-client-request-id'] = clientId;

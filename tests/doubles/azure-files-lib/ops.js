@@ -542,4 +542,4 @@ const ROUTES = {
   'GET file listhandles': [notImplemented('handles'), 'l'],
 };
 
-module.exports = { ROUTES, badQuery, badHeader, missingHeader };
+module.exports = { ROUTES, badQuery, badHeader, missingHeader, stream, metaFrom, md5From };
