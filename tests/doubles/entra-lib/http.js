@@ -117,4 +117,4 @@ function parseForm(text) {
   return form;
 }
 
-module.exports = { EntraError, MiError, send, sendEntraError, sendMiError, readBody, parseForm, stamp, ids };
+module.exports = { EntraError, MiError, send, sendEntraError, sendMiError, readBody, parseForm };

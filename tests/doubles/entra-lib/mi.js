@@ -16,7 +16,7 @@ const { MiError, send } = require('./http.js');
 const { mint, uuidFor } = require('./sts.js');
 
 function imdsError(status, error, description) { return new MiError(status, { error, error_description: description }); }
-function serviceError(ctx, status, message) {
+function serviceError(ctx, status, message) { // App Service's error shape
   return new MiError(status, { statusCode: status, message, correlationId: crypto.randomUUID() });
 }
 

@@ -5,7 +5,7 @@
 'use strict';
 const crypto = require('crypto');
 const jwt = require('./jwt.js');
-const { EntraError, send, readBody, parseForm, stamp } = require('./http.js');
+const { EntraError, send, readBody, parseForm } = require('./http.js');
 
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const EXCHANGE_AUDIENCE = 'api://AzureADTokenExchange';
@@ -129,7 +129,7 @@ function clientCredentials(ctx, form) {
   }
   return c;
 }
-// resourceOf(ctx, form, v2): the resource a token is asked for.
+// resourceOf(form, v2): the resource a token is asked for (scope= on v2.0, resource= on v1).
 function resourceOf(form, v2) {
   if (!v2) {
     const r = form.get('resource');
@@ -316,4 +316,4 @@ async function route(ctx, segs) {
   return true;
 }
 
-module.exports = { route, mint, uuidFor, AUTHORITY_HOSTS, stamp };
+module.exports = { route, mint, uuidFor, AUTHORITY_HOSTS };
