@@ -325,6 +325,13 @@ static int try_headers(const http_req_t *r, struct curl_slist **out, ferr_t *err
     curl_slist_free_all(extra);
     if (!r->has_body || !r->body_len)
         all = curl_slist_append(all, "Expect:");
+    /* a body sent as POST fields would get curl's form type, which the
+     * request's signature does not cover: none unless the caller says */
+    int typed = 0;
+    for (struct curl_slist *l = all; l; l = l->next)
+        typed |= !strncasecmp(l->data, "Content-Type:", 13);
+    if (r->has_body && strcmp(r->method, "PUT") && !typed)
+        all = curl_slist_append(all, "Content-Type:");
     *out = all;
     return 0;
 }

@@ -319,7 +319,8 @@ int az_read(az_conn_t *c, const az_read_t *r, ferr_t *err)
     h = curl_slist_append(h, range);
     if (r->pin && *r->pin && r->if_match) {
         char im[160];
-        snprintf(im, sizeof im, "If-Match: %s", r->pin);
+        /* quoted, as RFC 9110 has it (the ETag header is kept without quotes) */
+        snprintf(im, sizeof im, r->pin[0] == '"' ? "If-Match: %s" : "If-Match: \"%s\"", r->pin);
         h = curl_slist_append(h, im);
     }
     rsink_t rs = {.fd = r->fd,
