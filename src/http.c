@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +21,38 @@
 struct http_client {
     CURL *curl;
     char *ca_file;
-    http_policy_t policy; /* read once, when the client is made */
+    struct curl_slist *connect_to; /* $FERRY_CONNECT_TO, as curl's --connect-to */
+    http_policy_t policy;          /* read once, when the client is made */
     long stall;
 };
 
+static void global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* FERRY_CONNECT_TO="HOST:PORT:TO-HOST:TO-PORT[,...]": requests for HOST:PORT
+ * go to TO-HOST:TO-PORT, the name and certificate checks unchanged (a
+ * private endpoint without DNS, or a test's loopback server). */
+static struct curl_slist *connect_to_from_env(void)
+{
+    const char *v = getenv("FERRY_CONNECT_TO");
+    struct curl_slist *l = NULL;
+    while (v && *v) {
+        size_t n = strcspn(v, ",");
+        char *one = xstrndup(v, n);
+        if (*one)
+            l = curl_slist_append(l, one);
+        free(one);
+        v += n + (v[n] == ',');
+    }
+    return l;
+}
+
 int http_client_new(http_client_t **out, const char *ca_file, ferr_t *err)
 {
-    static int inited;
-    if (!inited) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        inited = 1;
-    }
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, global_init);
     http_client_t *c = xcalloc(1, sizeof *c);
     if (!c || !(c->curl = curl_easy_init())) {
         free(c);
@@ -45,6 +67,7 @@ int http_client_new(http_client_t **out, const char *ca_file, ferr_t *err)
     if (ca && *ca)
         c->ca_file = xstrdup(ca);
     http_policy_from_env(&c->policy);
+    c->connect_to = connect_to_from_env();
     /* a stalled transfer: no bytes for $FERRY_STALL_SECONDS (default 60) */
     const char *st_env = getenv("FERRY_STALL_SECONDS");
     c->stall = st_env && atol(st_env) > 0 ? atol(st_env) : 60L;
@@ -57,6 +80,7 @@ void http_client_free(http_client_t *c)
     if (!c)
         return;
     curl_easy_cleanup(c->curl);
+    curl_slist_free_all(c->connect_to);
     free(c->ca_file);
     free(c);
 }
@@ -358,6 +382,8 @@ static void try_setup(http_client_t *c, const http_req_t *r, struct curl_slist *
     curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
     if (c->ca_file)
         curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+    if (c->connect_to)
+        curl_easy_setopt(h, CURLOPT_CONNECT_TO, c->connect_to);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, st);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);

@@ -21,8 +21,9 @@ struct auth {
     char *account;
     unsigned char key[128];
     size_t keylen;
-    char *sas;      /* without a leading '?' */
-    entra_t *entra; /* Entra ID: bearer tokens */
+    char *sas;        /* without a leading '?' */
+    entra_t *entra;   /* Entra ID: bearer tokens */
+    char *last_token; /* the one this handle sent last */
     char desc[300];
 };
 
@@ -101,6 +102,9 @@ void auth_free(auth_t *a)
         free(a->sas);
     }
     entra_free(a->entra);
+    if (a->last_token)
+        explicit_bzero(a->last_token, strlen(a->last_token));
+    free(a->last_token);
     free(a->account);
     free(a);
 }
@@ -108,6 +112,14 @@ void auth_free(auth_t *a)
 int auth_bearer(const auth_t *a)
 {
     return a->entra != NULL;
+}
+
+int auth_refused(auth_t *a)
+{
+    if (!a->entra || !a->last_token)
+        return 0;
+    entra_stale(a->entra, a->last_token);
+    return 1;
 }
 
 const char *auth_describe(const auth_t *a)
@@ -339,9 +351,12 @@ static int sign_bearer(const auth_t *a, const char *url, struct curl_slist **ext
     char *h = xasprintf("Authorization: Bearer %s", token);
     *extra = curl_slist_append(*extra, h);
     explicit_bzero(h, strlen(h));
-    explicit_bzero(token, strlen(token));
     free(h);
-    free(token);
+    auth_t *m = (auth_t *)a; /* a handle is one thread's */
+    if (m->last_token)
+        explicit_bzero(m->last_token, strlen(m->last_token));
+    free(m->last_token);
+    m->last_token = token;
     return 0;
 }
 

@@ -26,6 +26,9 @@ int auth_sign(const auth_t *a, const char *method, const char *url,
               ferr_t *err);
 /* Does it sign with Entra ID bearer tokens? */
 int auth_bearer(const auth_t *a);
+/* The service refused the last bearer token this handle sent: 1 when a
+ * new one will be fetched for a second try, 0 when there is none to renew. */
+int auth_refused(auth_t *a);
 /* The parts of auth_sign, apart for known-answer tests: the SharedKey
  * string-to-sign of a request made at date (RFC 1123, the x-ms-date value),
  * and the whole "Authorization: SharedKey account:signature" line. malloc'd. */

@@ -358,6 +358,16 @@ static int from_managed_identity(entra_t *e, char **token, time_t *expires, ferr
     return rc;
 }
 
+void entra_stale(entra_t *e, const char *token)
+{
+    pthread_mutex_lock(&cache_mu);
+    tok_t *t = tok_find(e->cache_key);
+    /* only the token that was refused: a newer one stays */
+    if (t->token && token && !strcmp(t->token, token))
+        t->refresh = 0;
+    pthread_mutex_unlock(&cache_mu);
+}
+
 static int fetch(entra_t *e, char **token, time_t *expires, ferr_t *err)
 {
     if (e->kind <= EK_WORKLOAD)
@@ -394,9 +404,11 @@ char *entra_token(entra_t *e, ferr_t *err)
         free(t->token);
         t->token = token;
         t->expires = expires;
-        /* renewed well before it ends: a fifth of its life, five minutes at most */
+        /* renewed well before it ends: when a fifth of its life is left (one
+         * second at least, as times here are whole seconds; five minutes at most) */
         time_t life = expires > now ? expires - now : 0;
-        t->refresh = expires - (life / 5 < 300 ? life / 5 : 300);
+        time_t margin = life / 5 < 1 ? 1 : life / 5 > 300 ? 300 : life / 5;
+        t->refresh = expires - margin;
         log_debug("got a token for %s, valid for %lld s", e->desc, (long long)life);
     } else if (t->token && now + 5 < t->expires) {
         log_warn("%s; the current token is used while it lasts", err->msg);

@@ -25,5 +25,8 @@ const char *entra_describe(const entra_t *e);
 /* A bearer token for the storage scope, valid for a while yet; malloc'd.
  * The error says which identity was refused and Entra's own words. */
 char *entra_token(entra_t *e, ferr_t *err);
+/* The service refused token (expired early, revoked): the next
+ * entra_token fetches a new one, unless another thread did already. */
+void entra_stale(entra_t *e, const char *token);
 
 #endif

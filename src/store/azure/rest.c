@@ -110,6 +110,16 @@ int az_request(az_conn_t *c, const char *method, const char *url, struct curl_sl
     r.prepare = sign;
     r.prepare_ud = &sg;
     int rc = http_do(c->http, &r, resp, err);
+    /* a token the service finds expired (clocks differ) or revoked: once
+     * more with a new one */
+    int refused = resp->status == 401 ||
+                  (resp->status == 403 && !strcmp(resp->error_code, "AuthenticationFailed"));
+    if (rc == 0 && refused && auth_refused(c->auth)) {
+        log_debug("%s %s: the token was refused (%ld %s); once more with a new one", method,
+                  c->where, resp->status, resp->error_code);
+        http_resp_dispose(resp);
+        rc = http_do(c->http, &r, resp, err);
+    }
     free(full);
     return rc;
 }
