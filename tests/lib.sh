@@ -160,3 +160,26 @@ need_files_double() {
 }
 # FSDK CMD ARGS...: Microsoft's @azure/storage-file-share, as a second client of the double.
 FSDK() { node "$TOP/tests/azure/files_sdk.js" "$@"; }
+# need_adls_double [ARGS...]: starts the ADLS Gen2 double (tests/doubles/adls) for this test
+# file; ADLS_URL is its account URL (http://127.0.0.1:PORT/devstoreaccount1), AZURE_ADLS_URL
+# the same for adls_sdk.js, ADLS_HOSTPORT its host:port.
+need_adls_double() {
+    export AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+    "$TOP/tests/doubles/adls" --port 0 "$@" >"$T/.adls-double" 2>"$T/.adls-double.err" &
+    local pid=$! i
+    at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+    for i in $(seq 100); do
+        grep -q '^listening on' "$T/.adls-double" 2>/dev/null && break
+        sleep 0.1
+    done
+    ADLS_URL="$(sed -n 's/^listening on //p' "$T/.adls-double" | head -1)"
+    if [ -z "$ADLS_URL" ]; then
+        _fail "the ADLS double starts" "$(cat "$T/.adls-double.err")"
+        exit 0
+    fi
+    ADLS_HOSTPORT=${ADLS_URL#*://}
+    ADLS_URL=$ADLS_URL/devstoreaccount1
+    export AZURE_ADLS_URL=$ADLS_URL
+}
+# ASDK CMD ARGS...: Microsoft's @azure/storage-file-datalake, as a second client of the double.
+ASDK() { node "$TOP/tests/azure/adls_sdk.js" "$@"; }

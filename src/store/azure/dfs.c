@@ -3,8 +3,8 @@
  * name beside its final one, appended to at its positions (blocks in
  * parallel), flushed with the whole file's MD5 and renamed into place,
  * which is atomic here: no reader sees half a file under its name. A long
- * upload flushes its contiguous start now and then, so that a later try of
- * the same local file resumes from there. */
+ * upload flushes its contiguous start every eighth of the file (16 MiB at
+ * least), so that a later try of the same local file resumes from there. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <openssl/evp.h>
@@ -20,8 +20,9 @@
 #include "store/azure/url.h"
 #include "xalloc.h"
 
-/* A long upload commits its contiguous start about this often */
-#define DFS_FLUSH_EVERY (64u << 20)
+/* A long upload commits its contiguous start about every eighth of the
+ * file, 16 MiB at least */
+#define DFS_FLUSH_MIN (16u << 20)
 
 /* --- requests --- */
 
@@ -201,7 +202,8 @@ static void upload_block_in(dfs_store_t *ds, const char *tmp, uint32_t index)
         while (c < up->n && up->done[c])
             c++;
         pos = c == up->n ? up->size : (uint64_t)c * up->block;
-        if (up->flushing || pos >= up->size || pos < up->flushed + DFS_FLUSH_EVERY)
+        uint64_t every = up->size / 8 > DFS_FLUSH_MIN ? up->size / 8 : DFS_FLUSH_MIN;
+        if (up->flushing || pos >= up->size || pos < up->flushed + every)
             pos = 0;
         else
             up->flushing = 1;

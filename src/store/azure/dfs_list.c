@@ -132,6 +132,8 @@ static int lentry_cmp(const void *a, const void *b)
 static void add_empty_folders(walk_t *w)
 {
     plist_t *f = &w->folders;
+    if (!f->n)
+        return;
     qsort(f->v, f->n, sizeof *f->v, lentry_cmp);
     if (w->files.n)
         qsort(w->files.v, w->files.n, sizeof *w->files.v, lentry_cmp);
