@@ -153,6 +153,29 @@ expect_eq "$(node "$TOP/tests/azure/adls_sdk.js" props fs1 adls/big.bin | json /
     "the datalake SDK reads the file's MD5 from the filesystem"
 expect_eq "$(grep -c 'Bearer' "$T/adls.log")" "0" "(the double's log holds no token)"
 
+# --- every other credential kind on ADLS too ---
+LAKE=(--account devstoreaccount1 --filesystem fs1 --account-url "$ADLS_URL/devstoreaccount1")
+f datastore register azure-data-lake-gen2 lcert "${LAKE[@]}" "${SP[@]}" --client-cert-file app.pem; keep
+expect_rc 0 "ADLS: a service principal's certificate"
+roundtrip lcert adls-cert
+f datastore register azure-data-lake-gen2 lid "${LAKE[@]}" --identity --skip-validation; keep
+AZURE_FEDERATED_TOKEN_FILE=$T/fed.token AZURE_CLIENT_ID=$CID AZURE_TENANT_ID=$TEN f upload lid tree --target-path adls-wl; keep
+expect_rc 0 "ADLS: workload identity"
+AZURE_POD_IDENTITY_AUTHORITY_HOST=${ENTRA_URL/https/http} f download lid back-adls-wl --prefix adls-wl/; keep
+expect_rc 0 "ADLS: a managed identity from IMDS reads it back"
+expect_same tree/big.bin back-adls-wl/adls-wl/big.bin "byte for byte"
+IDENTITY_ENDPOINT=$ENTRA_URL/msi/token IDENTITY_HEADER=$MI_SECRET f upload lid tree --target-path adls-appsvc; keep
+expect_rc 0 "ADLS: App Service's managed identity"
+MSI_ENDPOINT=$ENTRA_URL/msi/token MSI_SECRET=$MI_SECRET f upload lid tree --target-path adls-aml; keep
+expect_rc 0 "ADLS: Azure ML compute's managed identity"
+f datastore register azure-data-lake-gen2 lbad "${LAKE[@]}" "${SP[@]}" --client-secret-env BAD_SECRET; keep
+expect_rc 1 "ADLS: a wrong client secret is refused"
+expect_err "AADSTS7000215" "in Entra's words"
+AZURE_AUTHORITY_HOST=$SHORT_URL f upload lake many --target-path adls-short -j 1; keep
+expect_rc 0 "ADLS: 1,500 files one at a time with 2-second tokens"
+n2=$(grep -c "200" "$T/short.log" || true)
+[ "$n2" -ge $((n + 2)) ] && _ok "ADLS: the token was renewed as it went ($((n2 - n)) tokens)" || _fail "ADLS: the token was renewed as it went" "$((n2 - n))"
+
 # --- a job: input on ADLS by abfss://, output to an identity-based blob datastore ---
 export FERRY_CONNECT_TO="devstoreaccount1.dfs.core.windows.net:443:127.0.0.1:${ADLS_URL##*:}"
 export no_proxy=$no_proxy,devstoreaccount1.dfs.core.windows.net NO_PROXY=$NO_PROXY,devstoreaccount1.dfs.core.windows.net
