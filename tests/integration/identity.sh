@@ -113,6 +113,20 @@ AZURE_FEDERATED_TOKEN_FILE=$T/fed.token AZURE_CLIENT_ID=$CID AZURE_TENANT_ID=$TE
 expect_rc 0 "workload identity: a federated token from AZURE_FEDERATED_TOKEN_FILE"
 expect_eq "$(tokens "kind=federated .*status=200")" "1" "(exchanged at the token endpoint)"
 
+# --- Azure ML YAML without credentials: the identity where ferry runs ---
+cat >noscreds.yml <<YAML
+\$schema: https://azuremlschemas.azureedge.net/latest/azureBlob.schema.json
+name: byaml
+type: azure_blob
+account_name: devstoreaccount1
+container_name: $C
+account_url: $BLOB
+YAML
+AZURE_POD_IDENTITY_AUTHORITY_HOST=${ENTRA_URL/https/http} f datastore create --file noscreds.yml; keep
+expect_rc 0 "a datastore YAML with no credentials registers, its access checked with the managed identity"
+f datastore show byaml --json
+expect_eq "$(json "$OUT" 'j["credential"]["kind"]')" "identity" "its credential is the environment's identity"
+
 # --- managed identities ---
 AZURE_POD_IDENTITY_AUTHORITY_HOST=${ENTRA_URL/https/http} f upload bwl tree --target-path imds; keep
 expect_rc 0 "a managed identity from IMDS"
