@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mount.h"
 #include "path.h"
 #include "store.h"
 #include "uri.h"
@@ -170,7 +171,9 @@ static char *local_default(const plan_t *p, const job_io_t *jio, const char *kin
 /* A downloaded input: <work dir>/inputs/<name>, a file keeping its own name in it. */
 static void plan_download_to(const plan_t *p, plan_io_t *io, const job_io_t *jio)
 {
-    io->mode = MODE_DOWNLOAD;
+    const char *why;
+    /* mounted where FUSE can be had, else downloaded (and the plan says why) */
+    io->mode = io->asked == MODE_RO_MOUNT && mount_available(&why) ? MODE_RO_MOUNT : MODE_DOWNLOAD;
     char *dir = local_default(p, jio, "inputs");
     if (jio->type == IO_URI_FILE) {
         io->local = path_join(dir, basename_of(io->remote));
@@ -477,8 +480,9 @@ int plan_build(plan_t **out, const job_t *job, const workspace_t *ws, const plan
 
 static const char *mode_note(const plan_io_t *io)
 {
-    if (io->asked == MODE_RO_MOUNT && io->mode == MODE_DOWNLOAD)
-        return "ro_mount asked; mounts are not built yet, so it is downloaded";
+    const char *why;
+    if (io->asked == MODE_RO_MOUNT && io->mode == MODE_DOWNLOAD && !mount_available(&why))
+        return "ro_mount asked, but FUSE cannot be had here, so it is downloaded";
     if (io->asked == MODE_RW_MOUNT && io->mode == MODE_UPLOAD)
         return "rw_mount asked; mounts are not built yet, so it is uploaded at the end";
     if (io->in_place)

@@ -432,6 +432,9 @@ static int run_command(run_t *r, ferr_t *err)
 static void run_stage_out(run_t *r, ferr_t *err)
 {
     const run_opts_t *o = r->o;
+    /* the command has ended: its mounted inputs go first */
+    for (size_t i = 0; i < r->plan->ninputs; i++)
+        stage_unmount(&r->in[i]);
     int ok = r->ex.status == 0 && !r->ex.timed_out;
     int upload = o->upload_on == UPLOAD_ALWAYS || (o->upload_on == UPLOAD_SUCCESS && ok) ||
                  (o->upload_on == UPLOAD_FAILURE && !ok);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mount.h"
 #include "path.h"
 #include "xalloc.h"
 
@@ -27,8 +28,16 @@ void stage_set_concurrency(int n)
     concurrency = n;
 }
 
+void stage_unmount(stage_rec_t *r)
+{
+    if (r->mount)
+        mount_stop(r->mount, NULL, NULL);
+    r->mount = NULL;
+}
+
 void stage_rec_dispose(stage_rec_t *r)
 {
+    stage_unmount(r);
     xfer_result_free(&r->res);
     free(r->error);
     r->error = NULL;
@@ -36,7 +45,8 @@ void stage_rec_dispose(stage_rec_t *r)
 
 static int moves_data(const plan_io_t *io)
 {
-    return io->ds && (io->mode == MODE_DOWNLOAD || io->mode == MODE_UPLOAD);
+    return io->ds &&
+           (io->mode == MODE_DOWNLOAD || io->mode == MODE_UPLOAD || io->mode == MODE_RO_MOUNT);
 }
 
 int stage_check(const plan_t *p, ferr_t *err)
@@ -63,6 +73,33 @@ static int inside_work_dir(const plan_t *p, const plan_io_t *io, ferr_t *err)
     return path_check_under(p->work_dir, io->local, err);
 }
 
+/* ro_mount: the input's folder (or the folder of its one file) is a
+ * read-only mount of what the datastore holds there. */
+static int mount_input(const plan_io_t *io, stage_rec_t *rec, ferr_t *err)
+{
+    int file = io->type == IO_URI_FILE;
+    char *dir = file ? path_dirname(io->local) : xstrdup(io->local);
+    char *prefix = file || !*io->remote || io->remote[strlen(io->remote) - 1] == '/'
+                       ? xstrdup(io->remote)
+                       : xasprintf("%s/", io->remote);
+    mount_opts_t o = {.label = io->name, .concurrency = concurrency};
+    int rc = mount_start(&rec->mount, io->ds, prefix, file, dir, &o, err);
+    if (rc == 0) {
+        uint64_t files, bytes;
+        mount_size(rec->mount, &files, &bytes);
+        if (files == 0) {
+            stage_unmount(rec);
+            rc = ferr_set(err, FERR_NOTFOUND, "nothing found at %s (is the path right?)", io->uri);
+        } else {
+            rec->res.files = files;
+            rec->done = 1;
+        }
+    }
+    free(prefix);
+    free(dir);
+    return rc;
+}
+
 static int stage_input(const plan_t *p, const plan_io_t *io, stage_rec_t *rec, int *warned,
                        ferr_t *err)
 {
@@ -70,12 +107,21 @@ static int stage_input(const plan_t *p, const plan_io_t *io, stage_rec_t *rec, i
         rec->done = 1;
         return 0;
     }
-    if (inside_work_dir(p, io, err))
+    /* a mount a killed run left where this input goes: gone first (the
+     * path cannot even be looked at while it is there) */
+    char *where = io->type == IO_URI_FILE ? path_dirname(io->local) : xstrdup(io->local);
+    int stale = mount_clear_stale(where, err);
+    free(where);
+    if (stale < 0 || inside_work_dir(p, io, err))
         return -1;
-    if (io->asked == MODE_RO_MOUNT && !*warned) {
-        log_info("ro_mount is not built yet: inputs asked to be mounted are downloaded");
+    if (io->asked == MODE_RO_MOUNT && io->mode == MODE_DOWNLOAD && !*warned) {
+        const char *why = "";
+        mount_available(&why);
+        log_warn("ro_mount asked, but %s: inputs to be mounted are downloaded", why);
         *warned = 1;
     }
+    if (io->mode == MODE_RO_MOUNT)
+        return mount_input(io, rec, err);
     store_t *s;
     if (store_open(&s, io->ds, err))
         return -1;

@@ -7,11 +7,16 @@
 #include "plan.h"
 #include "xfer.h"
 
+struct mount;
 typedef struct stage_rec {
     xfer_result_t res;
-    int done;    /* staged (or nothing to stage) */
-    char *error; /* why not, when it failed */
+    int done;            /* staged (or nothing to stage) */
+    char *error;         /* why not, when it failed */
+    struct mount *mount; /* an input mounted (ro_mount) until stage_unmount */
 } stage_rec_t;
+
+/* The input's mount, if any, ends (also done by stage_rec_dispose). */
+void stage_unmount(stage_rec_t *r);
 
 /* Transfers at once for staging (0: the engine's default). */
 void stage_set_concurrency(int n);

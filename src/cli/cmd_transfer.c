@@ -199,7 +199,8 @@ const command_t cli_transfer_commands[] = {
      "Uploads every file under SRC_DIR to P/<relative path> in datastore NAME. Without\n"
      "--overwrite an existing file is skipped; with it, only files that differ are sent.\n"
      "Symlinks are skipped (with a warning) unless --follow-symlinks; devices and pipes\n"
-     "always are; empty folders are not carried (object stores have no folders). A large\n"
+     "always are; empty folders are carried where folders are real (file shares, ADLS\n"
+     "Gen2), not to blob containers. A large\n"
      "file goes in blocks; those the blob already holds (staged by an interrupted upload,\n"
      "or unchanged) are not sent again. -j/--concurrency N: transfers at once.",
      NULL},

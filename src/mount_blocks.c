@@ -1,0 +1,222 @@
+/* A mount's reads: each file's blocks (MOUNT_BLOCK bytes) are fetched once,
+ * by a pool of workers (each with its own store handle), into a sparse file
+ * on local disk, pinned to the listed ETag; a reader waits for the blocks
+ * it needs, which go to the front of the queue, while a sequential reader's
+ * next blocks are fetched ahead at the back. Memory: the queue and one
+ * byte per block; the bytes themselves live in the page cache and on disk. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mount_int.h"
+#include "path.h"
+#include "xalloc.h"
+
+/* With m->mu held: the file's block state, made at the first need. */
+static mfile_t *file_of(mount_t *m, uint32_t idx)
+{
+    node_t *nd = &m->nodes[idx];
+    if (nd->f)
+        return nd->f;
+    mfile_t *f = xcalloc(1, sizeof *f);
+    f->nblocks = (uint32_t)((nd->size + MOUNT_BLOCK - 1) / MOUNT_BLOCK);
+    f->state = xcalloc(f->nblocks ? f->nblocks : 1, 1);
+    /* nameless: nothing is left on disk when the mount ends, however it ends */
+    f->fd = open(m->blocks_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (f->fd < 0) {
+        char *path = xasprintf("%s/%u", m->blocks_dir, idx);
+        f->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        unlink(path);
+        free(path);
+    }
+    if (f->fd < 0)
+        log_error("%s: cannot make a file in %s: %s", m->label, m->blocks_dir, strerror(errno));
+    else if (ftruncate(f->fd, (off_t)nd->size) != 0)
+        log_error("%s: cannot size a file in %s: %s", m->label, m->blocks_dir, strerror(errno));
+    nd->f = f;
+    return f;
+}
+
+/* With m->mu held: queue block b of idx unless it is here or on its way. */
+static void enqueue(mount_t *m, uint32_t idx, uint32_t b, int front)
+{
+    mfile_t *f = file_of(m, idx);
+    if (b >= f->nblocks || f->state[b] == B_HERE || f->state[b] == B_FETCHING)
+        return;
+    if (f->state[b] == B_FAILED && !front)
+        return; /* read ahead does not try a failed block again; a reader does */
+    if (m->qlen == m->qcap) {
+        if (!front)
+            return; /* the read-ahead queue is full: that is its bound */
+        size_t cap = m->qcap * 2;
+        job_t *q = xcalloc(cap, sizeof *q);
+        for (size_t i = 0; i < m->qlen; i++)
+            q[i] = m->queue[(m->qhead + i) % m->qcap];
+        free(m->queue);
+        m->queue = q;
+        m->qhead = 0;
+        m->qcap = cap;
+    }
+    f->state[b] = B_FETCHING;
+    if (front) {
+        m->qhead = (m->qhead + m->qcap - 1) % m->qcap;
+        m->queue[m->qhead] = (job_t){idx, b};
+    } else {
+        m->queue[(m->qhead + m->qlen) % m->qcap] = (job_t){idx, b};
+    }
+    m->qlen++;
+    pthread_cond_signal(&m->work);
+}
+
+static int fetch(mount_t *m, store_t *s, job_t j)
+{
+    pthread_mutex_lock(&m->mu);
+    node_t *nd = &m->nodes[j.node];
+    int fd = nd->f->fd;
+    int changed = nd->f->changed;
+    pthread_mutex_unlock(&m->mu);
+    if (fd < 0 || changed)
+        return -1;
+    uint64_t off = (uint64_t)j.block * MOUNT_BLOCK;
+    uint64_t len = nd->size - off < MOUNT_BLOCK ? nd->size - off : MOUNT_BLOCK;
+    ferr_t err = FERR_INIT;
+    int rc = store_read(s, nd->remote, nd->etag, off, len, fd, off, NULL, NULL, &err);
+    if (rc) {
+        int gone = err.msg && strstr(err.msg, "changed in the datastore");
+        log_error("%s: reading %s: %s", m->label, nd->remote, err.msg ? err.msg : "failed");
+        pthread_mutex_lock(&m->mu);
+        if (gone)
+            nd->f->changed = 1;
+        pthread_mutex_unlock(&m->mu);
+    }
+    ferr_clear(&err);
+    return rc;
+}
+
+typedef struct wctx {
+    mount_t *m;
+    int i;
+} wctx_t;
+
+static void *worker(void *arg)
+{
+    wctx_t *w = arg;
+    mount_t *m = w->m;
+    store_t *s = m->handles[w->i];
+    free(w);
+    pthread_mutex_lock(&m->mu);
+    for (;;) {
+        while (!m->qlen && !m->stopping)
+            pthread_cond_wait(&m->work, &m->mu);
+        if (m->stopping)
+            break;
+        job_t j = m->queue[m->qhead];
+        m->qhead = (m->qhead + 1) % m->qcap;
+        m->qlen--;
+        pthread_mutex_unlock(&m->mu);
+        int rc = fetch(m, s, j);
+        pthread_mutex_lock(&m->mu);
+        m->nodes[j.node].f->state[j.block] = rc ? B_FAILED : B_HERE;
+        if (rc == 0) {
+            uint64_t off = (uint64_t)j.block * MOUNT_BLOCK, size = m->nodes[j.node].size;
+            m->fetched_bytes += size - off < MOUNT_BLOCK ? size - off : MOUNT_BLOCK;
+            m->fetched_blocks++;
+        }
+        pthread_cond_broadcast(&m->landed);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+int mb_start(mount_t *m, int concurrency, ferr_t *err)
+{
+    int n = concurrency > 0 ? concurrency : 8;
+    m->qcap = (size_t)n * 4;
+    m->queue = xcalloc(m->qcap, sizeof *m->queue);
+    m->workers = xcalloc((size_t)n, sizeof *m->workers);
+    m->handles = xcalloc((size_t)n, sizeof *m->handles);
+    for (int i = 0; i < n; i++) {
+        if (store_open(&m->handles[i], m->ds, err))
+            return -1;
+        wctx_t *w = xcalloc(1, sizeof *w);
+        *w = (wctx_t){m, i};
+        if (pthread_create(&m->workers[i], NULL, worker, w) != 0) {
+            free(w);
+            store_close(m->handles[i]);
+            m->handles[i] = NULL;
+            return ferr_set(err, FERR_INTERNAL, "cannot start the mount's workers");
+        }
+        m->nworkers++;
+    }
+    return 0;
+}
+
+void mb_stop(mount_t *m)
+{
+    pthread_mutex_lock(&m->mu);
+    m->stopping = 1;
+    pthread_cond_broadcast(&m->work);
+    pthread_cond_broadcast(&m->landed);
+    pthread_mutex_unlock(&m->mu);
+    for (int i = 0; i < m->nworkers; i++)
+        pthread_join(m->workers[i], NULL);
+    for (int i = 0; m->handles && i < m->nworkers; i++)
+        store_close(m->handles[i]);
+    free(m->workers);
+    free(m->handles);
+    free(m->queue);
+}
+
+/* With m->mu held: waits until blocks [first, last] are here; -errno if one
+ * cannot be had. */
+static int wait_blocks(mount_t *m, uint32_t idx, uint32_t first, uint32_t last)
+{
+    mfile_t *f = m->nodes[idx].f;
+    for (uint32_t b = first; b <= last; b++)
+        if (f->state[b] != B_HERE)
+            enqueue(m, idx, b, 1);
+    for (uint32_t b = first; b <= last;) {
+        if (f->changed || m->stopping)
+            return -EIO;
+        if (f->state[b] == B_HERE) {
+            b++;
+            continue;
+        }
+        if (f->state[b] == B_FAILED)
+            return -EIO;
+        pthread_cond_wait(&m->landed, &m->mu);
+    }
+    return 0;
+}
+
+int mb_read(mount_t *m, uint32_t idx, char *buf, size_t size, uint64_t off)
+{
+    node_t *nd = &m->nodes[idx];
+    if (off >= nd->size || size == 0)
+        return 0;
+    if (size > nd->size - off)
+        size = (size_t)(nd->size - off);
+    uint32_t first = (uint32_t)(off / MOUNT_BLOCK);
+    uint32_t last = (uint32_t)((off + size - 1) / MOUNT_BLOCK);
+    pthread_mutex_lock(&m->mu);
+    mfile_t *f = file_of(m, idx);
+    int rc = f->fd < 0 ? -EIO : wait_blocks(m, idx, first, last);
+    /* a sequential reader: the next blocks are fetched ahead, as many as
+     * there are workers */
+    if (rc == 0 && (off == 0 || off == f->next))
+        for (uint32_t b = last + 1; b <= last + (uint32_t)m->nworkers && b < f->nblocks; b++)
+            enqueue(m, idx, b, 0);
+    f->next = off + size;
+    int fd = f->fd;
+    pthread_mutex_unlock(&m->mu);
+    if (rc)
+        return rc;
+    if (path_pread_full(fd, buf, size, off) != 0)
+        return -EIO;
+    return (int)size;
+}

@@ -1,0 +1,72 @@
+/* Inside the mounts (mount.c: the tree, FUSE and the life cycle;
+ * mount_blocks.c: fetching blocks). */
+#ifndef FERRY_MOUNT_INT_H
+#define FERRY_MOUNT_INT_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "mount.h"
+#include "store.h"
+
+/* Blocks are fetched in this size, aligned */
+#define MOUNT_BLOCK (4u << 20)
+
+enum { B_ABSENT, B_FETCHING, B_HERE, B_FAILED };
+
+/* A file's blocks on local disk: a sparse file, and which blocks are in it. */
+typedef struct mfile {
+    int fd;
+    uint32_t nblocks;
+    uint8_t *state;
+    uint64_t next; /* where a sequential reader would read next */
+    int changed;   /* the datastore's file is no longer the listed version */
+} mfile_t;
+
+typedef struct node {
+    char *name; /* the last component; "" for the root */
+    uint32_t parent;
+    int dir;
+    uint64_t size;
+    int64_t mtime;
+    char *remote, *etag; /* files */
+    uint32_t *kids;      /* folders: children, sorted by name once built */
+    uint32_t nkids, capkids;
+    mfile_t *f; /* files: made at the first read */
+} node_t;
+
+typedef struct job {
+    uint32_t node, block;
+} job_t;
+
+struct mount {
+    char *dir, *label, *blocks_dir;
+    const datastore_t *ds;
+    node_t *nodes;
+    uint32_t n, cap;
+    uint64_t files, bytes;
+    /* fetching: one lock for the blocks' states, workers with a store each */
+    pthread_mutex_t mu;
+    pthread_cond_t work, landed;
+    job_t *queue; /* a ring: demand at the front, read-ahead at the back */
+    size_t qhead, qlen, qcap;
+    pthread_t *workers;
+    store_t **handles;
+    int nworkers, stopping;
+    uint64_t fetched_bytes, fetched_blocks;
+    /* FUSE */
+    struct fuse *fuse;
+    pthread_t loop;
+    int looping;
+};
+
+/* mount_blocks.c */
+int mb_start(mount_t *m, int concurrency, ferr_t *err);
+void mb_stop(mount_t *m);
+/* Copies [off, off+size) of file node into buf, fetching what is missing;
+ * bytes copied, or -errno. */
+int mb_read(mount_t *m, uint32_t node, char *buf, size_t size, uint64_t off);
+
+#endif

@@ -1,0 +1,124 @@
+# Mounts, for real (libfuse3, /dev/fuse): ro_mount inputs of jobs on the
+# local datastore and on Azurite, read through the mount; `ferry mount` by
+# hand; a blob replaced under a mount reads as an I/O error, never a mix;
+# writes fail with EROFS; SIGTERM and SIGKILL during a mounted run, and the
+# stale mount a killed ferry leaves cleared by the next run; the fallback
+# to download without FUSE. No ferry mount is left after the test.
+. "$(dirname "$0")/../lib.sh"
+need_azurite
+C=m$(date +%s%N | tail -c 9)x$$
+MiB=$((1024 * 1024))
+mounts() { grep -c " fuse.ferry " /proc/self/mounts || true; }
+ours() { grep " fuse.ferry " /proc/self/mounts | awk '{print $2}' | grep "^$T" || true; }
+at_exit 'for d in $(grep " fuse.ferry " /proc/self/mounts | awk "{print \$2}" | grep "^$T"); do umount -l "$d" 2>/dev/null; done'
+if [ ! -e /dev/fuse ]; then _fail "this machine has /dev/fuse" "the mount tests need it"; exit 0; fi
+
+az_register blob
+mkdir -p data/a/b data/many
+head -c $((30 * MiB + 5)) /dev/urandom >data/big.bin
+printf 'hello\n' >data/a/b/x.txt
+for i in $(seq 50); do head -c 100000 /dev/urandom >"data/many/f$i.bin"; done
+f upload blob data --target-path d
+expect_rc 0 "set-up: the data is in the container"
+f upload workspaceblobstore data --target-path d
+expect_rc 0 "and on the local default datastore"
+
+cat >job.yml <<'YAML'
+command: >-
+  sh -c 'grep -c " fuse.ferry " /proc/self/mounts > ${{outputs.o}}/mounts;
+  md5sum ${{inputs.d}}/big.bin | cut -d" " -f1 > ${{outputs.o}}/md5;
+  cat ${{inputs.f}} > ${{outputs.o}}/x;
+  head -c 100 ${{inputs.d}}/many/f7.bin > /dev/null;
+  (echo no > ${{inputs.d}}/new.txt) 2> ${{outputs.o}}/write-error && echo wrote > ${{outputs.o}}/wrote; true'
+inputs:
+  d:
+    type: uri_folder
+    path: azureml://datastores/DS/paths/d/
+    mode: ro_mount
+  f:
+    type: uri_file
+    path: azureml://datastores/DS/paths/d/a/b/x.txt
+outputs:
+  o:
+    type: uri_folder
+    path: azureml://datastores/workspaceblobstore/paths/out/RUN/
+YAML
+for ds in workspaceblobstore blob; do
+    sed "s/DS/$ds/g; s/RUN/$ds/" job.yml >"job-$ds.yml"
+    f run "job-$ds.yml" --run-id "m-$ds"
+    expect_rc 0 "$ds: a job whose inputs are mounted (ro_mount, and a uri_file input) runs"
+    expect_err "d: mounted 52 files at" "$ds: the folder input is mounted"
+    expect_err "f: mounted 1 file at" "$ds: so is the file input's folder"
+    out=$FERRY_WORKSPACE/datastores/workspaceblobstore/out/$ds
+    expect_eq "$(cat "$out/mounts")" "2" "$ds: the command saw two ferry mounts"
+    expect_eq "$(cat "$out/md5")" "$(md5sum <data/big.bin | cut -d' ' -f1)" "$ds: it read the 30 MiB file whole, right"
+    expect_eq "$(cat "$out/x")" "hello" "$ds: and the file input"
+    expect_eq "$(grep -c 'Read-only file system' "$out/write-error")" "1" "$ds: a write into the mount fails with EROFS"
+    expect_no_file "$out/wrote" "$ds: and nothing was written"
+    expect_eq "$(ours)" "" "$ds: nothing is mounted after the run"
+done
+read=$(grep -o 'd: unmounted [^;]*; [0-9]* bytes' "$ERR" | grep -o '[0-9]* bytes' | cut -d' ' -f1)
+[ "$read" -ge $((30 * MiB)) ] && [ "$read" -lt $((31 * MiB + 100000 * 3)) ] &&
+    _ok "only what was read moved: the large file and one block of one small file ($read bytes of 35 MB)" ||
+    _fail "only what was read moved" "$read bytes"
+
+# --- by hand ---
+bg mount blob:d mnt
+for _ in $(seq 100); do grep -q "mounted" "$OUT" 2>/dev/null && break; sleep 0.1; done
+expect_out "mounted blob:d at $T/mnt (52 files, read-only)" "ferry mount says where and how much"
+expect_eq "$(find mnt -type f | wc -l)" "52" "ls -R sees every file"
+expect_same data/a/b/x.txt mnt/a/b/x.txt "a small file reads right"
+cmp -s data/big.bin mnt/big.bin && _ok "the large file reads right (sequentially, fetched ahead)" || _fail "the large file reads right" "differs"
+dd if=mnt/big.bin bs=1M skip=20 count=2 2>/dev/null | cmp -s - <(dd if=data/big.bin bs=1M skip=20 count=2 2>/dev/null) &&
+    _ok "a read in the middle reads right" || _fail "a read in the middle reads right" "differs"
+(echo x >mnt/new.txt) 2>werr
+expect_eq "$(grep -c 'Read-only' werr)" "1" "a write fails with EROFS"
+# a blob replaced under the mount: reading it is an I/O error, never a mix of versions
+head -c $((9 * MiB)) /dev/urandom >new.bin
+SDK put "$C" d/many/f9.bin new.bin single >/dev/null
+cat mnt/many/f9.bin >got9 2>cerr
+expect_eq "$(grep -c 'Input/output error' cerr)" "1" "a blob replaced since the listing reads as an I/O error"
+kill -INT "$BG"
+wait "$BG"
+expect_eq "$?" "0" "Ctrl-C unmounts and ferry mount exits 0"
+expect_err "changed in the datastore" "the replaced blob was logged"
+expect_eq "$(ours)" "" "and nothing is left mounted"
+
+# --- signals during a mounted run ---
+cat >slow.yml <<'YAML'
+command: sh -c 'touch ${{outputs.o}}/started; sleep 60'
+inputs:
+  d:
+    type: uri_folder
+    path: azureml://datastores/blob/paths/d/
+    mode: ro_mount
+outputs:
+  o:
+    type: uri_folder
+    path: azureml://datastores/workspaceblobstore/paths/slow/
+YAML
+bg run slow.yml --run-id sig1
+wait_for "$FERRY_WORKSPACE/runs/sig1/outputs/o/started" 20
+expect_eq "$(ours | wc -l)" "1" "a mounted run is running"
+kill -TERM "$BG"
+wait "$BG"
+expect_eq "$?" "143" "SIGTERM: the command ends, ferry exits 128+15"
+expect_eq "$(ours)" "" "and the input is unmounted"
+bg run slow.yml --run-id sig2
+wait_for "$FERRY_WORKSPACE/runs/sig2/outputs/o/started" 20
+kill -KILL "$BG"
+wait "$BG" 2>/dev/null
+expect_eq "$(ours | wc -l)" "1" "SIGKILL leaves the mount behind (nothing can unmount it)"
+pkill -f "sleep 60" 2>/dev/null
+sed 's/command: .*/command: "true"/' slow.yml >fast.yml
+f run fast.yml --run-id sig2 --resume
+expect_err "a ferry mount left by an earlier run is there; unmounting it" "the next run on that path finds it and unmounts it"
+expect_eq "$(ours)" "" "nothing is left mounted after it"
+
+# --- without FUSE: downloaded, with one warning ---
+FERRY_NO_FUSE=1 f run "job-blob.yml" --run-id nofuse
+expect_rc 0 "FERRY_NO_FUSE=1: the job runs"
+expect_err "ro_mount asked, but FERRY_NO_FUSE is set: inputs to be mounted are downloaded" "one warning says why"
+expect_eq "$(cat "$FERRY_WORKSPACE/datastores/workspaceblobstore/out/blob/mounts")" "0" "nothing was mounted"
+f plan "job-blob.yml"
+expect_out "ro_mount" "ferry plan shows the mode"
