@@ -115,6 +115,41 @@ echo "workload 3: $MID_N files of 5 MiB; workload 4: its download again, nothing
 blob_workload w3 "$B/data/mid" w4
 stop_azurite
 
+echo "workload 7: reading through a mount (ferry mount) against ferry download, on Azurite"
+start_azurite
+"$FERRY" -q upload bench "$B/data/big" --target-path w7 >/dev/null
+"$FERRY" -q upload bench "$B/data/small" --target-path w7s >/dev/null
+rm -rf "$B/dl"
+measure w7 ferry download "$FERRY" -q download bench "$B/dl" --prefix w7/
+rm -rf "$B/dl"
+# mount_run PREFIX: ferry mount in the background, under /usr/bin/time (its peak memory)
+mount_run() {
+    mkdir -p "$B/mnt"
+    /usr/bin/time -f '%e %U %S %M' -o "$B/mount.time" "$FERRY" mount "bench:$1" "$B/mnt" \
+        >"$B/mount.out" 2>"$B/mount.err" &
+    mpid=$!
+    for _ in $(seq 100); do grep -q mounted "$B/mount.out" && break; sleep 0.1; done
+}
+mount_end() {
+    pkill -INT -f "ferry mount bench:" || true
+    wait "$mpid" || true
+    read -r _ mu ms mrss <"$B/mount.time"
+    echo "  ferry mount: cpu $(echo "$mu + $ms" | bc -l) s, peak rss $mrss KiB; $(grep -o '[0-9]* bytes were read' "$B/mount.err")"
+}
+mount_run w7
+measure w7 mount download dd if="$B/mnt/big.bin" of=/dev/null bs=1M
+cmp -s "$B/mnt/big.bin" "$B/data/big/big.bin" || { echo "FAILED: the mounted file differs"; exit 1; }
+mount_end
+mount_run w7s
+t0=$(date +%s.%N)
+head -c 1 "$(find "$B/mnt" -type f | head -1)" >/dev/null
+echo "  first byte of a file in a mounted $SMALL_N-file input: $(echo "($(date +%s.%N) - $t0) * 1000" | bc -l | cut -d. -f1) ms after the mount answered"
+find "$B/mnt" -type f | awk 'NR % 100 == 1' >"$B/sample"
+measure w7s mount download xargs -a "$B/sample" -d '\n' cat
+mount_end
+echo "  read 1% of the files ($(wc -l <"$B/sample") of $SMALL_N, $(( $(wc -l <"$B/sample") * 4 )) KiB): see the bytes read above"
+stop_azurite
+
 echo "workload 6: a file share (the project's Azure Files double) against Microsoft's SDK, 16 at a time"
 start_files() {
     stop_azurite
@@ -175,7 +210,8 @@ print()
 print("%-8s %-9s %9s %9s %9s %9s %9s %9s %8s %8s" % ("workload", "step", "ferry s", "peer s", "ratio",
       "ferry cpu", "peer cpu", "cpu ratio", "ferry MB", "peer MB"))
 for w, peer in (("w1", "rclone"), ("w2", "rclone"), ("w2", "curl"), ("w3", "rclone"), ("w4", "rclone"),
-                ("w5-small", "cp"), ("w5-big", "cp"), ("w6-small", "sdk"), ("w6-big", "sdk")):
+                ("w5-small", "cp"), ("w5-big", "cp"), ("w6-small", "sdk"), ("w6-big", "sdk"),
+                ("w7", "mount")):
     for step in ("upload", "download"):
         f, p = get(w, "ferry", step), get(w, peer, step)
         if not f or not p:
