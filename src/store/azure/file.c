@@ -541,6 +541,22 @@ static const struct store_ops file_ops = {
     .close = file_close,
 };
 
+/* Azure ML's azure_file datastores take a key or a SAS, not a service
+ * principal; the File service takes a token only with the backup intent
+ * (--identity, where the identity holds that role). */
+static int file_validate(const datastore_t *ds, ferr_t *err)
+{
+    if (azure_validate(ds, err))
+        return -1;
+    if (ds->cred_kind == CRED_CLIENT_SECRET || ds->cred_kind == CRED_CLIENT_CERT)
+        return ferr_set(err, FERR_USAGE,
+                        "datastore %s: an azure_file datastore takes an account key or a SAS "
+                        "token, as in Azure ML, not a service principal (for Entra ID, "
+                        "--identity)",
+                        ds->name);
+    return 0;
+}
+
 static const char *const file_options[] = {"account",     "share",     "endpoint",
                                            "account-url", "protocol",  "ca-file",
                                            "tenant-id",   "client-id", NULL};
@@ -557,7 +573,7 @@ const store_backend_t store_backend_azure_file = {
     .options = file_options,
     .usage = "--account A --share S",
     .from_options = azure_from_options,
-    .validate = azure_validate,
+    .validate = file_validate,
     .url_parse = azure_url_parse_ds,
     .same_place = azure_same_place,
     .url_forms = "Azure Files URLs (https://<account>.file.core.windows.net/<share>/<path>)",
