@@ -17,6 +17,7 @@ typedef struct job_io {
     char *name;
     io_type_t type;
     io_mode_t mode;
+    int mode_given;   /* the job file says the mode (else it is the default) */
     char *value;      /* IO_LITERAL: the text */
     char *path;       /* as written (NULL for an output's default) */
     char *local_path; /* v1 pathOnCompute, NULL for the default */

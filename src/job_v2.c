@@ -221,6 +221,7 @@ static int parse_v2_output(job_t *j, const char *name, const doc_node_t *v, ferr
                       "mode: expected rw_mount or upload for an output, got '%s'", mode->str);
             goto out;
         }
+        io->mode_given = 1;
     }
     if (path) {
         if (job_want_string(j, path, f, err))

@@ -36,6 +36,15 @@ void mount_stop(mount_t *m, uint64_t *files, uint64_t *bytes);
 /* Files and bytes the mount shows. */
 void mount_size(const mount_t *m, uint64_t *files, uint64_t *bytes);
 
+/* rw_mount: dir (an output's folder) becomes a writable mount of itself
+ * (mount_rw.c); a file closed after a write goes up to remote/<its path> in
+ * ds at once, in the background. After mount_rw_stop the files are in dir,
+ * for the final upload. */
+typedef struct rw_mount rw_mount_t;
+int mount_rw_start(rw_mount_t **out, const datastore_t *ds, const char *remote, const char *dir,
+                   const char *label, ferr_t *err);
+void mount_rw_stop(rw_mount_t *m);
+
 /* A ferry mount at dir left by a killed run: lazily unmounted. 1 if one was
  * found, 0 if none, -1 if it could not be undone (err says why). */
 int mount_clear_stale(const char *dir, ferr_t *err);

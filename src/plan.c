@@ -399,6 +399,7 @@ static int plan_ios(plan_t *p, const workspace_t *ws, ferr_t *err)
         io->name = jio->name;
         io->type = jio->type;
         io->mode = io->asked = jio->mode;
+        io->mode_given = jio->mode_given;
         io->overwrite = job->format == JOB_V2 ? 1 : jio->overwrite;
         if (plan_input(p, io, jio, ws, err))
             return -1;
@@ -409,6 +410,7 @@ static int plan_ios(plan_t *p, const workspace_t *ws, ferr_t *err)
         io->name = jio->name;
         io->type = jio->type;
         io->mode = io->asked = jio->mode;
+        io->mode_given = jio->mode_given;
         io->overwrite = job->format == JOB_V2 ? 1 : jio->overwrite;
         io->sync_interval = jio->sync_interval;
         if (plan_output(p, io, jio, ws, err))
@@ -483,8 +485,13 @@ static const char *mode_note(const plan_io_t *io)
     const char *why;
     if (io->asked == MODE_RO_MOUNT && io->mode == MODE_DOWNLOAD && !mount_available(&why))
         return "ro_mount asked, but FUSE cannot be had here, so it is downloaded";
+    if (io->asked == MODE_RW_MOUNT && io->mode == MODE_UPLOAD && !io->mode_given)
+        return "rw_mount, the default: uploaded at the end (say mode: rw_mount to mount)";
     if (io->asked == MODE_RW_MOUNT && io->mode == MODE_UPLOAD)
-        return "rw_mount asked; mounts are not built yet, so it is uploaded at the end";
+        return io->type == IO_URI_FOLDER && io->mode_given && mount_available(&why)
+                   ? "rw_mount: a writable mount; files go up as they are closed, and all at "
+                     "the end"
+                   : "rw_mount asked, but it cannot be mounted here, so it is uploaded at the end";
     if (io->in_place)
         return "a local path, used where it is";
     return NULL;

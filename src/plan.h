@@ -15,6 +15,7 @@ typedef struct plan_io {
     const char *name;
     io_type_t type;
     io_mode_t mode;        /* what ferry will do */
+    int mode_given;        /* the job file said the mode */
     io_mode_t asked;       /* what the job file said */
     char *uri;             /* as written, or the default (outputs), after substitution */
     const datastore_t *ds; /* NULL: literal, local path or passed-through URL */

@@ -374,7 +374,8 @@ static int run_stage_in(run_t *r, ferr_t *err)
     int staged = stage_inputs(r->plan, r->in, err);
     if (r->cache)
         cache_trim(r->cache);
-    staged = staged || stage_prepare_outputs(r->plan, err);
+    staged =
+        staged || stage_prepare_outputs(r->plan, err) || stage_mount_outputs(r->plan, r->out, err);
     /* a signal from here on stays pending, and is forwarded to the command */
     guard_stop(&guard);
     if (!staged)
@@ -432,9 +433,12 @@ static int run_command(run_t *r, ferr_t *err)
 static void run_stage_out(run_t *r, ferr_t *err)
 {
     const run_opts_t *o = r->o;
-    /* the command has ended: its mounted inputs go first */
+    /* the command has ended: its mounts go first (the outputs' files are
+     * then in their folders, for the final upload) */
     for (size_t i = 0; i < r->plan->ninputs; i++)
         stage_unmount(&r->in[i]);
+    for (size_t i = 0; i < r->plan->noutputs; i++)
+        stage_unmount(&r->out[i]);
     int ok = r->ex.status == 0 && !r->ex.timed_out;
     int upload = o->upload_on == UPLOAD_ALWAYS || (o->upload_on == UPLOAD_SUCCESS && ok) ||
                  (o->upload_on == UPLOAD_FAILURE && !ok);

@@ -32,7 +32,10 @@ void stage_unmount(stage_rec_t *r)
 {
     if (r->mount)
         mount_stop(r->mount, NULL, NULL);
+    if (r->rw)
+        mount_rw_stop(r->rw);
     r->mount = NULL;
+    r->rw = NULL;
 }
 
 void stage_rec_dispose(stage_rec_t *r)
@@ -182,6 +185,25 @@ int stage_inputs(const plan_t *p, stage_rec_t *recs, ferr_t *err)
             recs[i].error = err->msg ? xstrdup(err->msg) : NULL;
             return ferr_wrap(err, "input %s", p->inputs[i].name);
         }
+    }
+    return 0;
+}
+
+int stage_mount_outputs(const plan_t *p, stage_rec_t *recs, ferr_t *err)
+{
+    const char *why;
+    for (size_t i = 0; i < p->noutputs; i++) {
+        const plan_io_t *io = &p->outputs[i];
+        /* asked for in so many words: an output's default stays an upload at the end */
+        if (io->asked != MODE_RW_MOUNT || !io->mode_given || io->mode != MODE_UPLOAD || !io->ds ||
+            io->type != IO_URI_FOLDER)
+            continue;
+        if (!mount_available(&why)) {
+            log_warn("output %s: rw_mount asked, but %s: it is uploaded at the end", io->name, why);
+            continue;
+        }
+        if (mount_rw_start(&recs[i].rw, io->ds, io->remote, io->local, io->name, err))
+            return ferr_wrap(err, "output %s", io->name);
     }
     return 0;
 }

@@ -13,10 +13,14 @@ typedef struct stage_rec {
     int done;            /* staged (or nothing to stage) */
     char *error;         /* why not, when it failed */
     struct mount *mount; /* an input mounted (ro_mount) until stage_unmount */
+    struct rw_mount *rw; /* an output mounted (rw_mount) until stage_unmount */
 } stage_rec_t;
 
-/* The input's mount, if any, ends (also done by stage_rec_dispose). */
+/* The input's or output's mount, if any, ends (also done by
+ * stage_rec_dispose). */
 void stage_unmount(stage_rec_t *r);
+/* rw_mount outputs (folders) become writable mounts where FUSE can be had. */
+int stage_mount_outputs(const plan_t *p, stage_rec_t *recs, ferr_t *err);
 
 /* Transfers at once for staging (0: the engine's default). */
 void stage_set_concurrency(int n);

@@ -122,3 +122,39 @@ expect_err "ro_mount asked, but FERRY_NO_FUSE is set: inputs to be mounted are d
 expect_eq "$(cat "$FERRY_WORKSPACE/datastores/workspaceblobstore/out/blob/mounts")" "0" "nothing was mounted"
 f plan "job-blob.yml"
 expect_out "ro_mount" "ferry plan shows the mode"
+
+# --- rw_mount: a writable mount; files go up as they are closed ---
+cat >rw.yml <<'YAML'
+command: >-
+  sh -c 'grep -c " fuse.ferry " /proc/self/mounts > /tmp/ferry-rw-mounts-$$PPID;
+  echo one > ${{outputs.o}}/a.txt; sleep 4;
+  echo two > ${{outputs.o}}/b.txt; mkdir ${{outputs.o}}/sub; echo three > ${{outputs.o}}/sub/c.txt;
+  mv ${{outputs.o}}/b.txt ${{outputs.o}}/b2.txt;
+  ln -s /etc/passwd ${{outputs.o}}/link 2> ${{outputs.o}}/link-error; true'
+outputs:
+  o:
+    type: uri_folder
+    path: azureml://datastores/blob/paths/rw/
+    mode: rw_mount
+YAML
+bg run rw.yml --run-id rw1
+seen=
+for _ in $(seq 60); do
+    seen=$(SDK list "$C" rw/ 2>/dev/null | json /dev/stdin '" ".join(e["name"] for e in j)' 2>/dev/null)
+    case "$seen" in *a.txt*) break ;; esac
+    sleep 0.1
+done
+case "$seen" in *a.txt*) _ok "rw_mount: a file the command closed is in the container while the command runs" ;;
+*) _fail "rw_mount: a file the command closed is in the container while the command runs" "$seen" ;; esac
+wait "$BG"
+expect_eq "$?" "0" "rw_mount: the job ends well"
+expect_err "o: $FERRY_WORKSPACE/runs/rw1/outputs/o is a writable mount" "the output was a writable mount"
+expect_eq "$(SDK list "$C" rw/ | json /dev/stdin '" ".join(sorted(e["name"] for e in j))')" \
+    "rw/_ferry_manifest.json rw/a.txt rw/b2.txt rw/link-error rw/sub/c.txt" \
+    "rw_mount: every file is there at the end, the renamed one under its new name only"
+expect_eq "$(cat "$FERRY_WORKSPACE/runs/rw1/outputs/o/sub/c.txt")" "three" "the files are in the output folder after the mount"
+expect_eq "$(grep -c 'Operation not permitted' "$FERRY_WORKSPACE/runs/rw1/outputs/o/link-error")" "1" "a symlink cannot be made in it"
+expect_eq "$(ours)" "" "nothing is left mounted"
+FERRY_NO_FUSE=1 f run rw.yml --run-id rw2
+expect_rc 0 "FERRY_NO_FUSE=1: rw_mount is uploaded at the end"
+expect_err "rw_mount asked, but FERRY_NO_FUSE is set: it is uploaded at the end" "saying why"
