@@ -441,6 +441,7 @@ static void mount_free(mount_t *m)
     free(m->dir);
     free(m->label);
     free(m->blocks_dir);
+    free(m->store_id);
     free(m);
 }
 
@@ -482,6 +483,8 @@ int mount_start(mount_t **out, const datastore_t *ds, const char *prefix, int as
     m->dir = xstrdup(dir);
     m->label = xstrdup(o->label ? o->label : ds->name);
     m->ds = ds;
+    m->cache = o->cache;
+    m->store_id = store_identity(ds);
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->work, NULL);
     pthread_cond_init(&m->landed, NULL);

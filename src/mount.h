@@ -18,6 +18,8 @@ typedef struct mount mount_t;
 typedef struct mount_opts {
     const char *label;     /* for log lines: the input's name, or the datastore's */
     const char *cache_dir; /* the blocks' files go below it; NULL: a temporary folder */
+    struct cache *cache;   /* the node cache: its whole objects are read from, and a file
+                            * read whole through the mount becomes one; NULL: none */
     int concurrency;       /* block fetches at once; 0: the default (8) */
 } mount_opts_t;
 

@@ -12,10 +12,52 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "log.h"
 #include "mount_int.h"
 #include "path.h"
 #include "xalloc.h"
+
+/* The node cache holds the listed version whole (a download of an earlier
+ * run, say): the file is read from it, with no request. */
+static int from_cache(mount_t *m, const node_t *nd, mfile_t *f)
+{
+    if (!m->cache || !nd->etag)
+        return 0;
+    cache_obj_t obj = {.lock_fd = -1};
+    ferr_t err = FERR_INIT;
+    if (cache_acquire(m->cache, m->store_id, nd->remote, nd->etag, &obj, &err) == 0 && obj.valid)
+        f->fd = open(obj.path, O_RDONLY | O_CLOEXEC);
+    cache_release(&obj);
+    ferr_clear(&err);
+    if (f->fd < 0)
+        return 0;
+    memset(f->state, B_HERE, f->nblocks);
+    f->here = f->nblocks;
+    f->cached = 1;
+    log_debug("%s: %s is read from the node cache", m->label, nd->remote);
+    return 1;
+}
+
+/* A file now whole on local disk goes into the node cache (linked, not
+ * copied), so a later download or mount of it moves nothing. */
+static void to_cache(mount_t *m, const node_t *nd, int fd)
+{
+    cache_obj_t obj = {.lock_fd = -1};
+    ferr_t err = FERR_INIT;
+    if (cache_acquire(m->cache, m->store_id, nd->remote, nd->etag, &obj, &err) == 0 && !obj.valid) {
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        unlink(obj.path);
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, obj.path, AT_SYMLINK_FOLLOW) == 0)
+            cache_commit(&obj);
+        else
+            log_debug("%s: %s not kept in the node cache: %s", m->label, nd->remote,
+                      strerror(errno));
+    }
+    cache_release(&obj);
+    ferr_clear(&err);
+}
 
 /* With m->mu held: the file's block state, made at the first need. */
 static mfile_t *file_of(mount_t *m, uint32_t idx)
@@ -24,8 +66,13 @@ static mfile_t *file_of(mount_t *m, uint32_t idx)
     if (nd->f)
         return nd->f;
     mfile_t *f = xcalloc(1, sizeof *f);
+    f->fd = -1;
     f->nblocks = (uint32_t)((nd->size + MOUNT_BLOCK - 1) / MOUNT_BLOCK);
     f->state = xcalloc(f->nblocks ? f->nblocks : 1, 1);
+    if (from_cache(m, nd, f)) {
+        nd->f = f;
+        return f;
+    }
     /* nameless: nothing is left on disk when the mount ends, however it ends */
     f->fd = open(m->blocks_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (f->fd < 0) {
@@ -121,11 +168,19 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&m->mu);
         int rc = fetch(m, s, j);
         pthread_mutex_lock(&m->mu);
-        m->nodes[j.node].f->state[j.block] = rc ? B_FAILED : B_HERE;
+        mfile_t *f = m->nodes[j.node].f;
+        f->state[j.block] = rc ? B_FAILED : B_HERE;
         if (rc == 0) {
             uint64_t off = (uint64_t)j.block * MOUNT_BLOCK, size = m->nodes[j.node].size;
             m->fetched_bytes += size - off < MOUNT_BLOCK ? size - off : MOUNT_BLOCK;
             m->fetched_blocks++;
+            if (++f->here == f->nblocks && m->cache && !f->cached && m->nodes[j.node].etag) {
+                f->cached = 1;
+                int fd = f->fd;
+                pthread_mutex_unlock(&m->mu);
+                to_cache(m, &m->nodes[j.node], fd);
+                pthread_mutex_lock(&m->mu);
+            }
         }
         pthread_cond_broadcast(&m->landed);
     }

@@ -23,6 +23,8 @@ typedef struct mfile {
     uint8_t *state;
     uint64_t next; /* where a sequential reader would read next */
     int changed;   /* the datastore's file is no longer the listed version */
+    uint32_t here; /* blocks here */
+    int cached;    /* the node cache's object (whole), or given to it */
 } mfile_t;
 
 typedef struct node {
@@ -43,6 +45,8 @@ typedef struct job {
 
 struct mount {
     char *dir, *label, *blocks_dir;
+    struct cache *cache; /* the node cache, or NULL */
+    char *store_id;      /* the datastore's identity in it */
     const datastore_t *ds;
     node_t *nodes;
     uint32_t n, cap;

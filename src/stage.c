@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "log.h"
 #include "mount.h"
 #include "path.h"
@@ -85,7 +86,12 @@ static int mount_input(const plan_io_t *io, stage_rec_t *rec, ferr_t *err)
     char *prefix = file || !*io->remote || io->remote[strlen(io->remote) - 1] == '/'
                        ? xstrdup(io->remote)
                        : xasprintf("%s/", io->remote);
-    mount_opts_t o = {.label = io->name, .concurrency = concurrency};
+    /* the blocks' files beside the cache's objects, so that a file read
+     * whole becomes one by a link */
+    mount_opts_t o = {.label = io->name,
+                      .concurrency = concurrency,
+                      .cache = input_cache,
+                      .cache_dir = input_cache ? cache_dir(input_cache) : NULL};
     int rc = mount_start(&rec->mount, io->ds, prefix, file, dir, &o, err);
     if (rc == 0) {
         uint64_t files, bytes;

@@ -158,3 +158,22 @@ expect_eq "$(ours)" "" "nothing is left mounted"
 FERRY_NO_FUSE=1 f run rw.yml --run-id rw2
 expect_rc 0 "FERRY_NO_FUSE=1: rw_mount is uploaded at the end"
 expect_err "rw_mount asked, but FERRY_NO_FUSE is set: it is uploaded at the end" "saying why"
+
+# --- the node cache: what a mount read whole, a download takes from it, and back ---
+cat >cache-mount.yml <<'YAML'
+command: sh -c 'md5sum ${{inputs.f}} > /dev/null'
+inputs:
+  f:
+    type: uri_file
+    path: azureml://datastores/blob/paths/solo/f3.bin
+    mode: ro_mount
+YAML
+f upload-files blob data/many/f3.bin --target-path solo
+sed 's/mode: ro_mount/mode: download/' cache-mount.yml >cache-download.yml
+f run cache-mount.yml --run-id c1
+expect_rc 0 "a mounted run reads a file whole"
+expect_err "f: unmounted $FERRY_WORKSPACE/runs/c1/inputs/f; 100000 bytes were read" "(fetching all of it)"
+f run cache-download.yml --run-id c2
+expect_err "input f: downloaded 1 file (0 B, 1 from the cache)" "the next run's download of it comes from the node cache"
+f run cache-mount.yml --run-id c3
+expect_err "f: unmounted $FERRY_WORKSPACE/runs/c3/inputs/f; 0 bytes were read" "and a mount of it reads from the cache, with no request"
