@@ -70,6 +70,13 @@ expect_file out/sdk/zero "a zero-byte file"
 f download lake whole --prefix up/
 expect_eq "$(cd whole/up && find . | LC_ALL=C sort | md5sum)" "$(cd tree && find . | LC_ALL=C sort | md5sum)" "its own upload comes back as the same tree, empty folders included"
 
+# --- listings continued page by page ---
+FERRY_LIST_PAGE_SIZE=2 f download lake paged --prefix up/
+expect_rc 0 "a download whose listing comes 2 paths a page (continuation tokens)"
+expect_eq "$(cd paged/up && find . | LC_ALL=C sort | md5sum)" "$(cd tree && find . | LC_ALL=C sort | md5sum)" "sees the whole tree"
+expect_eq "$(grep -c 'continuation=' "$T/requests.log")" "$(( $(grep -c 'GET .*resource=filesystem.*maxResults=2' "$T/requests.log") - 1 ))" \
+    "every page but the first was asked for by its token"
+
 # --- ls ---
 f ls lake up/ --delimiter /
 expect_out "up/deep/" "ls --delimiter /: folders as prefixes"

@@ -93,6 +93,13 @@ expect_rc 0 "ferry downloads its own upload"
 expect_eq "$(cd whole/up && find . | LC_ALL=C sort | md5sum)" "$(cd tree && find . | LC_ALL=C sort | md5sum)" "the same tree, empty folders included"
 expect_same big.bin whole/up/big.bin "the large file byte-identical"
 
+# --- listings continued page by page ---
+FERRY_LIST_PAGE_SIZE=2 f download share paged --prefix up/
+expect_rc 0 "a download whose folder listings come 2 entries a page (markers)"
+expect_eq "$(cd paged/up && find . | LC_ALL=C sort | md5sum)" "$(cd tree && find . | LC_ALL=C sort | md5sum)" "sees the whole tree"
+[ "$(grep -c 'comp=list.*marker=' "$T/requests.log")" -ge 3 ] && _ok "pages after the first were asked for by their marker" ||
+    _fail "pages after the first were asked for by their marker" "$(grep -c 'comp=list.*marker=' "$T/requests.log")"
+
 # --- ls ---
 f ls share up/deep/ --json
 expect_rc 0 "ls --json"
@@ -282,10 +289,12 @@ FSDK get "$S" jobout/single.txt single.txt >/dev/null
 expect_eq "$(cat single.txt)" "3000000" "and the input file given by its https-style URL (resolved to the registered share)"
 expect_eq "$(FSDK list "$S" jobout | json /dev/stdin '" ".join(sorted(e["name"] for e in j))')" \
     "jobout/_ferry_manifest.json jobout/empty jobout/md5.txt jobout/single.txt" "the output is on the share, its empty folder and manifest too"
-expect_err "input deep: downloaded 1 file (21.0 MiB)" "its folder input came down whole (ro_mount as download)"
+expect_err "deep: mounted 1 file at" "its folder input was mounted (ro_mount) from the share"
+expect_err "deep: unmounted $FERRY_WORKSPACE/runs/files1/inputs/deep; $((21 * MiB + 3)) bytes were read" "and read whole through the mount"
 f run job/job.yml --run-id files2
 expect_rc 0 "the same job again"
-expect_err "input deep: downloaded 1 file (0 B, 1 from the cache)" "takes its input from the node cache (keyed by the file's ETag)"
+expect_err "deep: unmounted $FERRY_WORKSPACE/runs/files2/inputs/deep; 0 bytes were read" "reads its mounted input from the node cache (keyed by the file's ETag)"
+expect_err "input one: downloaded 1 file (0 B, 1 from the cache)" "and its downloaded one too"
 expect_err "output result: uploaded 0 files (0 B), 2 skipped (2 unchanged)" "and finds its unchanged outputs on the share, sending nothing"
 
 # --- an output synced while the command runs (sync_interval) ---

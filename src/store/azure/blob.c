@@ -45,9 +45,7 @@ static int blob_list(store_t *s, const char *prefix, const char *delim, unsigned
     blob_listing_t p = {0};
     char *marker = NULL;
     int rc = 0;
-    /* FERRY_LIST_PAGE_SIZE: entries per List Blobs page (the service's maximum by default) */
-    const char *ps = getenv("FERRY_LIST_PAGE_SIZE");
-    long page = ps && atol(ps) > 0 && atol(ps) <= 5000 ? atol(ps) : 5000;
+    long page = az_page_size();
     do {
         char *ep = http_escape(prefix ? prefix : "", 0);
         char *em = marker ? http_escape(marker, 0) : NULL;

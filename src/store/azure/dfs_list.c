@@ -87,8 +87,8 @@ static int take_page(walk_t *w, const char *body, size_t len)
 static char *page_query(const char *dir, int recursive, const char *cont)
 {
     char *ed = http_escape(dir, 0), *ec = cont ? http_escape(cont, 0) : NULL;
-    char *q = xasprintf("resource=filesystem&recursive=%s&maxResults=5000%s%s%s%s",
-                        recursive ? "true" : "false", *dir ? "&directory=" : "", ed,
+    char *q = xasprintf("resource=filesystem&recursive=%s&maxResults=%ld%s%s%s%s",
+                        recursive ? "true" : "false", az_page_size(), *dir ? "&directory=" : "", ed,
                         ec ? "&continuation=" : "", ec ? ec : "");
     free(ed);
     free(ec);

@@ -134,7 +134,7 @@ static int list_dir(walk_t *w, az_conn_t *c, const walk_dir_t *d, ferr_t *err)
     size_t kept = 0;
     int rc = 0;
     do {
-        char *url = file_list_url(c, d->path, d->depth ? NULL : w->leaf, marker, 5000);
+        char *url = file_list_url(c, d->path, d->depth ? NULL : w->leaf, marker, az_page_size());
         struct curl_slist *h = az_headers(c, NULL);
         h = curl_slist_append(h, "x-ms-file-extended-info: true");
         http_req_t t = {.sink = blob_xml_feed, .sink_reset = blob_listing_reset, .sink_ud = &p};

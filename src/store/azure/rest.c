@@ -405,6 +405,14 @@ int az_is_tmp(const char *base)
     return strspn(base + pl, "0123456789abcdef") == 16;
 }
 
+long az_page_size(void)
+{
+    /* FERRY_LIST_PAGE_SIZE: entries per listing page (the services' maximum by default) */
+    const char *ps = getenv("FERRY_LIST_PAGE_SIZE");
+    long n = ps ? atol(ps) : 0;
+    return n > 0 && n <= 5000 ? n : 5000;
+}
+
 int az_simple(az_conn_t *c, const char *method, const char *name, const char *query,
               struct curl_slist *h, const void *body, size_t len, int has_body, http_resp_t *resp,
               ferr_t *err)

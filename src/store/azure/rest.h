@@ -46,6 +46,8 @@ int az_request(az_conn_t *c, const char *method, const char *url, struct curl_sl
 int az_simple(az_conn_t *c, const char *method, const char *name, const char *query,
               struct curl_slist *h, const void *body, size_t len, int has_body, http_resp_t *resp,
               ferr_t *err);
+/* Entries per listing page: $FERRY_LIST_PAGE_SIZE, else 5000 */
+long az_page_size(void);
 /* h with "name: value" appended */
 struct curl_slist *az_header(struct curl_slist *h, const char *name, const char *value);
 /* An unexpected status as an error in words: access denied with which
