@@ -63,6 +63,11 @@ int cache_parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+uint64_t cache_limit(const cache_t *c)
+{
+    return c->limit;
+}
+
 int cache_open(cache_t **out, const char *dir, uint64_t limit, ferr_t *err)
 {
     *out = NULL;

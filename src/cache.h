@@ -16,6 +16,8 @@ typedef struct cache cache_t;
 int cache_open(cache_t **out, const char *dir, uint64_t limit, ferr_t *err);
 void cache_close(cache_t *c);
 const char *cache_dir(const cache_t *c);
+/* Its size limit, bytes */
+uint64_t cache_limit(const cache_t *c);
 
 /* The object for (store identity, name, etag): its path, and a lock held
  * until cache_release. *valid says whether it is there, whole and unchanged. */

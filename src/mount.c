@@ -424,6 +424,7 @@ static void free_tree(mount_t *m)
             if (nd->f->fd >= 0)
                 close(nd->f->fd);
             free(nd->f->state);
+            free(nd->f->pins);
             free(nd->f);
         }
     }
@@ -484,6 +485,7 @@ int mount_start(mount_t **out, const datastore_t *ds, const char *prefix, int as
     m->label = xstrdup(o->label ? o->label : ds->name);
     m->ds = ds;
     m->cache = o->cache;
+    m->disk_limit = o->disk_limit;
     m->store_id = store_identity(ds);
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->work, NULL);
@@ -541,6 +543,12 @@ void mount_stop(mount_t *m, uint64_t *files, uint64_t *bytes)
 {
     if (!m)
         return;
+    /* reads waiting for blocks give up, so the loop can end */
+    pthread_mutex_lock(&m->mu);
+    m->stopping = 1;
+    pthread_cond_broadcast(&m->landed);
+    pthread_cond_broadcast(&m->work);
+    pthread_mutex_unlock(&m->mu);
     fuse_exit(m->fuse);
     /* lazily: a process still in the folder does not keep it mounted */
     if (umount2(m->dir, MNT_DETACH) != 0)
@@ -553,7 +561,9 @@ void mount_stop(mount_t *m, uint64_t *files, uint64_t *bytes)
         *files = m->fetched_blocks;
     if (bytes)
         *bytes = m->fetched_bytes;
-    log_info("%s: unmounted %s; %llu bytes were read from the datastore", m->label, m->dir,
-             (unsigned long long)m->fetched_bytes);
+    log_info("%s: unmounted %s; %llu bytes were read from the datastore, at most %llu kept on "
+             "disk at once",
+             m->label, m->dir, (unsigned long long)m->fetched_bytes,
+             (unsigned long long)m->peak_held);
     mount_free(m);
 }

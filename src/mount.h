@@ -21,6 +21,7 @@ typedef struct mount_opts {
     struct cache *cache;   /* the node cache: its whole objects are read from, and a file
                             * read whole through the mount becomes one; NULL: none */
     int concurrency;       /* block fetches at once; 0: the default (8) */
+    uint64_t disk_limit;   /* bytes of blocks kept on disk at once; 0: no limit */
 } mount_opts_t;
 
 /* Can this process mount? 1, or 0 with *why (no /dev/fuse, no permission,

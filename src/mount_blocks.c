@@ -69,6 +69,7 @@ static mfile_t *file_of(mount_t *m, uint32_t idx)
     f->fd = -1;
     f->nblocks = (uint32_t)((nd->size + MOUNT_BLOCK - 1) / MOUNT_BLOCK);
     f->state = xcalloc(f->nblocks ? f->nblocks : 1, 1);
+    f->pins = xcalloc(f->nblocks ? f->nblocks : 1, 1);
     if (from_cache(m, nd, f)) {
         nd->f = f;
         return f;
@@ -120,12 +121,64 @@ static void enqueue(mount_t *m, uint32_t idx, uint32_t b, int front)
     pthread_cond_signal(&m->work);
 }
 
+/* With m->mu held: the bytes of file f's blocks that may go (those behind
+ * block `before` for the file being fetched into; all of another's), punched
+ * out of its file. */
+static uint64_t drop_blocks(mount_t *m, node_t *nd, uint32_t before)
+{
+    mfile_t *f = nd->f;
+    uint64_t freed = 0;
+    for (uint32_t b = 0; b < f->nblocks && b < before; b++) {
+        if (f->state[b] != B_HERE || f->pins[b])
+            continue;
+        uint64_t off = (uint64_t)b * MOUNT_BLOCK;
+        uint64_t len = nd->size - off < MOUNT_BLOCK ? nd->size - off : MOUNT_BLOCK;
+        fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+        f->state[b] = B_ABSENT;
+        f->here--;
+        f->held -= len;
+        freed += len;
+    }
+    m->held -= freed;
+    return freed;
+}
+
+/* With m->mu held: room for len more bytes of blocks, made by dropping the
+ * blocks of the files read longest ago (and those a sequential reader has
+ * left behind); a file being copied from keeps its blocks. */
+static void make_room(mount_t *m, uint32_t keep, uint32_t keep_block, uint64_t len)
+{
+    /* files in the order they were last read, each looked at once */
+    uint64_t after = 0;
+    int first = 1;
+    while (m->disk_limit && m->held + len > m->disk_limit) {
+        uint32_t victim = UINT32_MAX;
+        for (uint32_t i = 0; i < m->n; i++) {
+            mfile_t *f = m->nodes[i].f;
+            if (f && f->held && !f->cached && (first || f->used > after) &&
+                (victim == UINT32_MAX || f->used < m->nodes[victim].f->used))
+                victim = i;
+        }
+        if (victim == UINT32_MAX)
+            return; /* nothing may go now: over the bound for a while */
+        first = 0;
+        after = m->nodes[victim].f->used;
+        drop_blocks(m, &m->nodes[victim], victim == keep ? keep_block : UINT32_MAX);
+    }
+}
+
 static int fetch(mount_t *m, store_t *s, job_t j)
 {
     pthread_mutex_lock(&m->mu);
     node_t *nd = &m->nodes[j.node];
     int fd = nd->f->fd;
     int changed = nd->f->changed;
+    uint64_t off0 = (uint64_t)j.block * MOUNT_BLOCK;
+    uint64_t want = nd->size - off0 < MOUNT_BLOCK ? nd->size - off0 : MOUNT_BLOCK;
+    make_room(m, j.node, j.block, want);
+    m->held += want; /* reserved while it travels: workers together stay within the bound */
+    if (m->held > m->peak_held)
+        m->peak_held = m->held;
     pthread_mutex_unlock(&m->mu);
     if (fd < 0 || changed)
         return -1;
@@ -170,12 +223,20 @@ static void *worker(void *arg)
         pthread_mutex_lock(&m->mu);
         mfile_t *f = m->nodes[j.node].f;
         f->state[j.block] = rc ? B_FAILED : B_HERE;
+        if (rc) {
+            uint64_t off = (uint64_t)j.block * MOUNT_BLOCK, size = m->nodes[j.node].size;
+            m->held -= size - off < MOUNT_BLOCK ? size - off : MOUNT_BLOCK;
+        }
         if (rc == 0) {
             uint64_t off = (uint64_t)j.block * MOUNT_BLOCK, size = m->nodes[j.node].size;
-            m->fetched_bytes += size - off < MOUNT_BLOCK ? size - off : MOUNT_BLOCK;
+            uint64_t got = size - off < MOUNT_BLOCK ? size - off : MOUNT_BLOCK;
+            m->fetched_bytes += got;
             m->fetched_blocks++;
+            f->held += got; /* m->held has it since fetch reserved it */
             if (++f->here == f->nblocks && m->cache && !f->cached && m->nodes[j.node].etag) {
-                f->cached = 1;
+                f->cached = 1; /* its bytes are the cache's now, bounded by its trim */
+                m->held -= f->held;
+                f->held = 0;
                 int fd = f->fd;
                 pthread_mutex_unlock(&m->mu);
                 to_cache(m, &m->nodes[j.node], fd);
@@ -244,6 +305,10 @@ static int wait_blocks(mount_t *m, uint32_t idx, uint32_t first, uint32_t last)
         }
         if (f->state[b] == B_FAILED)
             return -EIO;
+        if (f->state[b] == B_ABSENT) {
+            enqueue(m, idx, b, 1); /* dropped for room since it was asked for */
+            continue;
+        }
         pthread_cond_wait(&m->landed, &m->mu);
     }
     return 0;
@@ -267,11 +332,17 @@ int mb_read(mount_t *m, uint32_t idx, char *buf, size_t size, uint64_t off)
         for (uint32_t b = last + 1; b <= last + (uint32_t)m->nworkers && b < f->nblocks; b++)
             enqueue(m, idx, b, 0);
     f->next = off + size;
+    f->used = ++m->tick;
     int fd = f->fd;
+    for (uint32_t b = first; rc == 0 && b <= last; b++)
+        f->pins[b]++; /* the blocks stay while they are copied */
     pthread_mutex_unlock(&m->mu);
     if (rc)
         return rc;
-    if (path_pread_full(fd, buf, size, off) != 0)
-        return -EIO;
-    return (int)size;
+    rc = path_pread_full(fd, buf, size, off) != 0 ? -EIO : (int)size;
+    pthread_mutex_lock(&m->mu);
+    for (uint32_t b = first; b <= last; b++)
+        f->pins[b]--;
+    pthread_mutex_unlock(&m->mu);
+    return rc;
 }

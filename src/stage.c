@@ -91,6 +91,7 @@ static int mount_input(const plan_io_t *io, stage_rec_t *rec, ferr_t *err)
     mount_opts_t o = {.label = io->name,
                       .concurrency = concurrency,
                       .cache = input_cache,
+                      .disk_limit = input_cache ? cache_limit(input_cache) : 0,
                       .cache_dir = input_cache ? cache_dir(input_cache) : NULL};
     int rc = mount_start(&rec->mount, io->ds, prefix, file, dir, &o, err);
     if (rc == 0) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "cli/cli_int.h"
 #include "log.h"
 #include "mount.h"
@@ -38,6 +39,13 @@ static int cmd_mount(ctx_t *c, args_t *a, ferr_t *err)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     mount_opts_t o = {.label = name, .cache_dir = opt(a, "cache-dir"), .concurrency = conc};
+    if (opt(a, "cache-size") && cache_parse_size(opt(a, "cache-size"), &o.disk_limit)) {
+        free(pre);
+        free(dir);
+        free(name);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        return ferr_set(err, FERR_USAGE, "--cache-size: expected a size such as 10G or 500M");
+    }
     mount_t *m = NULL;
     int rc = mount_start(&m, ds, pre, 0, dir, &o, err);
     if (rc == 0) {
@@ -72,16 +80,17 @@ static int cmd_unmount(ctx_t *c, args_t *a, ferr_t *err)
 }
 
 static const opt_spec_t mount_opts[] = {
-    {"cache-dir", 0, 1}, {"concurrency", 'j', 1}, HELP_OPT, {NULL, 0, 0}};
+    {"cache-dir", 0, 1}, {"cache-size", 0, 1}, {"concurrency", 'j', 1}, HELP_OPT, {NULL, 0, 0}};
 
 const command_t cli_mount_commands[] = {
     {"mount", cmd_mount, mount_opts, 2, 2, 1,
-     "ferry mount NAME[:PREFIX] DIR [--cache-dir D] [-j N]",
+     "ferry mount NAME[:PREFIX] DIR [--cache-dir D] [--cache-size S] [-j N]",
      "Mounts the files of datastore NAME (those under PREFIX) at DIR, read-only, until\n"
      "Ctrl-C or SIGTERM. The listing is taken once, at the start; a file is read in 4 MiB\n"
      "blocks pinned to the listed version (one replaced meanwhile reads as an I/O error),\n"
      "fetched ahead of a sequential reader by N workers (default 8) into nameless files\n"
-     "in D (default /tmp), gone when the mount ends.",
+     "in D (default /tmp), gone when the mount ends; at most S of them (10G, 500M) are\n"
+     "kept at once, those read longest ago going first.",
      NULL},
     {"unmount", cmd_unmount, cli_no_opts, 1, 1, 0, "ferry unmount DIR",
      "Unmounts a ferry mount at DIR (one left by a killed ferry, say), lazily.", NULL},

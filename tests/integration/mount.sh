@@ -177,3 +177,45 @@ f run cache-download.yml --run-id c2
 expect_err "input f: downloaded 1 file (0 B, 1 from the cache)" "the next run's download of it comes from the node cache"
 f run cache-mount.yml --run-id c3
 expect_err "f: unmounted $FERRY_WORKSPACE/runs/c3/inputs/f; 0 bytes were read" "and a mount of it reads from the cache, with no request"
+
+# --- bounds: disk, many readers, a large listing ---
+bg mount blob:d bounded --cache-size 8M -j 2
+for _ in $(seq 100); do grep -q "mounted" "$OUT" 2>/dev/null && break; sleep 0.1; done
+cmp -s data/big.bin bounded/big.bin && _ok "--cache-size 8M: a 30 MiB file reads right through it" || _fail "--cache-size 8M: a 30 MiB file reads right" "differs"
+pids=
+for i in 1 2 3 4 5 6 7 8; do cat bounded/many/f$i.bin >"par$i" & pids="$pids $!"; done
+cat bounded/big.bin >par-big &
+pids="$pids $!"
+for p in $pids; do wait "$p"; done
+bad=0
+for i in 1 2 3 4 5 6 7 8; do cmp -s "par$i" "data/many/f$i.bin" || bad=$((bad + 1)); done
+cmp -s par-big data/big.bin || bad=$((bad + 1))
+expect_eq "$bad" "0" "9 readers at once (8 small files and the large one) all read right"
+kill -INT "$BG"
+wait "$BG"
+# the bound, with one reader: the limit, and a block per worker on its way
+bg mount blob:d bounded --cache-size 8M -j 2
+for _ in $(seq 100); do grep -q "mounted" "$OUT" 2>/dev/null && break; sleep 0.1; done
+cmp -s data/big.bin bounded/big.bin && cmp -s data/big.bin bounded/big.bin && _ok "the large file twice, its dropped blocks fetched anew" || _fail "the large file twice" "differs"
+kill -INT "$BG"
+wait "$BG"
+kept=$(grep -o 'at most [0-9]* kept' "$ERR" | grep -o '[0-9]*')
+[ -n "$kept" ] && [ "$kept" -le $((8 * MiB + 2 * 4 * MiB)) ] && _ok "at most 8 MiB (and a block per worker) were on disk at once ($kept bytes)" ||
+    _fail "at most 8 MiB (and a block per worker) were on disk at once" "$kept"
+
+/usr/bin/python3 - "$T/wide" <<'PY'
+import os, sys
+root = sys.argv[1]
+for d in range(100):
+    os.makedirs(os.path.join(root, "d%02d" % d))
+    for i in range(1000):
+        open(os.path.join(root, "d%02d" % d, "f%04d" % i), "w").close()
+PY
+f datastore register local wide --root "$T/wide"
+bg mount wide wmnt
+for _ in $(seq 300); do grep -q "mounted" "$OUT" 2>/dev/null && break; sleep 0.1; done
+expect_out "(100000 files, read-only)" "a 100,000-file input is mounted"
+expect_eq "$(ls -R wmnt | grep -c '^f')" "100000" "ls -R lists all 100,000 from the listing"
+kill -INT "$BG"
+wait "$BG"
+expect_err "unmounted $T/wmnt; 0 bytes were read" "reading nothing from the datastore"
