@@ -310,6 +310,9 @@ static int wait_blocks(mount_t *m, uint32_t idx, uint32_t first, uint32_t last)
             continue;
         }
         pthread_cond_wait(&m->landed, &m->mu);
+        /* while this waited, a block seen here may have been dropped for
+         * room: all of them are looked at again */
+        b = first;
     }
     return 0;
 }

@@ -25,7 +25,7 @@ expect_rc 0 "and on the local default datastore"
 
 cat >job.yml <<'YAML'
 command: >-
-  sh -c 'grep -c " fuse.ferry " /proc/self/mounts > ${{outputs.o}}/mounts;
+  sh -c 'grep " fuse.ferry " /proc/self/mounts | grep -c "/runs/RUNID/" > ${{outputs.o}}/mounts;
   md5sum ${{inputs.d}}/big.bin | cut -d" " -f1 > ${{outputs.o}}/md5;
   cat ${{inputs.f}} > ${{outputs.o}}/x;
   head -c 100 ${{inputs.d}}/many/f7.bin > /dev/null;
@@ -44,7 +44,7 @@ outputs:
     path: azureml://datastores/workspaceblobstore/paths/out/RUN/
 YAML
 for ds in workspaceblobstore blob; do
-    sed "s/DS/$ds/g; s/RUN/$ds/" job.yml >"job-$ds.yml"
+    sed "s/DS/$ds/g; s/RUNID/m-$ds/; s/RUN/$ds/" job.yml >"job-$ds.yml"
     f run "job-$ds.yml" --run-id "m-$ds"
     expect_rc 0 "$ds: a job whose inputs are mounted (ro_mount, and a uri_file input) runs"
     expect_err "d: mounted 52 files at" "$ds: the folder input is mounted"
@@ -116,7 +116,8 @@ expect_err "a ferry mount left by an earlier run is there; unmounting it" "the n
 expect_eq "$(ours)" "" "nothing is left mounted after it"
 
 # --- without FUSE: downloaded, with one warning ---
-FERRY_NO_FUSE=1 f run "job-blob.yml" --run-id nofuse
+sed "s/m-blob/nofuse/" job-blob.yml >job-nofuse.yml
+FERRY_NO_FUSE=1 f run job-nofuse.yml --run-id nofuse
 expect_rc 0 "FERRY_NO_FUSE=1: the job runs"
 expect_err "ro_mount asked, but FERRY_NO_FUSE is set: inputs to be mounted are downloaded" "one warning says why"
 expect_eq "$(cat "$FERRY_WORKSPACE/datastores/workspaceblobstore/out/blob/mounts")" "0" "nothing was mounted"
