@@ -105,8 +105,9 @@ static int add_listed(void *ud, const store_entry_t *e)
     builder_t *b = ud;
     const char *rel = e->name + (b->strip <= strlen(e->name) ? b->strip : strlen(e->name));
     const char *why;
-    if (e->is_dir || !*rel)
-        return 0;
+    size_t rl = strlen(rel);
+    if (e->is_dir || !rl || rel[rl - 1] == '/')
+        return 0; /* a folder marker ("a/b/", as the Portal writes them) is no file */
     if (!path_name_safe(rel, &why)) {
         if (!b->refused++)
             log_warn("%s: '%s' cannot be a local name (%s); such names are not shown", b->m->label,
@@ -126,13 +127,22 @@ static int add_listed(void *ud, const store_entry_t *e)
     uint32_t at = d ? b->stack[d - 1] : 0;
     for (size_t n; (n = strcspn(p, "/")), p[n] == '/'; p += n + 1) {
         char *nm = xstrndup(p, n);
+        /* in byte order, a folder of this name would be the last child */
         uint32_t k = UINT32_MAX;
         node_t *dn = &b->m->nodes[at];
-        for (uint32_t i = 0; i < dn->nkids && k == UINT32_MAX; i++)
-            if (!strcmp(b->m->nodes[dn->kids[i]].name, nm))
-                k = dn->kids[i];
-        if (k != UINT32_MAX && !b->m->nodes[k].dir)
-            k = UINT32_MAX; /* a file and a folder of one name: the folder wins */
+        if (dn->nkids && !strcmp(b->m->nodes[dn->kids[dn->nkids - 1]].name, nm))
+            k = dn->kids[dn->nkids - 1];
+        if (k != UINT32_MAX && !b->m->nodes[k].dir) {
+            /* a file and a folder of one name (a zero-byte folder blob, say):
+             * the folder wins, the file is not shown */
+            if (b->m->nodes[k].size)
+                log_warn("%s: '%s' is both a file and a folder; the file is not shown", b->m->label,
+                         b->m->nodes[k].remote);
+            b->m->files--;
+            b->m->bytes -= b->m->nodes[k].size;
+            dn->nkids--;
+            k = UINT32_MAX;
+        }
         at = k != UINT32_MAX ? k : add_node(b->m, nm, at, 1);
         free(nm);
         if (b->depth == b->cap) {
@@ -402,6 +412,20 @@ int mount_clear_stale(const char *dir, ferr_t *err)
                     dir);
 }
 
+void mount_abort_connection(dev_t dev)
+{
+    /* a process that still holds the mount (a child left running) would
+     * keep the connection, and the loop, alive: ended here (fusectl) */
+    char path[96];
+    snprintf(path, sizeof path, "/sys/fs/fuse/connections/%lu/abort", (unsigned long)dev);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (write(fd, "1", 1) != 1)
+            log_debug("cannot abort the FUSE connection %lu", (unsigned long)dev);
+        close(fd);
+    }
+}
+
 static void *loop_main(void *arg)
 {
     mount_t *m = arg;
@@ -527,6 +551,9 @@ int mount_start(mount_t **out, const datastore_t *ds, const char *prefix, int as
         mount_free(m);
         return -1;
     }
+    struct stat st; /* the connection's device, asked while the loop answers */
+    if (stat(dir, &st) == 0)
+        m->dev = st.st_dev;
     log_info("%s: mounted %llu file%s at %s, read-only", m->label, (unsigned long long)m->files,
              m->files == 1 ? "" : "s", dir);
     *out = m;
@@ -553,6 +580,8 @@ void mount_stop(mount_t *m, uint64_t *files, uint64_t *bytes)
     /* lazily: a process still in the folder does not keep it mounted */
     if (umount2(m->dir, MNT_DETACH) != 0)
         fuse_unmount(m->fuse);
+    if (m->dev)
+        mount_abort_connection(m->dev);
     pthread_join(m->loop, NULL);
     fuse_unmount(m->fuse);
     fuse_destroy(m->fuse);

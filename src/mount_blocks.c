@@ -41,22 +41,26 @@ static int from_cache(mount_t *m, const node_t *nd, mfile_t *f)
 
 /* A file now whole on local disk goes into the node cache (linked, not
  * copied), so a later download or mount of it moves nothing. */
-static void to_cache(mount_t *m, const node_t *nd, int fd)
+static int to_cache(mount_t *m, const node_t *nd, int fd)
 {
+    int linked = 0;
     cache_obj_t obj = {.lock_fd = -1};
     ferr_t err = FERR_INIT;
     if (cache_acquire(m->cache, m->store_id, nd->remote, nd->etag, &obj, &err) == 0 && !obj.valid) {
         char proc[64];
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
         unlink(obj.path);
-        if (linkat(AT_FDCWD, proc, AT_FDCWD, obj.path, AT_SYMLINK_FOLLOW) == 0)
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, obj.path, AT_SYMLINK_FOLLOW) == 0) {
             cache_commit(&obj);
-        else
+            linked = 1;
+        } else {
             log_debug("%s: %s not kept in the node cache: %s", m->label, nd->remote,
                       strerror(errno));
+        }
     }
     cache_release(&obj);
     ferr_clear(&err);
+    return linked;
 }
 
 /* With m->mu held: the file's block state, made at the first need. */
@@ -133,7 +137,9 @@ static uint64_t drop_blocks(mount_t *m, node_t *nd, uint32_t before)
             continue;
         uint64_t off = (uint64_t)b * MOUNT_BLOCK;
         uint64_t len = nd->size - off < MOUNT_BLOCK ? nd->size - off : MOUNT_BLOCK;
-        fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+        if (fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) !=
+            0)
+            continue; /* a filesystem that cannot punch: the block stays, and counts */
         f->state[b] = B_ABSENT;
         f->here--;
         f->held -= len;
@@ -234,13 +240,18 @@ static void *worker(void *arg)
             m->fetched_blocks++;
             f->held += got; /* m->held has it since fetch reserved it */
             if (++f->here == f->nblocks && m->cache && !f->cached && m->nodes[j.node].etag) {
-                f->cached = 1; /* its bytes are the cache's now, bounded by its trim */
-                m->held -= f->held;
-                f->held = 0;
+                /* handed to the cache: never punched again (it is the cache's
+                 * object now), and counted by the cache, not here */
+                f->cached = 1;
                 int fd = f->fd;
                 pthread_mutex_unlock(&m->mu);
-                to_cache(m, &m->nodes[j.node], fd);
+                int linked = to_cache(m, &m->nodes[j.node], fd);
                 pthread_mutex_lock(&m->mu);
+                f->cached = linked;
+                if (linked) {
+                    m->held -= f->held;
+                    f->held = 0;
+                }
             }
         }
         pthread_cond_broadcast(&m->landed);

@@ -69,7 +69,11 @@ struct mount {
     struct fuse *fuse;
     pthread_t loop;
     int looping;
+    dev_t dev; /* the mount's device: its connection in fusectl */
 };
+
+/* Ends a FUSE connection by its device (after a lazy unmount) */
+void mount_abort_connection(dev_t dev);
 
 /* mount_blocks.c */
 int mb_start(mount_t *m, int concurrency, ferr_t *err);

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "mount.h"
+#include "mount_int.h"
 #include "path.h"
 #include "store.h"
 #include "xalloc.h"
@@ -42,6 +42,7 @@ struct rw_mount {
     uint64_t uploaded;
     struct fuse *fuse;
     pthread_t loop;
+    dev_t dev; /* the mount's device: its connection in fusectl */
 };
 
 typedef struct handle {
@@ -420,6 +421,9 @@ int mount_rw_start(rw_mount_t **out, const datastore_t *ds, const char *remote, 
                         "at the end instead",
                         label, dir);
     }
+    struct stat st; /* the connection's device, asked while the loop answers */
+    if (stat(dir, &st) == 0)
+        m->dev = st.st_dev;
     log_info("%s: %s is a writable mount; files go up as they are closed", label, dir);
     *out = m;
     return 0;
@@ -432,6 +436,8 @@ void mount_rw_stop(rw_mount_t *m)
     fuse_exit(m->fuse);
     if (umount2(m->dir, MNT_DETACH) != 0)
         fuse_unmount(m->fuse);
+    if (m->dev)
+        mount_abort_connection(m->dev);
     pthread_join(m->loop, NULL);
     fuse_unmount(m->fuse);
     fuse_destroy(m->fuse);

@@ -329,7 +329,7 @@ static int dfs_write(store_t *s, const char *name, int fd, uint64_t size, store_
         rc = flush(ds, tmp, size, md5, err);
     if (rc == 0)
         rc = rename_into(ds, tmp, name, md5, out, err);
-    else if (created) {
+    if (rc && created) {
         ferr_t e2 = FERR_INIT;
         remove_path(ds, tmp, &e2); /* nothing half-written is left behind */
         ferr_clear(&e2);

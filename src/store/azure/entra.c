@@ -49,6 +49,8 @@ typedef struct tok {
     char *key, *token;
     time_t expires, refresh;
     int fetching;
+    unsigned gen; /* fetches ended */
+    char *failed; /* why the last fetch failed, for those who waited on it */
 } tok_t;
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -381,15 +383,25 @@ char *entra_token(entra_t *e, ferr_t *err)
     tok_t *t = tok_find(e->cache_key);
     for (;;) {
         time_t now = time(NULL);
-        if (t->token && now < t->refresh) {
+        /* renewing is one thread's: the others use the token while it lasts */
+        if (t->token && (now < t->refresh || (t->fetching && now + 5 < t->expires))) {
             char *copy = xstrdup(t->token);
             pthread_mutex_unlock(&cache_mu);
             return copy;
         }
         if (!t->fetching)
             break;
-        pthread_cond_wait(&cache_cv, &cache_mu);
-        t = tok_find(e->cache_key); /* the array may have moved */
+        unsigned gen = t->gen;
+        while (t->fetching && t->gen == gen) {
+            pthread_cond_wait(&cache_cv, &cache_mu);
+            t = tok_find(e->cache_key); /* the array may have moved */
+        }
+        if (t->gen != gen && t->failed && !(t->token && time(NULL) < t->refresh)) {
+            /* the fetch this thread waited on failed: its answer, not another try */
+            ferr_set(err, FERR_TRANSFER, "%s", t->failed);
+            pthread_mutex_unlock(&cache_mu);
+            return NULL;
+        }
     }
     t->fetching = 1;
     pthread_mutex_unlock(&cache_mu);
@@ -399,6 +411,9 @@ char *entra_token(entra_t *e, ferr_t *err)
     pthread_mutex_lock(&cache_mu);
     t = tok_find(e->cache_key);
     t->fetching = 0;
+    t->gen++;
+    free(t->failed);
+    t->failed = rc ? xstrdup(err->msg ? err->msg : "no token") : NULL;
     time_t now = time(NULL);
     if (rc == 0) {
         free(t->token);

@@ -352,7 +352,7 @@ static int file_write(store_t *s, const char *name, int fd, uint64_t size, store
     }
     if (rc == 0)
         rc = rename_into(fs, tmp, name, md5, out, err);
-    else if (created)
+    if (rc && created)
         remove_quietly(fs, tmp); /* nothing half-written is left behind */
 done:
     free(tmp);
