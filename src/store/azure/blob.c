@@ -32,9 +32,6 @@
 typedef struct blob_store {
     store_t base;
     az_conn_t c;
-    char *stat_name; /* owns store_entry_t.name from stat */
-    char stat_etag[128];
-    char stat_md5[64];
 } blob_store_t;
 
 static int blob_list(store_t *s, const char *prefix, const char *delim, unsigned flags,
@@ -85,30 +82,7 @@ static int blob_list(store_t *s, const char *prefix, const char *delim, unsigned
 
 static int blob_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err)
 {
-    blob_store_t *bs = (blob_store_t *)s;
-    char *url = az_url(&bs->c, name, NULL);
-    struct curl_slist *h = az_headers(&bs->c, NULL);
-    http_resp_t resp = {0};
-    int rc = url ? az_request(&bs->c, "HEAD", url, h, NULL, 0, 0, NULL, &resp, err) : -1;
-    curl_slist_free_all(h);
-    free(url);
-    if (rc == 0 && resp.status == 404) {
-        rc = ferr_set(err, FERR_NOTFOUND, "no blob '%s' in %s", name, bs->c.where);
-    } else if (rc == 0 && resp.status != 200) {
-        rc = az_fail(&bs->c, &resp, "reading properties of", name, err);
-    } else if (rc == 0) {
-        free(bs->stat_name);
-        bs->stat_name = xstrdup(name);
-        snprintf(bs->stat_etag, sizeof bs->stat_etag, "%s", resp.etag);
-        snprintf(bs->stat_md5, sizeof bs->stat_md5, "%s", resp.content_md5);
-        e->name = bs->stat_name;
-        e->size = resp.content_length;
-        e->mtime = parse_http_date(resp.last_modified);
-        e->etag = bs->stat_etag;
-        e->md5 = bs->stat_md5[0] ? bs->stat_md5 : NULL;
-    }
-    http_resp_dispose(&resp);
-    return rc;
+    return az_stat(&((blob_store_t *)s)->c, name, e, err);
 }
 
 /* --- Get Blob --- */
@@ -116,10 +90,7 @@ static int blob_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err
 static int blob_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len,
                      int fd, uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
 {
-    blob_store_t *bs = (blob_store_t *)s;
-    char *url = az_url(&bs->c, name, NULL);
-    az_read_t r = {.url = url,
-                   .name = name,
+    az_read_t r = {.name = name,
                    .pin = etag,
                    .if_match = 1,
                    .off = off,
@@ -128,9 +99,7 @@ static int blob_read(store_t *s, const char *name, const char *etag, uint64_t of
                    .fd_off = fd_off,
                    .on_bytes = on_bytes,
                    .ud = ud};
-    int rc = url ? az_read(&bs->c, &r, err) : ferr_set(err, FERR_INTERNAL, "out of memory");
-    free(url);
-    return rc;
+    return az_read(&((blob_store_t *)s)->c, &r, err);
 }
 
 /* --- Put Blob, Put Block, Put Block List --- */
@@ -407,7 +376,6 @@ static void blob_close(store_t *s)
 {
     blob_store_t *bs = (blob_store_t *)s;
     az_conn_close(&bs->c);
-    free(bs->stat_name);
     free(bs);
 }
 

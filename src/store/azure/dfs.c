@@ -344,37 +344,13 @@ static int dfs_write(store_t *s, const char *name, int fd, uint64_t size, store_
 
 static int dfs_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err)
 {
-    dfs_store_t *ds = (dfs_store_t *)s;
-    http_resp_t resp = {0};
-    int rc = az_simple(&ds->c, "HEAD", name, NULL, NULL, NULL, 0, 0, &resp, err);
-    if (rc == 0 && resp.status == 404) {
-        rc = ferr_set(err, FERR_NOTFOUND, "no file '%s' in %s", name, ds->c.where);
-    } else if (rc == 0 && resp.status != 200) {
-        rc = az_fail(&ds->c, &resp, "reading properties of", name, err);
-    } else if (rc == 0 && !strcmp(resp.resource_type, "directory")) {
-        rc = ferr_set(err, FERR_NOTFOUND, "'%s' in %s is a folder, not a file", name, ds->c.where);
-    } else if (rc == 0) {
-        free(ds->stat_name);
-        ds->stat_name = xstrdup(name);
-        snprintf(ds->stat_etag, sizeof ds->stat_etag, "%s", resp.etag);
-        snprintf(ds->stat_md5, sizeof ds->stat_md5, "%s", resp.content_md5);
-        *e = (store_entry_t){.name = ds->stat_name,
-                             .size = resp.content_length,
-                             .mtime = parse_http_date(resp.last_modified),
-                             .etag = ds->stat_etag,
-                             .md5 = ds->stat_md5[0] ? ds->stat_md5 : NULL};
-    }
-    http_resp_dispose(&resp);
-    return rc;
+    return az_stat(&((dfs_store_t *)s)->c, name, e, err);
 }
 
 static int dfs_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len,
                     int fd, uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
 {
-    dfs_store_t *ds = (dfs_store_t *)s;
-    char *url = az_url(&ds->c, name, NULL);
-    az_read_t r = {.url = url,
-                   .name = name,
+    az_read_t r = {.name = name,
                    .pin = etag,
                    .if_match = 1,
                    .off = off,
@@ -383,9 +359,7 @@ static int dfs_read(store_t *s, const char *name, const char *etag, uint64_t off
                    .fd_off = fd_off,
                    .on_bytes = on_bytes,
                    .ud = ud};
-    int rc = url ? az_read(&ds->c, &r, err) : ferr_set(err, FERR_INTERNAL, "out of memory");
-    free(url);
-    return rc;
+    return az_read(&((dfs_store_t *)s)->c, &r, err);
 }
 
 static int dfs_remove(store_t *s, const char *name, ferr_t *err)
@@ -453,7 +427,6 @@ static void dfs_close(store_t *s)
     az_conn_close(&ds->c);
     if (ds->sh)
         shared_unref(ds->sh);
-    free(ds->stat_name);
     free(ds);
 }
 

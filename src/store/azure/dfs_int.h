@@ -33,9 +33,6 @@ typedef struct dfs_store {
     store_t base;
     az_conn_t c;
     dfs_shared_t *sh;
-    char *stat_name;
-    char stat_etag[128];
-    char stat_md5[64];
 } dfs_store_t;
 
 /* List Paths, recursive, continued page by page (dfs_list.c). */

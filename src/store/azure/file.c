@@ -365,26 +365,7 @@ done:
 
 static int file_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err)
 {
-    file_store_t *fs = (file_store_t *)s;
-    http_resp_t resp = {0};
-    int rc = az_simple(&fs->c, "HEAD", name, NULL, NULL, NULL, 0, 0, &resp, err);
-    if (rc == 0 && resp.status == 404) {
-        rc = ferr_set(err, FERR_NOTFOUND, "no file '%s' in %s", name, fs->c.where);
-    } else if (rc == 0 && resp.status != 200) {
-        rc = az_fail(&fs->c, &resp, "reading properties of", name, err);
-    } else if (rc == 0) {
-        free(fs->stat_name);
-        fs->stat_name = xstrdup(name);
-        snprintf(fs->stat_etag, sizeof fs->stat_etag, "%s", resp.etag);
-        snprintf(fs->stat_md5, sizeof fs->stat_md5, "%s", resp.content_md5);
-        *e = (store_entry_t){.name = fs->stat_name,
-                             .size = resp.content_length,
-                             .mtime = parse_http_date(resp.last_modified),
-                             .etag = fs->stat_etag,
-                             .md5 = fs->stat_md5[0] ? fs->stat_md5 : NULL};
-    }
-    http_resp_dispose(&resp);
-    return rc;
+    return az_stat(&((file_store_t *)s)->c, name, e, err);
 }
 
 /* The File service takes no If-Match on reads: a reply of another ETag
@@ -392,20 +373,16 @@ static int file_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err
 static int file_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len,
                      int fd, uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
 {
-    file_store_t *fs = (file_store_t *)s;
-    char *url = az_url(&fs->c, name, NULL);
-    az_read_t r = {.url = url,
-                   .name = name,
+    az_read_t r = {.name = name,
                    .pin = etag,
+                   .if_match = 0,
                    .off = off,
                    .len = len,
                    .fd = fd,
                    .fd_off = fd_off,
                    .on_bytes = on_bytes,
                    .ud = ud};
-    int rc = url ? az_read(&fs->c, &r, err) : ferr_set(err, FERR_INTERNAL, "out of memory");
-    free(url);
-    return rc;
+    return az_read(&((file_store_t *)s)->c, &r, err);
 }
 
 static int file_remove(store_t *s, const char *name, ferr_t *err)
@@ -488,7 +465,6 @@ static void file_close(store_t *s)
     az_conn_close(&fs->c);
     if (fs->sh)
         shared_unref(fs->sh);
-    free(fs->stat_name);
     free(fs);
 }
 

@@ -26,9 +26,6 @@ typedef struct file_store {
     store_t base;
     az_conn_t c;
     file_shared_t *sh;
-    char *stat_name;
-    char stat_etag[128];
-    char stat_md5[64];
 } file_store_t;
 
 /* The walk (file_list.c): the ops' list. */

@@ -2,6 +2,7 @@
  * words, ranged reads hashed as they stream. */
 #define _GNU_SOURCE
 #include "store/azure/rest.h"
+#include "store/azure/blob_xml.h"
 #include "store/backend.h"
 
 #include <cjson/cJSON.h>
@@ -53,6 +54,7 @@ void az_conn_close(az_conn_t *c)
     auth_free(c->auth);
     free(c->url);
     free(c->where);
+    free(c->stat_name);
     memset(c, 0, sizeof *c);
 }
 
@@ -318,6 +320,31 @@ static int read_outcome(const az_conn_t *c, const az_read_t *r, const http_resp_
     return check_whole(c, r, resp, rs, err);
 }
 
+int az_stat(az_conn_t *c, const char *name, store_entry_t *e, ferr_t *err)
+{
+    http_resp_t resp = {0};
+    int rc = az_simple(c, "HEAD", name, NULL, NULL, NULL, 0, 0, &resp, err);
+    if (rc == 0 && resp.status == 404) {
+        rc = ferr_set(err, FERR_NOTFOUND, "no %s '%s' in %s", c->noun, name, c->where);
+    } else if (rc == 0 && resp.status != 200) {
+        rc = az_fail(c, &resp, "reading properties of", name, err);
+    } else if (rc == 0 && !strcmp(resp.resource_type, "directory")) {
+        rc = ferr_set(err, FERR_NOTFOUND, "'%s' in %s is a folder, not a file", name, c->where);
+    } else if (rc == 0) {
+        free(c->stat_name);
+        c->stat_name = xstrdup(name);
+        snprintf(c->stat_etag, sizeof c->stat_etag, "%s", resp.etag);
+        snprintf(c->stat_md5, sizeof c->stat_md5, "%s", resp.content_md5);
+        *e = (store_entry_t){.name = c->stat_name,
+                             .size = resp.content_length,
+                             .mtime = parse_http_date(resp.last_modified),
+                             .etag = c->stat_etag,
+                             .md5 = c->stat_md5[0] ? c->stat_md5 : NULL};
+    }
+    http_resp_dispose(&resp);
+    return rc;
+}
+
 int az_read(az_conn_t *c, const az_read_t *r, ferr_t *err)
 {
     if (r->len == 0)
@@ -346,7 +373,9 @@ int az_read(az_conn_t *c, const az_read_t *r, ferr_t *err)
     rs.buf = xmalloc(r->len < RSINK_BUF ? (size_t)r->len : RSINK_BUF);
     http_req_t t = {.sink = rsink_write, .sink_reset = rsink_reset, .sink_ud = &rs};
     http_resp_t resp = {0};
-    int rc = az_request(c, "GET", r->url, h, NULL, 0, 0, &t, &resp, err);
+    char *own = r->url ? NULL : az_url(c, r->name, NULL);
+    int rc = az_request(c, "GET", r->url ? r->url : own, h, NULL, 0, 0, &t, &resp, err);
+    free(own);
     curl_slist_free_all(h);
     if (rc == 0 && rs.used)
         rsink_flush(&rs);

@@ -23,6 +23,9 @@ typedef struct az_conn {
     int file;            /* the File service: a token needs a request intent */
     char *url;           /* "<scheme>://<host>[/<account>]/<container>" */
     char *where;         /* "account/container", for messages */
+    char *stat_name;     /* owns what az_stat gives, until the next call */
+    char stat_etag[128];
+    char stat_md5[64];
 } az_conn_t;
 
 /* service: "blob", "file" (the host's <account>.<service>.<suffix>) */
@@ -55,7 +58,11 @@ struct curl_slist *az_header(struct curl_slist *h, const char *name, const char 
 int az_fail(const az_conn_t *c, const http_resp_t *resp, const char *what, const char *name,
             ferr_t *err);
 
-/* Ranged GET of url into fd at fd_off ([off, off+len)). With pin and
+/* Get Properties (HEAD) of name, as a store's stat: FERR_NOTFOUND when
+ * absent, or a folder (ADLS). e's strings live in c until the next call. */
+int az_stat(az_conn_t *c, const char *name, store_entry_t *e, ferr_t *err);
+
+/* Ranged GET of url (NULL: name's) into fd at fd_off ([off, off+len)). With pin and
  * if_match, only from that version (If-Match); with pin alone, a reply of
  * another ETag fails (services without If-Match on reads). A read from 0
  * of the whole object is checked against its MD5. */
