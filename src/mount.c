@@ -426,12 +426,11 @@ void mount_abort_connection(dev_t dev)
     }
 }
 
-static void *loop_main(void *arg)
+void *mount_loop(void *fuse)
 {
-    mount_t *m = arg;
     struct fuse_loop_config *cfg = fuse_loop_cfg_create();
     fuse_loop_cfg_set_max_threads(cfg, 16);
-    fuse_loop_mt(m->fuse, cfg);
+    fuse_loop_mt(fuse, cfg);
     fuse_loop_cfg_destroy(cfg);
     return NULL;
 }
@@ -536,7 +535,7 @@ int mount_start(mount_t **out, const datastore_t *ds, const char *prefix, int as
     m->fuse = fuse_new(&args, &ops, sizeof ops, m);
     fuse_opt_free_args(&args);
     int rc = m->fuse ? fuse_mount(m->fuse, dir) : -1;
-    if (rc == 0 && pthread_create(&m->loop, NULL, loop_main, m) == 0)
+    if (rc == 0 && pthread_create(&m->loop, NULL, mount_loop, m->fuse) == 0)
         m->looping = 1;
     if (!m->looping) {
         ferr_set(err, FERR_IO,

@@ -72,6 +72,8 @@ struct mount {
     dev_t dev; /* the mount's device: its connection in fusectl */
 };
 
+/* A thread's body: serves the mount's requests until it is unmounted */
+void *mount_loop(void *fuse);
 /* Ends a FUSE connection by its device (after a lazy unmount) */
 void mount_abort_connection(dev_t dev);
 

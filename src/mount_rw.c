@@ -343,16 +343,6 @@ static const struct fuse_operations rw_ops = {
     .statfs = rw_statfs,
 };
 
-static void *rw_loop(void *arg)
-{
-    rw_mount_t *m = arg;
-    struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-    fuse_loop_cfg_set_max_threads(cfg, 16);
-    fuse_loop_mt(m->fuse, cfg);
-    fuse_loop_cfg_destroy(cfg);
-    return NULL;
-}
-
 static void rw_free(rw_mount_t *m)
 {
     if (m->dirfd >= 0)
@@ -403,7 +393,7 @@ int mount_rw_start(rw_mount_t **out, const datastore_t *ds, const char *remote, 
         fuse_unmount(m->fuse);
         ok = 0;
     }
-    if (ok && pthread_create(&m->loop, NULL, rw_loop, m) != 0) {
+    if (ok && pthread_create(&m->loop, NULL, mount_loop, m->fuse) != 0) {
         pthread_mutex_lock(&m->mu);
         m->stopping = 1;
         pthread_cond_broadcast(&m->cv);
