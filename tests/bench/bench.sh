@@ -12,14 +12,17 @@ rm -rf "$B" && mkdir -p "$B"
 KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 export AZURITE_KEY=$KEY FERRY_WORKSPACE=$B/ws FERRY_PROGRESS_INTERVAL=1000
 SMALL_N=${BENCH_SMALL_N:-5000} BIG_MB=${BENCH_BIG_MB:-1024} MID_N=${BENCH_MID_N:-200}
+TINY_N=${BENCH_TINY_N:-10000}
 RESULTS=$B/results.jsonl
+# BENCH_ONLY="1 7": only those workloads (3 is workloads 3 and 4)
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 : >"$RESULTS"
 
 echo "making the data sets in $B/data"
-/usr/bin/python3 - "$B/data" "$SMALL_N" "$MID_N" <<'PY'
+/usr/bin/python3 - "$B/data" "$SMALL_N" "$MID_N" "$TINY_N" <<'PY'
 import os, sys
-root, small_n, mid_n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-for name, n, size in (("small", small_n, 4096), ("mid", mid_n, 5 << 20)):
+root, small_n, mid_n, tiny_n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+for name, n, size in (("small", small_n, 4096), ("mid", mid_n, 5 << 20), ("tiny", tiny_n, 64)):
     d = os.path.join(root, name)
     for i in range(n):
         sub = os.path.join(d, "d%02d" % (i % 50))
@@ -101,8 +104,12 @@ blob_workload() { # NAME SRC_DIR [rerun]
     done
 }
 
+if want 1; then
 echo "workload 1: $SMALL_N files of 4 KiB"
 blob_workload w1 "$B/data/small"
+fi
+
+if want 2; then
 echo "workload 2: one $BIG_MB MiB file"
 blob_workload w2 "$B/data/big"
 start_azurite
@@ -111,45 +118,84 @@ measure w2 curl upload curl -sS -f -X PUT -T "$B/data/big/big.bin" -H 'x-ms-blob
 measure w2 curl download curl -sS -f -o "$B/curl-big.bin" -H 'x-ms-version: 2023-11-03' "$URL/bench/curl/big.bin?$SAS"
 cmp -s "$B/curl-big.bin" "$B/data/big/big.bin" || { echo "FAILED: curl round trip"; exit 1; }
 rm -f "$B/curl-big.bin"
+fi
+
+if want 3; then
 echo "workload 3: $MID_N files of 5 MiB; workload 4: its download again, nothing changed"
 blob_workload w3 "$B/data/mid" w4
 stop_azurite
+fi
 
+if want 7; then
 echo "workload 7: reading through a mount (ferry mount) against ferry download, on Azurite"
 start_azurite
 "$FERRY" -q upload bench "$B/data/big" --target-path w7 >/dev/null
 "$FERRY" -q upload bench "$B/data/small" --target-path w7s >/dev/null
+"$FERRY" -q upload bench "$B/data/tiny" --target-path w7t >/dev/null
 rm -rf "$B/dl"
 measure w7 ferry download "$FERRY" -q download bench "$B/dl" --prefix w7/
 rm -rf "$B/dl"
-# mount_run PREFIX: ferry mount in the background, under /usr/bin/time (its peak memory)
+# mount_run DATASTORE PREFIX: ferry mount in the background, under /usr/bin/time (its peak memory)
 mount_run() {
     mkdir -p "$B/mnt"
-    /usr/bin/time -f '%e %U %S %M' -o "$B/mount.time" "$FERRY" mount "bench:$1" "$B/mnt" \
+    /usr/bin/time -f '%e %U %S %M' -o "$B/mount.time" "$FERRY" mount "$1:$2" "$B/mnt" \
         >"$B/mount.out" 2>"$B/mount.err" &
     mpid=$!
-    for _ in $(seq 100); do grep -q mounted "$B/mount.out" && break; sleep 0.1; done
+    for _ in $(seq 300); do grep -q mounted "$B/mount.out" && break; sleep 0.1; done
+    grep -q mounted "$B/mount.out" || { echo "FAILED: ferry mount $1:$2"; cat "$B/mount.err"; exit 1; }
 }
+# the mount's stated memory bound: 8 workers x a 4 MiB block, plus a fixed 64 MiB
+MOUNT_BOUND_KB=$(( (8 * 4 + 64) * 1024 ))
 mount_end() {
-    pkill -INT -f "ferry mount bench:" || true
+    pkill -INT -f "ferry mount $1:" || true
     wait "$mpid" || true
     read -r _ mu ms mrss <"$B/mount.time"
-    echo "  ferry mount: cpu $(echo "$mu + $ms" | bc -l) s, peak rss $mrss KiB; $(grep -o '[0-9]* bytes were read' "$B/mount.err")"
+    echo "  ferry mount ($2): cpu $(echo "$mu + $ms" | bc -l) s, peak rss $mrss KiB (bound $MOUNT_BOUND_KB KiB); $(grep -o '[0-9]* bytes were read' "$B/mount.err")"
+    printf '{"workload":"w7","tool":"mount","step":"%s","peak_rss_kb":%s,"bound_kb":%s}\n' "$2" "$mrss" "$MOUNT_BOUND_KB" >>"$B/mount.jsonl"
+    [ "$mrss" -le "$MOUNT_BOUND_KB" ] || echo "  MISSED: peak memory above the stated bound"
 }
-mount_run w7
+mount_run bench w7
 measure w7 mount download dd if="$B/mnt/big.bin" of=/dev/null bs=1M
 cmp -s "$B/mnt/big.bin" "$B/data/big/big.bin" || { echo "FAILED: the mounted file differs"; exit 1; }
-mount_end
-mount_run w7s
+mount_end bench "one sequential reader of $BIG_MB MiB"
+# 8 readers at once (a data loader's workers), each a different eighth of the file
+mount_run bench w7
+eighth=$((BIG_MB / 8))
+for i in 0 1 2 3 4 5 6 7; do
+    echo "dd if='$B/mnt/big.bin' of=/dev/null bs=1M skip=$((i * eighth)) count=$eighth status=none &"
+done >"$B/readers.sh"
+echo wait >>"$B/readers.sh"
+measure w7-8 mount download bash "$B/readers.sh"
+mount_end bench "8 readers at once"
+mount_run bench w7t
 t0=$(date +%s.%N)
-head -c 1 "$(find "$B/mnt" -type f | head -1)" >/dev/null
-echo "  first byte of a file in a mounted $SMALL_N-file input: $(echo "($(date +%s.%N) - $t0) * 1000" | bc -l | cut -d. -f1) ms after the mount answered"
+head -c 1 "$B/mnt/d00/f00000.bin" >/dev/null
+echo "  first byte of a file in a mounted $TINY_N-file input: $(echo "($(date +%s.%N) - $t0) * 1000" | bc -l | cut -d. -f1) ms after the mount answered ($(grep -o 'mounted.*files' "$B/mount.out"))"
+t0=$(date +%s.%N)
+n=$(find "$B/mnt" | wc -l)
+echo "  find over the mount: $n entries in $(echo "($(date +%s.%N) - $t0) * 1000" | bc -l | cut -d. -f1) ms"
+mount_end bench "$TINY_N files"
+# reading 1% of the files, through a proxy that counts the bytes the server sent
+/usr/bin/python3 "$TOP/tests/faults/proxy.py" --upstream "${URL#http://}" --rate 0 --stats "$B/proxy.json" \
+    >"$B/proxy.port" 2>/dev/null &
+ppid=$!
+for _ in $(seq 50); do [ -s "$B/proxy.port" ] && break; sleep 0.1; done
+"$FERRY" -q datastore register azure-blob benchp --skip-validation --account devstoreaccount1 --container bench \
+    --account-url "http://127.0.0.1:$(cat "$B/proxy.port")/devstoreaccount1" --account-key-env AZURITE_KEY >/dev/null
+mount_run benchp w7s
 find "$B/mnt" -type f | awk 'NR % 100 == 1' >"$B/sample"
 measure w7s mount download xargs -a "$B/sample" -d '\n' cat
-mount_end
-echo "  read 1% of the files ($(wc -l <"$B/sample") of $SMALL_N, $(( $(wc -l <"$B/sample") * 4 )) KiB): see the bytes read above"
+mount_end benchp "1% of $SMALL_N files"
+kill "$ppid"; wait "$ppid" 2>/dev/null || true
+got=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["body_bytes"])' "$B/proxy.json")
+want=$(( $(wc -l <"$B/sample") * 4096 ))
+echo "  read 1% of the files ($(wc -l <"$B/sample") of $SMALL_N, $want bytes): the server sent $got bytes of bodies, listing included"
+printf '{"workload":"w7s","tool":"mount","step":"sample","files":%s,"want_bytes":%s,"server_bytes":%s}\n' \
+    "$(wc -l <"$B/sample")" "$want" "$got" >>"$B/mount.jsonl"
 stop_azurite
+fi
 
+if want 6; then
 echo "workload 6: a file share (the project's Azure Files double) against Microsoft's SDK, 16 at a time"
 start_files() {
     stop_azurite
@@ -184,7 +230,9 @@ for set in small big; do
     done
 done
 stop_azurite
+fi
 
+if want 5; then
 echo "workload 5: the local datastore against cp -r"
 for set in small big; do
     w=w5-$set
@@ -196,6 +244,7 @@ for set in small big; do
     measure "$w" cp download cp -r "$B/cp" "$B/cp2"
     rm -rf "$B/cp2"
 done
+fi
 
 /usr/bin/python3 - "$RESULTS" "$B/results.json" <<'PY'
 import json, sys

@@ -122,7 +122,11 @@ expect_rc 0 "FERRY_NO_FUSE=1: the job runs"
 expect_err "ro_mount asked, but FERRY_NO_FUSE is set: inputs to be mounted are downloaded" "one warning says why"
 expect_eq "$(cat "$FERRY_WORKSPACE/datastores/workspaceblobstore/out/blob/mounts")" "0" "nothing was mounted"
 f plan "job-blob.yml"
-expect_out "ro_mount" "ferry plan shows the mode"
+expect_out "  d (uri_folder, ro_mount)" "ferry plan shows the folder input is mounted"
+expect_out "  f (uri_file, ro_mount)" "and the file input"
+FERRY_NO_FUSE=1 f plan "job-blob.yml"
+expect_out "  d (uri_folder, download)" "without FUSE, plan says the input is downloaded"
+expect_out "note: ro_mount asked, but FUSE cannot be had here, so it is downloaded" "and why"
 
 # --- rw_mount: a writable mount; files go up as they are closed ---
 cat >rw.yml <<'YAML'
@@ -220,3 +224,26 @@ expect_eq "$(ls -R wmnt | grep -c '^f')" "100000" "ls -R lists all 100,000 from 
 kill -INT "$BG"
 wait "$BG"
 expect_err "unmounted $T/wmnt; 0 bytes were read" "reading nothing from the datastore"
+
+# --- ferry mount --read-write: an output folder by hand ---
+mkdir -p rwmnt
+bg mount workspaceblobstore:byhand rwmnt --read-write
+for _ in $(seq 100); do grep -q "mounted" "$OUT" 2>/dev/null && break; sleep 0.1; done
+expect_out "mounted workspaceblobstore:byhand at $T/rwmnt (writable: files go up to workspaceblobstore:byhand/ as they are closed)" "ferry mount --read-write says where files go"
+expect_eq "$(ours | grep -c rwmnt)" "1" "the folder is a ferry mount"
+echo one >rwmnt/a.txt
+mkdir -p rwmnt/sub && echo two >rwmnt/sub/b.txt
+for _ in $(seq 50); do [ -f "$FERRY_WORKSPACE/datastores/workspaceblobstore/byhand/sub/b.txt" ] && break; sleep 0.1; done
+expect_eq "$(cat "$FERRY_WORKSPACE/datastores/workspaceblobstore/byhand/sub/b.txt" 2>/dev/null)" "two" "a closed file went up while mounted"
+exec 7>rwmnt/open.txt
+echo still-open >&7
+expect_no_file "$FERRY_WORKSPACE/datastores/workspaceblobstore/byhand/open.txt" "a file still open has not gone up"
+kill -INT "$BG"
+exec 7>&-
+wait "$BG"
+expect_eq "$?" "0" "Ctrl-C unmounts and exits 0"
+expect_eq "$(cat "$FERRY_WORKSPACE/datastores/workspaceblobstore/byhand/open.txt" 2>/dev/null)" "still-open" "what had not gone up went up at the end"
+expect_eq "$(cat rwmnt/a.txt)" "one" "the files stay in the folder"
+expect_eq "$(ours)" "" "nothing is left mounted"
+f mount workspaceblobstore rwmnt --read-write --cache-size 1G
+expect_rc 2 "--cache-size with --read-write is a usage error"
