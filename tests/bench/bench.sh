@@ -176,7 +176,8 @@ n=$(find "$B/mnt" | wc -l)
 echo "  find over the mount: $n entries in $(echo "($(date +%s.%N) - $t0) * 1000" | bc -l | cut -d. -f1) ms"
 mount_end bench "$TINY_N files"
 # reading 1% of the files, through a proxy that counts the bytes the server sent
-/usr/bin/python3 "$TOP/tests/faults/proxy.py" --upstream "${URL#http://}" --rate 0 --stats "$B/proxy.json" \
+up=${URL#http://}
+/usr/bin/python3 "$TOP/tests/faults/proxy.py" --upstream "${up%%/*}" --rate 0 --stats "$B/proxy.json" \
     >"$B/proxy.port" 2>/dev/null &
 ppid=$!
 for _ in $(seq 50); do [ -s "$B/proxy.port" ] && break; sleep 0.1; done
