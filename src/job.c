@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "log.h"
 #include "path.h"
 #include "store.h"
 #include "uri.h"
@@ -42,12 +43,28 @@ const char *job_type_name(io_type_t t)
     return n[t];
 }
 
+const char *job_io_type(const job_io_t *io)
+{
+    return io->kind ? io->kind : job_type_name(io->type);
+}
+
+int job_folder_kind(const char *s)
+{
+    static const char *kinds[] = {"mltable", "mlflow_model", "custom_model", "triton_model", NULL};
+    return job_in_list(kinds, s);
+}
+
 static void io_dispose(job_io_t *io)
 {
     free(io->name);
     free(io->value);
     free(io->path);
     free(io->local_path);
+    free(io->kind);
+    free(io->asset_id);
+    free(io->asset_name);
+    free(io->asset_version);
+    free(io->env_name);
 }
 
 void job_free(job_t *j)
@@ -234,11 +251,14 @@ int job_check_path(const job_t *j, const job_io_t *io, const doc_node_t *at, con
     if (uri_parse(io->path, &u, &why))
         return doc_error(err, j->doc, at, field, "'%s': %s", io->path, why);
     int rc = 0;
-    if (u.kind == URI_ASSET)
+    if ((u.kind == URI_ASSET || u.kind == URI_JOB) && !input)
         rc = doc_error(err, j->doc, at, field,
-                       "'%s': data assets are not supported yet; name the data by datastore "
-                       "instead: azureml://datastores/<datastore>/paths/<path>",
+                       "'%s': an output goes to a datastore path "
+                       "(azureml://datastores/<datastore>/paths/<path>); to make it a data "
+                       "asset, give the output a name: and a version:",
                        io->path);
+    else if (u.kind == URI_ASSET || u.kind == URI_JOB)
+        rc = 0; /* resolved by plan, against the workspace */
     else if (u.kind == URI_URL && !(input && io->mode == MODE_DIRECT)) {
         datastore_t *adhoc = NULL;
         char *path = NULL;
@@ -277,19 +297,31 @@ static int looks_v1(const doc_node_t *r)
                                     "target",    "environmentVariables", NULL};
     static const char *v2_only[] = {"inputs", "outputs", "environment_variables", "type", "limits",
                                     "code",   NULL};
-    int v1 = 0;
+    /* script and dataReferences (in any spelling the SDK reads) settle it:
+     * a runconfig may say environment_variables, as snake_case */
+    int v1 = 0, v2 = 0;
     for (size_t i = 0; i < r->n; i++) {
-        if (job_in_list(v2_only, r->pairs[i].key->str))
-            return 0;
-        if (job_in_list(v1_only, r->pairs[i].key->str))
+        char *k = job_v1_camel(r->pairs[i].key->str);
+        if (!strcmp(k, "script") || !strcmp(k, "dataReferences"))
+            v1 = 2;
+        else if (job_in_list(v1_only, k) && !v1)
             v1 = 1;
+        free(k);
+        if (job_in_list(v2_only, r->pairs[i].key->str))
+            v2 = 1;
     }
-    return v1;
+    return v1 == 2 || (v1 && !v2);
 }
 
 /* More than this many are counted, not kept: a file of 50,000 wrong keys
  * gets a readable answer, in linear time. */
 #define JOB_MAX_PROBLEMS 100
+
+void job_warn(job_t *j, const char *msg)
+{
+    (void)j;
+    log_warn("%s", msg);
+}
 
 void job_note(job_t *j, ferr_t *err)
 {

@@ -21,6 +21,13 @@ typedef struct job_io {
     char *value;      /* IO_LITERAL: the text */
     char *path;       /* as written (NULL for an output's default) */
     char *local_path; /* v1 pathOnCompute, NULL for the default */
+    char *kind;       /* the type as written when it is staged as a folder or file of
+                       * another name (mltable, mlflow_model, ...); NULL otherwise */
+    int type_given;   /* the job file says the type (else an asset's may stand) */
+    char *asset_id;   /* v1: a dataset named by id */
+    char *asset_name; /* outputs: registered as this data asset after the run */
+    char *asset_version; /* and this version (NULL: the next whole number) */
+    char *env_name;      /* v1 environmentVariableName: also set to the local path */
     int overwrite;
     long sync_interval;     /* outputs: seconds between uploads while the command runs */
     const doc_node_t *node; /* for messages */
@@ -69,6 +76,11 @@ void job_free(job_t *j);
 const char *job_format_name(job_format_t f);
 const char *job_mode_name(io_mode_t m);
 const char *job_type_name(io_type_t t);
+/* The io's type as the job file says it: its kind, else job_type_name. */
+const char *job_io_type(const job_io_t *io);
+/* Types Azure ML stages as folders: mltable, mlflow_model, custom_model,
+ * triton_model. 1 if s is one. */
+int job_folder_kind(const char *s);
 
 /* ${{ref}} substitution. fn returns the value for "inputs.x", "run.id", ...
  * or NULL when ref is unknown. On failure returns -1 and *bad is the

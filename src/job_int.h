@@ -20,7 +20,17 @@ int job_check_path(const job_t *j, const job_io_t *io, const doc_node_t *at, con
 /* Keeps err's message as one of the job's problems and clears err, so that
  * reading goes on; job_load reports them all. */
 void job_note(job_t *j, ferr_t *err);
+/* A warning, with its file:line:col: logged at once. */
+void job_warn(job_t *j, const char *msg);
 int job_parse_v2(job_t *j, const doc_node_t *r, ferr_t *err);
+/* v1 (job_v1_data.c): keys as azureml-core reads them (snake_case and a
+ * leading capital taken as camelCase), and the data and outputData sections. */
+char *job_v1_camel(const char *k);
+const doc_node_t *job_v1_get(const doc_node_t *m, const char *key);
+void job_v1_check_keys(job_t *j, const doc_node_t *m, const char *field, const char **keys);
+void job_v1_datasets(job_t *j, const doc_node_t *r, ferr_t *err);
+/* Why a pathOnCompute would leave the run's work dir, or NULL. */
+const char *job_poc_why(const char *s);
 int job_parse_v1(job_t *j, const doc_node_t *r, ferr_t *err);
 
 #endif

@@ -16,36 +16,22 @@
 
 #include "xalloc.h"
 
-/* Keys of a v1 runconfig ferry does not act on. */
-static const char *v1_service_keys[] = {"target",
-                                        "framework",
-                                        "communicator",
-                                        "nodeCount",
-                                        "priority",
-                                        "credentialPassthrough",
-                                        "identity",
-                                        "history",
-                                        "spark",
-                                        "hdi",
-                                        "docker",
-                                        "tensorflow",
-                                        "mpi",
-                                        "pyTorch",
-                                        "paralleltask",
-                                        "datacaches",
-                                        "sourceDirectoryDataStore",
-                                        "amlcompute",
-                                        "kubernetescompute",
-                                        "aiSuperComputer",
-                                        "globalJobDispatcher",
-                                        "commandReturnCodeConfig",
-                                        "applicationEndpoints",
-                                        "parameters",
-                                        "instanceTypes",
-                                        "autoClusterComputeSpecification",
-                                        "name",
-                                        "$schema",
-                                        NULL};
+/* Keys of a v1 runconfig ferry does not act on: every other key azureml-core's
+ * RunConfiguration writes (1.0 to 1.5x), those its contrib packages add, and
+ * those of the service's run definitions. Listed by plan as ignored. */
+static const char *v1_service_keys[] = {
+    "target", "framework", "communicator", "nodeCount", "priority", "history", "spark", "docker",
+    "hdi", "tensorflow", "mpi", "pytorch", "paralleltask", "datacaches",
+    "sourceDirectoryDataStore", "amlcompute", "kubernetescompute", "credentialPassthrough",
+    "applicationEndpoints", "autoPrepareEnvironment",
+    /* contrib packages */
+    "aisupercomputer", "amlK8sCompute", "cmk8scompute", "cmakscompute", "globalJobDispatcher",
+    /* the service's run definitions */
+    "useAbsolutePath", "jobName", "instanceTypes", "identity", "containerInstance",
+    "exposedPorts", "commandReturnCodeConfig", "parameters", "batchAi", "prepareEnvironment",
+    "parallelTask", "amlCompute", "kubernetesCompute", "pyTorch", "aiSuperComputer",
+    "cmk8sCompute", "autoClusterComputeSpecification", "services", "name", "$schema", NULL};
+/* The keys ferry acts on. */
 static const char *v1_keys[] = {
     "script",         "arguments", "command",    "environment",           "environmentVariables",
     "dataReferences", "data",      "outputData", "maxRunDurationSeconds", NULL};
@@ -74,7 +60,7 @@ static int argv_add(job_t *j, const char *s)
 
 /* Why a pathOnCompute would leave the run's work dir, or NULL. "./" and
  * "//" are fine (path_absolute removes them); ".." never is. */
-static const char *poc_why(const char *s)
+const char *job_poc_why(const char *s)
 {
     if (s[0] == '/')
         return "is an absolute path";
@@ -104,17 +90,10 @@ static int parse_dataref(job_t *j, const char *key, const doc_node_t *v, ferr_t 
                   "and mode");
         goto out;
     }
-    for (size_t i = 0; i < v->n; i++)
-        if (!job_in_list(keys, v->pairs[i].key->str)) {
-            doc_error(err, j->doc, v->pairs[i].key, f,
-                      "unknown key '%s' (expected dataStoreName, pathOnDataStore, mode, "
-                      "pathOnCompute, overwrite)",
-                      v->pairs[i].key->str);
-            goto out;
-        }
-    const doc_node_t *ds = doc_get(v, "dataStoreName"), *p = doc_get(v, "pathOnDataStore"),
-                     *mode = doc_get(v, "mode"), *poc = doc_get(v, "pathOnCompute"),
-                     *ow = doc_get(v, "overwrite");
+    job_v1_check_keys(j, v, f, keys);
+    const doc_node_t *ds = job_v1_get(v, "dataStoreName"), *p = job_v1_get(v, "pathOnDataStore"),
+                     *mode = job_v1_get(v, "mode"), *poc = job_v1_get(v, "pathOnCompute"),
+                     *ow = job_v1_get(v, "overwrite");
     if (!ds) {
         doc_error(err, j->doc, v, f, "dataStoreName is required");
         goto out;
@@ -160,7 +139,7 @@ static int parse_dataref(job_t *j, const char *key, const doc_node_t *v, ferr_t 
     }
     if (poc && !doc_is_null(poc) && *poc->str) {
         /* relative to the run's work dir, and staying inside it */
-        const char *why = poc_why(poc->str);
+        const char *why = job_poc_why(poc->str);
         if (why) {
             char *pf2 = job_fieldf("%s.pathOnCompute", f);
             doc_error(err, j->doc, poc, pf2,
@@ -180,49 +159,37 @@ out:
     return rc;
 }
 
-static void v1_keys_known(job_t *j, const doc_node_t *r, ferr_t *err)
+/* An unknown key is a warning, as the v1 SDK ignored it. */
+static void v1_keys_known(job_t *j, const doc_node_t *r)
 {
     for (size_t i = 0; i < r->n; i++) {
-        const char *k = r->pairs[i].key->str;
-        if (job_in_list(v1_service_keys, k))
-            job_add_ignored(j, k);
+        char *k = job_v1_camel(r->pairs[i].key->str);
+        if (job_in_list(v1_service_keys, k) || job_in_list(v1_service_keys, r->pairs[i].key->str))
+            job_add_ignored(j, r->pairs[i].key->str);
         else if (!job_in_list(v1_keys, k)) {
-            doc_error(err, j->doc, r->pairs[i].key, k,
-                      "unknown key for a runconfig (expected script, arguments, "
-                      "dataReferences, environment, or a key the service uses)");
-            job_note(j, err);
+            ferr_t e = FERR_INIT;
+            doc_error(&e, j->doc, r->pairs[i].key, r->pairs[i].key->str,
+                      "not a key of a v1 runconfig; ignored, as the v1 SDK did");
+            job_warn(j, e.msg);
+            ferr_clear(&e);
         }
+        free(k);
     }
-}
-
-static int v1_datasets(job_t *j, const doc_node_t *r, ferr_t *err)
-{
-    static const char *dataset_keys[] = {"data", "outputData"};
-    for (int k = 0; k < 2; k++) {
-        const doc_node_t *d = doc_get(r, dataset_keys[k]);
-        if (d && !doc_is_null(d) && d->n > 0) {
-            doc_error(err, j->doc, d, dataset_keys[k],
-                      "datasets are not supported yet; use dataReferences");
-            err->code = FERR_UNSUPPORTED;
-            return -1;
-        }
-    }
-    return 0;
 }
 
 /* environment: its variables, and the interpreter a .py script runs with. */
 static int v1_environment(job_t *j, const doc_node_t *r, const char **interp, ferr_t *err)
 {
-    const doc_node_t *env = doc_get(r, "environment");
-    if (!env || doc_is_null(env))
-        return 0;
+    const doc_node_t *env = job_v1_get(r, "environment");
+    if (!env || doc_is_null(env) || env->kind == DOC_SCALAR)
+        return 0; /* (a string names an environment file, for the service) */
     if (env->kind != DOC_MAP)
         return doc_error(err, j->doc, env, "environment", "expected a mapping");
-    if (job_parse_env_map(j, doc_get(env, "environmentVariables"),
+    if (job_parse_env_map(j, job_v1_get(env, "environmentVariables"),
                           "environment.environmentVariables", err))
         return -1;
-    const doc_node_t *py = doc_get(env, "python");
-    const doc_node_t *ip = py ? doc_get(py, "interpreterPath") : NULL;
+    const doc_node_t *py = job_v1_get(env, "python");
+    const doc_node_t *ip = py ? job_v1_get(py, "interpreterPath") : NULL;
     if (ip && !doc_is_null(ip)) {
         if (job_want_string(j, ip, "environment.python.interpreterPath", err))
             return -1;
@@ -233,7 +200,7 @@ static int v1_environment(job_t *j, const doc_node_t *r, const char **interp, fe
 
 static void v1_datarefs(job_t *j, const doc_node_t *r, ferr_t *err)
 {
-    const doc_node_t *refs = doc_get(r, "dataReferences");
+    const doc_node_t *refs = job_v1_get(r, "dataReferences");
     if (!refs || doc_is_null(refs))
         return;
     if (refs->kind != DOC_MAP) {
@@ -255,7 +222,7 @@ static void v1_datarefs(job_t *j, const doc_node_t *r, ferr_t *err)
 
 static int v1_timeout(job_t *j, const doc_node_t *r, ferr_t *err)
 {
-    const doc_node_t *mrd = doc_get(r, "maxRunDurationSeconds");
+    const doc_node_t *mrd = job_v1_get(r, "maxRunDurationSeconds");
     long long t;
     if (!mrd || doc_is_null(mrd))
         return 0;
@@ -270,7 +237,7 @@ static int v1_timeout(job_t *j, const doc_node_t *r, ferr_t *err)
  * is argv; a command string goes to /bin/sh -c. */
 static int v1_command(job_t *j, const doc_node_t *r, const char *interp, ferr_t *err)
 {
-    const doc_node_t *cmd = doc_get(r, "command"), *script = doc_get(r, "script");
+    const doc_node_t *cmd = job_v1_get(r, "command"), *script = job_v1_get(r, "script");
     if (cmd && !doc_is_null(cmd) && !(cmd->kind == DOC_SEQ && cmd->n == 0)) {
         if (script && !doc_is_null(script))
             return doc_error(err, j->doc, cmd, "command", "give either script or command");
@@ -310,7 +277,7 @@ static int v1_command(job_t *j, const doc_node_t *r, const char *interp, ferr_t 
 
 static int v1_arguments(job_t *j, const doc_node_t *r, ferr_t *err)
 {
-    const doc_node_t *args = doc_get(r, "arguments");
+    const doc_node_t *args = job_v1_get(r, "arguments");
     if (!args || doc_is_null(args))
         return 0;
     if (args->kind != DOC_SEQ)
@@ -340,15 +307,14 @@ static int v1_arguments(job_t *j, const doc_node_t *r, ferr_t *err)
 int job_parse_v1(job_t *j, const doc_node_t *r, ferr_t *err)
 {
     const char *interp = "python3";
-    v1_keys_known(j, r, err);
-    if (v1_datasets(j, r, err))
-        return -1;
+    v1_keys_known(j, r);
     if (v1_environment(j, r, &interp, err))
         job_note(j, err);
-    if (job_parse_env_map(j, doc_get(r, "environmentVariables"), "environmentVariables", err))
+    if (job_parse_env_map(j, job_v1_get(r, "environmentVariables"), "environmentVariables", err))
         job_note(j, err);
     size_t before = j->nproblems;
     v1_datarefs(j, r, err);
+    job_v1_datasets(j, r, err);
     /* arguments name data references: checked only when all were read */
     int refs_ok = before == j->nproblems;
     if (v1_timeout(j, r, err))

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "asset.h"
 #include "path.h"
 #include "store.h"
 #include "uri.h"
@@ -35,13 +36,48 @@ static const char *input_keys[] = {"type", "path", "mode",  "description", "opti
 static const char *output_keys[] = {"type", "path",    "mode",          "description",
                                     "name", "version", "sync_interval", NULL};
 
-/* The path of an input, by its v2 key or a legacy one (folder, file, data). */
-static int input_path(job_t *j, job_io_t *io, const doc_node_t *v, const char *f,
+/* The 2021 preview's data: {path: ...}, {local_path: ...} or {datastore:
+ * azureml:<ds>, path: <p>}: the path it means, malloc'd, or NULL (err set). */
+static char *preview_data(job_t *j, const doc_node_t *d, const char *f, const doc_node_t **at,
+                          ferr_t *err)
+{
+    static const char *keys[] = {"path", "local_path", "datastore", NULL};
+    for (size_t i = 0; i < d->n; i++)
+        if (!job_in_list(keys, d->pairs[i].key->str)) {
+            doc_error(err, j->doc, d->pairs[i].key, f,
+                      "unknown key '%s' in data (expected path, local_path, or datastore "
+                      "with path)",
+                      d->pairs[i].key->str);
+            return NULL;
+        }
+    const doc_node_t *p = doc_get(d, "path"), *lp = doc_get(d, "local_path"),
+                     *ds = doc_get(d, "datastore");
+    if (!!p + !!lp != 1 || (ds && !p)) {
+        doc_error(err, j->doc, d, f, "data: give path (with datastore, if it names one) or "
+                                     "local_path");
+        return NULL;
+    }
+    *at = p ? p : lp;
+    if (job_want_string(j, *at, f, err) || (ds && job_want_string(j, ds, f, err)))
+        return NULL;
+    if (!ds)
+        return xstrdup((*at)->str);
+    const char *dn = !strncmp(ds->str, "azureml:", 8) ? ds->str + 8 : ds->str;
+    const char *rel = p->str;
+    while (*rel == '/')
+        rel++;
+    return xasprintf("azureml://datastores/%s/paths/%s", dn, rel);
+}
+
+/* The path of an input, by its v2 key or a legacy one (folder, file, data);
+ * *text is malloc'd, NULL when there is none. */
+static int input_path(job_t *j, job_io_t *io, const doc_node_t *v, const char *f, char **text,
                       const doc_node_t **path, const char **pathkey, ferr_t *err)
 {
     static const char *legacy[] = {"folder", "file", "data"};
     *path = doc_get(v, "path");
     *pathkey = "path";
+    *text = NULL;
     for (int k = 0; k < 3; k++) {
         const doc_node_t *alt = doc_get(v, legacy[k]);
         if (!alt)
@@ -53,52 +89,60 @@ static int input_path(job_t *j, job_io_t *io, const doc_node_t *v, const char *f
         if (k == 1)
             io->type = IO_URI_FILE;
     }
+    if (!*path)
+        return 0;
+    if ((*path)->kind == DOC_MAP && !strcmp(*pathkey, "data")) {
+        char *pf = job_fieldf("%s.data", f);
+        *text = preview_data(j, *path, pf, path, err);
+        free(pf);
+        return *text ? 0 : -1;
+    }
+    if (job_want_string(j, *path, f, err))
+        return -1;
+    *text = xstrdup((*path)->str);
     return 0;
 }
 
-/* type: uri_folder or uri_file (or a model or table type, not yet). */
+/* type: uri_folder or uri_file, or a table or model type (staged as a folder). */
 static int input_type(job_t *j, job_io_t *io, const doc_node_t *type, const char *f, ferr_t *err)
 {
     const char *ts = type->str;
+    io->type_given = 1;
     if (!strcmp(ts, "uri_folder")) {
         io->type = IO_URI_FOLDER;
     } else if (!strcmp(ts, "uri_file")) {
         io->type = IO_URI_FILE;
-    } else if (!strcmp(ts, "mltable") || !strcmp(ts, "mlflow_model") ||
-               !strcmp(ts, "custom_model") || !strcmp(ts, "triton_model")) {
-        doc_error(err, j->doc, type, f, "type %s is not supported yet (use uri_folder or uri_file)",
-                  ts);
-        err->code = FERR_UNSUPPORTED;
-        return -1;
+    } else if (job_folder_kind(ts)) {
+        io->type = IO_URI_FOLDER;
+        io->kind = xstrdup(ts);
     } else {
         return doc_error(err, j->doc, type, f,
-                         "type: expected uri_folder, uri_file, or a literal type (string, "
-                         "integer, number, boolean), got '%s'",
+                         "type: expected uri_folder, uri_file, mltable, mlflow_model, "
+                         "custom_model, triton_model, or a literal type (string, integer, "
+                         "number, boolean), got '%s'",
                          ts);
     }
     return 0;
 }
 
 /* The mode and the path of a data input, checked. */
-static int input_data(job_t *j, job_io_t *io, const doc_node_t *v, const doc_node_t *path,
-                      const char *pathkey, const char *f, ferr_t *err)
+static int input_data(job_t *j, job_io_t *io, const doc_node_t *v, char *text,
+                      const doc_node_t *path, const char *pathkey, const char *f, ferr_t *err)
 {
     const doc_node_t *mode = doc_get(v, "mode");
     io->mode = MODE_RO_MOUNT;
+    io->path = text;
     if (mode) {
         if (job_want_string(j, mode, f, err))
             return -1;
         if (job_parse_mode(mode->str, 1, &io->mode))
             return doc_error(err, j->doc, mode, f,
-                             "mode: expected ro_mount, download or direct for an input, got '%s'",
+                             "mode: expected ro_mount, download, direct, eval_mount or "
+                             "eval_download for an input, got '%s'",
                              mode->str);
     }
-    if (!path)
-        return doc_error(err, j->doc, v, f, "an input of type %s needs a path",
-                         job_type_name(io->type));
-    if (job_want_string(j, path, f, err))
-        return -1;
-    io->path = xstrdup(path->str);
+    if (!text)
+        return doc_error(err, j->doc, v, f, "an input of type %s needs a path", job_io_type(io));
     char *pf = job_fieldf("%s.%s", f, pathkey);
     int rc = job_check_path(j, io, path, pf, 1, err);
     free(pf);
@@ -127,18 +171,25 @@ static int input_def(job_t *j, job_io_t *io, const doc_node_t *v, const char *f,
                              v->pairs[i].key->str);
     const doc_node_t *type = doc_get(v, "type"), *value = doc_get(v, "value"), *path;
     const char *pathkey;
+    char *text = NULL;
     if (!value)
         value = doc_get(v, "default");
     io->type = IO_URI_FOLDER;
-    if (input_path(j, io, v, f, &path, &pathkey, err) || (type && job_want_string(j, type, f, err)))
+    if (input_path(j, io, v, f, &text, &path, &pathkey, err) ||
+        (type && job_want_string(j, type, f, err))) {
+        free(text);
         return -1;
-    if (value && path)
+    }
+    if (value && path) {
+        free(text);
         return doc_error(err, j->doc, value, f,
                          "give either a value (a literal) or a path, not both");
+    }
     const char *ts = type ? type->str : NULL;
     int literal_type = ts && (!strcmp(ts, "string") || !strcmp(ts, "integer") ||
                               !strcmp(ts, "number") || !strcmp(ts, "boolean"));
     if (literal_type || (!ts && value && !path)) {
+        free(text);
         if (!value || value->kind != DOC_SCALAR || doc_is_null(value))
             return doc_error(err, j->doc, value ? value : v, f,
                              "value: expected a number, string or boolean");
@@ -146,9 +197,11 @@ static int input_def(job_t *j, job_io_t *io, const doc_node_t *v, const char *f,
         io->value = xstrdup(value->str);
         return 0;
     }
-    if (ts && input_type(j, io, type, f, err))
+    if (ts && input_type(j, io, type, f, err)) {
+        free(text);
         return -1;
-    return input_data(j, io, v, path, pathkey, f, err);
+    }
+    return input_data(j, io, v, text, path, pathkey, f, err);
 }
 
 static int parse_v2_input(job_t *j, const char *name, const doc_node_t *v, ferr_t *err)
@@ -158,6 +211,29 @@ static int parse_v2_input(job_t *j, const char *name, const doc_node_t *v, ferr_
     int rc = input_def(j, io, v, f, err);
     free(f);
     return rc;
+}
+
+/* name: and version: make the output a data asset after a successful run. */
+static int output_asset(job_t *j, job_io_t *io, const doc_node_t *v, const char *f, ferr_t *err)
+{
+    const doc_node_t *n = doc_get(v, "name"), *ver = doc_get(v, "version");
+    if (ver && !doc_is_null(ver) && (!n || doc_is_null(n)))
+        return doc_error(err, j->doc, ver, f,
+                         "version: names the version of the data asset the output becomes; "
+                         "give its name: too");
+    if (!n || doc_is_null(n))
+        return 0;
+    if (n->kind != DOC_SCALAR || !asset_name_ok(n->str))
+        return doc_error(err, j->doc, n, f,
+                         "name: a data asset's name has up to 255 letters, digits, '-', '_' and "
+                         "'.', starting with a letter or digit");
+    if (ver && !doc_is_null(ver) && (ver->kind != DOC_SCALAR || !asset_version_ok(ver->str)))
+        return doc_error(err, j->doc, ver, f,
+                         "version: up to 64 letters, digits, '-', '_' and '.', starting with a "
+                         "letter or digit");
+    io->asset_name = xstrdup(n->str);
+    io->asset_version = ver && !doc_is_null(ver) ? xstrdup(ver->str) : NULL;
+    return 0;
 }
 
 static int parse_v2_output(job_t *j, const char *name, const doc_node_t *v, ferr_t *err)
@@ -183,7 +259,8 @@ static int parse_v2_output(job_t *j, const char *name, const doc_node_t *v, ferr
     for (size_t i = 0; i < v->n; i++)
         if (!job_in_list(output_keys, v->pairs[i].key->str)) {
             doc_error(err, j->doc, v->pairs[i].key, f,
-                      "unknown key '%s' (expected type, path, mode, description)",
+                      "unknown key '%s' (expected type, path, mode, description, name, "
+                      "version, sync_interval)",
                       v->pairs[i].key->str);
             goto out;
         }
@@ -200,19 +277,23 @@ static int parse_v2_output(job_t *j, const char *name, const doc_node_t *v, ferr
     if (type) {
         if (job_want_string(j, type, f, err))
             goto out;
+        io->type_given = 1;
         if (!strcmp(type->str, "uri_folder"))
             io->type = IO_URI_FOLDER;
         else if (!strcmp(type->str, "uri_file"))
             io->type = IO_URI_FILE;
+        else if (job_folder_kind(type->str))
+            io->kind = xstrdup(type->str);
         else {
-            doc_error(err, j->doc, type, f, "type: expected uri_folder or uri_file, got '%s'",
+            doc_error(err, j->doc, type, f,
+                      "type: expected uri_folder, uri_file, mltable, mlflow_model, "
+                      "custom_model or triton_model, got '%s'",
                       type->str);
-            if (!strcmp(type->str, "mlflow_model") || !strcmp(type->str, "custom_model") ||
-                !strcmp(type->str, "mltable") || !strcmp(type->str, "triton_model"))
-                err->code = FERR_UNSUPPORTED;
             goto out;
         }
     }
+    if (output_asset(j, io, v, f, err))
+        goto out;
     if (mode) {
         if (job_want_string(j, mode, f, err))
             goto out;
@@ -331,21 +412,44 @@ static int v2_keys_known(job_t *j, const doc_node_t *r, ferr_t *err)
     return 0;
 }
 
+/* The kind of job a file is: its type, or for a file without one, the keys
+ * only another kind has. NULL: a command job. */
+static const char *job_kind(const doc_node_t *r, const doc_node_t **at)
+{
+    static const struct {
+        const char *key, *kind;
+    } tells[] = {{"jobs", "pipeline"},         {"trial", "sweep"},   {"search_space", "sweep"},
+                 {"sampling_algorithm", "sweep"}, {"entry", "spark"},   {"task", "automl"},
+                 {"component", "pipeline"}};
+    const doc_node_t *type = doc_get(r, "type");
+    *at = type;
+    if (type && type->kind == DOC_SCALAR)
+        return strcmp(type->str, "command") ? type->str : NULL;
+    for (size_t i = 0; i < sizeof tells / sizeof *tells; i++)
+        if ((*at = doc_get(r, tells[i].key)) && !doc_get(r, "command"))
+            return tells[i].kind;
+    *at = NULL;
+    return NULL;
+}
+
 static int v2_type(job_t *j, const doc_node_t *r, ferr_t *err)
 {
-    const doc_node_t *type = doc_get(r, "type");
-    if (!type)
+    const doc_node_t *at, *type = doc_get(r, "type");
+    if (type && job_want_string(j, type, "type", err))
+        return -1;
+    const char *kind = job_kind(r, &at);
+    if (!kind)
         return 0;
-    if (job_want_string(j, type, "type", err))
-        return -1;
-    if (strcmp(type->str, "command")) {
-        doc_error(err, j->doc, type, "type",
-                  "'%s' jobs are not supported; ferry runs command jobs (type: command)",
-                  type->str);
-        err->code = FERR_UNSUPPORTED;
-        return -1;
-    }
-    return 0;
+    const char *hint = !strcmp(kind, "pipeline")
+                           ? "; run each of its steps as a command job of its own"
+                       : !strcmp(kind, "sweep")
+                           ? "; run its trial as a command job, once per set of values"
+                           : "";
+    doc_error(err, j->doc, at, "type", "this is a%s %s job; ferry runs command jobs (type: "
+                                       "command)%s",
+              strchr("aeiou", kind[0]) ? "n" : "", kind, hint);
+    err->code = FERR_UNSUPPORTED;
+    return -1;
 }
 
 static int v2_command(job_t *j, const doc_node_t *r, ferr_t *err)
@@ -365,6 +469,14 @@ static int v2_command(job_t *j, const doc_node_t *r, ferr_t *err)
 static int v2_code(job_t *j, const doc_node_t *r, ferr_t *err)
 {
     const doc_node_t *code = doc_get(r, "code");
+    if (code && code->kind == DOC_MAP) { /* the 2021 preview's code: {local_path: src} */
+        const doc_node_t *lp = doc_get(code, "local_path");
+        if (!lp || code->n != 1)
+            return doc_error(err, j->doc, code, "code",
+                             "expected a folder (code: src), or the preview form code: "
+                             "{local_path: src}");
+        code = lp;
+    }
     if (!code || doc_is_null(code))
         return 0;
     if (job_want_string(j, code, "code", err))
@@ -435,14 +547,44 @@ static int v2_refs(job_t *j, ferr_t *err)
     return 0;
 }
 
+/* The 2021 preview wrote {inputs.x} in single braces: where one names a
+ * declared input or output (and is not part of ${{...}}), it is taken as
+ * ${{inputs.x}}. */
+static void preview_braces(job_t *j)
+{
+    const char *c = j->command;
+    size_t len = strlen(c), cap = len * 3 + 1, o = 0;
+    char *out = xcalloc(1, cap);
+    for (size_t i = 0; i < len; i++) {
+        size_t n = c[i] == '{' ? strcspn(c + i + 1, "{}") : 0;
+        int edge = i == 0 || (c[i - 1] != '{' && c[i - 1] != '$');
+        if (n && edge && c[i + 1 + n] == '}' && c[i + 2 + n] != '}') {
+            char *ref = xstrndup(c + i + 1, n);
+            refcheck_t rc = {j, 0};
+            int known = (!strncmp(ref, "inputs.", 7) || !strncmp(ref, "outputs.", 8)) &&
+                        ref_known(&rc, ref);
+            if (known) {
+                o += (size_t)sprintf(out + o, "${{%s}}", ref);
+                i += n + 1;
+                free(ref);
+                continue;
+            }
+            free(ref);
+        }
+        out[o++] = c[i];
+    }
+    free(j->command);
+    j->command = out;
+}
+
 /* Every section is read even when one before it was wrong, so that one
  * validate shows every problem; references are checked once what they
  * name was read without a problem. */
 int job_parse_v2(job_t *j, const doc_node_t *r, ferr_t *err)
 {
-    v2_keys_known(j, r, err);
     if (v2_type(j, r, err)) /* another kind of job: nothing else applies */
         return -1;
+    v2_keys_known(j, r, err);
     if (v2_command(j, r, err))
         job_note(j, err);
     if (v2_code(j, r, err))
@@ -453,6 +595,8 @@ int job_parse_v2(job_t *j, const doc_node_t *r, ferr_t *err)
         job_note(j, err);
     parse_io_map(j, doc_get(r, "inputs"), "inputs", 1, err);
     parse_io_map(j, doc_get(r, "outputs"), "outputs", 0, err);
+    if (!j->nproblems && j->command)
+        preview_braces(j);
     if (!j->nproblems)
         v2_refs(j, err);
     return j->nproblems ? -1 : 0;

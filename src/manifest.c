@@ -142,12 +142,14 @@ static cJSON *io_entry(const plan_io_t *io, const stage_rec_t *rec, int input)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", io->name);
-    cJSON_AddStringToObject(o, "type", job_type_name(io->type));
+    cJSON_AddStringToObject(o, "type", plan_io_type(io));
     if (io->type == IO_LITERAL) {
         cJSON_AddStringToObject(o, "value", io->value);
         return o;
     }
     cJSON_AddStringToObject(o, "mode", job_mode_name(io->mode));
+    if (io->asset)
+        cJSON_AddStringToObject(o, "asset", io->asset);
     cJSON_AddStringToObject(o, "uri", io->uri ? io->uri : "");
     if (io->ds && !io->adhoc)
         cJSON_AddStringToObject(o, "datastore", io->ds->name);

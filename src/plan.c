@@ -10,13 +10,21 @@
 #include <unistd.h>
 
 #include "mount.h"
+#include "asset.h"
 #include "path.h"
 #include "store.h"
 #include "uri.h"
 #include "xalloc.h"
 
+const char *plan_io_type(const plan_io_t *io)
+{
+    return io->kind ? io->kind : job_type_name(io->type);
+}
+
 static void io_dispose(plan_io_t *io)
 {
+    free(io->kind);
+    free(io->asset);
     free(io->uri);
     free(io->remote);
     free(io->local);
@@ -175,13 +183,58 @@ static void plan_download_to(const plan_t *p, plan_io_t *io, const job_io_t *jio
     /* mounted where FUSE can be had, else downloaded (and the plan says why) */
     io->mode = io->asked == MODE_RO_MOUNT && mount_available(&why) ? MODE_RO_MOUNT : MODE_DOWNLOAD;
     char *dir = local_default(p, jio, "inputs");
-    if (jio->type == IO_URI_FILE) {
+    if (io->type == IO_URI_FILE) {
         io->local = path_join(dir, basename_of(io->remote));
         free(dir);
     } else {
         io->local = dir;
     }
     io->value = xstrdup(io->local);
+}
+
+/* A data asset or an earlier run's output: *path is what it stands for
+ * (NULL when jio names data directly), and the input takes its type unless
+ * the job says one. */
+static int plan_ref(const plan_t *p, plan_io_t *io, const job_io_t *jio, const workspace_t *ws,
+                    const doc_node_t *at, const char *field, char **path, ferr_t *err)
+{
+    *path = NULL;
+    uri_t u;
+    const char *why;
+    if (!jio->asset_id && (uri_parse(jio->path, &u, &why) || (u.kind != URI_ASSET &&
+                                                             u.kind != URI_JOB))) {
+        if (!why)
+            uri_dispose(&u);
+        return 0;
+    }
+    char *type = NULL;
+    ferr_t e = FERR_INIT;
+    int rc = asset_resolve(workspace_dir(ws), jio->asset_id ? NULL : &u, jio->asset_id, path,
+                           &type, &io->asset, &e);
+    if (!jio->asset_id)
+        uri_dispose(&u);
+    if (rc) {
+        doc_error(err, p->job->doc, at, field, "%s", e.msg);
+        err->code = e.code;
+        ferr_clear(&e);
+        return -1;
+    }
+    int file = type && !strcmp(type, "uri_file");
+    if (type && jio->type_given && file != (io->type == IO_URI_FILE))
+        rc = doc_error(err, p->job->doc, at, field,
+                       "type %s, but %s is a %s: say type: %s, or leave type out", job_io_type(jio),
+                       io->asset, type, type);
+    else if (type && !jio->type_given) {
+        io->type = file ? IO_URI_FILE : IO_URI_FOLDER;
+        free(io->kind);
+        io->kind = file || !strcmp(type, "uri_folder") ? NULL : xstrdup(type);
+    }
+    free(type);
+    if (rc) {
+        free(*path);
+        *path = NULL;
+    }
+    return rc;
 }
 
 static int plan_input(plan_t *p, plan_io_t *io, const job_io_t *jio, const workspace_t *ws,
@@ -198,14 +251,27 @@ static int plan_input(plan_t *p, plan_io_t *io, const job_io_t *jio, const works
         io->value = xstrdup(jio->value);
         return 0;
     }
-    io->uri = xstrdup(jio->path);
+    char *ref = NULL;
+    if (plan_ref(p, io, jio, ws, at, field, &ref, err))
+        return -1;
+    const char *path = ref ? ref : jio->path;
+    io->uri = xstrdup(path);
     uri_t u;
     const char *why;
-    if (uri_parse(jio->path, &u, &why))
+    if (uri_parse(path, &u, &why)) {
+        free(ref);
         return doc_error(err, job->doc, at, field, "%s", why);
+    }
+    if (ref && (u.kind == URI_ASSET || u.kind == URI_JOB || u.kind == URI_LOCAL)) {
+        uri_dispose(&u);
+        free(ref);
+        return doc_error(err, job->doc, at, field, "%s points at '%s', which is not data in a "
+                         "datastore or at a URL", io->asset, io->uri);
+    }
+    free(ref);
     int rc = 0;
     if (u.kind == URI_URL && io->mode == MODE_DIRECT) {
-        io->value = xstrdup(jio->path);
+        io->value = xstrdup(io->uri);
     } else if (u.kind == URI_URL) { /* a blob URL, as job_load checked */
         rc = resolve_url(io, job, ws, at, field, err);
         if (rc == 0)
@@ -213,7 +279,7 @@ static int plan_input(plan_t *p, plan_io_t *io, const job_io_t *jio, const works
     } else if (u.kind == URI_DATASTORE) {
         rc = resolve_datastore(io, job, ws, at, field, &u, err);
         if (rc == 0 && io->mode == MODE_DIRECT) {
-            io->value = xstrdup(jio->path);
+            io->value = xstrdup(io->uri);
         } else if (rc == 0) {
             plan_download_to(p, io, jio);
         }
@@ -398,6 +464,8 @@ static int plan_ios(plan_t *p, const workspace_t *ws, ferr_t *err)
         const job_io_t *jio = &job->inputs[i];
         io->name = jio->name;
         io->type = jio->type;
+        io->kind = jio->kind ? xstrdup(jio->kind) : NULL;
+        io->env_name = jio->env_name;
         io->mode = io->asked = jio->mode;
         io->mode_given = jio->mode_given;
         io->overwrite = job->format == JOB_V2 ? 1 : jio->overwrite;
@@ -409,6 +477,10 @@ static int plan_ios(plan_t *p, const workspace_t *ws, ferr_t *err)
         const job_io_t *jio = &job->outputs[i];
         io->name = jio->name;
         io->type = jio->type;
+        io->kind = jio->kind ? xstrdup(jio->kind) : NULL;
+        io->env_name = jio->env_name;
+        io->asset_name = jio->asset_name;
+        io->asset_version = jio->asset_version;
         io->mode = io->asked = jio->mode;
         io->mode_given = jio->mode_given;
         io->overwrite = job->format == JOB_V2 ? 1 : jio->overwrite;
@@ -417,6 +489,26 @@ static int plan_ios(plan_t *p, const workspace_t *ws, ferr_t *err)
             return -1;
     }
     return 0;
+}
+
+/* v1: an argument DatasetConsumptionConfig:<name> (an input) or
+ * DatasetOutputConfig:<name> (an output) is where that data is. */
+static void dataset_token(const plan_t *p, char **arg)
+{
+    const char *a = *arg, *name = NULL;
+    if (!strncmp(a, "DatasetConsumptionConfig:", 25))
+        name = a + 25;
+    else if (!strncmp(a, "DatasetOutputConfig:", 20))
+        name = a + 20;
+    int in = a[7] == 'C';
+    const plan_io_t *ios = in ? p->inputs : p->outputs;
+    size_t n = in ? p->ninputs : p->noutputs;
+    for (size_t i = 0; name && i < n; i++)
+        if (!strcmp(ios[i].name, name) && ios[i].value) {
+            free(*arg);
+            *arg = xstrdup(ios[i].value);
+            return;
+        }
 }
 
 /* The command (or argv) and the environment with every reference in place. */
@@ -434,6 +526,8 @@ static int plan_command(plan_t *p, ferr_t *err)
             if (job_subst_datarefs(job->argv[i], dataref_ref, p, &p->argv[i], &bad))
                 rc = doc_error(err, job->doc, job->command_node, "arguments",
                                "unknown data reference %s", bad ? bad : "");
+            else
+                dataset_token(p, &p->argv[i]);
     }
     for (size_t i = 0; rc == 0 && i < job->nenv; i++) {
         char *v = NULL;
@@ -459,7 +553,12 @@ static void plan_env(plan_t *p)
     for (size_t i = 0; i < p->noutputs; i++) {
         env_add(p, "AZURE_ML_OUTPUT_", p->outputs[i].name, p->outputs[i].value);
         env_add(p, "AZUREML_DATAREFERENCE_", p->outputs[i].name, p->outputs[i].value);
+        if (p->outputs[i].env_name)
+            env_add(p, "", p->outputs[i].env_name, p->outputs[i].value);
     }
+    for (size_t i = 0; i < p->ninputs; i++)
+        if (p->inputs[i].env_name && p->inputs[i].value)
+            env_add(p, "", p->inputs[i].env_name, p->inputs[i].value);
     env_add(p, "", "FERRY_RUN_ID", p->run_id);
     env_add(p, "", "AZUREML_RUN_ID", p->run_id);
 }
@@ -471,7 +570,8 @@ int plan_build(plan_t **out, const job_t *job, const workspace_t *ws, const plan
     plan_t *p = xcalloc(1, sizeof *p);
     p->job = job;
     p->timeout = job->timeout;
-    if (plan_place(p, ws, o, err) || plan_ios(p, ws, err) || plan_command(p, err)) {
+    if (plan_place(p, ws, o, err) || plan_ios(p, ws, err) || plan_command(p, err) ||
+        asset_check_outputs(workspace_dir(ws), p, err)) {
         plan_free(p);
         return -1;
     }
@@ -480,188 +580,3 @@ int plan_build(plan_t **out, const job_t *job, const workspace_t *ws, const plan
     return 0;
 }
 
-static const char *mode_note(const plan_io_t *io)
-{
-    const char *why;
-    if (io->asked == MODE_RO_MOUNT && io->mode == MODE_DOWNLOAD && !mount_available(&why))
-        return "ro_mount asked, but FUSE cannot be had here, so it is downloaded";
-    if (io->asked == MODE_RW_MOUNT && io->mode == MODE_UPLOAD && !io->mode_given)
-        return "rw_mount, the default: uploaded at the end (say mode: rw_mount to mount)";
-    if (io->asked == MODE_RW_MOUNT && io->mode == MODE_UPLOAD)
-        return io->type == IO_URI_FOLDER && io->mode_given && mount_available(&why)
-                   ? "rw_mount: a writable mount; files go up as they are closed, and all at "
-                     "the end"
-                   : "rw_mount asked, but it cannot be mounted here, so it is uploaded at the end";
-    if (io->in_place)
-        return "a local path, used where it is";
-    return NULL;
-}
-
-static cJSON *io_json(const plan_io_t *io)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "name", io->name);
-    cJSON_AddStringToObject(o, "type", job_type_name(io->type));
-    if (io->type == IO_LITERAL) {
-        cJSON_AddStringToObject(o, "value", io->value);
-        return o;
-    }
-    cJSON_AddStringToObject(o, "mode", job_mode_name(io->mode));
-    cJSON_AddStringToObject(o, "asked_mode", job_mode_name(io->asked));
-    if (io->uri)
-        cJSON_AddStringToObject(o, "uri", io->uri);
-    if (io->ds && !io->adhoc) {
-        cJSON_AddStringToObject(o, "datastore", io->ds->name);
-        cJSON_AddStringToObject(o, "datastore_type", datastore_type_name(io->ds));
-    }
-    if (io->remote && !io->adhoc)
-        cJSON_AddStringToObject(o, "path_on_datastore", io->remote);
-    if (io->local)
-        cJSON_AddStringToObject(o, "local_path", io->local);
-    cJSON_AddStringToObject(o, "value", io->value ? io->value : "");
-    cJSON_AddBoolToObject(o, "overwrite", io->overwrite);
-    const char *note = mode_note(io);
-    if (note)
-        cJSON_AddStringToObject(o, "note", note);
-    return o;
-}
-
-cJSON *plan_to_json(const plan_t *p)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "run_id", p->run_id);
-    cJSON_AddStringToObject(o, "job_file", p->job->file);
-    cJSON_AddStringToObject(o, "format", job_format_name(p->job->format));
-    cJSON_AddStringToObject(o, "work_dir", p->work_dir);
-    cJSON_AddStringToObject(o, "cwd", p->cwd);
-    if (p->command)
-        cJSON_AddStringToObject(o, "command", p->command);
-    if (p->argv)
-        cJSON_AddItemToObject(o, "argv",
-                              cJSON_CreateStringArray((const char *const *)p->argv, (int)p->argc));
-    if (p->timeout)
-        cJSON_AddNumberToObject(o, "timeout_seconds", (double)p->timeout);
-    cJSON *in = cJSON_AddArrayToObject(o, "inputs");
-    for (size_t i = 0; i < p->ninputs; i++)
-        cJSON_AddItemToArray(in, io_json(&p->inputs[i]));
-    cJSON *outs = cJSON_AddArrayToObject(o, "outputs");
-    for (size_t i = 0; i < p->noutputs; i++)
-        cJSON_AddItemToArray(outs, io_json(&p->outputs[i]));
-    cJSON *env = cJSON_AddObjectToObject(o, "environment");
-    for (size_t i = 0; i < p->nenv; i++) {
-        char *eq = strchr(p->env[i], '=');
-        char *k = xstrndup(p->env[i], (size_t)(eq - p->env[i]));
-        cJSON_AddStringToObject(env, k, eq + 1);
-        free(k);
-    }
-    cJSON_AddItemToObject(
-        o, "ignored_keys",
-        cJSON_CreateStringArray((const char *const *)p->job->ignored, (int)p->job->nignored));
-    return o;
-}
-
-/* s quoted for a POSIX shell: as is when it is made of safe characters,
- * else in single quotes, each ' written as '\'' */
-static int shell_quote(char **buf, size_t *len, size_t *cap, const char *s)
-{
-    int plain = *s != 0;
-    for (const char *c = s; *c && plain; c++)
-        plain = isalnum((unsigned char)*c) || strchr("@%+=:,./_-", *c);
-    size_t need = *len + 4 * strlen(s) + 4;
-    if (need > *cap) {
-        char *n = xrealloc(*buf, need * 2);
-        *buf = n;
-        *cap = need * 2;
-    }
-    char *o = *buf + *len;
-    if (*len)
-        *o++ = ' ';
-    if (!plain)
-        *o++ = '\'';
-    for (const char *c = s; *c; c++) {
-        if (*c == '\'' && !plain) {
-            memcpy(o, "'\\''", 4);
-            o += 4;
-        } else {
-            *o++ = *c;
-        }
-    }
-    if (!plain)
-        *o++ = '\'';
-    *o = 0;
-    *len = (size_t)(o - *buf);
-    return 0;
-}
-
-char *plan_command_line(const plan_t *p)
-{
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    if (p->command) {
-        const char *words[] = {"/bin/sh", "-c", p->command};
-        for (size_t i = 0; i < 3; i++)
-            if (shell_quote(&buf, &len, &cap, words[i]))
-                goto oom;
-    } else {
-        for (size_t i = 0; i < p->argc; i++)
-            if (shell_quote(&buf, &len, &cap, p->argv[i]))
-                goto oom;
-    }
-    return buf ? buf : xstrdup("");
-oom:
-    free(buf);
-    return NULL;
-}
-
-static void print_io(FILE *f, const plan_io_t *io, int input)
-{
-    if (io->type == IO_LITERAL) {
-        fprintf(f, "  %s = %s\n", io->name, io->value);
-        return;
-    }
-    fprintf(f, "  %s (%s, %s)\n", io->name, job_type_name(io->type), job_mode_name(io->mode));
-    const char *where = io->ds && !io->adhoc ? io->ds->name : NULL;
-    if (input) {
-        fprintf(f, "      from %s", io->uri);
-        if (where)
-            fprintf(f, "  [datastore %s, %s]", where, datastore_type_name(io->ds));
-        else if (io->adhoc && (store_backend_caps(io->adhoc->backend) & STORE_CAP_REMOTE))
-            fprintf(f, "  [no datastore: anonymous]");
-        fprintf(f, "\n      to   %s\n", io->local ? io->local : "(passed as written)");
-    } else {
-        fprintf(f, "      from %s\n      to   %s  [%s%s, %s]\n", io->local, io->uri,
-                where ? "datastore " : "", where ? where : "no datastore: anonymous",
-                datastore_type_name(io->ds));
-    }
-    const char *note = mode_note(io);
-    if (note)
-        fprintf(f, "      note: %s\n", note);
-}
-
-void plan_print(const plan_t *p, FILE *f)
-{
-    fprintf(f, "job:      %s (%s)\n", p->job->file, job_format_name(p->job->format));
-    fprintf(f, "run id:   %s\n", p->run_id);
-    fprintf(f, "work dir: %s\n", p->work_dir);
-    fprintf(f, "runs in:  %s\n", p->cwd);
-    char *line = plan_command_line(p);
-    fprintf(f, "command:  %s\n", line ? line : "(out of memory)");
-    free(line);
-    if (p->timeout)
-        fprintf(f, "timeout:  %ld s\n", p->timeout);
-    fprintf(f, "inputs:%s\n", p->ninputs ? "" : " none");
-    for (size_t i = 0; i < p->ninputs; i++)
-        print_io(f, &p->inputs[i], 1);
-    fprintf(f, "outputs:%s\n", p->noutputs ? "" : " none");
-    for (size_t i = 0; i < p->noutputs; i++)
-        print_io(f, &p->outputs[i], 0);
-    fprintf(f, "environment:\n");
-    for (size_t i = 0; i < p->nenv; i++)
-        fprintf(f, "  %s\n", p->env[i]);
-    if (p->job->nignored) {
-        fprintf(f, "ignored (for the Azure ML service):");
-        for (size_t i = 0; i < p->job->nignored; i++)
-            fprintf(f, "%s %s", i ? "," : "", p->job->ignored[i]);
-        fputc('\n', f);
-    }
-}

@@ -12,6 +12,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "asset.h"
 #include "cache.h"
 #include "exec.h"
 #include "http.h"
@@ -486,6 +487,7 @@ static void run_close_record(run_t *r, ferr_t *err)
         r->code = RUN_EXIT_INTERNAL;
     if (r->code != RUN_EXIT_STAGE_OUT) /* (after the record: mr.error may be err's) */
         ferr_clear(err);
+    asset_after_run(workspace_dir(r->ws), r->plan, r->out, r->code);
     log_info("run %s %s (exit code %d); manifest: %s/manifest.json", r->plan->run_id,
              r->code == 0 ? "completed" : "failed", r->code, r->plan->work_dir);
 }

@@ -15,8 +15,9 @@
 #include "workspace.h"
 #include "xalloc.h"
 
-static const command_t *const families[] = {cli_datastore_commands, cli_transfer_commands,
-                                            cli_job_commands, cli_mount_commands};
+static const command_t *const families[] = {cli_datastore_commands, cli_data_commands,
+                                            cli_transfer_commands, cli_job_commands,
+                                            cli_mount_commands};
 
 #define NFAMILIES (sizeof families / sizeof *families)
 /* Every command of every family, in order. */
@@ -53,18 +54,21 @@ static int no_command(int n, char **w, int help)
         usage(help || n ? stdout : stderr);
         return help || n ? EXIT_OK : EXIT_USAGE;
     }
-    if (!strcmp(w[0], "datastore") && (n == 1 || w[1][0] == '-') && help) {
-        printf("usage: ferry datastore SUBCOMMAND [args]\n\n");
+    int group = !strcmp(w[0], "datastore") || !strcmp(w[0], "data");
+    if (group && (n == 1 || w[1][0] == '-') && help) {
+        printf("usage: ferry %s SUBCOMMAND [args]\n\n", w[0]);
         FOR_EACH_COMMAND(c)
-        if (!strncmp(c->name, "datastore ", 10))
+        if (!strncmp(c->name, w[0], strlen(w[0])) && c->name[strlen(w[0])] == ' ')
             printf("  %s\n", c->usage);
-        printf("\n'ferry datastore SUBCOMMAND --help' describes each.\n");
+        printf("\n'ferry %s SUBCOMMAND --help' describes each.\n", w[0]);
         return EXIT_OK;
     }
     /* through the log: what the user typed is escaped like any name */
     if (!strcmp(w[0], "datastore"))
         log_error("datastore: expected register, create, list, show, set-default, get-default "
                   "or remove");
+    else if (!strcmp(w[0], "data"))
+        log_error("data: expected create, list, show, archive or restore");
     else if (w[0][0] == '-' && w[0][1] && strcmp(w[0], "--"))
         log_error("unknown option %s (see 'ferry --help')", w[0]);
     else
@@ -77,8 +81,8 @@ static const command_t *find_command(int argc, char **argv, int *used)
     if (argc < 1)
         return NULL;
     char two[128];
-    if (argc >= 2 && !strcmp(argv[0], "datastore")) {
-        snprintf(two, sizeof two, "datastore %s", argv[1]);
+    if (argc >= 2 && (!strcmp(argv[0], "datastore") || !strcmp(argv[0], "data"))) {
+        snprintf(two, sizeof two, "%s %s", argv[0], argv[1]);
         FOR_EACH_COMMAND(c)
         if (!strcmp(c->name, two)) {
             *used = 2;
@@ -162,7 +166,8 @@ static int parse_globals(int argc, char **argv, globals_t *g, int *code)
             g->verbose += (int)strlen(t + 1);
         } else if (!strcmp(t, "-q") || !strcmp(t, "--quiet")) {
             g->quiet = 1;
-        } else if (!strcmp(t, "--version")) {
+        } else if (!strcmp(t, "--version") && !g->nrest) {
+            /* before the command only: after it, a command's own --version */
             printf("ferry %s\n", FERRY_VERSION);
             return *code = EXIT_OK, -1;
         } else if (!strcmp(t, "-h") || !strcmp(t, "--help")) {
