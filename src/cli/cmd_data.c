@@ -131,8 +131,11 @@ static int asset_path(ctx_t *c, const char *given, const char *type, char **path
                       given);
     }
     uri_dispose(&u);
-    if (rc == 0 && !strcmp(type, "uri_file") && (*path)[strlen(*path) - 1] == '/')
+    if (rc == 0 && !strcmp(type, "uri_file") && (*path)[strlen(*path) - 1] == '/') {
         rc = ferr_set(err, FERR_USAGE, "--path '%s' ends with '/', but the type is uri_file", given);
+        free(*path);
+        *path = NULL;
+    }
     return rc;
 }
 
