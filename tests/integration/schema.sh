@@ -11,6 +11,8 @@ check_agree() { # check_agree SCHEMA EXPECT(valid|invalid) FERRY_CMD... -- FILES
         case "$verdict" in *": valid") verdict=valid ;; *) verdict=invalid ;; esac
         if [ "$schema" = job ]; then
             run "$FERRY" validate "$file"
+        elif [ "$schema" = data-asset ]; then
+            run "$FERRY" --workspace "$T/ws-$RANDOM" data create --file "$file"
         else
             run "$FERRY" --workspace "$T/ws-$RANDOM" datastore create --file "$file" --skip-validation
         fi
@@ -28,6 +30,8 @@ check_agree job valid "$TOP"/examples/*/*.yml "$FX"/jobs/good/*
 check_agree job invalid $(ls "$FX"/jobs/bad/* | grep -v '\.err$')
 check_agree datastore valid "$FX"/datastores/good/*
 check_agree datastore invalid "$FX"/datastores/bad/*
+check_agree data-asset valid "$FX"/data/good/*
+check_agree data-asset invalid "$FX"/data/bad/*
 
 # every schema is itself a valid JSON Schema
 for s in "$TOP"/schemas/*.json; do
