@@ -214,8 +214,7 @@ const asset_t *asset_find(const asset_list_t *l, const char *name, const char *v
             continue;
         if (version && !strcmp(a->version, version))
             return a;
-        if (!version && !a->archived &&
-            (!best || asset_version_cmp(a->version, best->version) > 0))
+        if (!version && !a->archived && (!best || asset_version_cmp(a->version, best->version) > 0))
             best = a;
     }
     return best;

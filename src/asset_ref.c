@@ -149,10 +149,9 @@ int asset_record_job(const char *ws_dir, const char *run_id, const char *status,
     cJSON_Delete(o);
     char *dir = path_join(ws_dir, "jobs"), *name = xasprintf("%s.json", run_id);
     char *p = path_join(dir, name);
-    int rc = !text ? ferr_set(err, FERR_INTERNAL, "out of memory")
-                   : path_mkdirs(dir, 0755, err) ? -1
-                                                 : path_write_atomic(p, text, strlen(text), 0644,
-                                                                     err);
+    int rc = !text                         ? ferr_set(err, FERR_INTERNAL, "out of memory")
+             : path_mkdirs(dir, 0755, err) ? -1
+                                           : path_write_atomic(p, text, strlen(text), 0644, err);
     free(text);
     free(p);
     free(name);
@@ -179,7 +178,8 @@ int asset_check_outputs(const char *ws_dir, const plan_t *p, ferr_t *err)
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < p->noutputs; i++) {
         const plan_io_t *io = &p->outputs[i];
-        if (io->asset_name && io->asset_version && asset_find(&l, io->asset_name, io->asset_version))
+        if (io->asset_name && io->asset_version &&
+            asset_find(&l, io->asset_name, io->asset_version))
             rc = ferr_set(err, FERR_EXISTS,
                           "output %s: data asset %s version %s exists, and a version never "
                           "changes (leave version out for the next one)",

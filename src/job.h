@@ -17,15 +17,15 @@ typedef struct job_io {
     char *name;
     io_type_t type;
     io_mode_t mode;
-    int mode_given;   /* the job file says the mode (else it is the default) */
-    char *value;      /* IO_LITERAL: the text */
-    char *path;       /* as written (NULL for an output's default) */
-    char *local_path; /* v1 pathOnCompute, NULL for the default */
-    char *kind;       /* the type as written when it is staged as a folder or file of
-                       * another name (mltable, mlflow_model, ...); NULL otherwise */
-    int type_given;   /* the job file says the type (else an asset's may stand) */
-    char *asset_id;   /* v1: a dataset named by id */
-    char *asset_name; /* outputs: registered as this data asset after the run */
+    int mode_given;      /* the job file says the mode (else it is the default) */
+    char *value;         /* IO_LITERAL: the text */
+    char *path;          /* as written (NULL for an output's default) */
+    char *local_path;    /* v1 pathOnCompute, NULL for the default */
+    char *kind;          /* the type as written when it is staged as a folder or file of
+                          * another name (mltable, mlflow_model, ...); NULL otherwise */
+    int type_given;      /* the job file says the type (else an asset's may stand) */
+    char *asset_id;      /* v1: a dataset named by id */
+    char *asset_name;    /* outputs: registered as this data asset after the run */
     char *asset_version; /* and this version (NULL: the next whole number) */
     char *env_name;      /* v1 environmentVariableName: also set to the local path */
     int overwrite;

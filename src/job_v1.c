@@ -21,16 +21,16 @@
  * those of the service's run definitions. Listed by plan as ignored. */
 static const char *v1_service_keys[] = {
     "target", "framework", "communicator", "nodeCount", "priority", "history", "spark", "docker",
-    "hdi", "tensorflow", "mpi", "pytorch", "paralleltask", "datacaches",
-    "sourceDirectoryDataStore", "amlcompute", "kubernetescompute", "credentialPassthrough",
-    "applicationEndpoints", "autoPrepareEnvironment",
+    "hdi", "tensorflow", "mpi", "pytorch", "paralleltask", "datacaches", "sourceDirectoryDataStore",
+    "amlcompute", "kubernetescompute", "credentialPassthrough", "applicationEndpoints",
+    "autoPrepareEnvironment",
     /* contrib packages */
     "aisupercomputer", "amlK8sCompute", "cmk8scompute", "cmakscompute", "globalJobDispatcher",
     /* the service's run definitions */
-    "useAbsolutePath", "jobName", "instanceTypes", "identity", "containerInstance",
-    "exposedPorts", "commandReturnCodeConfig", "parameters", "batchAi", "prepareEnvironment",
-    "parallelTask", "amlCompute", "kubernetesCompute", "pyTorch", "aiSuperComputer",
-    "cmk8sCompute", "autoClusterComputeSpecification", "services", "name", "$schema", NULL};
+    "useAbsolutePath", "jobName", "instanceTypes", "identity", "containerInstance", "exposedPorts",
+    "commandReturnCodeConfig", "parameters", "batchAi", "prepareEnvironment", "parallelTask",
+    "amlCompute", "kubernetesCompute", "pyTorch", "aiSuperComputer", "cmk8sCompute",
+    "autoClusterComputeSpecification", "services", "name", "$schema", NULL};
 /* The keys ferry acts on. */
 static const char *v1_keys[] = {
     "script",         "arguments", "command",    "environment",           "environmentVariables",

@@ -84,8 +84,7 @@ static const char *str_of(const doc_node_t *n)
 }
 
 /* dataLocation / outputLocation: a dataset, a datastore path or a URI. */
-static int data_location(job_t *j, job_io_t *io, const doc_node_t *loc, const char *f,
-                         ferr_t *err)
+static int data_location(job_t *j, job_io_t *io, const doc_node_t *loc, const char *f, ferr_t *err)
 {
     static const char *keys[] = {"dataset", "dataPath", "datapath", "uri", "type", NULL};
     job_v1_check_keys(j, loc, f, keys);
@@ -103,8 +102,7 @@ static int data_location(job_t *j, job_io_t *io, const doc_node_t *loc, const ch
     const char *id = str_of(job_v1_get(ds, "id")), *name = str_of(job_v1_get(ds, "name")),
                *ver = str_of(job_v1_get(ds, "version"));
     const char *dsn = str_of(job_v1_get(dp, "datastoreName")),
-               *rel = str_of(job_v1_get(dp, "relativePath")),
-               *up = str_of(job_v1_get(uri, "path"));
+               *rel = str_of(job_v1_get(dp, "relativePath")), *up = str_of(job_v1_get(uri, "path"));
     int is_file = 0;
     if (ds && id) {
         io->asset_id = xstrdup(id);
@@ -170,10 +168,10 @@ static int env_name(job_t *j, job_io_t *io, const doc_node_t *n, const char *f, 
 
 static int v1_input(job_t *j, const char *key, const doc_node_t *v, ferr_t *err)
 {
-    static const char *keys[] = {"dataLocation", "createOutputDirectories",
-                                 "mechanism",    "environmentVariableName",
+    static const char *keys[] = {"dataLocation",  "createOutputDirectories",
+                                 "mechanism",     "environmentVariableName",
                                  "pathOnCompute", "overwrite",
-                                 "options",      NULL};
+                                 "options",       NULL};
     char *f = job_fieldf("data.%s", key);
     job_io_t *io = job_io_new(&j->inputs, &j->ninputs, key, v);
     int rc = -1;
@@ -219,8 +217,7 @@ out:
 }
 
 /* additionalOptions: pathOnCompute, registrationOptions (name), uploadOptions (overwrite). */
-static int output_options(job_t *j, job_io_t *io, const doc_node_t *ao, const char *f,
-                          ferr_t *err)
+static int output_options(job_t *j, job_io_t *io, const doc_node_t *ao, const char *f, ferr_t *err)
 {
     static const char *keys[] = {"pathOnCompute", "registrationOptions", "uploadOptions",
                                  "mountOptions", NULL};

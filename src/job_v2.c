@@ -53,8 +53,9 @@ static char *preview_data(job_t *j, const doc_node_t *d, const char *f, const do
     const doc_node_t *p = doc_get(d, "path"), *lp = doc_get(d, "local_path"),
                      *ds = doc_get(d, "datastore");
     if (!!p + !!lp != 1 || (ds && !p)) {
-        doc_error(err, j->doc, d, f, "data: give path (with datastore, if it names one) or "
-                                     "local_path");
+        doc_error(err, j->doc, d, f,
+                  "data: give path (with datastore, if it names one) or "
+                  "local_path");
         return NULL;
     }
     *at = p ? p : lp;
@@ -418,8 +419,9 @@ static const char *job_kind(const doc_node_t *r, const doc_node_t **at)
 {
     static const struct {
         const char *key, *kind;
-    } tells[] = {{"jobs", "pipeline"},         {"trial", "sweep"},   {"search_space", "sweep"},
-                 {"sampling_algorithm", "sweep"}, {"entry", "spark"},   {"task", "automl"},
+    } tells[] = {{"jobs", "pipeline"},      {"trial", "sweep"},
+                 {"search_space", "sweep"}, {"sampling_algorithm", "sweep"},
+                 {"entry", "spark"},        {"task", "automl"},
                  {"component", "pipeline"}};
     const doc_node_t *type = doc_get(r, "type");
     *at = type;
@@ -440,13 +442,13 @@ static int v2_type(job_t *j, const doc_node_t *r, ferr_t *err)
     const char *kind = job_kind(r, &at);
     if (!kind)
         return 0;
-    const char *hint = !strcmp(kind, "pipeline")
-                           ? "; run each of its steps as a command job of its own"
-                       : !strcmp(kind, "sweep")
-                           ? "; run its trial as a command job, once per set of values"
-                           : "";
-    doc_error(err, j->doc, at, "type", "this is a%s %s job; ferry runs command jobs (type: "
-                                       "command)%s",
+    const char *hint =
+        !strcmp(kind, "pipeline") ? "; run each of its steps as a command job of its own"
+        : !strcmp(kind, "sweep")  ? "; run its trial as a command job, once per set of values"
+                                  : "";
+    doc_error(err, j->doc, at, "type",
+              "this is a%s %s job; ferry runs command jobs (type: "
+              "command)%s",
               strchr("aeiou", kind[0]) ? "n" : "", kind, hint);
     err->code = FERR_UNSUPPORTED;
     return -1;

@@ -201,16 +201,16 @@ static int plan_ref(const plan_t *p, plan_io_t *io, const job_io_t *jio, const w
     *path = NULL;
     uri_t u;
     const char *why;
-    if (!jio->asset_id && (uri_parse(jio->path, &u, &why) || (u.kind != URI_ASSET &&
-                                                             u.kind != URI_JOB))) {
+    if (!jio->asset_id &&
+        (uri_parse(jio->path, &u, &why) || (u.kind != URI_ASSET && u.kind != URI_JOB))) {
         if (!why)
             uri_dispose(&u);
         return 0;
     }
     char *type = NULL;
     ferr_t e = FERR_INIT;
-    int rc = asset_resolve(workspace_dir(ws), jio->asset_id ? NULL : &u, jio->asset_id, path,
-                           &type, &io->asset, &e);
+    int rc = asset_resolve(workspace_dir(ws), jio->asset_id ? NULL : &u, jio->asset_id, path, &type,
+                           &io->asset, &e);
     if (!jio->asset_id)
         uri_dispose(&u);
     if (rc) {
@@ -265,8 +265,10 @@ static int plan_input(plan_t *p, plan_io_t *io, const job_io_t *jio, const works
     if (ref && (u.kind == URI_ASSET || u.kind == URI_JOB || u.kind == URI_LOCAL)) {
         uri_dispose(&u);
         free(ref);
-        return doc_error(err, job->doc, at, field, "%s points at '%s', which is not data in a "
-                         "datastore or at a URL", io->asset, io->uri);
+        return doc_error(err, job->doc, at, field,
+                         "%s points at '%s', which is not data in a "
+                         "datastore or at a URL",
+                         io->asset, io->uri);
     }
     free(ref);
     int rc = 0;
@@ -579,4 +581,3 @@ int plan_build(plan_t **out, const job_t *job, const workspace_t *ws, const plan
     *out = p;
     return 0;
 }
-

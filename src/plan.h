@@ -25,9 +25,9 @@ typedef struct plan_io {
     char *value;           /* what ${{inputs.x}} becomes */
     int in_place;          /* a local path used where it is */
     int overwrite;
-    long sync_interval; /* outputs: seconds between uploads while running; 0 = none */
-    char *kind;         /* the type's name when not uri_folder/uri_file (mltable, ...) */
-    char *asset;        /* inputs: the data asset or run output it names ("azureml:x:2") */
+    long sync_interval;        /* outputs: seconds between uploads while running; 0 = none */
+    char *kind;                /* the type's name when not uri_folder/uri_file (mltable, ...) */
+    char *asset;               /* inputs: the data asset or run output it names ("azureml:x:2") */
     const char *env_name;      /* v1: an environment variable set to the local path */
     const char *asset_name;    /* outputs: registered as this data asset after the run */
     const char *asset_version; /* (NULL: the next whole number) */

@@ -63,8 +63,7 @@ static size_t name_len(const char *s, const char *stops)
     if (!isalnum((unsigned char)*s))
         return 0;
     size_t i = 1;
-    while (s[i] && !strchr(stops, s[i]) &&
-           (isalnum((unsigned char)s[i]) || strchr("-_.", s[i])))
+    while (s[i] && !strchr(stops, s[i]) && (isalnum((unsigned char)s[i]) || strchr("-_.", s[i])))
         i++;
     return s[i] && !strchr(stops, s[i]) ? 0 : i;
 }

@@ -74,8 +74,7 @@ static int upload_local(ctx_t *c, const char *local, const char *type, char **pa
         store_close(s);
         if (rc == 0) {
             *path = xasprintf("azureml://datastores/%s/paths/%s%s", def, dest, file ? "" : "/");
-            log_info("uploaded %s to %s (%llu files)", local, *path,
-                     (unsigned long long)res.files);
+            log_info("uploaded %s to %s (%llu files)", local, *path, (unsigned long long)res.files);
         }
         free(dest);
     }
@@ -104,7 +103,8 @@ static int asset_path(ctx_t *c, const char *given, const char *type, char **path
                           "list')",
                           u.datastore);
         else if (!norm)
-            rc = ferr_set(err, FERR_USAGE, "--path '%s': the path %s", given, w2 ? w2 : "is not valid");
+            rc = ferr_set(err, FERR_USAGE, "--path '%s': the path %s", given,
+                          w2 ? w2 : "is not valid");
         else
             *path = xstrdup(given);
         free(norm);
@@ -132,7 +132,8 @@ static int asset_path(ctx_t *c, const char *given, const char *type, char **path
     }
     uri_dispose(&u);
     if (rc == 0 && !strcmp(type, "uri_file") && (*path)[strlen(*path) - 1] == '/') {
-        rc = ferr_set(err, FERR_USAGE, "--path '%s' ends with '/', but the type is uri_file", given);
+        rc =
+            ferr_set(err, FERR_USAGE, "--path '%s' ends with '/', but the type is uri_file", given);
         free(*path);
         *path = NULL;
     }
@@ -143,8 +144,8 @@ static int asset_path(ctx_t *c, const char *given, const char *type, char **path
  * $schema, tags, properties, which are kept out). */
 static int from_file(const char *file, asset_t *a, char **dir, ferr_t *err)
 {
-    static const char *keys[] = {"$schema", "name", "version", "type", "path", "description",
-                                 "tags", "properties", NULL};
+    static const char *keys[] = {"$schema",     "name", "version",    "type", "path",
+                                 "description", "tags", "properties", NULL};
     doc_t *d;
     if (doc_load_file(&d, file, err))
         return -1;
@@ -212,8 +213,9 @@ static int cmd_data_create(ctx_t *c, args_t *a, ferr_t *err)
     if (!n.type)
         n.type = xstrdup("uri_folder");
     if (rc == 0 && (!n.name || !n.path))
-        rc = ferr_set(err, FERR_USAGE, "a data asset needs a name and a path (--name, --path, "
-                                       "or --file data.yml)");
+        rc = ferr_set(err, FERR_USAGE,
+                      "a data asset needs a name and a path (--name, --path, "
+                      "or --file data.yml)");
     else if (rc == 0 && !known_type(n.type))
         rc = ferr_set(err, FERR_USAGE, "type '%s': expected uri_folder, uri_file or mltable",
                       n.type);
@@ -318,7 +320,8 @@ static int set_archived(ctx_t *c, args_t *a, int archived, ferr_t *err)
     char *name = xstrdup(a->pos[0]), *colon = strchr(name, ':');
     if (colon)
         *colon = 0;
-    int rc = asset_set_archived(workspace_dir(c->ws), name, colon ? colon + 1 : NULL, archived, err);
+    int rc =
+        asset_set_archived(workspace_dir(c->ws), name, colon ? colon + 1 : NULL, archived, err);
     if (rc == 0)
         printf("%s data asset %s%s%s\n", archived ? "archived" : "restored", name,
                colon ? " version " : " (every version)", colon ? colon + 1 : "");
@@ -337,8 +340,8 @@ static int cmd_data_restore(ctx_t *c, args_t *a, ferr_t *err)
 }
 
 static const opt_spec_t create_opts[] = {
-    {"name", 'n', 1}, {"version", 0, 1},     {"path", 'p', 1}, {"type", 't', 1},
-    {"description", 'd', 1}, {"file", 'f', 1}, HELP_OPT,         {NULL, 0, 0}};
+    {"name", 'n', 1},        {"version", 0, 1}, {"path", 'p', 1}, {"type", 't', 1},
+    {"description", 'd', 1}, {"file", 'f', 1},  HELP_OPT,         {NULL, 0, 0}};
 static const opt_spec_t list_opts[] = {
     {"json", 0, 0}, {"include-archived", 0, 0}, HELP_OPT, {NULL, 0, 0}};
 
@@ -355,9 +358,9 @@ const command_t cli_data_commands[] = {
      "--version, the next whole number. A version never changes once created.\n"
      "--file takes Azure ML's data asset YAML; options given as well win over it.",
      NULL},
-    {"data list", cmd_data_list, list_opts, 0, 1, 1, "ferry data list [NAME] [--json] [--include-archived]",
-     "Lists the data assets, each at its latest version; with NAME, every version of it.",
-     NULL},
+    {"data list", cmd_data_list, list_opts, 0, 1, 1,
+     "ferry data list [NAME] [--json] [--include-archived]",
+     "Lists the data assets, each at its latest version; with NAME, every version of it.", NULL},
     {"data show", cmd_data_show, cli_json_opts, 1, 1, 1, "ferry data show N[:V|@latest] [--json]",
      "Shows a data asset: its version (the latest if none is named), type, path and id.", NULL},
     {"data archive", cmd_data_archive, cli_no_opts, 1, 1, 1, "ferry data archive N[:V]",

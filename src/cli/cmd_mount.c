@@ -48,8 +48,7 @@ static int mount_rw_by_hand(ctx_t *c, const datastore_t *ds, const char *label, 
 }
 
 static int mount_ro_by_hand(const datastore_t *ds, const char *label, const char *pre,
-                            const char *dir, int conc, args_t *a, const sigset_t *set,
-                            ferr_t *err)
+                            const char *dir, int conc, args_t *a, const sigset_t *set, ferr_t *err)
 {
     mount_opts_t o = {.label = label, .cache_dir = opt(a, "cache-dir"), .concurrency = conc};
     if (opt(a, "cache-size") && cache_parse_size(opt(a, "cache-size"), &o.disk_limit))
@@ -121,9 +120,12 @@ static int cmd_unmount(ctx_t *c, args_t *a, ferr_t *err)
     return rc < 0 ? -1 : rc == 0 ? -1 : 0;
 }
 
-static const opt_spec_t mount_opts[] = {
-    {"cache-dir", 0, 1}, {"cache-size", 0, 1}, {"concurrency", 'j', 1}, {"read-write", 0, 0},
-    HELP_OPT,           {NULL, 0, 0}};
+static const opt_spec_t mount_opts[] = {{"cache-dir", 0, 1},
+                                        {"cache-size", 0, 1},
+                                        {"concurrency", 'j', 1},
+                                        {"read-write", 0, 0},
+                                        HELP_OPT,
+                                        {NULL, 0, 0}};
 
 const command_t cli_mount_commands[] = {
     {"mount", cmd_mount, mount_opts, 2, 2, 1,
