@@ -1,5 +1,6 @@
 /* The forms a job names data by. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "tap.h"
 #include "http.h"
@@ -23,10 +24,52 @@ int main(void)
     uri_dispose(&u);
     OK(uri_parse("azureml://datastores/ds", &u, &why) != 0 && why, "missing /paths/ refused");
     OK(uri_parse("azureml://datastores//paths/x", &u, &why) != 0, "empty datastore refused");
-    OK(uri_parse("azureml:mydata:1", &u, &why) == 0 && u.kind == URI_ASSET, "data asset");
+    OK(uri_parse("azureml:mydata:1", &u, &why) == 0 && u.kind == URI_ASSET &&
+           !strcmp(u.name, "mydata") && !strcmp(u.version, "1"),
+       "data asset: name and version");
     uri_dispose(&u);
-    OK(uri_parse("azureml:mydata@latest", &u, &why) == 0 && u.kind == URI_ASSET, "asset label");
+    OK(uri_parse("azureml:my.data-2@latest", &u, &why) == 0 && u.kind == URI_ASSET &&
+           !strcmp(u.name, "my.data-2") && !u.version,
+       "@latest: no version");
     uri_dispose(&u);
+    OK(uri_parse("azureml:mydata@prod", &u, &why) != 0 && why, "another label refused");
+    OK(uri_parse("azureml:mydata:", &u, &why) != 0, "an empty version refused");
+    OK(uri_parse("azureml:-x:1", &u, &why) != 0, "a name starting with '-' refused");
+    OK(uri_parse("azureml://subscriptions/s/resourcegroups/rg/workspaces/w/data/iris/versions/3",
+                 &u, &why) == 0 &&
+           u.kind == URI_ASSET && !strcmp(u.name, "iris") && !strcmp(u.version, "3"),
+       "the long asset form");
+    uri_dispose(&u);
+    OK(uri_parse("azureml://locations/westus/workspaces/abc/data/iris/versions/2", &u, &why) == 0 &&
+           u.kind == URI_ASSET && !strcmp(u.version, "2"),
+       "the asset id form");
+    uri_dispose(&u);
+    OK(uri_parse("azureml:/subscriptions/s/resourceGroups/rg/providers/"
+                 "Microsoft.MachineLearningServices/workspaces/w/data/iris/versions/1",
+                 &u, &why) == 0 &&
+           u.kind == URI_ASSET && !strcmp(u.name, "iris"),
+       "the ARM id form");
+    uri_dispose(&u);
+    OK(uri_parse("azureml://registries/r/data/iris/versions/1", &u, &why) != 0 && why,
+       "a registry's asset refused, saying why");
+    OK(uri_parse("azureml://subscriptions/s/resourcegroups/rg/workspaces/w/data/iris", &u, &why) !=
+           0,
+       "a long form without versions refused");
+    OK(uri_parse("azureml://jobs/run-1/outputs/model", &u, &why) == 0 && u.kind == URI_JOB &&
+           !strcmp(u.run_id, "run-1") && !strcmp(u.name, "model") && !*u.path,
+       "a run's output");
+    uri_dispose(&u);
+    OK(uri_parse("azureml://jobs/run-1/outputs/model/paths/a/b.txt", &u, &why) == 0 &&
+           u.kind == URI_JOB && !strcmp(u.path, "a/b.txt"),
+       "a path inside a run's output");
+    uri_dispose(&u);
+    OK(uri_parse("azureml://jobs/run-1/model", &u, &why) != 0, "jobs/ without outputs/ refused");
+    OK(uri_parse("runs:/run-1/model/w/x.pkl", &u, &why) == 0 && u.kind == URI_JOB &&
+           !strcmp(u.name, "model") && !strcmp(u.path, "w/x.pkl"),
+       "MLflow's runs:/ form");
+    uri_dispose(&u);
+    OK(uri_parse("azureml://elsewhere/x", &u, &why) != 0 && why,
+       "an unknown azureml:// form refused");
     OK(uri_parse("https://acct.blob.core.windows.net/c/p", &u, &why) == 0 && u.kind == URI_URL &&
            !strcmp(u.scheme, "https"),
        "https URL");
