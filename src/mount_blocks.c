@@ -260,6 +260,23 @@ static void *worker(void *arg)
     return NULL;
 }
 
+static uint64_t block_size = 8u << 20;
+static pthread_once_t block_once = PTHREAD_ONCE_INIT;
+
+static void block_init(void)
+{
+    const char *v = getenv("FERRY_MOUNT_BLOCK_MIB");
+    long mib = v ? strtol(v, NULL, 10) : 0;
+    if (mib >= 1 && mib <= 64)
+        block_size = (uint64_t)mib << 20;
+}
+
+uint64_t mount_block_size(void)
+{
+    pthread_once(&block_once, block_init);
+    return block_size;
+}
+
 int mb_start(mount_t *m, int concurrency, ferr_t *err)
 {
     int n = concurrency > 0 ? concurrency : 8;

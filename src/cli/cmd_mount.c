@@ -131,7 +131,7 @@ const command_t cli_mount_commands[] = {
     {"mount", cmd_mount, mount_opts, 2, 2, 1,
      "ferry mount NAME[:PREFIX] DIR [--read-write] [--cache-dir D] [--cache-size S] [-j N]",
      "Mounts the files of datastore NAME (those under PREFIX) at DIR, read-only, until\n"
-     "Ctrl-C or SIGTERM. The listing is taken once, at the start; a file is read in 4 MiB\n"
+     "Ctrl-C or SIGTERM. The listing is taken once, at the start; a file is read in 8 MiB\n"
      "blocks pinned to the listed version (one replaced meanwhile reads as an I/O error),\n"
      "fetched ahead of a sequential reader by N workers (default 8) into nameless files\n"
      "in D (default /tmp), gone when the mount ends; at most S of them (10G, 500M) are\n"

@@ -144,8 +144,8 @@ mount_run() {
     for _ in $(seq 300); do grep -q mounted "$B/mount.out" && break; sleep 0.1; done
     grep -q mounted "$B/mount.out" || { echo "FAILED: ferry mount $1:$2"; cat "$B/mount.err"; exit 1; }
 }
-# the mount's stated memory bound: 8 workers x a 4 MiB block, plus a fixed 64 MiB
-MOUNT_BOUND_KB=$(( (8 * 4 + 64) * 1024 ))
+# the mount's stated memory bound: 8 workers x an 8 MiB block, plus a fixed 64 MiB
+MOUNT_BOUND_KB=$(( (8 * 8 + 64) * 1024 ))
 mount_end() {
     pkill -INT -f "ferry mount $1:" || true
     wait "$mpid" || true
