@@ -140,16 +140,9 @@ static int add_local(void *ud, const store_entry_t *e)
 
 static cJSON *io_entry(const plan_io_t *io, const stage_rec_t *rec, int input)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "name", io->name);
-    cJSON_AddStringToObject(o, "type", plan_io_type(io));
-    if (io->type == IO_LITERAL) {
-        cJSON_AddStringToObject(o, "value", io->value);
+    cJSON *o = plan_io_json_head(io);
+    if (io->type == IO_LITERAL)
         return o;
-    }
-    cJSON_AddStringToObject(o, "mode", job_mode_name(io->mode));
-    if (io->asset)
-        cJSON_AddStringToObject(o, "asset", io->asset);
     cJSON_AddStringToObject(o, "uri", io->uri ? io->uri : "");
     if (io->ds && !io->adhoc)
         cJSON_AddStringToObject(o, "datastore", io->ds->name);

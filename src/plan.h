@@ -60,6 +60,9 @@ int plan_build(plan_t **out, const job_t *job, const workspace_t *ws, const plan
                ferr_t *err);
 void plan_free(plan_t *p);
 cJSON *plan_to_json(const plan_t *p);
+/* An input's or output's name, type, and value (a literal) or mode and
+ * asset: what plan's JSON and the manifest both begin with. */
+cJSON *plan_io_json_head(const plan_io_t *io);
 void plan_print(const plan_t *p, FILE *f);
 int plan_run_id_ok(const char *id);
 /* The command as a shell would take it, each word quoted where it needs

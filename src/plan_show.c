@@ -28,7 +28,7 @@ static const char *mode_note(const plan_io_t *io)
     return NULL;
 }
 
-static cJSON *io_json(const plan_io_t *io)
+cJSON *plan_io_json_head(const plan_io_t *io)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", io->name);
@@ -38,9 +38,17 @@ static cJSON *io_json(const plan_io_t *io)
         return o;
     }
     cJSON_AddStringToObject(o, "mode", job_mode_name(io->mode));
-    cJSON_AddStringToObject(o, "asked_mode", job_mode_name(io->asked));
     if (io->asset)
         cJSON_AddStringToObject(o, "asset", io->asset);
+    return o;
+}
+
+static cJSON *io_json(const plan_io_t *io)
+{
+    cJSON *o = plan_io_json_head(io);
+    if (io->type == IO_LITERAL)
+        return o;
+    cJSON_AddStringToObject(o, "asked_mode", job_mode_name(io->asked));
     if (io->uri)
         cJSON_AddStringToObject(o, "uri", io->uri);
     if (io->asset_name) {

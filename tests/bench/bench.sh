@@ -189,8 +189,9 @@ measure w7s mount download xargs -a "$B/sample" -d '\n' cat
 mount_end benchp "1% of $SMALL_N files"
 kill "$ppid"; wait "$ppid" 2>/dev/null || true
 got=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["body_bytes"])' "$B/proxy.json")
+listed=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["list_bytes"])' "$B/proxy.json")
 want=$(( $(wc -l <"$B/sample") * 4096 ))
-echo "  read 1% of the files ($(wc -l <"$B/sample") of $SMALL_N, $want bytes): the server sent $got bytes of bodies, listing included"
+echo "  read 1% of the files ($(wc -l <"$B/sample") of $SMALL_N, $want bytes): the server sent $got bytes of file data (and $listed bytes of listing, once, at the start)"
 printf '{"workload":"w7s","tool":"mount","step":"sample","files":%s,"want_bytes":%s,"server_bytes":%s}\n' \
     "$(wc -l <"$B/sample")" "$want" "$got" >>"$B/mount.jsonl"
 stop_azurite
