@@ -96,8 +96,23 @@ const char *cache_dir(const cache_t *c)
     return c->dir;
 }
 
+static int acquire(cache_t *c, const char *store_id, const char *name, const char *etag,
+                   cache_obj_t *out, int wait, ferr_t *err);
+
 int cache_acquire(cache_t *c, const char *store_id, const char *name, const char *etag,
                   cache_obj_t *out, ferr_t *err)
+{
+    return acquire(c, store_id, name, etag, out, 1, err);
+}
+
+int cache_try_acquire(cache_t *c, const char *store_id, const char *name, const char *etag,
+                      cache_obj_t *out, ferr_t *err)
+{
+    return acquire(c, store_id, name, etag, out, 0, err);
+}
+
+static int acquire(cache_t *c, const char *store_id, const char *name, const char *etag,
+                   cache_obj_t *out, int wait, ferr_t *err)
 {
     memset(out, 0, sizeof *out);
     out->lock_fd = -1;
@@ -125,8 +140,10 @@ int cache_acquire(cache_t *c, const char *store_id, const char *name, const char
     free(sub);
     if (rc == 0) {
         out->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (out->lock_fd < 0 || flock(out->lock_fd, LOCK_EX) != 0)
-            rc = ferr_errno(err, FERR_IO, errno, "cache: cannot lock %s", lock);
+        if (out->lock_fd < 0 || flock(out->lock_fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0)
+            rc = !wait && errno == EWOULDBLOCK
+                     ? ferr_set(err, FERR_EXISTS, "cache: %s is being filled", lock)
+                     : ferr_errno(err, FERR_IO, errno, "cache: cannot lock %s", lock);
     }
     free(lock);
     if (rc) {

@@ -29,6 +29,10 @@ typedef struct cache_obj {
 
 int cache_acquire(cache_t *c, const char *store_id, const char *name, const char *etag,
                   cache_obj_t *out, ferr_t *err);
+/* The same without waiting: FERR_EXISTS when another holds the object (is
+ * filling it). For callers that hold locks of their own (a mount's). */
+int cache_try_acquire(cache_t *c, const char *store_id, const char *name, const char *etag,
+                      cache_obj_t *out, ferr_t *err);
 /* Marks a freshly written object as whole (records its stamp). */
 void cache_commit(cache_obj_t *o);
 void cache_release(cache_obj_t *o);

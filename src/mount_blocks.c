@@ -26,7 +26,9 @@ static int from_cache(mount_t *m, const node_t *nd, mfile_t *f)
         return 0;
     cache_obj_t obj = {.lock_fd = -1};
     ferr_t err = FERR_INIT;
-    if (cache_acquire(m->cache, m->store_id, nd->remote, nd->etag, &obj, &err) == 0 && obj.valid)
+    /* (not waiting: m->mu is held; one being filled elsewhere is fetched here) */
+    if (cache_try_acquire(m->cache, m->store_id, nd->remote, nd->etag, &obj, &err) == 0 &&
+        obj.valid)
         f->fd = open(obj.path, O_RDONLY | O_CLOEXEC);
     cache_release(&obj);
     ferr_clear(&err);
@@ -46,7 +48,8 @@ static int to_cache(mount_t *m, const node_t *nd, int fd)
     int linked = 0;
     cache_obj_t obj = {.lock_fd = -1};
     ferr_t err = FERR_INIT;
-    if (cache_acquire(m->cache, m->store_id, nd->remote, nd->etag, &obj, &err) == 0 && !obj.valid) {
+    if (cache_try_acquire(m->cache, m->store_id, nd->remote, nd->etag, &obj, &err) == 0 &&
+        !obj.valid) {
         char proc[64];
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
         unlink(obj.path);

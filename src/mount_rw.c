@@ -266,16 +266,51 @@ static int rw_rmdir(const char *path)
     return unlinkat(self()->dirfd, rel(path), AT_REMOVEDIR) ? -errno : 0;
 }
 
+/* A folder renamed: each file under it (now at to/<p>) goes up under its
+ * new name and what went up under from/<p> is removed. Depth is bounded as
+ * a path's length bounds it. */
+static void requeue_folder(rw_mount_t *m, int dfd, const char *from, const char *to, int depth)
+{
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char *f = xasprintf("%s/%s", from, e->d_name), *t = xasprintf("%s/%s", to, e->d_name);
+        struct stat st;
+        int ok = fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+        if (ok && S_ISREG(st.st_mode)) {
+            queue_op(m, '-', f);
+            queue_op(m, '+', t);
+        } else if (ok && S_ISDIR(st.st_mode) && depth < 256) {
+            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0)
+                requeue_folder(m, sub, f, t, depth + 1);
+        }
+        free(f);
+        free(t);
+    }
+    closedir(d);
+}
+
 static int rw_rename(const char *from, const char *to, unsigned flags)
 {
     rw_mount_t *m = self();
     struct stat st;
-    int file = fstatat(m->dirfd, rel(from), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+    int known = fstatat(m->dirfd, rel(from), &st, AT_SYMLINK_NOFOLLOW) == 0;
     if (renameat2(m->dirfd, rel(from), m->dirfd, rel(to), flags))
         return -errno;
-    if (file) {
+    if (known && S_ISREG(st.st_mode)) {
         queue_op(m, '-', rel(from));
         queue_op(m, '+', rel(to));
+    } else if (known && S_ISDIR(st.st_mode)) {
+        int dfd = openat(m->dirfd, rel(to), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd >= 0)
+            requeue_folder(m, dfd, rel(from), rel(to), 0);
     }
     return 0;
 }

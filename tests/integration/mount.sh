@@ -134,7 +134,7 @@ command: >-
   sh -c 'grep -c " fuse.ferry " /proc/self/mounts > /tmp/ferry-rw-mounts-$$PPID;
   echo one > ${{outputs.o}}/a.txt; sleep 4;
   echo two > ${{outputs.o}}/b.txt; mkdir ${{outputs.o}}/sub; echo three > ${{outputs.o}}/sub/c.txt;
-  mv ${{outputs.o}}/b.txt ${{outputs.o}}/b2.txt;
+  mv ${{outputs.o}}/b.txt ${{outputs.o}}/b2.txt; sleep 2; mv ${{outputs.o}}/sub ${{outputs.o}}/sub2;
   ln -s /etc/passwd ${{outputs.o}}/link 2> ${{outputs.o}}/link-error; true'
 outputs:
   o:
@@ -155,9 +155,9 @@ wait "$BG"
 expect_eq "$?" "0" "rw_mount: the job ends well"
 expect_err "o: $FERRY_WORKSPACE/runs/rw1/outputs/o is a writable mount" "the output was a writable mount"
 expect_eq "$(SDK list "$C" rw/ | json /dev/stdin '" ".join(sorted(e["name"] for e in j))')" \
-    "rw/_ferry_manifest.json rw/a.txt rw/b2.txt rw/link-error rw/sub/c.txt" \
-    "rw_mount: every file is there at the end, the renamed one under its new name only"
-expect_eq "$(cat "$FERRY_WORKSPACE/runs/rw1/outputs/o/sub/c.txt")" "three" "the files are in the output folder after the mount"
+    "rw/_ferry_manifest.json rw/a.txt rw/b2.txt rw/link-error rw/sub2/c.txt" \
+    "rw_mount: every file is there at the end, a renamed file and a renamed folder's files under their new names only"
+expect_eq "$(cat "$FERRY_WORKSPACE/runs/rw1/outputs/o/sub2/c.txt")" "three" "the files are in the output folder after the mount"
 expect_eq "$(grep -c 'Operation not permitted' "$FERRY_WORKSPACE/runs/rw1/outputs/o/link-error")" "1" "a symlink cannot be made in it"
 expect_eq "$(ours)" "" "nothing is left mounted"
 FERRY_NO_FUSE=1 f run rw.yml --run-id rw2
