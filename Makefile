@@ -7,7 +7,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 \
            -Wno-format-nonliteral -Wwrite-strings -Wconversion
 CPPFLAGS += -Isrc -I/usr/include/fuse3
-LIBS    := -lyaml -lcjson -lcurl -lexpat -lcrypto -lfuse3 -lpthread
+LIBS    := -lyaml -lcjson -lcurl -lexpat -lcrypto -lfuse3 -larchive -lpthread
 
 # src/ holds the shared core; each storage backend lives under src/store/.
 SRCS    := $(wildcard src/*.c src/cli/*.c src/store/*.c src/store/*/*.c)

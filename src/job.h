@@ -30,6 +30,7 @@ typedef struct job_io {
     char *env_name;      /* v1 environmentVariableName: also set to the local path */
     int overwrite;
     long sync_interval;     /* outputs: seconds between uploads while the command runs */
+    int unpack;             /* inputs: an archive, extracted into the input's folder */
     const doc_node_t *node; /* for messages */
 } job_io_t;
 

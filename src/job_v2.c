@@ -32,7 +32,7 @@ static const char *v2_keys[] = {"type",   "command", "code",   "environment_vari
                                 "inputs", "outputs", "limits", NULL};
 
 static const char *input_keys[] = {"type", "path", "mode",  "description", "optional", "folder",
-                                   "file", "data", "value", "default",     NULL};
+                                   "file", "data", "value", "default",     "unpack",   NULL};
 static const char *output_keys[] = {"type", "path",    "mode",          "description",
                                     "name", "version", "sync_interval", NULL};
 
@@ -144,6 +144,13 @@ static int input_data(job_t *j, job_io_t *io, const doc_node_t *v, char *text,
     }
     if (!text)
         return doc_error(err, j->doc, v, f, "an input of type %s needs a path", job_io_type(io));
+    const doc_node_t *up = doc_get(v, "unpack");
+    if (up && !doc_is_null(up) && !doc_is_bool(up, &io->unpack))
+        return doc_error(err, j->doc, up, f, "unpack: expected true or false");
+    if (io->unpack && (io->type != IO_URI_FILE || io->mode == MODE_DIRECT))
+        return doc_error(err, j->doc, up, f,
+                         "unpack: an archive is one file: say type: uri_file (and mode "
+                         "download or ro_mount)");
     char *pf = job_fieldf("%s.%s", f, pathkey);
     int rc = job_check_path(j, io, path, pf, 1, err);
     free(pf);

@@ -144,6 +144,8 @@ static cJSON *io_entry(const plan_io_t *io, const stage_rec_t *rec, int input)
     if (io->type == IO_LITERAL)
         return o;
     cJSON_AddStringToObject(o, "uri", io->uri ? io->uri : "");
+    if (io->unpack) /* its files below are the archive's entries, as extracted */
+        cJSON_AddStringToObject(o, "archive", io->remote ? io->remote : "");
     if (io->ds && !io->adhoc)
         cJSON_AddStringToObject(o, "datastore", io->ds->name);
     if (io->remote && !io->adhoc)
@@ -163,7 +165,8 @@ static cJSON *io_entry(const plan_io_t *io, const stage_rec_t *rec, int input)
             if (it->status == XFER_FAILED || !it->local)
                 continue;
             const char *rel = it->local;
-            if (io->type == IO_URI_FOLDER && !strncmp(rel, base, bl) && rel[bl] == '/')
+            if ((io->type == IO_URI_FOLDER || io->unpack) && !strncmp(rel, base, bl) &&
+                rel[bl] == '/')
                 rel += bl + 1;
             else if (strrchr(rel, '/'))
                 rel = strrchr(rel, '/') + 1;

@@ -181,9 +181,11 @@ static void plan_download_to(const plan_t *p, plan_io_t *io, const job_io_t *jio
 {
     const char *why;
     /* mounted where FUSE can be had, else downloaded (and the plan says why) */
-    io->mode = io->asked == MODE_RO_MOUNT && mount_available(&why) ? MODE_RO_MOUNT : MODE_DOWNLOAD;
+    io->mode = io->asked == MODE_RO_MOUNT && mount_available(&why) && !jio->unpack ? MODE_RO_MOUNT
+                                                                                   : MODE_DOWNLOAD;
+    io->unpack = jio->unpack;
     char *dir = local_default(p, jio, "inputs");
-    if (io->type == IO_URI_FILE) {
+    if (io->type == IO_URI_FILE && !io->unpack) {
         io->local = path_join(dir, basename_of(io->remote));
         free(dir);
     } else {

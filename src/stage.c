@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mount.h"
 #include "path.h"
+#include "unpack.h"
 #include "xalloc.h"
 
 static int concurrency;
@@ -110,6 +111,23 @@ static int mount_input(const plan_io_t *io, stage_rec_t *rec, ferr_t *err)
     return rc;
 }
 
+/* unpack: true: the archive extracted into the input's folder. */
+static int unpack_input(store_t *s, const plan_io_t *io, xfer_result_t *res, ferr_t *err)
+{
+    store_entry_t e;
+    if (store_stat(s, io->remote, &e, err))
+        return -1;
+    char *etag = e.etag ? xstrdup(e.etag) : NULL;
+    unpack_opts_t o = {
+        .label = io->name, .limit = unpack_limit_from_env(), .overwrite = io->overwrite};
+    int rc = unpack_store_file(s, io->remote, etag, e.size, io->local, &o, res, err);
+    if (rc == 0)
+        log_info("input %s: unpacked %s: %llu files", io->name, io->remote,
+                 (unsigned long long)res->files);
+    free(etag);
+    return rc;
+}
+
 static int stage_input(const plan_t *p, const plan_io_t *io, stage_rec_t *rec, int *warned,
                        ferr_t *err)
 {
@@ -140,7 +158,9 @@ static int stage_input(const plan_t *p, const plan_io_t *io, stage_rec_t *rec, i
                      .concurrency = concurrency,
                      .cache = input_cache};
     int rc;
-    if (io->type == IO_URI_FILE) {
+    if (io->unpack) {
+        rc = unpack_input(s, io, &rec->res, err);
+    } else if (io->type == IO_URI_FILE) {
         rc = xfer_download_file(s, io->remote, io->local, &o, &rec->res, err);
     } else {
         /* a folder: the contents of "<remote>/" land in local */

@@ -24,6 +24,11 @@
 #include "progress.h"
 #include "xalloc.h"
 
+xfer_item_t *xfer_result_add(xfer_result_t *r, const char *local, const char *remote, uint64_t size)
+{
+    return xf_add_item(r, local, remote, size);
+}
+
 xfer_item_t *xf_add_item(xfer_result_t *r, const char *local, const char *remote, uint64_t size)
 {
     if (ARRAY_ROOM(r->items, r->n, r->cap, 64))

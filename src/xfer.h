@@ -61,6 +61,9 @@ int xfer_upload_files(store_t *s, char *const *files, size_t n, const char *rela
                       const char *target, const xfer_opts_t *o, xfer_result_t *res, ferr_t *err);
 
 void xfer_result_free(xfer_result_t *r);
+/* One more item (copies of local and remote), or NULL when out of memory. */
+xfer_item_t *xfer_result_add(xfer_result_t *r, const char *local, const char *remote,
+                             uint64_t size);
 /* "downloaded 3 files (1.2 MiB), 1 skipped, 0 failed, in 0.01 s (120.0 MiB/s)" */
 char *xfer_summary(const char *verb, const xfer_result_t *r);
 

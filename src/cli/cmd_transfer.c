@@ -14,6 +14,8 @@
 #include "xalloc.h"
 #include "progress.h"
 #include "xfer.h"
+#include "unpack.h"
+#include "cache.h"
 
 static int finish_transfer(const char *verb, xfer_result_t *r, int rc)
 {
@@ -80,6 +82,31 @@ static char *prefix_arg(const char *v, ferr_t *err)
     return p;
 }
 
+/* --unpack: the prefix names one archive, extracted into TARGET_DIR. */
+static int download_unpack(store_t *s, args_t *a, const char *name, xfer_result_t *r, ferr_t *err)
+{
+    store_entry_t e;
+    if (!*name)
+        return ferr_set(err, FERR_USAGE, "--unpack: --prefix names the archive");
+    if (store_stat(s, name, &e, err))
+        return err->code == FERR_NOTFOUND
+                   ? ferr_set(err, FERR_NOTFOUND, "--unpack: no file %s in datastore %s", name,
+                              a->pos[0])
+                   : -1;
+    char *etag = e.etag ? xstrdup(e.etag) : NULL;
+    uint64_t limit = unpack_limit_from_env();
+    if (opt(a, "unpack-limit") && cache_parse_size(opt(a, "unpack-limit"), &limit)) {
+        free(etag);
+        return ferr_set(err, FERR_USAGE, "--unpack-limit: expected a size such as 10G");
+    }
+    unpack_opts_t o = {.label = name, .limit = limit, .overwrite = flag(a, "overwrite")};
+    char *dest = path_absolute(a->pos[1], NULL);
+    int rc = unpack_store_file(s, name, etag, e.size, dest, &o, r, err);
+    free(dest);
+    free(etag);
+    return rc;
+}
+
 static int cmd_download(ctx_t *c, args_t *a, ferr_t *err)
 {
     int conc;
@@ -95,7 +122,8 @@ static int cmd_download(ctx_t *c, args_t *a, ferr_t *err)
     }
     xfer_opts_t o = {.overwrite = flag(a, "overwrite"), .concurrency = conc};
     xfer_result_t r = {0};
-    int rc = xfer_download_prefix(s, prefix, 0, a->pos[1], &o, &r, err);
+    int rc = flag(a, "unpack") ? download_unpack(s, a, prefix, &r, err)
+                               : xfer_download_prefix(s, prefix, 0, a->pos[1], &o, &r, err);
     store_close(s);
     if (rc == 0 && r.n == 0) /* asked for data, got none: a script should know */
         rc = *prefix ? ferr_set(err, FERR_NOTFOUND, "no file in datastore %s starts with '%s'",
@@ -191,7 +219,9 @@ static const opt_spec_t upload_files_opts[] = {{"target-path", 0, 1},
                                                HELP_OPT,
                                                {NULL, 0, 0}};
 static const opt_spec_t download_opts[] = {
-    {"prefix", 0, 1}, {"overwrite", 0, 0}, {"concurrency", 'j', 1}, HELP_OPT, {NULL, 0, 0}};
+    {"prefix", 0, 1}, {"overwrite", 0, 0},    {"concurrency", 'j', 1},
+    {"unpack", 0, 0}, {"unpack-limit", 0, 1}, HELP_OPT,
+    {NULL, 0, 0}};
 
 const command_t cli_transfer_commands[] = {
     {"upload", cmd_upload, upload_opts, 2, 2, 1,
@@ -212,14 +242,22 @@ const command_t cli_transfer_commands[] = {
      "Two files that would land on one name are refused before anything is uploaded.",
      NULL},
     {"download", cmd_download, download_opts, 2, 2, 1,
-     "ferry download NAME TARGET_DIR [--prefix P] [--overwrite] [-j N]",
+     "ferry download NAME TARGET_DIR [--prefix P] [--overwrite] [-j N] [--unpack "
+     "[--unpack-limit S]]",
      "Downloads every file whose name starts with P to TARGET_DIR/<full name>. Without\n"
      "--overwrite an existing file is skipped; with it, a file ferry downloaded before and\n"
      "that is unchanged on both sides is still skipped. A name that would land outside\n"
      "TARGET_DIR is refused and nothing is written for it. A large file interrupted\n"
      "part-way (killed, or the network gone) is resumed by the next download of the same\n"
      "blob. -j/--concurrency N: transfers at once (default 16 for a remote store, 2 per\n"
-     "core for a local one). A prefix that matches nothing is an error (exit 1).",
+     "core for a local one). A prefix that matches nothing is an error (exit 1).\n"
+     "\n"
+     "With --unpack, P names one archive (tar: plain, gz, bz2, xz or zstd; or zip; known\n"
+     "from its bytes), extracted into TARGET_DIR as it is read. An entry that would land\n"
+     "outside TARGET_DIR (absolute, '..', through a symlink), a symlink out of it or a\n"
+     "hard link to outside is refused, and then nothing is extracted; device nodes and\n"
+     "FIFOs are not made; setuid bits are dropped. It stops at S bytes (default: the free\n"
+     "disk; also $FERRY_UNPACK_LIMIT). A zip is read whole first (its index is at its end).",
      NULL},
     {"ls", cmd_ls, ls_opts, 1, 2, 1, "ferry ls NAME [PREFIX] [--json] [--delimiter /]",
      "Lists files (size, modified time, name) whose name starts with PREFIX. With\n"
