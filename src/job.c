@@ -65,6 +65,7 @@ static void io_dispose(job_io_t *io)
     free(io->asset_name);
     free(io->asset_version);
     free(io->env_name);
+    free(io->archive);
 }
 
 void job_free(job_t *j)

@@ -31,6 +31,7 @@ typedef struct job_io {
     int overwrite;
     long sync_interval;     /* outputs: seconds between uploads while the command runs */
     int unpack;             /* inputs: an archive, extracted into the input's folder */
+    char *archive;          /* outputs: packed into one object: tar.gz, tar.zst or zip */
     const doc_node_t *node; /* for messages */
 } job_io_t;
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "asset.h"
+#include "pack.h"
 #include "path.h"
 #include "store.h"
 #include "uri.h"
@@ -33,8 +34,8 @@ static const char *v2_keys[] = {"type",   "command", "code",   "environment_vari
 
 static const char *input_keys[] = {"type", "path", "mode",  "description", "optional", "folder",
                                    "file", "data", "value", "default",     "unpack",   NULL};
-static const char *output_keys[] = {"type", "path",    "mode",          "description",
-                                    "name", "version", "sync_interval", NULL};
+static const char *output_keys[] = {"type",    "path",          "mode",    "description", "name",
+                                    "version", "sync_interval", "archive", NULL};
 
 /* The 2021 preview's data: {path: ...}, {local_path: ...} or {datastore:
  * azureml:<ds>, path: <p>}: the path it means, malloc'd, or NULL (err set). */
@@ -244,6 +245,21 @@ static int output_asset(job_t *j, job_io_t *io, const doc_node_t *v, const char 
     return 0;
 }
 
+/* archive: tar.gz, tar.zst or zip (ferry's own key): a folder output goes
+ * up as one archive object. */
+static int output_archive(job_t *j, job_io_t *io, const doc_node_t *v, const char *f, ferr_t *err)
+{
+    const doc_node_t *a = doc_get(v, "archive");
+    if (!a || doc_is_null(a))
+        return 0;
+    if (a->kind != DOC_SCALAR || !pack_extension(a->str))
+        return doc_error(err, j->doc, a, f, "archive: expected tar.gz, tar.zst or zip");
+    if (io->type == IO_URI_FILE)
+        return doc_error(err, j->doc, a, f, "archive: packs a folder: the output is a uri_file");
+    io->archive = xstrdup(a->str);
+    return 0;
+}
+
 static int parse_v2_output(job_t *j, const char *name, const doc_node_t *v, ferr_t *err)
 {
     char *f = job_fieldf("outputs.%s", name);
@@ -268,7 +284,7 @@ static int parse_v2_output(job_t *j, const char *name, const doc_node_t *v, ferr
         if (!job_in_list(output_keys, v->pairs[i].key->str)) {
             doc_error(err, j->doc, v->pairs[i].key, f,
                       "unknown key '%s' (expected type, path, mode, description, name, "
-                      "version, sync_interval)",
+                      "version, sync_interval, archive)",
                       v->pairs[i].key->str);
             goto out;
         }
@@ -300,7 +316,7 @@ static int parse_v2_output(job_t *j, const char *name, const doc_node_t *v, ferr
             goto out;
         }
     }
-    if (output_asset(j, io, v, f, err))
+    if (output_asset(j, io, v, f, err) || output_archive(j, io, v, f, err))
         goto out;
     if (mode) {
         if (job_want_string(j, mode, f, err))

@@ -153,6 +153,17 @@ static cJSON *io_entry(const plan_io_t *io, const stage_rec_t *rec, int input)
     if (io->local)
         cJSON_AddStringToObject(o, "local_path", io->local);
     cJSON_AddBoolToObject(o, "staged", rec && rec->done);
+    if (io->archive && rec && rec->res.n) { /* the object the folder was packed into */
+        const xfer_item_t *it = &rec->res.items[0];
+        cJSON *a = cJSON_AddObjectToObject(o, "archive");
+        cJSON_AddStringToObject(a, "format", io->archive);
+        cJSON_AddStringToObject(a, "path_on_datastore", it->remote);
+        cJSON_AddNumberToObject(a, "size", (double)it->size);
+        if (it->md5)
+            cJSON_AddStringToObject(a, "md5", it->md5);
+        if (it->etag)
+            cJSON_AddStringToObject(a, "etag", it->etag);
+    }
     if (rec && rec->error)
         cJSON_AddStringToObject(o, "error", rec->error);
     cJSON *files = cJSON_AddArrayToObject(o, "files");

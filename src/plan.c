@@ -484,6 +484,7 @@ static int plan_ios(plan_t *p, const workspace_t *ws, ferr_t *err)
         io->kind = jio->kind ? xstrdup(jio->kind) : NULL;
         io->env_name = jio->env_name;
         io->asset_name = jio->asset_name;
+        io->archive = jio->archive;
         io->asset_version = jio->asset_version;
         io->mode = io->asked = jio->mode;
         io->mode_given = jio->mode_given;

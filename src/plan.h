@@ -28,6 +28,7 @@ typedef struct plan_io {
     long sync_interval;        /* outputs: seconds between uploads while running; 0 = none */
     char *kind;                /* the type's name when not uri_folder/uri_file (mltable, ...) */
     int unpack;                /* inputs: an archive, extracted into local (a folder) */
+    const char *archive;       /* outputs: packed into one object of this format */
     char *asset;               /* inputs: the data asset or run output it names ("azureml:x:2") */
     const char *env_name;      /* v1: an environment variable set to the local path */
     const char *asset_name;    /* outputs: registered as this data asset after the run */

@@ -16,6 +16,8 @@ static const char *mode_note(const plan_io_t *io)
     const char *why;
     if (io->unpack)
         return "an archive: extracted into the folder as it is read (unpack: true)";
+    if (io->archive)
+        return "packed into one archive object (<name>.<format>) as it is uploaded";
     if (io->asked == MODE_RO_MOUNT && io->mode == MODE_DOWNLOAD && !mount_available(&why))
         return "ro_mount asked, but FUSE cannot be had here, so it is downloaded";
     if (io->asked == MODE_RW_MOUNT && io->mode == MODE_UPLOAD && !io->mode_given)
@@ -63,6 +65,8 @@ static cJSON *io_json(const plan_io_t *io)
         cJSON_AddStringToObject(o, "environment_variable", io->env_name);
     if (io->unpack)
         cJSON_AddBoolToObject(o, "unpack", 1);
+    if (io->archive)
+        cJSON_AddStringToObject(o, "archive", io->archive);
     if (io->ds && !io->adhoc) {
         cJSON_AddStringToObject(o, "datastore", io->ds->name);
         cJSON_AddStringToObject(o, "datastore_type", datastore_type_name(io->ds));

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mount.h"
 #include "path.h"
+#include "pack.h"
 #include "unpack.h"
 #include "xalloc.h"
 
@@ -223,7 +224,7 @@ int stage_mount_outputs(const plan_t *p, stage_rec_t *recs, ferr_t *err)
         const plan_io_t *io = &p->outputs[i];
         /* asked for in so many words: an output's default stays an upload at the end */
         if (io->asked != MODE_RW_MOUNT || !io->mode_given || io->mode != MODE_UPLOAD || !io->ds ||
-            io->type != IO_URI_FOLDER)
+            io->archive || io->type != IO_URI_FOLDER)
             continue;
         if (!mount_available(&why)) {
             log_warn("output %s: rw_mount asked, but %s: it is uploaded at the end", io->name, why);
@@ -288,6 +289,11 @@ static int stage_output(const plan_t *p, const plan_io_t *io, stage_rec_t *rec, 
             free(root);
             free(target);
         }
+    } else if (io->archive) {
+        char *name = xasprintf("%s%s%s.%s", io->remote, *io->remote ? "/" : "", io->name,
+                               pack_extension(io->archive));
+        rc = pack_upload(s, io->local, name, io->archive, io->name, &rec->res, err);
+        free(name);
     } else {
         rc = drop_output_manifest(s, io, err);
         if (rc == 0)
@@ -313,7 +319,7 @@ double stage_sync_outputs(const plan_t *p, long sync_every, double now, double *
     for (size_t i = 0; i < p->noutputs; i++) {
         const plan_io_t *io = &p->outputs[i];
         long every = io->sync_interval ? io->sync_interval : sync_every;
-        if (!every || io->type != IO_URI_FOLDER)
+        if (!every || io->type != IO_URI_FOLDER || io->archive)
             continue;
         double due = last[i] + (double)every;
         if (now >= due) {

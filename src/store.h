@@ -63,6 +63,7 @@ enum store_cap {
     STORE_CAP_MD5 = 1u << 6,             /* the server keeps each object's MD5 */
     STORE_CAP_CREDENTIAL = 1u << 7,      /* it takes a credential (key, SAS, ...) */
     STORE_CAP_FOLD_CASE = 1u << 8,       /* names differing only in case are one */
+    STORE_CAP_OPEN_SIZE = 1u << 9,       /* blocks go up before the object's size is known */
 };
 
 /* A block's id comes from where it is and what it holds ("ferry-<index>-<MD5

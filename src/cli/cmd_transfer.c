@@ -14,6 +14,7 @@
 #include "xalloc.h"
 #include "progress.h"
 #include "xfer.h"
+#include "pack.h"
 #include "unpack.h"
 #include "cache.h"
 
@@ -24,6 +25,26 @@ static int finish_transfer(const char *verb, xfer_result_t *r, int rc)
         puts(sum);
     free(sum);
     xfer_result_free(r);
+    return rc;
+}
+
+/* --archive FORMAT: the folder as one object <target>/<folder name>.<ext>. */
+static int upload_archive(store_t *s, args_t *a, const char *target, xfer_result_t *r, ferr_t *err)
+{
+    const char *ext = pack_extension(opt(a, "archive"));
+    if (!ext)
+        return ferr_set(err, FERR_USAGE, "--archive: expected tar.gz, tar.zst or zip");
+    char *abs = path_absolute(a->pos[1], NULL);
+    const char *base = strrchr(abs, '/') + 1;
+    struct stat st;
+    int rc = stat(abs, &st) != 0 || !S_ISDIR(st.st_mode)
+                 ? ferr_set(err, FERR_NOTFOUND, "%s is not a folder", a->pos[1])
+                 : 0;
+    char *name = xasprintf("%s%s%s.%s", target, *target ? "/" : "", *base ? base : "root", ext);
+    if (rc == 0)
+        rc = pack_upload(s, abs, name, ext, a->pos[1], r, err);
+    free(name);
+    free(abs);
     return rc;
 }
 
@@ -45,9 +66,10 @@ static int upload(ctx_t *c, args_t *a, int files, ferr_t *err)
                      .follow_symlinks = flag(a, "follow-symlinks"),
                      .concurrency = conc};
     xfer_result_t r = {0};
-    int rc = files ? xfer_upload_files(s, a->pos + 1, (size_t)(a->npos - 1),
-                                       opt(a, "relative-root"), target, &o, &r, err)
-                   : xfer_upload_dir(s, a->pos[1], target, &o, &r, err);
+    int rc = !files && opt(a, "archive") ? upload_archive(s, a, target, &r, err)
+             : files                     ? xfer_upload_files(s, a->pos + 1, (size_t)(a->npos - 1),
+                                                             opt(a, "relative-root"), target, &o, &r, err)
+                                         : xfer_upload_dir(s, a->pos[1], target, &o, &r, err);
     store_close(s);
     free(target);
     if (rc && err->code != FERR_TRANSFER) {
@@ -206,12 +228,9 @@ static int cmd_ls(ctx_t *c, args_t *a, ferr_t *err)
 }
 
 static const opt_spec_t ls_opts[] = {{"json", 0, 0}, {"delimiter", 'd', 1}, HELP_OPT, {NULL, 0, 0}};
-static const opt_spec_t upload_opts[] = {{"target-path", 0, 1},
-                                         {"overwrite", 0, 0},
-                                         {"follow-symlinks", 0, 0},
-                                         {"concurrency", 'j', 1},
-                                         HELP_OPT,
-                                         {NULL, 0, 0}};
+static const opt_spec_t upload_opts[] = {
+    {"target-path", 0, 1},   {"archive", 0, 1}, {"overwrite", 0, 0}, {"follow-symlinks", 0, 0},
+    {"concurrency", 'j', 1}, HELP_OPT,          {NULL, 0, 0}};
 static const opt_spec_t upload_files_opts[] = {{"target-path", 0, 1},
                                                {"relative-root", 0, 1},
                                                {"overwrite", 0, 0},
@@ -225,14 +244,20 @@ static const opt_spec_t download_opts[] = {
 
 const command_t cli_transfer_commands[] = {
     {"upload", cmd_upload, upload_opts, 2, 2, 1,
-     "ferry upload NAME SRC_DIR [--target-path P] [--overwrite] [--follow-symlinks] [-j N]",
+     "ferry upload NAME SRC_DIR [--target-path P] [--overwrite] [--follow-symlinks] [-j N] "
+     "[--archive tar.gz|tar.zst|zip]",
      "Uploads every file under SRC_DIR to P/<relative path> in datastore NAME. Without\n"
      "--overwrite an existing file is skipped; with it, only files that differ are sent.\n"
      "Symlinks are skipped (with a warning) unless --follow-symlinks; devices and pipes\n"
      "always are; empty folders are carried where folders are real (file shares, ADLS\n"
      "Gen2), not to blob containers. A large\n"
      "file goes in blocks; those the blob already holds (staged by an interrupted upload,\n"
-     "or unchanged) are not sent again. -j/--concurrency N: transfers at once.",
+     "or unchanged) are not sent again. -j/--concurrency N: transfers at once.\n"
+     "\n"
+     "With --archive, SRC_DIR goes up as one archive object P/<folder name>.<format>,\n"
+     "packed as it is sent (in 8 MiB blocks where the store takes blocks before it knows\n"
+     "the size, as blob containers do; elsewhere through a nameless local file), with a\n"
+     "last entry _ferry_manifest.json listing every file and its SHA-256.",
      NULL},
     {"upload-files", cmd_upload_files, upload_files_opts, 2, -1, 1,
      "ferry upload-files NAME FILE... [--target-path P] [--relative-root DIR] [--overwrite]\n"

@@ -173,3 +173,48 @@ printf 'command: echo\ninputs:\n  d:\n    type: uri_folder\n    path: azureml://
 f validate bad-unpack.yml
 expect_rc 2 "unpack on a uri_folder is refused"
 expect_err "unpack: an archive is one file" "saying why"
+
+# --- archives out: ferry upload --archive, and an output's archive: ---
+for fmt in tar.gz tar.zst zip; do
+    f upload blob src --target-path packed-$fmt --archive $fmt
+    expect_rc 0 "upload --archive $fmt to a blob container"
+    SDK get "$C" "packed-$fmt/src.$fmt" "got.$fmt" >got.json
+    expect_eq "$(json got.json 'j["md5"]')" "$(b64md5 "got.$fmt")" "$fmt: the object's MD5, as the service holds it, is its bytes' (checked by Microsoft's SDK)"
+    rm -rf sysx && mkdir sysx
+    case $fmt in
+        tar.gz) tar -xzf "got.$fmt" -C sysx ;;
+        tar.zst) zstd -dc "got.$fmt" | tar -xf - -C sysx ;;
+        zip) (cd sysx && unzip -q "../got.$fmt") ;;
+    esac
+    expect_same src/a/b/x.txt sysx/a/b/x.txt "$fmt: the system's tool reads it back"
+    expect_eq "$(cmp -s src/a/big.bin sysx/a/big.bin && echo same)" "same" "$fmt: with the large file whole"
+    expect_eq "$(json sysx/_ferry_manifest.json 'sorted(f["path"] for f in j["files"])')" "['a/b/x.txt', 'a/big.bin', 't.txt']" "$fmt: its _ferry_manifest.json lists every file"
+    expect_eq "$(json sysx/_ferry_manifest.json '[f["sha256"] for f in j["files"] if f["path"] == "a/big.bin"][0]')" "$(sha256sum src/a/big.bin | cut -d' ' -f1)" "$fmt: with each file's SHA-256"
+done
+[ -d sysx/empty ] && _ok "an empty folder is carried" || _fail "an empty folder is carried"
+head -c $((20 * 1024 * 1024)) /dev/urandom >src/a/big2.bin
+f upload blob src --target-path packed-big --archive tar.zst
+expect_rc 0 "a folder past one 8 MiB block is packed"
+SDK blocks "$C" packed-big/src.tar.zst >blocks.json
+expect_eq "$(json blocks.json 'len(j["committed"]) >= 3')" "True" "and went up in blocks as it was packed"
+f download blob round --prefix packed-big/src.tar.zst --unpack
+expect_eq "$(cmp -s src/a/big2.bin round/a/big2.bin && echo same)" "same" "and ferry unpacks it back whole"
+rm -f src/a/big2.bin
+cat >packjob.yml <<'YAML'
+command: mkdir -p ${{outputs.model}}/w && echo weights > ${{outputs.model}}/w/a.txt && echo cfg > ${{outputs.model}}/c.json
+outputs:
+  model:
+    type: uri_folder
+    path: azureml://datastores/blob/paths/models/${{name}}/
+    archive: tar.zst
+YAML
+f run packjob.yml --run-id p1
+expect_rc 0 "a job whose output has archive: tar.zst runs"
+SDK list "$C" models/p1/ >l.json
+expect_eq "$(json l.json '[e["name"] for e in j]')" "['models/p1/model.tar.zst']" "the output is one object, <name>.tar.zst"
+M=$FERRY_WORKSPACE/runs/p1/manifest.json
+expect_eq "$(json "$M" 'j["outputs"][0]["archive"]["path_on_datastore"], j["outputs"][0]["archive"]["format"]')" "('models/p1/model.tar.zst', 'tar.zst')" "the run's manifest names the archive"
+printf 'command: echo\noutputs:\n  o:\n    archive: rar\n' >badarch.yml
+f validate badarch.yml
+expect_rc 2 "an unknown archive format is refused"
+expect_err "archive: expected tar.gz, tar.zst or zip" "saying which there are"
