@@ -93,4 +93,29 @@ char *http_unescape(const char *s, size_t n);
  * 404 and 409 will not change and are not. */
 int http_transient(long status, const char *error_code);
 
+/* A response body written into fd from fd_off, gathered into 1 MiB writes
+ * (many threads writing one file contend on its inode lock: fewer, larger
+ * writes contend less); never more than len bytes (a server ignoring a
+ * range is refused: over is set). With md5, the bytes are hashed as they
+ * come. on_bytes counts each byte once, also when a try is repeated. */
+typedef struct http_fdsink {
+    int fd;
+    uint64_t start, off; /* off: bytes received so far end here */
+    uint64_t len;
+    int over;
+    char *buf;
+    size_t used;
+    struct evp_md_ctx_st *md5;
+    void (*on_bytes)(void *ud, uint64_t n);
+    void *ud;
+    int werr; /* errno of a failed write */
+    uint64_t reported;
+} http_fdsink_t;
+void http_fdsink_init(http_fdsink_t *s, int fd, uint64_t fd_off, uint64_t len, int md5,
+                      void (*on_bytes)(void *ud, uint64_t n), void *ud);
+size_t http_fdsink_write(void *ud, const char *p, size_t n); /* for http_req_t.sink */
+void http_fdsink_reset(void *ud);                            /* for http_req_t.sink_reset */
+int http_fdsink_flush(http_fdsink_t *s);
+void http_fdsink_dispose(http_fdsink_t *s);
+
 #endif

@@ -195,83 +195,9 @@ int az_fail(const az_conn_t *c, const http_resp_t *resp, const char *what, const
                     c->where, resp->status, code, msg[0] ? ": " : "", msg);
 }
 
-#define RSINK_BUF (1u << 20)
-
-/* Bytes are gathered into 1 MiB writes: many threads writing one file
- * contend on its inode lock, fewer and larger writes contend less. */
-typedef struct rsink {
-    int fd;
-    uint64_t start, off; /* off: bytes received so far end here */
-    uint64_t len;        /* bytes asked for: a server sending more is refused */
-    int over;
-    char *buf;
-    size_t used;
-    EVP_MD_CTX *md5;
-    store_bytes_fn on_bytes;
-    void *ud;
-    int werr;
-    uint64_t reported;
-} rsink_t;
-
-static void rsink_reset(void *ud)
-{
-    rsink_t *r = ud;
-    r->off = r->start;
-    r->used = 0;
-    r->over = 0;
-    if (r->md5)
-        EVP_DigestInit_ex(r->md5, EVP_md5(), NULL);
-}
-
-static int rsink_flush(rsink_t *r)
-{
-    size_t done = 0;
-    uint64_t at = r->off - r->used;
-    while (done < r->used) {
-        ssize_t w = pwrite(r->fd, r->buf + done, r->used - done, (off_t)(at + done));
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            r->werr = errno;
-            return -1;
-        }
-        done += (size_t)w;
-    }
-    r->used = 0;
-    return 0;
-}
-
-static size_t rsink_write(void *ud, const char *p, size_t n)
-{
-    rsink_t *r = ud;
-    if (r->off - r->start + n > r->len) {
-        r->over = 1; /* a range ignored: never write past what was asked */
-        return 0;
-    }
-    if (r->md5)
-        EVP_DigestUpdate(r->md5, p, n);
-    size_t taken = 0;
-    while (taken < n) {
-        size_t k = RSINK_BUF - r->used < n - taken ? RSINK_BUF - r->used : n - taken;
-        memcpy(r->buf + r->used, p + taken, k);
-        r->used += k;
-        r->off += k;
-        taken += k;
-        if (r->used == RSINK_BUF && rsink_flush(r))
-            return 0;
-    }
-    /* progress counts bytes once, even when a try is repeated */
-    uint64_t got = r->off - r->start;
-    if (got > r->reported && r->on_bytes) {
-        r->on_bytes(r->ud, got - r->reported);
-        r->reported = got;
-    }
-    return n;
-}
-
 /* The whole object was read: it must match the MD5 it carries. */
-static int check_whole(const az_conn_t *c, const az_read_t *r, const http_resp_t *resp, rsink_t *rs,
-                       ferr_t *err)
+static int check_whole(const az_conn_t *c, const az_read_t *r, const http_resp_t *resp,
+                       http_fdsink_t *rs, ferr_t *err)
 {
     const char *want = resp->whole_md5[0] ? resp->whole_md5 : resp->content_md5;
     int whole = r->off == 0 && (!resp->has_range || resp->range_total == r->len);
@@ -294,7 +220,7 @@ static int check_whole(const az_conn_t *c, const az_read_t *r, const http_resp_t
 }
 
 static int read_outcome(const az_conn_t *c, const az_read_t *r, const http_resp_t *resp,
-                        rsink_t *rs, int rc, ferr_t *err)
+                        http_fdsink_t *rs, int rc, ferr_t *err)
 {
     if (rs->werr)
         return ferr_errno(err, FERR_IO, rs->werr, "writing %s", r->name);
@@ -360,29 +286,20 @@ int az_read(az_conn_t *c, const az_read_t *r, ferr_t *err)
         snprintf(im, sizeof im, r->pin[0] == '"' ? "If-Match: %s" : "If-Match: \"%s\"", r->pin);
         h = curl_slist_append(h, im);
     }
-    rsink_t rs = {.fd = r->fd,
-                  .start = r->fd_off,
-                  .off = r->fd_off,
-                  .len = r->len,
-                  .on_bytes = r->on_bytes,
-                  .ud = r->ud};
+    http_fdsink_t rs;
     /* only a read from the start can be the whole object, worth hashing
      * here; the engine checks the blocks of a large file itself */
-    if (r->off == 0)
-        rs.md5 = EVP_MD_CTX_new();
-    rs.buf = xmalloc(r->len < RSINK_BUF ? (size_t)r->len : RSINK_BUF);
-    http_req_t t = {.sink = rsink_write, .sink_reset = rsink_reset, .sink_ud = &rs};
+    http_fdsink_init(&rs, r->fd, r->fd_off, r->len, r->off == 0, r->on_bytes, r->ud);
+    http_req_t t = {.sink = http_fdsink_write, .sink_reset = http_fdsink_reset, .sink_ud = &rs};
     http_resp_t resp = {0};
     char *own = r->url ? NULL : az_url(c, r->name, NULL);
     int rc = az_request(c, "GET", r->url ? r->url : own, h, NULL, 0, 0, &t, &resp, err);
     free(own);
     curl_slist_free_all(h);
-    if (rc == 0 && rs.used)
-        rsink_flush(&rs);
-    free(rs.buf);
+    if (rc == 0)
+        http_fdsink_flush(&rs);
     rc = read_outcome(c, r, &resp, &rs, rc, err);
-    if (rs.md5)
-        EVP_MD_CTX_free(rs.md5);
+    http_fdsink_dispose(&rs);
     http_resp_dispose(&resp);
     return rc;
 }
