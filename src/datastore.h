@@ -37,6 +37,9 @@ typedef struct datastore {
     cred_source_t cred_source;
     char *cred_ref;            /* env var name or file path */
     const char *inline_secret; /* transient, never saved: a secret not yet stored */
+    int by_form;               /* made from a URL whose form alone said which service (an
+                                * emulator's path-style URL): a registered datastore must
+                                * confirm it, else it is a plain https file */
 } datastore_t;
 
 /* Azure ML's limit on a datastore name's length */

@@ -378,6 +378,11 @@ static void try_setup(http_client_t *c, const http_req_t *r, struct curl_slist *
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* the path is signed as sent */
+    if (r->follow) { /* a plain web server's redirects, never to plain http */
+        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+        curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+    }
     /* large reads: fewer callbacks, fewer writes to the file */
     curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
     if (c->ca_file)
@@ -412,6 +417,11 @@ static int transport_error(CURLcode rc, const char *url, const char *errbuf, fer
     const char *what = errbuf[0] ? errbuf : curl_easy_strerror(rc);
     if (rc == CURLE_COULDNT_RESOLVE_HOST)
         return ferr_set(err, FERR_TRANSFER, "cannot resolve host %s (%s)", host, what);
+    if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_TOO_MANY_REDIRECTS)
+        return ferr_set(err, FERR_TRANSFER,
+                        "%s redirected ferry to a URL that is not https, or too many times: "
+                        "refused (%s)",
+                        host, what);
     if (rc == CURLE_COULDNT_CONNECT)
         return ferr_set(err, FERR_TRANSFER, "cannot connect to %s (%s)", host, what);
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||

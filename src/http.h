@@ -27,6 +27,7 @@ typedef struct http_req {
     /* called before every try (e.g. to sign with a fresh date) */
     int (*prepare)(void *ud, struct curl_slist **headers, ferr_t *err);
     void *prepare_ud;
+    int follow; /* follow redirects (to https only) */
 } http_req_t;
 
 typedef struct http_resp {

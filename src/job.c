@@ -270,6 +270,14 @@ int job_check_path(const job_t *j, const job_io_t *io, const doc_node_t *at, con
                            "'%s': %s; ferry stages %s, and passes any other URL with mode: direct",
                            io->path, known == -2 ? "not a URL of a datastore's service" : bwhy,
                            store_url_forms());
+        else if (!(store_backend_caps(adhoc->backend) & STORE_CAP_LIST) &&
+                 (!input || io->type != IO_URI_FILE))
+            rc = doc_error(err, j->doc, at, field,
+                           !input ? "'%s': a plain https URL cannot be written: an output goes "
+                                    "to a datastore"
+                                  : "'%s': a plain https URL cannot be listed, so it cannot be a "
+                                    "uri_folder: name one file (type: uri_file)",
+                           io->path);
         datastore_free(adhoc);
         free(path);
     } else if (u.kind == URI_LOCAL && !input)

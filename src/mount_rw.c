@@ -42,12 +42,14 @@ struct rw_mount {
     uint64_t uploaded;
     struct fuse *fuse;
     pthread_t loop;
-    dev_t dev; /* the mount's device: its connection in fusectl */
+    dev_t dev;           /* the mount's device: its connection in fusectl */
+    struct handle *open; /* open files: those still open when the mount ends are closed here */
 };
 
 typedef struct handle {
     int fd, written;
     char *rel;
+    struct handle *prev, *next;
 } handle_t;
 
 static rw_mount_t *self(void)
@@ -182,10 +184,17 @@ static int open_handle(const char *path, int flags, mode_t mode, struct fuse_fil
     int fd = openat(self()->dirfd, rel(path), flags | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return -errno;
+    rw_mount_t *m = self();
     handle_t *h = xcalloc(1, sizeof *h);
     h->fd = fd;
     h->rel = xstrdup(rel(path));
     h->written = (flags & (O_CREAT | O_TRUNC)) != 0;
+    pthread_mutex_lock(&m->mu);
+    h->next = m->open;
+    if (m->open)
+        m->open->prev = h;
+    m->open = h;
+    pthread_mutex_unlock(&m->mu);
     fi->fh = (uint64_t)(uintptr_t)h;
     return 0;
 }
@@ -222,10 +231,19 @@ static int rw_write(const char *path, const char *buf, size_t size, off_t off,
 static int rw_release(const char *path, struct fuse_file_info *fi)
 {
     (void)path;
+    rw_mount_t *m = self();
     handle_t *h = (handle_t *)(uintptr_t)fi->fh;
+    pthread_mutex_lock(&m->mu);
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        m->open = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    pthread_mutex_unlock(&m->mu);
     close(h->fd);
     if (h->written)
-        queue_op(self(), '+', h->rel);
+        queue_op(m, '+', h->rel);
     free(h->rel);
     free(h);
     return 0;
@@ -380,6 +398,12 @@ static const struct fuse_operations rw_ops = {
 
 static void rw_free(rw_mount_t *m)
 {
+    for (handle_t *h = m->open, *next; h; h = next) { /* (the final upload sends them) */
+        next = h->next;
+        close(h->fd);
+        free(h->rel);
+        free(h);
+    }
     if (m->dirfd >= 0)
         close(m->dirfd);
     if (m->s)

@@ -153,6 +153,29 @@ static int resolve_url(plan_io_t *io, const job_t *job, const workspace_t *ws, c
     for (size_t i = 0; i < workspace_count(ws) && !io->ds; i++)
         if (store_same_place(workspace_at(ws, i), adhoc))
             io->ds = workspace_at(ws, i);
+    if (!io->ds && adhoc->by_form && !strncmp(io->uri, "https://", 8)) {
+        /* a path-style https URL no datastore claims: a file on a web server */
+        datastore_free(adhoc);
+        adhoc = NULL;
+        free(path);
+        path = NULL;
+        rc = store_url_parse_plain(io->uri, io->name, &adhoc, &path, &why);
+        if (rc)
+            return doc_error(err, job->doc, at, field, "'%s': %s", io->uri,
+                             why ? why : "not a URL ferry reads");
+    }
+    int output = io->mode == MODE_UPLOAD || io->mode == MODE_RW_MOUNT;
+    if (!(store_backend_caps(adhoc->backend) & STORE_CAP_LIST) && !io->ds &&
+        (io->type != IO_URI_FILE || output)) {
+        datastore_free(adhoc);
+        free(path);
+        return doc_error(err, job->doc, at, field,
+                         output ? "'%s': a plain https URL cannot be written: an output goes to a "
+                                  "datastore"
+                                : "'%s': a plain https URL cannot be listed, so it cannot be a "
+                                  "uri_folder: name one file (type: uri_file)",
+                         io->uri);
+    }
     if (io->ds) {
         datastore_free(adhoc);
     } else {

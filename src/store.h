@@ -64,6 +64,8 @@ enum store_cap {
     STORE_CAP_CREDENTIAL = 1u << 7,      /* it takes a credential (key, SAS, ...) */
     STORE_CAP_FOLD_CASE = 1u << 8,       /* names differing only in case are one */
     STORE_CAP_OPEN_SIZE = 1u << 9,       /* blocks go up before the object's size is known */
+    STORE_CAP_RANGED_READS = 1u << 10,   /* a large file is read in ranges, in parallel */
+    STORE_CAP_LIST = 1u << 11,           /* it can be listed (a folder of it named) */
 };
 
 /* A block's id comes from where it is and what it holds ("ferry-<index>-<MD5
@@ -200,6 +202,10 @@ int store_url_parse(const char *url, const char *name, datastore_t **adhoc, char
 /* Do a and b (a registered datastore, an ad-hoc one) reach the same place,
  * so that a's credential serves b's URL? */
 int store_same_place(const datastore_t *a, const datastore_t *b);
+/* url as a plain web file (read-only, not listed): for an https URL taken
+ * by its form alone (ad hoc by_form) that no registered datastore claims. */
+int store_url_parse_plain(const char *url, const char *name, datastore_t **adhoc, char **path,
+                          const char **why);
 /* "https://<account>.blob.<suffix>/<container>/<path>, wasbs://..." */
 const char *store_url_forms(void);
 

@@ -189,7 +189,7 @@ static void dl_queue(dl_t *d, size_t idx, const char *name, const char *local, u
 {
     engine_t *e = d->e;
     ferr_t err = FERR_INIT;
-    unsigned both = STORE_CAP_CLONE | STORE_CAP_PARALLEL_BLOCKS;
+    unsigned both = STORE_CAP_CLONE | STORE_CAP_RANGED_READS;
     int chunked = (store_caps(d->s) & both) == both && size > 2 * (uint64_t)XFER_BLOCK;
     char *asked = NULL;
     if (chunked && !md5 && (store_caps(d->s) & STORE_CAP_MD5))

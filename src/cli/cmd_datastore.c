@@ -206,7 +206,8 @@ static void register_types(FILE *f)
 {
     for (size_t i = 0; i < store_backend_count(); i++) {
         const store_backend_t *b = store_backend_at(i);
-        fprintf(f, "  %-22s %s\n", store_backend_cli_name(b), store_backend_usage(b));
+        if (store_backend_cli_name(b)) /* (plain https URLs are not registered) */
+            fprintf(f, "  %-22s %s\n", store_backend_cli_name(b), store_backend_usage(b));
     }
 }
 
@@ -221,7 +222,7 @@ static const char *reg_opt(void *ud, const char *name)
 static int cmd_register(ctx_t *c, args_t *a, ferr_t *err)
 {
     const store_backend_t *b = store_backend_find(a->pos[0]);
-    if (!b || strcmp(a->pos[0], store_backend_cli_name(b)))
+    if (!b || !store_backend_cli_name(b) || strcmp(a->pos[0], store_backend_cli_name(b)))
         return ferr_set(err, FERR_USAGE, "unknown datastore type '%s' (expected %s)", a->pos[0],
                         store_backend_names(1));
     datastore_t *ds = datastore_new(a->pos[1], b);

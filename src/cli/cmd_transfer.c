@@ -129,24 +129,76 @@ static int download_unpack(store_t *s, args_t *a, const char *name, xfer_result_
     return rc;
 }
 
+/* A URL's one file into TARGET_DIR/<its base name>. */
+static int download_one(store_t *s, const char *name, const char *dir, const xfer_opts_t *o,
+                        xfer_result_t *r, ferr_t *err)
+{
+    const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+    char *abs = path_absolute(dir, NULL), *dest = path_join(abs, base);
+    int rc = xfer_download_file(s, name, dest, o, r, err);
+    free(dest);
+    free(abs);
+    return rc;
+}
+
+/* NAME may be a URL (a plain https file, or a storage URL read without a
+ * credential): *prefix is then the file's name in it. */
+static int open_source(ctx_t *c, args_t *a, datastore_t **adhoc, char **prefix, store_t **s,
+                       ferr_t *err)
+{
+    *adhoc = NULL;
+    if (strncmp(a->pos[0], "https://", 8) != 0)
+        return cli_open_store(c, a->pos[0], s, err);
+    if (**prefix)
+        return ferr_set(err, FERR_USAGE, "--prefix: a URL names the file already");
+    const char *why = NULL;
+    char *path = NULL;
+    int rc = store_url_parse(a->pos[0], "url", adhoc, &path, &why);
+    for (size_t i = 0; rc == 0 && i < workspace_count(c->ws); i++)
+        if (store_same_place(workspace_at(c->ws, i), *adhoc)) { /* its credential */
+            datastore_free(*adhoc);
+            *adhoc = NULL;
+            rc = store_open(s, workspace_at(c->ws, i), err);
+            free(*prefix);
+            *prefix = path;
+            return rc;
+        }
+    if (rc == 0 && (*adhoc)->by_form) {
+        datastore_free(*adhoc);
+        free(path);
+        rc = store_url_parse_plain(a->pos[0], "url", adhoc, &path, &why);
+    }
+    if (rc) {
+        free(path);
+        return ferr_set(err, FERR_USAGE, "%s: %s", a->pos[0], why ? why : "not a URL ferry reads");
+    }
+    free(*prefix);
+    *prefix = path;
+    return store_open(s, *adhoc, err);
+}
+
 static int cmd_download(ctx_t *c, args_t *a, ferr_t *err)
 {
     int conc;
     if (cli_concurrency_arg(a, &conc, err))
         return -1;
-    store_t *s;
+    store_t *s = NULL;
+    datastore_t *adhoc = NULL;
     char *prefix = prefix_arg(opt(a, "prefix"), err);
     if (!prefix)
         return -1;
-    if (cli_open_store(c, a->pos[0], &s, err)) {
+    if (open_source(c, a, &adhoc, &prefix, &s, err)) {
         free(prefix);
+        datastore_free(adhoc);
         return -1;
     }
     xfer_opts_t o = {.overwrite = flag(a, "overwrite"), .concurrency = conc};
     xfer_result_t r = {0};
     int rc = flag(a, "unpack") ? download_unpack(s, a, prefix, &r, err)
+             : adhoc           ? download_one(s, prefix, a->pos[1], &o, &r, err)
                                : xfer_download_prefix(s, prefix, 0, a->pos[1], &o, &r, err);
     store_close(s);
+    datastore_free(adhoc);
     if (rc == 0 && r.n == 0) /* asked for data, got none: a script should know */
         rc = *prefix ? ferr_set(err, FERR_NOTFOUND, "no file in datastore %s starts with '%s'",
                                 a->pos[0], prefix)

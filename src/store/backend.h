@@ -70,6 +70,7 @@ extern const store_backend_t store_backend_local;
 extern const store_backend_t store_backend_azure_blob;
 extern const store_backend_t store_backend_azure_file;
 extern const store_backend_t store_backend_adls_gen2;
+extern const store_backend_t store_backend_https;
 
 /* Shared by backends: the fields every Azure storage datastore has. */
 int azure_from_options(datastore_t *ds, store_option_fn get, void *ud, ferr_t *err);

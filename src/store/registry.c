@@ -10,10 +10,9 @@
 #include "xalloc.h"
 
 static const store_backend_t *const backends[] = {
-    &store_backend_local,
-    &store_backend_azure_blob,
-    &store_backend_azure_file,
-    &store_backend_adls_gen2,
+    &store_backend_local,     &store_backend_azure_blob, &store_backend_azure_file,
+    &store_backend_adls_gen2, &store_backend_https, /* last: it takes any https URL the others do
+                                                       not */
 };
 enum { NBACKENDS = sizeof backends / sizeof *backends };
 
@@ -30,7 +29,8 @@ const store_backend_t *store_backend_at(size_t i)
 const store_backend_t *store_backend_find(const char *name)
 {
     for (size_t i = 0; name && i < NBACKENDS; i++)
-        if (!strcmp(name, backends[i]->type) || !strcmp(name, backends[i]->cli_name))
+        if (!strcmp(name, backends[i]->type) ||
+            (backends[i]->cli_name && !strcmp(name, backends[i]->cli_name)))
             return backends[i];
     return NULL;
 }
@@ -113,10 +113,12 @@ static void texts_build(void)
             words[nf++] = backends[i]->url_forms;
     }
     texts.forms = join(words, nf, "", NULL);
-    for (int cli = 0; cli < 2; cli++) {
+    for (int cli = 0; cli < 2; cli++) { /* those one registers */
+        size_t n = 0;
         for (size_t i = 0; i < NBACKENDS; i++)
-            words[i] = cli ? backends[i]->cli_name : backends[i]->type;
-        texts.names[cli] = join(words, NBACKENDS, "", " or ");
+            if (backends[i]->cli_name)
+                words[n++] = cli ? backends[i]->cli_name : backends[i]->type;
+        texts.names[cli] = join(words, n, "", " or ");
     }
 }
 
@@ -160,6 +162,18 @@ int store_url_parse(const char *url, const char *name, datastore_t **adhoc, char
         if (rc != -2)
             return rc;
     }
+    return -2;
+}
+
+int store_url_parse_plain(const char *url, const char *name, datastore_t **adhoc, char **path,
+                          const char **why)
+{
+    *adhoc = NULL;
+    *path = NULL;
+    *why = NULL;
+    for (size_t i = 0; i < NBACKENDS; i++)
+        if (!(backends[i]->caps & STORE_CAP_LIST) && backends[i]->url_parse)
+            return backends[i]->url_parse(backends[i], url, name, adhoc, path, why);
     return -2;
 }
 

@@ -84,6 +84,11 @@ int azure_url_parse(const char *text, const char *service, azure_url_t *out, con
         /* /<account>/<container>/<path> */
         const char *s1 = strchr(path, '/');
         const char *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+        if ((!s1 || s1 == path || s1[1] == '/' || !s1[1]) && !strcmp(out->protocol, "https")) {
+            /* not an emulator's form: a web server's file, for the https backend */
+            uri_dispose_quiet(out);
+            return -2;
+        }
         if (!s1 || s1 == path) {
             *why = "expected http://<host:port>/<account>/<container>/<path>";
             goto fail;
@@ -142,6 +147,7 @@ int azure_url_parse_ds(const store_backend_t *self, const char *url, const char 
     ds->container = b.container, b.container = NULL;
     ds->protocol = b.protocol, b.protocol = NULL;
     ds->endpoint = b.endpoint, b.endpoint = NULL;
+    ds->by_form = b.account_url != NULL; /* path-style: an emulator's, or any web server's */
     ds->account_url = b.account_url, b.account_url = NULL;
     *path = b.path, b.path = NULL;
     azure_url_dispose(&b);

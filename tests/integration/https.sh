@@ -1,0 +1,116 @@
+# Plain https inputs: files on a web server (tests/doubles/web.py, TLS on
+# loopback with a CA made here), read with ranges, retries and If-Range;
+# ETag or Last-Modified as the version (and the cache key); redirects to
+# https followed, to http refused; a uri_folder or an output on a plain URL
+# refused; an archive on the server unpacked by a job.
+. "$(dirname "$0")/../lib.sh"
+mkdir -p www/data
+head -c $((40 * 1024 * 1024 + 7)) /dev/urandom >www/data/big.bin
+printf 'sepal,petal\n1,2\n' >www/data/iris.csv
+mkdir -p src/a && printf 'inside\n' >src/a/x.txt && tar -czf www/data/images.tar.gz -C src .
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1" \
+    -keyout key.pem -out cert.pem -days 1 2>/dev/null
+# web NAME [ARGS...]: a server on a free port; $NAME_URL is its address
+web() {
+    local n=$1
+    shift
+    /usr/bin/python3 "$TOP/tests/doubles/web.py" --root www --cert cert.pem --key key.pem \
+        --stats "$T/$n.json" "$@" >"$T/$n.out" 2>"$T/$n.err" &
+    local pid=$!
+    at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+    eval "${n}_PID=$pid"
+    for _ in $(seq 100); do grep -q '^listening on' "$T/$n.out" && break; sleep 0.1; done
+    eval "${n}_URL=$(sed -n 's/^listening on //p' "$T/$n.out")"
+}
+stats() { kill "$(eval echo "\$${1}_PID")"; sleep 0.3; }
+web plain
+web noetag --no-etag
+web flaky --faults 2 --fail-after 100000
+U=$plain_URL
+
+f download "$U/data/big.bin" got1
+expect_rc 1 "without the server's CA, https fails"
+expect_err "CURL_CA_BUNDLE" "and says how to trust a private CA"
+export CURL_CA_BUNDLE=$T/cert.pem
+f download "$U/data/big.bin" got1
+expect_rc 0 "ferry download of a plain https URL"
+expect_same www/data/big.bin got1/big.bin "40 MiB read whole, right (in ranges)"
+f download "$flaky_URL/data/big.bin" got2
+expect_rc 0 "a server that cuts two bodies short: retried"
+expect_same www/data/big.bin got2/big.bin "and the file is right"
+f download "$U/to-https/data/iris.csv" got3
+expect_rc 0 "a redirect to https is followed"
+expect_same www/data/iris.csv got3/iris.csv "to the file"
+f download "$U/to-http/data/iris.csv" got4
+expect_rc 1 "a redirect to plain http is refused"
+expect_err "redirected ferry to a URL that is not https" "saying so"
+expect_no_file got4/iris.csv "and nothing is written"
+f download "$U/data/nothing.bin" got5
+expect_rc 1 "a missing file is an error"
+expect_err "no such file on the server (HTTP 404)" "naming the status"
+
+# --- jobs ---
+cat >job.yml <<YAML
+command: cat \${{inputs.iris}} > \${{outputs.o}}/iris.csv; md5sum < \${{inputs.big}} | cut -c1-32 > \${{outputs.o}}/big.md5
+inputs:
+  iris:
+    type: uri_file
+    path: $U/data/iris.csv
+    mode: download
+  big:
+    type: uri_file
+    path: $noetag_URL/data/big.bin
+    mode: ro_mount
+outputs:
+  o:
+    path: azureml://datastores/workspaceblobstore/paths/web/
+YAML
+f run job.yml --run-id w1
+expect_rc 0 "a job with plain https inputs (download and ro_mount) runs"
+DS=$FERRY_WORKSPACE/datastores/workspaceblobstore
+expect_same www/data/iris.csv "$DS/web/iris.csv" "the downloaded input"
+expect_eq "$(cat "$DS/web/big.md5")" "$(md5sum <www/data/big.bin | cut -c1-32)" "the mounted one, from a server without ETags"
+M=$FERRY_WORKSPACE/runs/w1/manifest.json
+expect_eq "$(json "$M" 'len(j["inputs"][0]["files"][0]["etag"]) == 32')" "True" "the manifest records the server's ETag"
+f run job.yml --run-id w2
+expect_rc 0 "the same job again"
+expect_err "input iris: downloaded 1 file (0 B, 1 from the cache)" "the file comes from the node cache (the ETag is the key)"
+cat >folder.yml <<YAML
+command: ls \${{inputs.d}}
+inputs:
+  d:
+    type: uri_folder
+    path: $U/data/
+YAML
+f validate folder.yml
+expect_rc 2 "a uri_folder on a plain https URL is refused"
+expect_err "a plain https URL" "saying why"
+cat >out.yml <<YAML
+command: echo
+outputs:
+  o:
+    type: uri_folder
+    path: $U/data/up/x.bin
+YAML
+f plan out.yml
+expect_rc 2 "an output to a plain https URL is refused"
+expect_err "cannot be written" "saying why"
+cat >unpack.yml <<YAML
+command: cat \${{inputs.images}}/a/x.txt > \${{outputs.o}}/x.txt
+inputs:
+  images:
+    type: uri_file
+    path: $U/data/images.tar.gz
+    unpack: true
+outputs:
+  o:
+    path: azureml://datastores/workspaceblobstore/paths/web-unpacked/
+YAML
+f run unpack.yml --run-id w3
+expect_rc 0 "an archive on a web server, unpacked by a job"
+expect_eq "$(cat "$DS/web-unpacked/x.txt")" "inside" "holds the archive's file"
+f download "$U/data/images.tar.gz" got6 --unpack
+expect_rc 0 "ferry download URL --unpack"
+expect_eq "$(cat got6/a/x.txt)" "inside" "extracts it"
+stats plain
+expect_eq "$(json "$T/plain.json" 'j["gets"].get("/data/iris.csv")')" "2" "the server sent iris.csv twice in all (download, the redirect's), not for the cached run"
