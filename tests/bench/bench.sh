@@ -197,6 +197,24 @@ printf '{"workload":"w7s","tool":"mount","step":"sample","files":%s,"want_bytes"
 stop_azurite
 fi
 
+if want 8; then
+echo "workload 8: $SMALL_N files of 4 KiB as one tar.zst (ferry upload --archive, download --unpack) against file by file, on Azurite"
+start_azurite
+measure w8 files upload "$FERRY" -q upload bench "$B/data/small" --target-path w8
+rm -rf "$B/dl"
+measure w8 files download "$FERRY" -q download bench "$B/dl" --prefix w8/
+start_azurite
+measure w8 ferry upload "$FERRY" -q upload bench "$B/data/small" --target-path w8a --archive tar.zst
+rm -rf "$B/dl8"
+measure w8 ferry download "$FERRY" -q download bench "$B/dl8" --prefix w8a/small.tar.zst --unpack
+rm -f "$B/dl8/_ferry_manifest.json"
+cmp -s <(cd "$B/data/small" && find . -type f | sort | xargs -d '\n' md5sum) \
+       <(cd "$B/dl8" && find . -type f | sort | xargs -d '\n' md5sum) ||
+    { echo "FAILED: w8: the unpacked archive differs from the source"; exit 1; }
+rm -rf "$B/dl" "$B/dl8"
+stop_azurite
+fi
+
 if want 6; then
 echo "workload 6: a file share (the project's Azure Files double) against Microsoft's SDK, 16 at a time"
 start_files() {
@@ -262,7 +280,7 @@ print("%-8s %-9s %9s %9s %9s %9s %9s %9s %8s %8s" % ("workload", "step", "ferry 
       "ferry cpu", "peer cpu", "cpu ratio", "ferry MB", "peer MB"))
 for w, peer in (("w1", "rclone"), ("w2", "rclone"), ("w2", "curl"), ("w3", "rclone"), ("w4", "rclone"),
                 ("w5-small", "cp"), ("w5-big", "cp"), ("w6-small", "sdk"), ("w6-big", "sdk"),
-                ("w7", "mount")):
+                ("w7", "mount"), ("w8", "files")):
     for step in ("upload", "download"):
         f, p = get(w, "ferry", step), get(w, peer, step)
         if not f or not p:
