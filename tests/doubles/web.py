@@ -1,5 +1,5 @@
 """A plain web server over TLS on loopback, for ferry's https inputs: files
-from --root, with HEAD, GET, single byte ranges (Range, If-Range by ETag or
+from --root, with HEAD, GET (at --bps bytes a second, until SIGUSR1), single byte ranges (Range, If-Range by ETag or
 Last-Modified), strong ETags (or none, with --no-etag: Last-Modified only),
 and on request a fault: after --fail-after bytes of a body, the connection is
 cut (once per path, --faults N times in all). Redirects:
@@ -18,6 +18,7 @@ import signal
 import ssl
 import sys
 import threading
+import time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--root", required=True)
@@ -29,10 +30,12 @@ ap.add_argument("--http-port", type=int, default=1)
 ap.add_argument("--no-etag", action="store_true")
 ap.add_argument("--faults", type=int, default=0)
 ap.add_argument("--fail-after", type=int, default=65536)
+ap.add_argument("--bps", type=int, default=0)  # bodies sent at this rate; SIGUSR1: at full speed
 args = ap.parse_args()
 root = os.path.realpath(args.root)
 lock = threading.Lock()
 stats = {"requests": 0, "body_bytes": 0, "gets": {}, "faults": 0}
+speed = {"bps": args.bps}
 
 
 def write_stats(*_):
@@ -127,6 +130,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.connection.shutdown(2)
                     return
                 self.wfile.write(chunk)
+                if speed["bps"]:
+                    time.sleep(len(chunk) / speed["bps"])
                 sent += len(chunk)
                 left -= len(chunk)
                 with lock:
@@ -148,5 +153,6 @@ ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(args.cert, args.key)
 srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 signal.signal(signal.SIGTERM, write_stats)
+signal.signal(signal.SIGUSR1, lambda *_: speed.update(bps=0))
 print("listening on https://127.0.0.1:%d" % srv.server_address[1], flush=True)
 srv.serve_forever()

@@ -218,3 +218,24 @@ printf 'command: echo\noutputs:\n  o:\n    archive: rar\n' >badarch.yml
 f validate badarch.yml
 expect_rc 2 "an unknown archive format is refused"
 expect_err "archive: expected tar.gz, tar.zst or zip" "saying which there are"
+
+# --- one job: an archive in, unpacked; its output out, packed ---
+cat >both.yml <<'YAML'
+command: cp -r ${{inputs.data}}/a ${{outputs.result}}/copied && echo done > ${{outputs.result}}/status.txt
+inputs:
+  data:
+    type: uri_file
+    path: azureml://datastores/blob/paths/arch/t.zip
+    unpack: true
+outputs:
+  result:
+    type: uri_folder
+    path: azureml://datastores/blob/paths/both/
+    archive: zip
+YAML
+f run both.yml --run-id both1
+expect_rc 0 "a job that unpacks its input and archives its output runs"
+SDK get "$C" both/result.zip both.zip >/dev/null
+rm -rf bothx && mkdir bothx && (cd bothx && unzip -q ../both.zip)
+expect_same src/a/b/x.txt bothx/copied/b/x.txt "the zip that went up holds what the command made from the unpacked input"
+expect_eq "$(cat bothx/status.txt)" "done" "all of it"

@@ -26,6 +26,7 @@ stats() { kill "$(eval echo "\$${1}_PID")"; sleep 0.3; }
 web plain
 web noetag --no-etag
 web flaky --faults 2 --fail-after 100000
+web slow --bps $((8 << 20))
 U=$plain_URL
 
 f download "$U/data/big.bin" got1
@@ -114,3 +115,20 @@ expect_rc 0 "ferry download URL --unpack"
 expect_eq "$(cat got6/a/x.txt)" "inside" "extracts it"
 stats plain
 expect_eq "$(json "$T/plain.json" 'j["gets"].get("/data/iris.csv")')" "2" "the server sent iris.csv twice in all (download, the redirect's), not for the cached run"
+
+# --- a download killed part-way resumes (Range, If-Range) ---
+recorded() {
+    /usr/bin/python3 -c 'import os,sys; print(int(os.getxattr(sys.argv[1], "user.ferry.partial").split()[3]))' "$1" 2>/dev/null || echo 0
+}
+bg download "$slow_URL/data/big.bin" resumed -j 1
+for _ in $(seq 300); do [ "$(recorded resumed/.big.bin.ferry-partial)" -ge 2 ] && break; sleep 0.1; done
+have=$(recorded resumed/.big.bin.ferry-partial)
+signal_bg KILL
+[ "$have" -ge 2 ] && _ok "a slow download from a web server records its blocks as they land ($have)" ||
+    _fail "a slow download from a web server records its blocks as they land" "$have"
+expect_no_file resumed/big.bin "killed: nothing under the final name"
+kill -USR1 "$slow_PID"
+f download "$slow_URL/data/big.bin" resumed
+expect_rc 0 "the same download again completes"
+expect_out "already there" "resuming from the blocks on disk"
+expect_same www/data/big.bin resumed/big.bin "and the file is whole"
