@@ -48,7 +48,11 @@ static const char *opts_blob(void *ud, const char *name)
 
 static void table(void)
 {
-    OK(store_backend_count() == 4, "four backends in the table");
+    OK(store_backend_count() == 5, "five backends in the table");
+    const store_backend_t *web = store_backend_find("https");
+    OK(web && !store_backend_cli_name(web) && !(store_backend_caps(web) & STORE_CAP_LIST) &&
+           (store_backend_caps(web) & STORE_CAP_RANGED_READS),
+       "plain https: not registered by a CLI name, read in ranges, never listed");
     const store_backend_t *b = store_backend_find("azure-blob");
     OK(b && b == store_backend_find("azure_blob"), "found by CLI and YAML name alike");
     OK(!store_backend_find("s3") && !store_backend_find(NULL), "an unknown name finds none");
