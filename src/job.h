@@ -32,6 +32,8 @@ typedef struct job_io {
     long sync_interval;     /* outputs: seconds between uploads while the command runs */
     int unpack;             /* inputs: an archive, extracted into the input's folder */
     char *archive;          /* outputs: packed into one object: tar.gz, tar.zst or zip */
+    int shard;              /* inputs: 0, or shard_t: each rank takes its part */
+    int shared;             /* outputs: all ranks upload into the one folder */
     const doc_node_t *node; /* for messages */
 } job_io_t;
 

@@ -32,10 +32,11 @@ static const char *v2_service_keys[] = {"$schema",          "name",
 static const char *v2_keys[] = {"type",   "command", "code",   "environment_variables",
                                 "inputs", "outputs", "limits", NULL};
 
-static const char *input_keys[] = {"type", "path", "mode",  "description", "optional", "folder",
-                                   "file", "data", "value", "default",     "unpack",   NULL};
-static const char *output_keys[] = {"type",    "path",          "mode",    "description", "name",
-                                    "version", "sync_interval", "archive", NULL};
+static const char *input_keys[] = {"type",   "path",  "mode", "description", "optional",
+                                   "folder", "file",  "data", "value",       "default",
+                                   "unpack", "shard", NULL};
+static const char *output_keys[] = {"type",    "path",    "mode",   "description",   "name",
+                                    "version", "archive", "shared", "sync_interval", NULL};
 
 /* The 2021 preview's data: {path: ...}, {local_path: ...} or {datastore:
  * azureml:<ds>, path: <p>}: the path it means, malloc'd, or NULL (err set). */
@@ -145,6 +146,17 @@ static int input_data(job_t *j, job_io_t *io, const doc_node_t *v, char *text,
     }
     if (!text)
         return doc_error(err, j->doc, v, f, "an input of type %s needs a path", job_io_type(io));
+    const doc_node_t *sh = doc_get(v, "shard");
+    if (sh && !doc_is_null(sh)) {
+        if (sh->kind != DOC_SCALAR ||
+            (strcmp(sh->str, "by_files") && strcmp(sh->str, "by_bytes") && strcmp(sh->str, "none")))
+            return doc_error(err, j->doc, sh, f, "shard: expected by_files, by_bytes or none");
+        io->shard = !strcmp(sh->str, "by_files") ? 1 : !strcmp(sh->str, "by_bytes") ? 2 : 0;
+        if (io->shard && (io->type != IO_URI_FOLDER || io->mode == MODE_DIRECT))
+            return doc_error(err, j->doc, sh, f,
+                             "shard: splits a folder's files among ranks: the input is a "
+                             "uri_folder, staged (download or ro_mount)");
+    }
     const doc_node_t *up = doc_get(v, "unpack");
     if (up && !doc_is_null(up) && !doc_is_bool(up, &io->unpack))
         return doc_error(err, j->doc, up, f, "unpack: expected true or false");
@@ -284,7 +296,7 @@ static int parse_v2_output(job_t *j, const char *name, const doc_node_t *v, ferr
         if (!job_in_list(output_keys, v->pairs[i].key->str)) {
             doc_error(err, j->doc, v->pairs[i].key, f,
                       "unknown key '%s' (expected type, path, mode, description, name, "
-                      "version, sync_interval, archive)",
+                      "version, sync_interval, archive, shared)",
                       v->pairs[i].key->str);
             goto out;
         }
@@ -318,6 +330,11 @@ static int parse_v2_output(job_t *j, const char *name, const doc_node_t *v, ferr
     }
     if (output_asset(j, io, v, f, err) || output_archive(j, io, v, f, err))
         goto out;
+    const doc_node_t *shd = doc_get(v, "shared");
+    if (shd && !doc_is_null(shd) && !doc_is_bool(shd, &io->shared)) {
+        doc_error(err, j->doc, shd, f, "shared: expected true or false");
+        goto out;
+    }
     if (mode) {
         if (job_want_string(j, mode, f, err))
             goto out;

@@ -138,7 +138,7 @@ static int add_local(void *ud, const store_entry_t *e)
     return 0;
 }
 
-static cJSON *io_entry(const plan_io_t *io, const stage_rec_t *rec, int input)
+static cJSON *io_entry(const plan_io_t *io, const stage_rec_t *rec, int input, const rank_t *rank)
 {
     cJSON *o = plan_io_json_head(io);
     if (io->type == IO_LITERAL)
@@ -153,6 +153,16 @@ static cJSON *io_entry(const plan_io_t *io, const stage_rec_t *rec, int input)
     if (io->local)
         cJSON_AddStringToObject(o, "local_path", io->local);
     cJSON_AddBoolToObject(o, "staged", rec && rec->done);
+    if (rec && rec->shard_of) {
+        cJSON *sh = cJSON_AddObjectToObject(o, "shard");
+        cJSON_AddStringToObject(sh, "by", io->shard == SHARD_BY_BYTES ? "by_bytes" : "by_files");
+        cJSON_AddNumberToObject(sh, "rank", rank->rank);
+        cJSON_AddNumberToObject(sh, "of", rank->world);
+        cJSON_AddNumberToObject(sh, "files", (double)rec->shard_files);
+        cJSON_AddNumberToObject(sh, "files_in_input", (double)rec->shard_of);
+    }
+    if (input && io->node_shared)
+        cJSON_AddStringToObject(o, "staged_for", "every rank on this node (by local rank 0)");
     if (io->archive && rec && rec->res.n) { /* the object the folder was packed into */
         const xfer_item_t *it = &rec->res.items[0];
         cJSON *a = cJSON_AddObjectToObject(o, "archive");
@@ -261,12 +271,14 @@ int manifest_write(const plan_t *p, const stage_rec_t *in, const stage_rec_t *ou
     }
     if (run->error)
         cJSON_AddStringToObject(o, "error", run->error);
+    if (p->rank.known)
+        cJSON_AddItemToObject(o, "rank", rank_to_json(&p->rank));
     cJSON *ins = cJSON_AddArrayToObject(o, "inputs");
     for (size_t i = 0; i < p->ninputs; i++)
-        cJSON_AddItemToArray(ins, io_entry(&p->inputs[i], in ? &in[i] : NULL, 1));
+        cJSON_AddItemToArray(ins, io_entry(&p->inputs[i], in ? &in[i] : NULL, 1, &p->rank));
     cJSON *outs = cJSON_AddArrayToObject(o, "outputs");
     for (size_t i = 0; i < p->noutputs; i++)
-        cJSON_AddItemToArray(outs, io_entry(&p->outputs[i], out ? &out[i] : NULL, 0));
+        cJSON_AddItemToArray(outs, io_entry(&p->outputs[i], out ? &out[i] : NULL, 0, &p->rank));
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     if (!text)

@@ -42,6 +42,7 @@ void plan_free(plan_t *p)
         io_dispose(&p->outputs[i]);
     free(p->inputs);
     free(p->outputs);
+    free(p->node_dir);
     for (size_t i = 0; i < p->nenv; i++)
         free(p->env[i]);
     free(p->env);
@@ -204,10 +205,21 @@ static void plan_download_to(const plan_t *p, plan_io_t *io, const job_io_t *jio
 {
     const char *why;
     /* mounted where FUSE can be had, else downloaded (and the plan says why) */
-    io->mode = io->asked == MODE_RO_MOUNT && mount_available(&why) && !jio->unpack ? MODE_RO_MOUNT
-                                                                                   : MODE_DOWNLOAD;
+    /* ranks sharing a node share one download: a mount would end with its rank */
+    int share = p->node_dir && !jio->shard && !jio->local_path;
+    io->mode = io->asked == MODE_RO_MOUNT && mount_available(&why) && !jio->unpack &&
+                       !(share && p->rank.local_world > 1)
+                   ? MODE_RO_MOUNT
+                   : MODE_DOWNLOAD;
     io->unpack = jio->unpack;
-    char *dir = local_default(p, jio, "inputs");
+    io->shard = jio->shard;
+    io->node_shared = share;
+    char *dir = share ? path_join(p->node_dir, "inputs") : local_default(p, jio, "inputs");
+    if (share) {
+        char *d2 = path_join(dir, jio->name);
+        free(dir);
+        dir = d2;
+    }
     if (io->type == IO_URI_FILE && !io->unpack) {
         io->local = path_join(dir, basename_of(io->remote));
         free(dir);
@@ -404,11 +416,28 @@ static int plan_output(plan_t *p, plan_io_t *io, const job_io_t *jio, const work
     if (rc)
         return -1;
     io->mode = MODE_UPLOAD;
+    io->shared = jio->shared ? (p->rank.world > 1 ? p->rank.rank + 2 : 1) : 0;
+    if (p->rank.world > 1 && !jio->shared) { /* each rank's files in rank-<N>/ */
+        char *rk = xasprintf("rank-%d", p->rank.rank);
+        char *r = jio->type == IO_URI_FILE ? NULL : path_join(io->remote, rk);
+        if (jio->type == IO_URI_FILE) {
+            size_t ul = strlen(io->uri);
+            int folder_like = !*io->remote || io->uri[ul - 1] == '/';
+            char *d = folder_like ? xstrdup(io->remote) : path_dirname(io->remote);
+            char *dd = strcmp(d, ".") ? path_join(d, rk) : xstrdup(rk);
+            r = folder_like ? path_join(dd, jio->name) : path_join(dd, basename_of(io->remote));
+            free(d);
+            free(dd);
+        }
+        free(io->remote);
+        io->remote = r;
+        free(rk);
+    }
     char *dir = local_default(p, jio, "outputs");
     if (jio->type == IO_URI_FILE) {
         size_t ul = strlen(io->uri);
         /* a folder-like path for a file output: the file keeps the output's name */
-        if (!*io->remote || io->uri[ul - 1] == '/') {
+        if ((!*io->remote || io->uri[ul - 1] == '/') && !(p->rank.world > 1 && !jio->shared)) {
             char *r = path_join(io->remote, jio->name);
             free(io->remote);
             io->remote = r;
@@ -460,13 +489,25 @@ static int plan_place(plan_t *p, const workspace_t *ws, const plan_opts_t *o, fe
                         "run id '%s': use up to 128 letters, digits, '_', '-' and '.', not "
                         "starting with '.' or '-'",
                         o->run_id);
-    p->run_id = o->run_id ? xstrdup(o->run_id) : new_run_id();
+    char *shared_id = rank_run_id(&p->rank); /* every rank of one job: one run id */
+    p->run_id = o->run_id ? xstrdup(o->run_id) : shared_id ? shared_id : new_run_id();
+    if (p->run_id != shared_id)
+        free(shared_id);
     if (o->work_dir) {
         p->work_dir = path_absolute(o->work_dir, NULL);
     } else {
         char *runs = path_join(workspace_dir(ws), "runs");
         p->work_dir = path_join(runs, p->run_id);
         free(runs);
+    }
+    if (p->rank.world > 1) { /* <run>/rank-<N>, and the node's shared <run>/node-<M> */
+        char *rk = xasprintf("rank-%d", p->rank.rank), *nd = xasprintf("node-%d", p->rank.node);
+        p->node_dir = path_join(p->work_dir, nd);
+        char *w = path_join(p->work_dir, rk);
+        free(p->work_dir);
+        p->work_dir = w;
+        free(rk);
+        free(nd);
     }
     struct stat st;
     if (stat(job->code, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -598,6 +639,7 @@ int plan_build(plan_t **out, const job_t *job, const workspace_t *ws, const plan
     plan_t *p = xcalloc(1, sizeof *p);
     p->job = job;
     p->timeout = job->timeout;
+    rank_detect(&p->rank, NULL);
     if (plan_place(p, ws, o, err) || plan_ios(p, ws, err) || plan_command(p, err) ||
         asset_check_outputs(workspace_dir(ws), p, err)) {
         plan_free(p);

@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "job.h"
+#include "rank.h"
 #include "workspace.h"
 
 typedef struct plan_io {
@@ -29,6 +30,10 @@ typedef struct plan_io {
     char *kind;                /* the type's name when not uri_folder/uri_file (mltable, ...) */
     int unpack;                /* inputs: an archive, extracted into local (a folder) */
     const char *archive;       /* outputs: packed into one object of this format */
+    int shard;                 /* inputs: shard_t: this rank's part only */
+    int shared;                /* outputs: every rank into one folder (else rank-<N>/): 1
+                                * for a single process, this rank's number plus 2 else */
+    int node_shared;           /* inputs: staged once per node, in node_dir */
     char *asset;               /* inputs: the data asset or run output it names ("azureml:x:2") */
     const char *env_name;      /* v1: an environment variable set to the local path */
     const char *asset_name;    /* outputs: registered as this data asset after the run */
@@ -51,6 +56,8 @@ typedef struct plan {
     plan_io_t *inputs, *outputs;
     size_t ninputs, noutputs;
     long timeout;
+    rank_t rank;    /* where this process stands among the job's ranks */
+    char *node_dir; /* ranks > 1: where this node's ranks share their staged inputs */
 } plan_t;
 
 typedef struct plan_opts {

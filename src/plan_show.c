@@ -14,6 +14,10 @@
 static const char *mode_note(const plan_io_t *io)
 {
     const char *why;
+    if (io->shard)
+        return "sharded: this rank stages its part of the files only";
+    if (io->node_shared && io->asked == MODE_RO_MOUNT && io->mode == MODE_DOWNLOAD)
+        return "downloaded once for every rank on this node (a mount would end with its rank)";
     if (io->unpack)
         return "an archive: extracted into the folder as it is read (unpack: true)";
     if (io->archive)
@@ -67,6 +71,10 @@ static cJSON *io_json(const plan_io_t *io)
         cJSON_AddBoolToObject(o, "unpack", 1);
     if (io->archive)
         cJSON_AddStringToObject(o, "archive", io->archive);
+    if (io->shard)
+        cJSON_AddStringToObject(o, "shard", io->shard == SHARD_BY_BYTES ? "by_bytes" : "by_files");
+    if (io->node_shared)
+        cJSON_AddBoolToObject(o, "node_shared", 1);
     if (io->ds && !io->adhoc) {
         cJSON_AddStringToObject(o, "datastore", io->ds->name);
         cJSON_AddStringToObject(o, "datastore_type", datastore_type_name(io->ds));
@@ -87,6 +95,7 @@ cJSON *plan_to_json(const plan_t *p)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "run_id", p->run_id);
+    cJSON_AddItemToObject(o, "rank", rank_to_json(&p->rank));
     cJSON_AddStringToObject(o, "job_file", p->job->file);
     cJSON_AddStringToObject(o, "format", job_format_name(p->job->format));
     cJSON_AddStringToObject(o, "work_dir", p->work_dir);
@@ -205,6 +214,11 @@ void plan_print(const plan_t *p, FILE *f)
     fprintf(f, "job:      %s (%s)\n", p->job->file, job_format_name(p->job->format));
     fprintf(f, "run id:   %s\n", p->run_id);
     fprintf(f, "work dir: %s\n", p->work_dir);
+    if (p->rank.known)
+        fprintf(f, "rank:     %d of %d (%s; local rank %d of %d on node %d of %d)%s%s\n",
+                p->rank.rank, p->rank.world, p->rank.from, p->rank.local_rank, p->rank.local_world,
+                p->rank.node, p->rank.nodes, p->node_dir ? "; the node's inputs in " : "",
+                p->node_dir ? p->node_dir : "");
     fprintf(f, "runs in:  %s\n", p->cwd);
     char *line = plan_command_line(p);
     fprintf(f, "command:  %s\n", line ? line : "(out of memory)");

@@ -15,6 +15,7 @@
 #include "mount.h"
 #include "path.h"
 #include "pack.h"
+#include "stage_int.h"
 #include "unpack.h"
 #include "xalloc.h"
 
@@ -76,7 +77,7 @@ int stage_check(const plan_t *p, ferr_t *err)
  * work dir through a symlink (one a command made, or an earlier run left). */
 static int inside_work_dir(const plan_t *p, const plan_io_t *io, ferr_t *err)
 {
-    return path_check_under(p->work_dir, io->local, err);
+    return path_check_under(io->node_shared ? p->node_dir : p->work_dir, io->local, err);
 }
 
 /* ro_mount: the input's folder (or the folder of its one file) is a
@@ -158,7 +159,7 @@ static int stage_input(const plan_t *p, const plan_io_t *io, stage_rec_t *rec, i
                      .label = io->name,
                      .concurrency = concurrency,
                      .cache = input_cache};
-    int rc;
+    int rc = 0;
     if (io->unpack) {
         rc = unpack_input(s, io, &rec->res, err);
     } else if (io->type == IO_URI_FILE) {
@@ -175,8 +176,19 @@ static int stage_input(const plan_t *p, const plan_io_t *io, stage_rec_t *rec, i
             prefix = p2;
             pl++;
         }
-        rc = xfer_download_prefix(s, prefix, pl, io->local, &o, &rec->res, err);
-        if (rc == 0 && rec->res.n == 0 && *io->remote) {
+        shard_sel_t sel = {0};
+        if (io->shard && (rc = stage_shard_select(s, prefix, p, io, &sel, err)) == 0) {
+            o.want = stage_shard_want;
+            o.want_ud = &sel;
+            rec->shard_files = sel.n;
+            rec->shard_of = sel.total_files;
+        }
+        if (!io->shard || rc == 0)
+            rc = xfer_download_prefix(s, prefix, pl, io->local, &o, &rec->res, err);
+        stage_shard_free(&sel);
+        if (io->shard && rc == 0 && rec->shard_of) {
+            rec->done = 1; /* a rank's part may be empty: more ranks than files */
+        } else if (rc == 0 && rec->res.n == 0 && *io->remote) {
             /* v1 references may name a single file: bring it into the folder */
             store_entry_t e;
             ferr_t e2 = FERR_INIT;
@@ -207,13 +219,22 @@ static int stage_input(const plan_t *p, const plan_io_t *io, stage_rec_t *rec, i
 
 int stage_inputs(const plan_t *p, stage_rec_t *recs, ferr_t *err)
 {
-    int warned = 0;
+    int warned = 0, leader = !p->node_dir || p->rank.local_rank == 0;
+    if (!leader && stage_node_wait(p, err))
+        return -1;
     for (size_t i = 0; i < p->ninputs; i++) {
+        if (!leader && p->inputs[i].node_shared) {
+            recs[i].done = 1; /* staged by local rank 0, in the node's folder */
+            continue;
+        }
         if (stage_input(p, &p->inputs[i], &recs[i], &warned, err)) {
             recs[i].error = err->msg ? xstrdup(err->msg) : NULL;
-            return ferr_wrap(err, "input %s", p->inputs[i].name);
+            ferr_wrap(err, "input %s", p->inputs[i].name);
+            stage_node_done(p, err->msg);
+            return -1;
         }
     }
+    stage_node_done(p, NULL);
     return 0;
 }
 
@@ -250,6 +271,17 @@ int stage_prepare_outputs(const plan_t *p, ferr_t *err)
 }
 
 #define MANIFEST_NAME "_ferry_manifest.json"
+/* In a folder every rank writes: one per rank, _ferry_manifest.rank-<N>.json. */
+static char *manifest_name(const plan_io_t *io)
+{
+    if (io->shared >= 2) {
+        char *b = xasprintf("_ferry_manifest.rank-%d.json", io->shared - 2);
+        char *n = path_join(io->remote, b);
+        free(b);
+        return n;
+    }
+    return path_join(io->remote, MANIFEST_NAME);
+}
 static int put_output_manifest(store_t *s, const plan_io_t *io, const stage_rec_t *rec,
                                ferr_t *err);
 static int drop_output_manifest(store_t *s, const plan_io_t *io, ferr_t *err);
@@ -259,10 +291,10 @@ static int drop_output_manifest(store_t *s, const plan_io_t *io, ferr_t *err);
  * again. */
 static xfer_opts_t output_opts(const plan_io_t *io)
 {
-    return (xfer_opts_t){.overwrite = io->overwrite,
-                         .quick = io->overwrite,
-                         .label = io->name,
-                         .concurrency = concurrency};
+    /* a folder all ranks share: a name another rank wrote first is not replaced */
+    int ow = io->shared >= 2 ? 0 : io->overwrite;
+    return (xfer_opts_t){
+        .overwrite = ow, .quick = ow, .label = io->name, .concurrency = concurrency};
 }
 
 static int stage_output(const plan_t *p, const plan_io_t *io, stage_rec_t *rec, ferr_t *err)
@@ -300,6 +332,12 @@ static int stage_output(const plan_t *p, const plan_io_t *io, stage_rec_t *rec, 
             rc = xfer_upload_dir(s, io->local, io->remote, &o, &rec->res, err);
         if (rc == 0 && rec->res.n == 0)
             log_warn("output %s: the command wrote nothing to %s", io->name, io->local);
+        if (rc == 0 && io->shared >= 2 && rec->res.skipped > rec->res.unchanged)
+            rc = ferr_set(err, FERR_TRANSFER,
+                          "output %s: %llu of this rank's files have names another rank wrote "
+                          "first (in a shared output every rank's names must differ); they were "
+                          "not uploaded",
+                          io->name, (unsigned long long)(rec->res.skipped - rec->res.unchanged));
         if (rc == 0)
             rc = put_output_manifest(s, io, rec, err);
     }
@@ -382,7 +420,7 @@ static int put_output_manifest(store_t *s, const plan_io_t *io, const stage_rec_
         fd < 0 || write(fd, text, len) != (ssize_t)len
             ? ferr_errno(err, FERR_IO, errno ? errno : ENOMEM, "output %s: the manifest", io->name)
             : 0;
-    char *name = path_join(io->remote, MANIFEST_NAME);
+    char *name = manifest_name(io);
     store_put_t put;
     if (rc == 0)
         rc = store_write(s, name, fd, len, NULL, NULL, &put, err);
@@ -397,7 +435,7 @@ static int put_output_manifest(store_t *s, const plan_io_t *io, const stage_rec_
  * vouch for it while it is incomplete. */
 static int drop_output_manifest(store_t *s, const plan_io_t *io, ferr_t *err)
 {
-    char *name = path_join(io->remote, MANIFEST_NAME);
+    char *name = manifest_name(io);
     int rc = store_remove(s, name, err);
     free(name);
     return rc;

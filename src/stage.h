@@ -10,10 +10,11 @@
 struct mount;
 typedef struct stage_rec {
     xfer_result_t res;
-    int done;            /* staged (or nothing to stage) */
-    char *error;         /* why not, when it failed */
-    struct mount *mount; /* an input mounted (ro_mount) until stage_unmount */
-    struct rw_mount *rw; /* an output mounted (rw_mount) until stage_unmount */
+    int done;                       /* staged (or nothing to stage) */
+    char *error;                    /* why not, when it failed */
+    struct mount *mount;            /* an input mounted (ro_mount) until stage_unmount */
+    struct rw_mount *rw;            /* an output mounted (rw_mount) until stage_unmount */
+    uint64_t shard_files, shard_of; /* a sharded input: this rank's files, of all */
 } stage_rec_t;
 
 /* The input's or output's mount, if any, ends (also done by

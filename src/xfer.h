@@ -17,6 +17,9 @@ typedef struct xfer_opts {
     int concurrency;     /* transfers at once; 0: chosen from the store and the machine */
     struct cache *cache; /* downloads from remote stores go through it, when set */
     int quick;           /* uploads: a target of the same size, not older, counts as same */
+    /* downloads of a prefix: only the files this says yes to (a shard); NULL: all */
+    int (*want)(void *ud, const char *name, uint64_t size);
+    void *want_ud;
 } xfer_opts_t;
 
 /* Large files move in blocks of at least this size, in parallel. */

@@ -284,9 +284,12 @@ static int dl_entry(void *ud, const store_entry_t *en)
 {
     dl_t *d = ud;
     if (en->is_dir) {
-        dl_empty_folder(d, en->name);
+        if (!d->e->o->want) /* (a shard has the folders of its files only) */
+            dl_empty_folder(d, en->name);
         return 0;
     }
+    if (d->e->o->want && !d->e->o->want(d->e->o->want_ud, en->name, en->size))
+        return 0;
     while (d->n) {
         held_t *top = &d->stack[d->n - 1];
         size_t tl = strlen(top->name);
