@@ -61,6 +61,7 @@ extern const command_t cli_transfer_commands[];
 extern const command_t cli_job_commands[];
 extern const command_t cli_mount_commands[];
 extern const command_t cli_data_commands[];
+extern const command_t cli_submit_commands[];
 
 /* Splits argv by spec into a (positionals and options). */
 int cli_parse_args(int argc, char **argv, const opt_spec_t *spec, const char *cmd, args_t *a,
