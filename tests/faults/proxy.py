@@ -38,7 +38,8 @@ up_host, up_port = args.upstream.rsplit(":", 1)
 kinds = [k for k in args.faults.split(",") if k]
 rng = random.Random(args.seed)
 lock = threading.Lock()
-stats = {"requests": 0, "faults": 0, "by_kind": {k: 0 for k in kinds}, "forwarded": 0, "body_bytes": 0, "list_bytes": 0}
+stats = {"requests": 0, "faults": 0, "by_kind": {k: 0 for k in kinds}, "forwarded": 0, "body_bytes": 0, "list_bytes": 0,
+         "get_paths": {}}
 started = time.time()
 
 
@@ -121,6 +122,9 @@ class Handler(socketserver.StreamRequestHandler):
                 stats["forwarded"] += 1
                 if method == "GET":
                     stats["list_bytes" if "comp=list" in target else "body_bytes"] += len(data)
+                    if "comp=" not in target:
+                        p = target.split("?", 1)[0]
+                        stats["get_paths"][p] = stats["get_paths"].get(p, 0) + 1
             out = ["HTTP/1.1 %d %s" % (resp.status, resp.reason)]
             for k, v in resp.getheaders():
                 if k.lower() not in ("transfer-encoding", "connection", "content-length"):
