@@ -8,19 +8,19 @@
 
 #include "xalloc.h"
 
-static const char *env_get(char *const *env, const char *name)
+static const char *env_get(const char *const *env, const char *name)
 {
     if (!env)
         return getenv(name);
     size_t n = strlen(name);
-    for (char *const *e = env; *e; e++)
+    for (const char *const *e = env; *e; e++)
         if (!strncmp(*e, name, n) && (*e)[n] == '=')
             return *e + n + 1;
     return NULL;
 }
 
 /* A whole number >= 0 in name, or -1. */
-static int num(char *const *env, const char *name)
+static int num(const char *const *env, const char *name)
 {
     const char *v = env_get(env, name);
     char *end;
@@ -49,7 +49,7 @@ static int tasks_on_node(const char *spec, int node)
     return 0;
 }
 
-static int from_slurm(rank_t *r, char *const *env)
+static int from_slurm(rank_t *r, const char *const *env)
 {
     int rank = num(env, "SLURM_PROCID"), world = num(env, "SLURM_NTASKS");
     if (rank < 0 || world < 1)
@@ -71,7 +71,7 @@ static int from_slurm(rank_t *r, char *const *env)
     return 1;
 }
 
-static int from_torchrun(rank_t *r, char *const *env)
+static int from_torchrun(rank_t *r, const char *const *env)
 {
     int rank = num(env, "RANK"), world = num(env, "WORLD_SIZE");
     if (rank < 0 || world < 1)
@@ -89,7 +89,7 @@ static int from_torchrun(rank_t *r, char *const *env)
     return 1;
 }
 
-static int from_openmpi(rank_t *r, char *const *env)
+static int from_openmpi(rank_t *r, const char *const *env)
 {
     int rank = num(env, "OMPI_COMM_WORLD_RANK"), world = num(env, "OMPI_COMM_WORLD_SIZE");
     if (rank < 0 || world < 1)
@@ -108,7 +108,7 @@ static int from_openmpi(rank_t *r, char *const *env)
 
 /* An indexed Job: one pod per index, each its own node. The world is the
  * Job's completions, which the pod learns only if told (FERRY_WORLD_SIZE). */
-static int from_kubernetes(rank_t *r, char *const *env)
+static int from_kubernetes(rank_t *r, const char *const *env)
 {
     int idx = num(env, "JOB_COMPLETION_INDEX");
     if (idx < 0)
@@ -128,7 +128,7 @@ static int from_kubernetes(rank_t *r, char *const *env)
     return 1;
 }
 
-void rank_detect(rank_t *r, char *const *env)
+void rank_detect(rank_t *r, const char *const *env)
 {
     memset(r, 0, sizeof *r);
     r->world = 1;

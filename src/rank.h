@@ -16,7 +16,7 @@ typedef struct rank {
 } rank_t;
 
 /* From the environment (env: NULL for the process's). */
-void rank_detect(rank_t *r, char *const *env);
+void rank_detect(rank_t *r, const char *const *env);
 /* A run id all ranks of one job share ("slurm-<job>.<step>", ...), or NULL. */
 char *rank_run_id(const rank_t *r);
 cJSON *rank_to_json(const rank_t *r);

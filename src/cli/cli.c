@@ -16,8 +16,8 @@
 #include "xalloc.h"
 
 static const command_t *const families[] = {cli_datastore_commands, cli_data_commands,
-                                            cli_transfer_commands, cli_job_commands,
-                                            cli_submit_commands, cli_mount_commands};
+                                            cli_transfer_commands,  cli_job_commands,
+                                            cli_submit_commands,    cli_mount_commands};
 
 #define NFAMILIES (sizeof families / sizeof *families)
 /* Every command of every family, in order. */

@@ -52,8 +52,7 @@ static char *script_for(const job_t *j, const char *ws_dir)
     long nodes = count_at(res, "instance_count", 1);
     const doc_node_t *dt = doc_get(dist, "type");
     long per = 1;
-    if (dt && dt->kind == DOC_SCALAR &&
-        (!strcmp(dt->str, "pytorch") || !strcmp(dt->str, "mpi")))
+    if (dt && dt->kind == DOC_SCALAR && (!strcmp(dt->str, "pytorch") || !strcmp(dt->str, "mpi")))
         per = count_at(dist, "process_count_per_instance", 1);
     else if (dt && dt->kind == DOC_SCALAR && !strcmp(dt->str, "tensorflow"))
         per = 1;
@@ -67,22 +66,22 @@ static char *script_for(const job_t *j, const char *ws_dir)
               *c == '-' || *c == '_' || *c == '.'))
             *c = '_';
     char *qf = sq(sl > 0 ? self : "ferry"), *qj = sq(j->file), *qw = sq(ws_dir), *qd = sq(j->dir);
-    char *s = xasprintf(
-        "#!/bin/bash\n"
-        "# Written by ferry submit --slurm from %s:\n"
-        "# resources.instance_count %ld, %ld process(es) per node (distribution).\n"
-        "# Each task runs `ferry run`, one rank of the job: the node's first stages the\n"
-        "# inputs the node's ranks share, each rank's outputs go to <output>/rank-<N>/.\n"
-        "#SBATCH --job-name=%s\n"
-        "#SBATCH --nodes=%ld\n"
-        "#SBATCH --ntasks-per-node=%ld\n"
-        "#SBATCH --output=ferry-%%x-%%j.out\n"
-        "#SBATCH --signal=B:TERM@120\n"
-        "set -euo pipefail\n"
-        "export FERRY_WORKSPACE=%s\n"
-        "cd %s\n"
-        "exec srun --kill-on-bad-exit=0 %s run %s --upload-budget 90\n",
-        j->file, nodes, per, jn, nodes, per, qw, qd, qf, qj);
+    char *s =
+        xasprintf("#!/bin/bash\n"
+                  "# Written by ferry submit --slurm from %s:\n"
+                  "# resources.instance_count %ld, %ld process(es) per node (distribution).\n"
+                  "# Each task runs `ferry run`, one rank of the job: the node's first stages the\n"
+                  "# inputs the node's ranks share, each rank's outputs go to <output>/rank-<N>/.\n"
+                  "#SBATCH --job-name=%s\n"
+                  "#SBATCH --nodes=%ld\n"
+                  "#SBATCH --ntasks-per-node=%ld\n"
+                  "#SBATCH --output=ferry-%%x-%%j.out\n"
+                  "#SBATCH --signal=B:TERM@120\n"
+                  "set -euo pipefail\n"
+                  "export FERRY_WORKSPACE=%s\n"
+                  "cd %s\n"
+                  "exec srun --kill-on-bad-exit=0 %s run %s --upload-budget 90\n",
+                  j->file, nodes, per, jn, nodes, per, qw, qd, qf, qj);
     free(jn);
     free(qf);
     free(qj);
@@ -123,10 +122,9 @@ static int cmd_submit(ctx_t *c, args_t *a, ferr_t *err)
         fputs(s, stdout);
     } else {
         const char *base = strrchr(j->file, '/') + 1;
-        char *def = xasprintf("%s/%.*s.sbatch", j->dir,
-                              (int)(strrchr(base, '.') ? strrchr(base, '.') - base
-                                                       : (long)strlen(base)),
-                              base);
+        char *def = xasprintf(
+            "%s/%.*s.sbatch", j->dir,
+            (int)(strrchr(base, '.') ? strrchr(base, '.') - base : (long)strlen(base)), base);
         const char *out = opt(a, "output") ? opt(a, "output") : def;
         rc = path_write_atomic(out, s, strlen(s), 0755, err);
         if (rc == 0)
@@ -141,8 +139,8 @@ static int cmd_submit(ctx_t *c, args_t *a, ferr_t *err)
     return rc;
 }
 
-static const opt_spec_t submit_opts[] = {{"slurm", 0, 0}, {"print", 0, 0},  {"now", 0, 0},
-                                         {"output", 'o', 1}, HELP_OPT,      {NULL, 0, 0}};
+static const opt_spec_t submit_opts[] = {{"slurm", 0, 0},    {"print", 0, 0}, {"now", 0, 0},
+                                         {"output", 'o', 1}, HELP_OPT,        {NULL, 0, 0}};
 
 const command_t cli_submit_commands[] = {
     {"submit", cmd_submit, submit_opts, 1, 1, 1,
