@@ -273,6 +273,7 @@ int manifest_write(const plan_t *p, const stage_rec_t *in, const stage_rec_t *ou
         cJSON_AddStringToObject(o, "error", run->error);
     if (p->rank.known)
         cJSON_AddItemToObject(o, "rank", rank_to_json(&p->rank));
+    cJSON_AddStringToObject(o, "check_md5", store_check_md5_name(store_check_md5()));
     cJSON *ins = cJSON_AddArrayToObject(o, "inputs");
     for (size_t i = 0; i < p->ninputs; i++)
         cJSON_AddItemToArray(ins, io_entry(&p->inputs[i], in ? &in[i] : NULL, 1, &p->rank));

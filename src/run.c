@@ -340,7 +340,11 @@ static int run_prepare(run_t *r, const char *job_path, ferr_t *err)
     if (stage_check(r->plan, err) || job_concurrency(r->job, r->o->concurrency, &conc, err))
         return -1;
     stage_set_concurrency(conc);
-    return r->o->no_cache ? 0 : open_cache(r, err);
+    /* what the node cache holds was checked: a file let in unchecked must not be */
+    if (!r->o->no_cache && store_check_md5() >= CHECK_LOG_ONLY)
+        log_info("the node cache is not used: --check-md5 %s lets in what was not checked",
+                 store_check_md5_name(store_check_md5()));
+    return r->o->no_cache || store_check_md5() >= CHECK_LOG_ONLY ? 0 : open_cache(r, err);
 }
 
 /* The work dir, claimed for this run id, its log, and a first record. */

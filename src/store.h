@@ -78,6 +78,25 @@ enum store_cap {
 typedef char store_block_id_t[STORE_BLOCK_ID_MAX + 1];
 void store_block_id(store_block_id_t out, uint32_t index, const unsigned char md5[16]);
 
+/* --- checking what is read: azcopy's --check-md5 policy, process-wide --- */
+
+typedef enum {
+    CHECK_FAIL_IF_DIFFERENT,            /* the default: a file whose MD5 differs is not kept */
+    CHECK_FAIL_IF_DIFFERENT_OR_MISSING, /* ... and one the store keeps no MD5 for is refused */
+    CHECK_LOG_ONLY,                     /* a difference is a warning; the file is kept */
+    CHECK_NONE,                         /* not hashed at all */
+} check_md5_t;
+void store_set_check_md5(check_md5_t c);
+check_md5_t store_check_md5(void);
+const char *store_check_md5_name(check_md5_t c);
+/* 0 when s names a policy (azcopy's names, any case) */
+int store_check_md5_parse(const char *s, check_md5_t *out);
+/* What a backend does with a whole object's MD5 that differs (want: the
+ * store's, got: the bytes'; want NULL or "": none kept): 0 to keep the file,
+ * or -1 with err set. */
+int store_md5_verdict(const char *name, const char *noun, const char *want, const char *got,
+                      ferr_t *err);
+
 /* --- opening --- */
 
 /* Opens the backend of ds; FERR_UNSUPPORTED for a backend that cannot move

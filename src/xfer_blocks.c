@@ -134,13 +134,9 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
         int bad = 0; /* the bytes are wrong: nothing of them is worth keeping */
         if (ok && f->want_md5) {
             char *got = b64_final(f->md5);
-            if (got && strcmp(got, f->want_md5)) {
+            if (store_md5_verdict(f->name, "blob", f->want_md5, got, &err)) {
                 ok = 0;
                 bad = 1;
-                ferr_set(&err, FERR_TRANSFER,
-                         "content does not match the blob's MD5 (%s, got %s); the file was not "
-                         "kept",
-                         f->want_md5, got);
             }
             free(got);
         }

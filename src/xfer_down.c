@@ -192,8 +192,22 @@ static void dl_queue(dl_t *d, size_t idx, const char *name, const char *local, u
     unsigned both = STORE_CAP_CLONE | STORE_CAP_RANGED_READS;
     int chunked = (store_caps(d->s) & both) == both && size > 2 * (uint64_t)XFER_BLOCK;
     char *asked = NULL;
-    if (chunked && !md5 && (store_caps(d->s) & STORE_CAP_MD5))
+    check_md5_t check = store_check_md5();
+    if (chunked && !md5 && (store_caps(d->s) & STORE_CAP_MD5) && check != CHECK_NONE)
         md5 = asked = stat_md5(d->s, name, etag); /* a listing without MD5s (a file share's) */
+    if (chunked && !md5 && (store_caps(d->s) & STORE_CAP_MD5) &&
+        check == CHECK_FAIL_IF_DIFFERENT_OR_MISSING) {
+        ferr_set(&err, FERR_TRANSFER,
+                 "%s: the blob has no MD5 to check it by, and --check-md5 is "
+                 "FailIfDifferentOrMissing; not downloaded",
+                 name);
+        xf_account(e, idx, 0, err.msg);
+        ferr_clear(&err);
+        cache_release(obj);
+        return;
+    }
+    if (check == CHECK_NONE)
+        md5 = NULL; /* not hashed: nothing read back */
     xf_file_t *f = xf_file_new(idx, 0, name, obj->path ? obj->path : local, size, chunked);
     if (obj->path) {
         f->obj = *obj; /* the lock is held until the object is whole and placed */

@@ -176,3 +176,18 @@ int cli_concurrency_arg(const args_t *a, int *out, ferr_t *err)
     }
 const opt_spec_t cli_no_opts[] = {HELP_OPT, NO_OPTS_END};
 const opt_spec_t cli_json_opts[] = {{"json", 0, 0}, HELP_OPT, NO_OPTS_END};
+
+int cli_check_md5_arg(const args_t *a, ferr_t *err)
+{
+    const char *v = opt(a, "check-md5");
+    check_md5_t c;
+    if (!v)
+        return 0;
+    if (store_check_md5_parse(v, &c))
+        return ferr_set(err, FERR_USAGE,
+                        "--check-md5: expected FailIfDifferent, FailIfDifferentOrMissing, LogOnly "
+                        "or NoCheck, got '%s'",
+                        v);
+    store_set_check_md5(c);
+    return 0;
+}

@@ -76,6 +76,8 @@ const datastore_t *cli_need_datastore(ctx_t *c, const char *name, ferr_t *err);
 int cli_open_store(ctx_t *c, const char *name, store_t **s, ferr_t *err);
 /* A remote path from the command line, normalised; NULL (and err) when refused. */
 char *cli_remote_arg(const char *v, const char *what, ferr_t *err);
+/* --check-md5 MODE: sets the process's policy (store_set_check_md5). */
+int cli_check_md5_arg(const args_t *a, ferr_t *err);
 /* --concurrency N; 0 when not given. */
 int cli_concurrency_arg(const args_t *a, int *out, ferr_t *err);
 

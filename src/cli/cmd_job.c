@@ -88,7 +88,7 @@ static int cmd_run(ctx_t *c, args_t *a, ferr_t *err)
                     .cache_dir = opt(a, "cache-dir"),
                     .cache_size = opt(a, "cache-size")};
     const char *g = opt(a, "grace"), *u = opt(a, "upload-on");
-    if (cli_concurrency_arg(a, &o.concurrency, err))
+    if (cli_concurrency_arg(a, &o.concurrency, err) || cli_check_md5_arg(a, err))
         return RUN_EXIT_CONFIG;
     o.pass_secret_env = flag(a, "pass-secret-env");
     const char *ub = opt(a, "upload-budget");
@@ -137,6 +137,7 @@ static int cmd_run(ctx_t *c, args_t *a, ferr_t *err)
 static const opt_spec_t plan_opts[] = {
     {"json", 0, 0}, {"run-id", 0, 1}, {"work-dir", 0, 1}, HELP_OPT, {NULL, 0, 0}};
 static const opt_spec_t run_opts[] = {{"run-id", 0, 1},
+                                      {"check-md5", 0, 1},
                                       {"work-dir", 0, 1},
                                       {"dry-run", 'n', 0},
                                       {"grace", 0, 1},
@@ -165,13 +166,15 @@ const command_t cli_job_commands[] = {
      "ferry run JOB [--run-id ID] [--work-dir DIR] [--dry-run] [--grace S]\n"
      "              [--upload-on always|success|failure] [-j N]\n"
      "              [--cache-dir DIR] [--cache-size SIZE] [--no-cache] [--sync-every S]\n"
-     "              [--upload-budget S] [--pass-secret-env] [--resume]",
+     "              [--upload-budget S] [--pass-secret-env] [--resume] [--check-md5 MODE]",
      "Validates JOB, stages its inputs, runs its command, uploads its outputs and writes\n"
      "<work dir>/manifest.json and ferry.log (work dir: <workspace>/runs/<run id>).\n"
      "Signals are forwarded to the command's process group; after a second SIGTERM or\n"
      "--grace seconds (default 30) it gets SIGKILL. Exit code: the command's (128+N for\n"
      "signal N), or 121 bad job, 122 inputs failed, 123 outputs failed, 124 timeout,\n"
-     "125 ferry failed.\n"
+     "125 ferry failed. --check-md5 FailIfDifferent (default), FailIfDifferentOrMissing,\n"
+     "LogOnly or NoCheck: what an input whose bytes differ from the MD5 the store keeps\n"
+     "does (with LogOnly or NoCheck the node cache is not used).\n"
      "Inputs from remote datastores go through a node-local cache (default\n"
      "<workspace>/cache, 10G, least recently used evicted; $FERRY_CACHE_DIR,\n"
      "$FERRY_CACHE_SIZE): a blob cached with the same ETag is linked, not downloaded, and\n"

@@ -180,7 +180,7 @@ static int open_source(ctx_t *c, args_t *a, datastore_t **adhoc, char **prefix, 
 static int cmd_download(ctx_t *c, args_t *a, ferr_t *err)
 {
     int conc;
-    if (cli_concurrency_arg(a, &conc, err))
+    if (cli_concurrency_arg(a, &conc, err) || cli_check_md5_arg(a, err))
         return -1;
     store_t *s = NULL;
     datastore_t *adhoc = NULL;
@@ -289,10 +289,14 @@ static const opt_spec_t upload_files_opts[] = {{"target-path", 0, 1},
                                                {"concurrency", 'j', 1},
                                                HELP_OPT,
                                                {NULL, 0, 0}};
-static const opt_spec_t download_opts[] = {
-    {"prefix", 0, 1}, {"overwrite", 0, 0},    {"concurrency", 'j', 1},
-    {"unpack", 0, 0}, {"unpack-limit", 0, 1}, HELP_OPT,
-    {NULL, 0, 0}};
+static const opt_spec_t download_opts[] = {{"prefix", 0, 1},
+                                           {"overwrite", 0, 0},
+                                           {"concurrency", 'j', 1},
+                                           {"unpack", 0, 0},
+                                           {"unpack-limit", 0, 1},
+                                           {"check-md5", 0, 1},
+                                           HELP_OPT,
+                                           {NULL, 0, 0}};
 
 const command_t cli_transfer_commands[] = {
     {"upload", cmd_upload, upload_opts, 2, 2, 1,
@@ -334,7 +338,11 @@ const command_t cli_transfer_commands[] = {
      "outside TARGET_DIR (absolute, '..', through a symlink), a symlink out of it or a\n"
      "hard link to outside is refused, and then nothing is extracted; device nodes and\n"
      "FIFOs are not made; setuid bits are dropped. It stops at S bytes (default: the free\n"
-     "disk; also $FERRY_UNPACK_LIMIT). A zip is read whole first (its index is at its end).",
+     "disk; also $FERRY_UNPACK_LIMIT). A zip is read whole first (its index is at its end).\n"
+     "\n"
+     "--check-md5 FailIfDifferent (the default) | FailIfDifferentOrMissing | LogOnly |\n"
+     "NoCheck: what a file whose bytes do not match the MD5 the store keeps does\n"
+     "(azcopy's names); with NoCheck nothing is hashed.",
      NULL},
     {"ls", cmd_ls, ls_opts, 1, 2, 1, "ferry ls NAME [PREFIX] [--json] [--delimiter /]",
      "Lists files (size, modified time, name) whose name starts with PREFIX. With\n"

@@ -28,8 +28,9 @@ const commands = {
     await c.createIfNotExists(access === 'public' ? { access: 'container' } : {});
     return { created: container };
   },
-  // put CONTAINER NAME FILE [single|blocks] [wrong-md5]: upload with the blob's MD5 set;
-  // wrong-md5 then replaces the stored MD5 (Set Blob Properties), as a corrupted blob would look
+  // put CONTAINER NAME FILE [single|blocks] [wrong-md5|none]: upload with the blob's MD5 set;
+  // wrong-md5 then replaces the stored MD5 (Set Blob Properties), as a corrupted blob would look;
+  // none clears it
   async put(container, name, file, how = 'single', wrong) {
     const data = fs.readFileSync(file);
     const blob = service.getContainerClient(container).getBlockBlobClient(name);
@@ -41,7 +42,9 @@ const commands = {
     } else {
       await blob.upload(data, data.length, { blobHTTPHeaders: headers });
     }
-    if (wrong) {
+    if (wrong === 'none') { // no MD5 at all, as a blob another tool committed without one
+      await blob.setHTTPHeaders({});
+    } else if (wrong) {
       await blob.setHTTPHeaders({ blobContentMD5: Buffer.from(md5(Buffer.from('not the data')), 'base64') });
     }
     return { name, size: data.length, md5: md5(data) };

@@ -201,19 +201,16 @@ static int check_whole(const az_conn_t *c, const az_read_t *r, const http_resp_t
 {
     const char *want = resp->whole_md5[0] ? resp->whole_md5 : resp->content_md5;
     int whole = r->off == 0 && (!resp->has_range || resp->range_total == r->len);
-    if (!whole || !*want || !rs->md5)
+    if (!whole || !rs->md5)
         return 0;
+    if (!*want) /* (FailIfDifferentOrMissing refuses it) */
+        return store_md5_verdict(r->name, c->noun, NULL, NULL, err);
     unsigned char md[16];
     unsigned int ml = 0;
     EVP_DigestFinal_ex(rs->md5, md, &ml);
     char *got = base64_encode(md, ml);
-    int rc = 0;
-    if (got && strcmp(got, want))
-        rc = ferr_set(err, FERR_TRANSFER,
-                      "%s: content does not match the %s's MD5 (%s, got %s); the file was not "
-                      "kept",
-                      r->name, c->noun, want, got);
-    else
+    int rc = store_md5_verdict(r->name, c->noun, want, got, err);
+    if (rc == 0 && got && !strcmp(got, want))
         log_trace("%s: MD5 %s verified", r->name, want);
     free(got);
     return rc;
@@ -289,7 +286,8 @@ int az_read(az_conn_t *c, const az_read_t *r, ferr_t *err)
     http_fdsink_t rs;
     /* only a read from the start can be the whole object, worth hashing
      * here; the engine checks the blocks of a large file itself */
-    http_fdsink_init(&rs, r->fd, r->fd_off, r->len, r->off == 0, r->on_bytes, r->ud);
+    http_fdsink_init(&rs, r->fd, r->fd_off, r->len, r->off == 0 && store_check_md5() != CHECK_NONE,
+                     r->on_bytes, r->ud);
     http_req_t t = {.sink = http_fdsink_write, .sink_reset = http_fdsink_reset, .sink_ud = &rs};
     http_resp_t resp = {0};
     char *own = r->url ? NULL : az_url(c, r->name, NULL);
