@@ -37,6 +37,7 @@ static int from_cache(mount_t *m, const node_t *nd, mfile_t *f)
     memset(f->state, B_HERE, f->nblocks);
     f->here = f->nblocks;
     f->cached = 1;
+    m->cached_open += nd->size;
     log_debug("%s: %s is read from the node cache", m->label, nd->remote);
     return 1;
 }
@@ -152,6 +153,42 @@ static uint64_t drop_blocks(mount_t *m, node_t *nd, uint32_t before)
     return freed;
 }
 
+/* Any block of f being copied from now? */
+static int pinned(const mfile_t *f)
+{
+    for (uint32_t b = 0; b < f->nblocks; b++)
+        if (f->pins[b])
+            return 1;
+    return 0;
+}
+
+/* With m->mu held: a file the node cache holds whole is closed; a later
+ * read opens it from the cache again (or fetches it, if the cache let it go). */
+static void close_cached(mount_t *m, node_t *nd)
+{
+    mfile_t *f = nd->f;
+    close(f->fd);
+    f->fd = -1;
+    m->cached_open -= m->cached_open < nd->size ? m->cached_open : nd->size;
+}
+
+/* With m->mu held: f was closed by close_cached: open it again, from the
+ * cache, or as a new file of absent blocks. */
+static void reopen(mount_t *m, uint32_t idx, mfile_t *f)
+{
+    node_t *nd = &m->nodes[idx];
+    f->cached = 0;
+    f->here = 0;
+    memset(f->state, B_ABSENT, f->nblocks);
+    if (from_cache(m, nd, f))
+        return;
+    f->fd = open(m->blocks_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (f->fd >= 0 && ftruncate(f->fd, (off_t)nd->size) != 0) {
+        close(f->fd);
+        f->fd = -1;
+    }
+}
+
 /* With m->mu held: room for len more bytes of blocks, made by dropping the
  * blocks of the files read longest ago (and those a sequential reader has
  * left behind); a file being copied from keeps its blocks. */
@@ -160,11 +197,13 @@ static void make_room(mount_t *m, uint32_t keep, uint32_t keep_block, uint64_t l
     /* files in the order they were last read, each looked at once */
     uint64_t after = 0;
     int first = 1;
-    while (m->disk_limit && m->held + len > m->disk_limit) {
+    while (m->disk_limit && m->held + m->cached_open + len > m->disk_limit) {
         uint32_t victim = UINT32_MAX;
         for (uint32_t i = 0; i < m->n; i++) {
             mfile_t *f = m->nodes[i].f;
-            if (f && f->held && !f->cached && (first || f->used > after) &&
+            int may = f && ((f->held && !f->cached) ||
+                            (f->cached && !f->linking && f->fd >= 0 && i != keep && !pinned(f)));
+            if (may && (first || f->used > after) &&
                 (victim == UINT32_MAX || f->used < m->nodes[victim].f->used))
                 victim = i;
         }
@@ -172,6 +211,10 @@ static void make_room(mount_t *m, uint32_t keep, uint32_t keep_block, uint64_t l
             return; /* nothing may go now: over the bound for a while */
         first = 0;
         after = m->nodes[victim].f->used;
+        if (m->nodes[victim].f->cached) { /* the cache keeps it; the mount lets go */
+            close_cached(m, &m->nodes[victim]);
+            continue;
+        }
         drop_blocks(m, &m->nodes[victim], victim == keep ? keep_block : UINT32_MAX);
     }
 }
@@ -186,8 +229,8 @@ static int fetch(mount_t *m, store_t *s, job_t j)
     uint64_t want = nd->size - off0 < MOUNT_BLOCK ? nd->size - off0 : MOUNT_BLOCK;
     make_room(m, j.node, j.block, want);
     m->held += want; /* reserved while it travels: workers together stay within the bound */
-    if (m->held > m->peak_held)
-        m->peak_held = m->held;
+    if (m->held + m->cached_open > m->peak_held) /* (the cache's files it holds open too) */
+        m->peak_held = m->held + m->cached_open;
     pthread_mutex_unlock(&m->mu);
     if (fd < 0 || changed)
         return -1;
@@ -246,14 +289,25 @@ static void *worker(void *arg)
                 /* handed to the cache: never punched again (it is the cache's
                  * object now), and counted by the cache, not here */
                 f->cached = 1;
+                f->linking = 1; /* its fd stays open until it is linked */
                 int fd = f->fd;
                 pthread_mutex_unlock(&m->mu);
                 int linked = to_cache(m, &m->nodes[j.node], fd);
                 pthread_mutex_lock(&m->mu);
+                f->linking = 0;
                 f->cached = linked;
                 if (linked) {
                     m->held -= f->held;
                     f->held = 0;
+                    m->cached_open += m->nodes[j.node].size;
+                    m->linked += m->nodes[j.node].size;
+                }
+                /* what the mount gives the cache is trimmed to its limit as it goes */
+                if (m->disk_limit && m->linked > m->disk_limit / 4) {
+                    m->linked = 0;
+                    pthread_mutex_unlock(&m->mu);
+                    cache_trim(m->cache);
+                    pthread_mutex_lock(&m->mu);
                 }
             }
         }
@@ -359,6 +413,8 @@ int mb_read(mount_t *m, uint32_t idx, char *buf, size_t size, uint64_t off)
     uint32_t last = (uint32_t)((off + size - 1) / MOUNT_BLOCK);
     pthread_mutex_lock(&m->mu);
     mfile_t *f = file_of(m, idx);
+    if (f->fd < 0 && f->cached)
+        reopen(m, idx, f);
     int rc = f->fd < 0 ? -EIO : wait_blocks(m, idx, first, last);
     /* a sequential reader: the next blocks are fetched ahead, as many as
      * there are workers */

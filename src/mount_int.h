@@ -29,6 +29,7 @@ typedef struct mfile {
     int changed;   /* the datastore's file is no longer the listed version */
     uint32_t here; /* blocks here */
     int cached;    /* the node cache's object (whole), or given to it */
+    int linking;   /* being given to it now: its fd must stay open */
     uint8_t *pins; /* per block: reads copying from it now (it stays) */
     uint64_t used; /* when it was last read (a tick of the mount's) */
     uint64_t held; /* bytes of its blocks on disk, not the cache's */
@@ -68,6 +69,10 @@ struct mount {
     int nworkers, stopping;
     uint64_t fetched_bytes, fetched_blocks;
     uint64_t disk_limit, held, tick; /* blocks on disk, bounded by disk_limit */
+    uint64_t cached_open;            /* bytes of the node cache's files the mount holds open:
+                                      * they count against disk_limit too (an open file's
+                                      * blocks stay on disk, whatever the cache drops) */
+    uint64_t linked;                 /* bytes given to the cache since it was last trimmed */
     uint64_t peak_held;
     /* FUSE */
     struct fuse *fuse;

@@ -182,6 +182,26 @@ f run cache-download.yml --run-id c2
 expect_err "input f: downloaded 1 file (0 B, 1 from the cache)" "the next run's download of it comes from the node cache"
 f run cache-mount.yml --run-id c3
 expect_err "f: unmounted $FERRY_WORKSPACE/runs/c3/inputs/f; 0 bytes were read" "and a mount of it reads from the cache, with no request"
+# files read whole through a mount are the cache's: the mount does not keep
+# more of them open than the cache's limit, and the cache is trimmed as they come
+mkdir -p mid
+for i in 1 2 3 4 5 6; do head -c $((4 * MiB)) /dev/urandom >"mid/f$i.bin"; done
+f upload blob mid --target-path mid
+cat >cache-bound.yml <<'YAML'
+command: sh -c 'for i in 1 2 3 4 5 6; do cat ${{inputs.d}}/f$i.bin > /dev/null; done'
+inputs:
+  d:
+    type: uri_folder
+    path: azureml://datastores/blob/paths/mid/
+YAML
+FERRY_MOUNT_BLOCK_MIB=4 f run cache-bound.yml --run-id cb1 --cache-dir "$T/cb-cache" --cache-size 10M
+expect_rc 0 "six 4 MiB files read whole through a mount whose cache holds 10 MiB"
+kept=$(grep -o 'd: unmounted [^;]*; [0-9]* bytes were read from the datastore, at most [0-9]* kept' "$ERR" | grep -o 'at most [0-9]*' | grep -o '[0-9]*')
+[ -n "$kept" ] && [ "$kept" -le $((10 * MiB + 8 * 4 * MiB)) ] && _ok "the mount held at most the limit and a block per worker on disk ($kept bytes)" ||
+    _fail "the mount held at most the limit and a block per worker on disk" "$kept"
+cached=$(du -sb "$T/cb-cache/objects" | cut -f1)
+[ "$cached" -le $((14 * MiB)) ] && _ok "the cache stayed near its limit while the mount fed it ($cached bytes)" ||
+    _fail "the cache stayed near its limit while the mount fed it" "$cached"
 
 # --- bounds: disk, many readers, a large listing ---
 # (4 MiB blocks, so that the 30 MiB file is many blocks beyond the 8 MiB limit)
