@@ -113,6 +113,23 @@ expect_eq "$(json "$FERRY_WORKSPACE/runs/$JOB/rank-1/manifest.json" 'j["rank"]["
     "('slurm', 1, 1, 4)" "the manifest says where the rank stood"
 expect_eq "$(json "$FERRY_WORKSPACE/runs/$JOB/rank-2/manifest.json" '[i.get("shard", {}).get("files") for i in j["inputs"]]')" "[None, 3]" "and which part of the sharded input it took"
 
+# --- a rank that fails: its ferry exits with its command's status, its files still go up ---
+cat >fail.yml <<'YAML'
+command: echo "rank $SLURM_PROCID" > ${{outputs.o}}/mine.txt; exit $((SLURM_PROCID * 3))
+outputs:
+  o:
+    type: uri_folder
+    path: azureml://datastores/blob/paths/failing/${{name}}/
+YAML
+srun -n 2 "$FERRY" run fail.yml >"$T/fail.out" 2>"$T/fail.err"
+expect_eq "$?" "3" "srun reports the failing rank's status (3)"
+FJ=$(grep -o 'run slurm-[0-9]*\.[0-9]*' "$T/fail.err" | head -1 | cut -d' ' -f2)
+expect_eq "$(json "$FERRY_WORKSPACE/runs/$FJ/rank-0/manifest.json" 'j["exit_code"]'),$(json "$FERRY_WORKSPACE/runs/$FJ/rank-1/manifest.json" 'j["exit_code"]')" \
+    "0,3" "each rank's ferry exited with its own command's status"
+SDK list "$C" "failing/$FJ/" >failing.json
+expect_eq "$(json failing.json 'sorted(e["name"].split("/")[2] for e in j if e["name"].endswith("mine.txt"))')" \
+    "['rank-0', 'rank-1']" "the failed rank's output still went up (--upload-on always)"
+
 # --- scancel mid-run: each rank uploads what it wrote, within the budget ---
 cat >slow.yml <<'YAML'
 command: echo "before the end" > ${{outputs.o}}/partial.txt; sleep 120
