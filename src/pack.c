@@ -1,8 +1,11 @@
 /* An output folder packed into one archive object (tar.gz, tar.zst, zip),
  * uploaded while it is packed: libarchive's output goes into 8 MiB blocks,
  * each put as it fills, where the store takes blocks before it knows the
- * size (STORE_CAP_OPEN_SIZE); elsewhere into a nameless local file, written
- * at the end. A _ferry_manifest.json entry, last, lists every file. */
+ * size (STORE_CAP_OPEN_SIZE); where it must know the size first (a file
+ * share, ADLS), after a pass that only counts the bytes, then the same
+ * bytes again into blocks (the two must agree); a store without blocks
+ * (a local folder) gets a nameless local file, written at the end. A
+ * _ferry_manifest.json entry, last, lists every file. */
 #define _GNU_SOURCE
 #include "pack.h"
 
@@ -40,6 +43,7 @@ typedef struct sink {
     store_block_id_t *ids;
     uint64_t total;
     EVP_MD_CTX *md5; /* of the whole object */
+    int count_only;  /* a pass that only counts (and hashes) the bytes */
     ferr_t *err;
 } sink_t;
 
@@ -66,6 +70,8 @@ static la_ssize_t sink_write(struct archive *a, void *ud, const void *data, size
     sink_t *k = ud;
     EVP_DigestUpdate(k->md5, data, n);
     k->total += n;
+    if (k->count_only)
+        return (la_ssize_t)n;
     if (!k->stream) {
         if (write(k->tmp_fd, data, n) != (ssize_t)n) {
             archive_set_error(a, errno, "cannot write the archive's local copy");
@@ -94,6 +100,7 @@ typedef struct walk {
     uint64_t nfiles, bytes;
     const char *label;
     ferr_t *err;
+    time_t stamp; /* the manifest entry's time */
 } walk_t;
 
 static int add_file(walk_t *w, int dfd, const char *name, const char *rel, const struct stat *st)
@@ -234,7 +241,7 @@ static int add_manifest(walk_t *w)
     archive_entry_set_filetype(e, AE_IFREG);
     archive_entry_set_perm(e, 0644);
     archive_entry_set_size(e, (la_int64_t)len);
-    archive_entry_set_mtime(e, time(NULL), 0);
+    archive_entry_set_mtime(e, w->stamp, 0);
     int rc = text && archive_write_header(w->a, e) == ARCHIVE_OK &&
                      archive_write_data(w->a, text, len) == (la_ssize_t)len
                  ? 0
@@ -261,9 +268,10 @@ static struct archive *new_writer(const char *format)
         archive_write_set_format_zip(a);
     } else {
         archive_write_set_format_pax_restricted(a);
-        if (!strcmp(format, "tar.gz"))
+        if (!strcmp(format, "tar.gz")) {
             archive_write_add_filter_gzip(a);
-        else
+            archive_write_set_filter_option(a, "gzip", "timestamp", NULL); /* reproducible */
+        } else
             archive_write_add_filter_zstd(a);
     }
     archive_write_set_bytes_in_last_block(a, 1);
@@ -286,45 +294,79 @@ static int finish(sink_t *k, const char *md5, store_put_t *put)
     return store_write(k->s, k->u.name, k->tmp_fd, k->total, NULL, NULL, put, k->err);
 }
 
+/* One pass: the folder packed into k; w's counts filled. stamp: the
+ * manifest entry's time (the same in both passes of a two-pass pack). */
+static int pack_pass(sink_t *k, const char *src_dir, const char *format, const char *label,
+                     time_t stamp, walk_t *w, ferr_t *err)
+{
+    struct archive *a = new_writer(format);
+    *w = (walk_t){.a = a, .files = cJSON_CreateArray(), .label = label, .err = err, .stamp = stamp};
+    int rc = archive_write_open(a, k, NULL, sink_write, NULL) == ARCHIVE_OK
+                 ? 0
+                 : ferr_set(err, FERR_IO, "%s: %s", label, archive_error_string(a));
+    int dfd = rc == 0 ? open(src_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (rc == 0)
+        rc = dfd < 0 ? ferr_errno(err, FERR_IO, errno, "%s: cannot read %s", label, src_dir)
+                     : add_folder(w, dfd, "", 0);
+    if (rc == 0)
+        rc = add_manifest(w);
+    if (archive_write_close(a) != ARCHIVE_OK && rc == 0)
+        rc = err->msg ? -1 : ferr_set(err, FERR_IO, "%s: %s", label, archive_error_string(a));
+    archive_write_free(a);
+    cJSON_Delete(w->files);
+    w->files = NULL;
+    return rc;
+}
+
+static char *md5_final(EVP_MD_CTX *c)
+{
+    unsigned char md[16];
+    unsigned int ml = 0;
+    EVP_DigestFinal_ex(c, md, &ml);
+    EVP_MD_CTX_free(c);
+    return base64_encode(md, 16);
+}
+
 int pack_upload(store_t *s, const char *src_dir, const char *name, const char *format,
                 const char *label, xfer_result_t *res, ferr_t *err)
 {
     sink_t k = {.s = s, .u = {.name = name, .block = BLOCK}, .tmp_fd = -1, .err = err};
     unsigned caps = store_caps(s);
-    k.stream = (caps & STORE_CAP_PARALLEL_BLOCKS) && (caps & STORE_CAP_OPEN_SIZE);
+    k.stream = (caps & STORE_CAP_PARALLEL_BLOCKS) != 0;
+    time_t stamp = time(NULL);
+    walk_t w;
+    int rc = 0;
+    char *dry_md5 = NULL;
+    if (k.stream && !(caps & STORE_CAP_OPEN_SIZE)) {
+        /* a store that sizes the object first (a file share, ADLS): a pass that
+         * only counts, then the same bytes again into blocks */
+        sink_t dry = {.count_only = 1, .err = err, .md5 = EVP_MD_CTX_new()};
+        EVP_DigestInit_ex(dry.md5, EVP_md5(), NULL);
+        rc = pack_pass(&dry, src_dir, format, label, stamp, &w, err);
+        dry_md5 = md5_final(dry.md5);
+        k.u.size = dry.total;
+    }
     k.md5 = EVP_MD_CTX_new();
     EVP_DigestInit_ex(k.md5, EVP_md5(), NULL);
-    int rc = 0;
-    if (k.stream) {
+    if (rc == 0 && k.stream) {
         k.buf = xmalloc(BLOCK);
         k.ids = xcalloc(MAX_BLOCKS, sizeof *k.ids);
         rc = store_upload_begin(s, &k.u, no_held, NULL, err);
-    } else {
+    } else if (rc == 0) {
         char *dir = path_dirname(src_dir);
         k.tmp_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
         if (k.tmp_fd < 0)
             rc = ferr_errno(err, FERR_IO, errno, "cannot make a file in %s for the archive", dir);
         free(dir);
     }
-    struct archive *a = new_writer(format);
-    walk_t w = {.a = a, .files = cJSON_CreateArray(), .label = label, .err = err};
-    if (rc == 0 && archive_write_open(a, &k, NULL, sink_write, NULL) != ARCHIVE_OK)
-        rc = ferr_set(err, FERR_IO, "%s: %s", label, archive_error_string(a));
-    int dfd = rc == 0 ? open(src_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     if (rc == 0)
-        rc = dfd < 0 ? ferr_errno(err, FERR_IO, errno, "%s: cannot read %s", label, src_dir)
-                     : add_folder(&w, dfd, "", 0);
-    if (rc == 0)
-        rc = add_manifest(&w);
-    if (archive_write_close(a) != ARCHIVE_OK && rc == 0)
-        rc = err->msg ? -1 : ferr_set(err, FERR_IO, "%s: %s", label, archive_error_string(a));
-    archive_write_free(a);
-    cJSON_Delete(w.files);
-    unsigned char md[16];
-    unsigned int ml = 0;
-    EVP_DigestFinal_ex(k.md5, md, &ml);
-    EVP_MD_CTX_free(k.md5);
-    char *b64 = base64_encode(md, 16);
+        rc = pack_pass(&k, src_dir, format, label, stamp, &w, err);
+    char *b64 = md5_final(k.md5);
+    if (rc == 0 && dry_md5 && (k.total != k.u.size || strcmp(dry_md5, b64)))
+        rc = ferr_set(err, FERR_TRANSFER,
+                      "%s: the folder changed while it was packed (two passes gave different "
+                      "archives); nothing was committed",
+                      label);
     store_put_t put = {0};
     if (rc == 0)
         rc = finish(&k, b64, &put);
@@ -342,6 +384,7 @@ int pack_upload(store_t *s, const char *src_dir, const char *name, const char *f
                  (unsigned long long)k.total);
     }
     free(b64);
+    free(dry_md5);
     if (k.tmp_fd >= 0)
         close(k.tmp_fd);
     free(k.buf);

@@ -239,3 +239,24 @@ SDK get "$C" both/result.zip both.zip >/dev/null
 rm -rf bothx && mkdir bothx && (cd bothx && unzip -q ../both.zip)
 expect_same src/a/b/x.txt bothx/copied/b/x.txt "the zip that went up holds what the command made from the unpacked input"
 expect_eq "$(cat bothx/status.txt)" "done" "all of it"
+
+# --- archives out to a file share and to ADLS Gen2 (which size an object
+# before its blocks): a pass that counts, then the same bytes into blocks ---
+need_files_double --log "$T/files.log"
+need_adls_double --log "$T/adls.log"
+f datastore register azure-file share --account devstoreaccount1 --share "a$$" \
+    --account-url "$FILES_URL" --account-key-env AZURITE_KEY --create-if-not-exists
+f datastore register azure-data-lake-gen2 lake --account devstoreaccount1 --filesystem "a$$" \
+    --account-url "$ADLS_URL" --account-key-env AZURITE_KEY --create-if-not-exists
+head -c $((20 * 1024 * 1024)) /dev/urandom >src/a/big3.bin
+for ds in share lake; do
+    for fmt in tar.gz zip; do
+        f upload "$ds" src --target-path "p-$fmt" --archive "$fmt"
+        expect_rc 0 "$ds: upload --archive $fmt (past two 8 MiB blocks)"
+        rm -rf "back-$ds-$fmt"
+        f download "$ds" "back-$ds-$fmt" --prefix "p-$fmt/src.$fmt" --unpack
+        expect_rc 0 "$ds: and unpacked back"
+        expect_eq "$(cmp -s src/a/big3.bin "back-$ds-$fmt/a/big3.bin" && echo same)" "same" "$ds: $fmt holds the large file whole"
+    done
+done
+rm -f src/a/big3.bin
