@@ -311,9 +311,9 @@ const command_t cli_transfer_commands[] = {
      "or unchanged) are not sent again. -j/--concurrency N: transfers at once.\n"
      "\n"
      "With --archive, SRC_DIR goes up as one archive object P/<folder name>.<format>,\n"
-     "packed as it is sent (in 8 MiB blocks where the store takes blocks before it knows\n"
-     "the size, as blob containers do; elsewhere through a nameless local file), with a\n"
-     "last entry _ferry_manifest.json listing every file and its SHA-256.",
+     "packed as it is sent, in 8 MiB blocks (a file share or ADLS Gen2 is told the size\n"
+     "first, from a pass that only counts; a local datastore gets it through a nameless\n"
+     "file), with a last entry _ferry_manifest.json listing every file and its SHA-256.",
      NULL},
     {"upload-files", cmd_upload_files, upload_files_opts, 2, -1, 1,
      "ferry upload-files NAME FILE... [--target-path P] [--relative-root DIR] [--overwrite]\n"
