@@ -131,8 +131,7 @@ expect_out "note: ro_mount asked, but FUSE cannot be had here, so it is download
 # --- rw_mount: a writable mount; files go up as they are closed ---
 cat >rw.yml <<'YAML'
 command: >-
-  sh -c 'grep -c " fuse.ferry " /proc/self/mounts > /tmp/ferry-rw-mounts-$$PPID;
-  echo one > ${{outputs.o}}/a.txt; sleep 4;
+  sh -c 'echo one > ${{outputs.o}}/a.txt; sleep 4;
   echo two > ${{outputs.o}}/b.txt; mkdir ${{outputs.o}}/sub; echo three > ${{outputs.o}}/sub/c.txt;
   mv ${{outputs.o}}/b.txt ${{outputs.o}}/b2.txt; sleep 2; mv ${{outputs.o}}/sub ${{outputs.o}}/sub2;
   ln -s /etc/passwd ${{outputs.o}}/link 2> ${{outputs.o}}/link-error; true'
