@@ -153,15 +153,6 @@ static uint64_t drop_blocks(mount_t *m, node_t *nd, uint32_t before)
     return freed;
 }
 
-/* Any block of f being copied from now? */
-static int pinned(const mfile_t *f)
-{
-    for (uint32_t b = 0; b < f->nblocks; b++)
-        if (f->pins[b])
-            return 1;
-    return 0;
-}
-
 /* With m->mu held: a file the node cache holds whole is closed; a later
  * read opens it from the cache again (or fetches it, if the cache let it go). */
 static void close_cached(mount_t *m, node_t *nd)
@@ -202,7 +193,7 @@ static void make_room(mount_t *m, uint32_t keep, uint32_t keep_block, uint64_t l
         for (uint32_t i = 0; i < m->n; i++) {
             mfile_t *f = m->nodes[i].f;
             int may = f && ((f->held && !f->cached) ||
-                            (f->cached && !f->linking && f->fd >= 0 && i != keep && !pinned(f)));
+                            (f->cached && !f->linking && f->fd >= 0 && i != keep && !f->readers));
             if (may && (first || f->used > after) &&
                 (victim == UINT32_MAX || f->used < m->nodes[victim].f->used))
                 victim = i;
@@ -426,6 +417,7 @@ int mb_read(mount_t *m, uint32_t idx, char *buf, size_t size, uint64_t off)
     int fd = f->fd;
     for (uint32_t b = first; rc == 0 && b <= last; b++)
         f->pins[b]++; /* the blocks stay while they are copied */
+    f->readers += rc == 0;
     pthread_mutex_unlock(&m->mu);
     if (rc)
         return rc;
@@ -433,6 +425,7 @@ int mb_read(mount_t *m, uint32_t idx, char *buf, size_t size, uint64_t off)
     pthread_mutex_lock(&m->mu);
     for (uint32_t b = first; b <= last; b++)
         f->pins[b]--;
+    f->readers--;
     pthread_mutex_unlock(&m->mu);
     return rc;
 }

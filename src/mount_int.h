@@ -25,14 +25,15 @@ typedef struct mfile {
     int fd;
     uint32_t nblocks;
     uint8_t *state;
-    uint64_t next; /* where a sequential reader would read next */
-    int changed;   /* the datastore's file is no longer the listed version */
-    uint32_t here; /* blocks here */
-    int cached;    /* the node cache's object (whole), or given to it */
-    int linking;   /* being given to it now: its fd must stay open */
-    uint8_t *pins; /* per block: reads copying from it now (it stays) */
-    uint64_t used; /* when it was last read (a tick of the mount's) */
-    uint64_t held; /* bytes of its blocks on disk, not the cache's */
+    uint64_t next;    /* where a sequential reader would read next */
+    int changed;      /* the datastore's file is no longer the listed version */
+    uint32_t here;    /* blocks here */
+    int cached;       /* the node cache's object (whole), or given to it */
+    int linking;      /* being given to it now: its fd must stay open */
+    uint8_t *pins;    /* per block: reads copying from it now (it stays) */
+    uint32_t readers; /* reads copying from the file now: its fd stays open */
+    uint64_t used;    /* when it was last read (a tick of the mount's) */
+    uint64_t held;    /* bytes of its blocks on disk, not the cache's */
 } mfile_t;
 
 typedef struct node {
