@@ -283,7 +283,9 @@ cat p1.err p2.err >>"$ALL"
 f run job.yml --run-id c4 --cache-dir "$T/cache3" --cache-size 1M; keep
 expect_rc 0 "a run with a 1 MiB cache"
 expect_err "cache: evicted" "evicts what does not fit"
-expect_eq "$(find "$T/cache3/objects" -type f ! -name '*.lock' | wc -l)" "0" "and keeps nothing beyond the limit"
+# (which objects stay depends on the order downloads finished in: their sizes are what counts)
+kept=$(find "$T/cache3/objects" -type f ! -name '*.lock' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+expect_eq "$([ "$kept" -le 1048576 ] && echo within)" "within" "and keeps no more than the limit ($kept bytes)"
 expect_same ../tree/big.bin "$FERRY_WORKSPACE/runs/c4/inputs/d/big.bin" "while the run's inputs stay whole"
 printf 'command: "true"\nenvironment_variables: {FERRY_CONCURRENCY: 2}\ninputs:\n  d: {type: uri_folder, path: "azureml://datastores/az/paths/up/", mode: download}\n' > conc.yml
 f -v run conc.yml --run-id cj --no-cache; keep
