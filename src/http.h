@@ -98,25 +98,31 @@ int http_transient(long status, const char *error_code);
  * (many threads writing one file contend on its inode lock: fewer, larger
  * writes contend less); never more than len bytes (a server ignoring a
  * range is refused: over is set). With md5, the bytes are hashed as they
- * come. on_bytes counts each byte once, also when a try is repeated. */
+ * come, from memory (http_fdsink_md5 gives the digest). With keep (len
+ * bytes), the bytes are gathered there and written from there, so the
+ * caller has them in memory afterwards. on_bytes counts each byte once,
+ * also when a try is repeated. */
 typedef struct http_fdsink {
     int fd;
     uint64_t start, off; /* off: bytes received so far end here */
     uint64_t len;
     int over;
     char *buf;
-    size_t used;
+    size_t cap, used, flushed; /* buf[flushed, used) is not written yet */
+    int own;                   /* buf is the sink's (not the caller's keep) */
     struct evp_md_ctx_st *md5;
     void (*on_bytes)(void *ud, uint64_t n);
     void *ud;
     int werr; /* errno of a failed write */
     uint64_t reported;
 } http_fdsink_t;
-void http_fdsink_init(http_fdsink_t *s, int fd, uint64_t fd_off, uint64_t len, int md5,
+void http_fdsink_init(http_fdsink_t *s, int fd, uint64_t fd_off, uint64_t len, int md5, char *keep,
                       void (*on_bytes)(void *ud, uint64_t n), void *ud);
 size_t http_fdsink_write(void *ud, const char *p, size_t n); /* for http_req_t.sink */
 void http_fdsink_reset(void *ud);                            /* for http_req_t.sink_reset */
 int http_fdsink_flush(http_fdsink_t *s);
+/* The MD5 of the bytes taken (once, after the last write); -1 without md5 */
+int http_fdsink_md5(http_fdsink_t *s, unsigned char out[16]);
 void http_fdsink_dispose(http_fdsink_t *s);
 
 #endif

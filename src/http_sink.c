@@ -11,7 +11,7 @@
 
 #define FDSINK_BUF (1u << 20)
 
-void http_fdsink_init(http_fdsink_t *s, int fd, uint64_t fd_off, uint64_t len, int md5,
+void http_fdsink_init(http_fdsink_t *s, int fd, uint64_t fd_off, uint64_t len, int md5, char *keep,
                       void (*on_bytes)(void *ud, uint64_t n), void *ud)
 {
     *s = (http_fdsink_t){
@@ -20,14 +20,22 @@ void http_fdsink_init(http_fdsink_t *s, int fd, uint64_t fd_off, uint64_t len, i
         s->md5 = EVP_MD_CTX_new();
         EVP_DigestInit_ex(s->md5, EVP_md5(), NULL);
     }
-    s->buf = xmalloc(len < FDSINK_BUF ? (size_t)(len ? len : 1) : FDSINK_BUF);
+    if (keep) {
+        s->buf = keep;
+        s->cap = (size_t)len;
+    } else {
+        s->cap = len < FDSINK_BUF ? (size_t)(len ? len : 1) : FDSINK_BUF;
+        s->buf = xmalloc(s->cap);
+        s->own = 1;
+    }
 }
 
 void http_fdsink_dispose(http_fdsink_t *s)
 {
     if (s->md5)
         EVP_MD_CTX_free(s->md5);
-    free(s->buf);
+    if (s->own)
+        free(s->buf);
     s->md5 = NULL;
     s->buf = NULL;
 }
@@ -36,7 +44,7 @@ void http_fdsink_reset(void *ud)
 {
     http_fdsink_t *s = ud;
     s->off = s->start;
-    s->used = 0;
+    s->used = s->flushed = 0;
     s->over = 0;
     if (s->md5)
         EVP_DigestInit_ex(s->md5, EVP_md5(), NULL);
@@ -44,26 +52,26 @@ void http_fdsink_reset(void *ud)
 
 int http_fdsink_flush(http_fdsink_t *s)
 {
-    size_t done = 0;
-    uint64_t at = s->off - s->used;
-    while (done < s->used) {
-        ssize_t w = pwrite(s->fd, s->buf + done, s->used - done, (off_t)(at + done));
+    uint64_t at = s->off - (s->used - s->flushed);
+    while (s->flushed < s->used) {
+        ssize_t w = pwrite(s->fd, s->buf + s->flushed, s->used - s->flushed, (off_t)at);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0) {
             s->werr = errno;
             return -1;
         }
-        done += (size_t)w;
+        s->flushed += (size_t)w;
+        at += (uint64_t)w;
     }
-    s->used = 0;
+    if (s->own)
+        s->used = s->flushed = 0; /* the buffer is used again; a caller's keeps it all */
     return 0;
 }
 
 size_t http_fdsink_write(void *ud, const char *p, size_t n)
 {
     http_fdsink_t *s = ud;
-    size_t cap = s->len < FDSINK_BUF ? (size_t)(s->len ? s->len : 1) : FDSINK_BUF;
     if (s->off - s->start + n > s->len) {
         s->over = 1; /* a range ignored: never write past what was asked */
         return 0;
@@ -72,12 +80,12 @@ size_t http_fdsink_write(void *ud, const char *p, size_t n)
         EVP_DigestUpdate(s->md5, p, n);
     size_t taken = 0;
     while (taken < n) {
-        size_t k = cap - s->used < n - taken ? cap - s->used : n - taken;
+        size_t k = s->cap - s->used < n - taken ? s->cap - s->used : n - taken;
         memcpy(s->buf + s->used, p + taken, k);
         s->used += k;
         s->off += k;
         taken += k;
-        if (s->used == cap && http_fdsink_flush(s))
+        if ((s->used == s->cap || s->used - s->flushed >= FDSINK_BUF) && http_fdsink_flush(s))
             return 0;
     }
     uint64_t got = s->off - s->start;
@@ -86,4 +94,14 @@ size_t http_fdsink_write(void *ud, const char *p, size_t n)
         s->reported = got;
     }
     return n;
+}
+
+int http_fdsink_md5(http_fdsink_t *s, unsigned char out[16])
+{
+    unsigned int ml = 0;
+    if (!s->md5 || !EVP_DigestFinal_ex(s->md5, out, &ml) || ml != 16)
+        return -1;
+    EVP_MD_CTX_free(s->md5);
+    s->md5 = NULL;
+    return 0;
 }

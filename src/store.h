@@ -133,10 +133,37 @@ int store_mkdir(store_t *s, const char *name, ferr_t *err);
 const char *store_name_problem(const store_t *s, const char *name);
 /* FERR_NOTFOUND when absent. e->name points into s until the next call. */
 int store_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err);
-/* Copies [off, off+len) of name into fd at fd_off. With etag, only from that
- * version: a file read in several ranges is never a mix of two. */
+/* One read: [off, off+len) of name into fd at fd_off. With etag, only from
+ * that version: a file read in several ranges is never a mix of two. */
+typedef struct store_read {
+    const char *name, *etag;
+    uint64_t off, len;
+    int fd;
+    uint64_t fd_off;
+    store_bytes_fn on_bytes;
+    void *ud;
+    /* Only from stores with STORE_CAP_RANGED_READS: md5 gets the MD5 of the
+     * bytes read, taken from memory as they arrive; with keep (len bytes),
+     * the bytes are also left there (written to fd from there). */
+    unsigned char *md5;
+    char *keep;
+} store_read_t;
+int store_read_ex(store_t *s, const store_read_t *r, ferr_t *err);
+/* The common case: no digest, nothing kept. */
 int store_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len, int fd,
                uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err);
+/* A part of an object and the MD5 of its bytes, as the store keeps it. */
+typedef struct store_digest {
+    uint64_t len;
+    unsigned char md5[16];
+} store_digest_t;
+/* The MD5 of each part of version etag of name (size bytes), where the
+ * store keeps one per part that the uploader computed (Azure Blob: the ids
+ * ferry gives the blocks it uploads): *out, malloc'd, the parts in order,
+ * covering the object. 0 with *n = 0 when it keeps none, or none it can
+ * vouch for; the caller then checks the whole object, if anything. */
+int store_digests(store_t *s, const char *name, const char *etag, uint64_t size,
+                  store_digest_t **out, uint32_t *n, ferr_t *err);
 /* Creates or replaces name with the first size bytes of fd; a reader never
  * sees a partial object under name. */
 int store_write(store_t *s, const char *name, int fd, uint64_t size, store_bytes_fn on_bytes,

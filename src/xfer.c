@@ -177,6 +177,7 @@ void xf_file_free(xf_file_t *f)
     free(f->local);
     free(f->tmp);
     free(f->want_md5);
+    free(f->digests);
     free(f->etag);
     free(f->done);
     free(f->error);
@@ -211,14 +212,15 @@ static void run_task(engine_t *e, store_t *s, xf_task_t *t, xbuf_t *buf)
         }
     }
     /* blocks grow for very large files: the buffer grows with them */
-    if (t->f->nchunks > 1 && buf->n < t->f->block) {
+    int buffered = t->f->upload || t->f->in_order; /* (others stream through the store's) */
+    if (t->f->nchunks > 1 && buffered && buf->n < t->f->block) {
         char *p = xrealloc(buf->p, t->f->block);
         if (p) {
             buf->p = p;
             buf->n = t->f->block;
         }
     }
-    if (t->f->nchunks > 1 && buf->n < t->f->block) {
+    if (t->f->nchunks > 1 && buffered && buf->n < t->f->block) {
         pthread_mutex_lock(&t->f->mu);
         t->f->failed = 1;
         pthread_mutex_unlock(&t->f->mu);

@@ -125,14 +125,29 @@ static int place_or_record(xf_file_t *f, ferr_t *err)
     return 1;
 }
 
+/* An upload of a file that the target may hold already (want_md5: the
+ * target's MD5): with md5, the file's, taken by the worker that would send
+ * it, 1 when they are the same: the file is recorded as unchanged. */
+static int upload_unchanged(engine_t *e, xf_file_t *f, const char *md5)
+{
+    if (!f->want_md5 || !md5 || strcmp(md5, f->want_md5))
+        return 0;
+    xf_xattr_record(f->local, NULL, md5);
+    xf_set_item_meta(e, f->item, f->etag, md5);
+    pthread_mutex_lock(&e->mu);
+    xf_account_skip_locked(e, f->item, 1);
+    pthread_mutex_unlock(&e->mu);
+    return 1;
+}
+
 /* Everything about a chunked file is settled: rename or commit, or clean up. */
 static void finalize(engine_t *e, store_t *s, xf_file_t *f)
 {
     ferr_t err = FERR_INIT;
     int ok = !f->failed;
     if (!f->upload) {
-        int bad = 0; /* the bytes are wrong: nothing of them is worth keeping */
-        if (ok && f->want_md5) {
+        int bad = f->bad; /* the bytes are wrong: nothing of them is worth keeping */
+        if (ok && f->in_order) {
             char *got = b64_final(f->md5);
             if (store_md5_verdict(f->name, "blob", f->want_md5, got, &err)) {
                 ok = 0;
@@ -165,8 +180,16 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
             ok = place_or_record(f, &err);
     } else {
         close(f->fd);
+        char *same = ok ? b64_final(f->md5) : NULL;
+        if (same && upload_unchanged(e, f, same)) {
+            /* its blocks were the target's own (not sent again), or another
+             * tool's: those staged now are left uncommitted, dropped by Azure */
+            free(same);
+            xf_file_free(f);
+            return;
+        }
         if (ok) {
-            char *md5 = b64_final(f->md5);
+            char *md5 = same;
             store_put_t put = {0};
             store_upload_t u = xf_upload_of(f);
             ok = store_commit_blocks(s, &u, f->ids, f->nchunks, md5 ? md5 : "", &put, &err) == 0;
@@ -187,65 +210,117 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
     xf_file_free(f);
 }
 
-/* A download chunk has landed: hash what is now contiguous, record progress
- * now and then, finalize when all is done. One thread at a time does that
- * work outside the file's lock ("hashing"); it loops until nothing is left. */
+/* A download chunk has landed (rc 0) or failed: record progress now and
+ * then, finalize when all is done. One thread at a time saves a partial's
+ * record, outside the file's lock ("saving"). */
 static void download_chunk_done(engine_t *e, store_t *s, xf_file_t *f, uint32_t i, int rc,
-                                const char *msg, char *hbuf)
+                                const char *msg)
 {
     pthread_mutex_lock(&f->mu);
     if (rc) {
         f->failed = 1;
         if (!f->error)
             f->error = xstrdup(msg ? msg : "failed");
+        pthread_cond_broadcast(&f->cv); /* blocks waiting for their turn to be hashed */
     }
     f->done[i] = rc ? 2 : 1;
     f->finished++;
     while (f->contig < f->nchunks && f->done[f->contig] == 1)
         f->contig++;
-    if (!f->hashing) {
-        f->hashing = 1;
-        for (;;) {
-            if (f->want_md5 && !f->failed && f->hashed < f->nchunks && f->done[f->hashed] == 1) {
-                uint32_t k = f->hashed;
-                uint64_t off = (uint64_t)k * f->block;
-                size_t n = (size_t)(f->size - off < f->block ? f->size - off : f->block);
-                pthread_mutex_unlock(&f->mu);
-                int r = path_pread_full(f->fd, hbuf, n, off);
-                pthread_mutex_lock(&f->mu);
-                if (r) {
-                    f->failed = 1;
-                    if (!f->error)
-                        f->error = xstrdup("cannot read back a block to check the MD5");
-                    break;
-                }
-                EVP_DigestUpdate(f->md5, hbuf, n);
-                f->hashed++;
-                continue;
-            }
-            if (f->resumable && f->contig > f->saved && f->finished < f->nchunks &&
-                progress_now() - f->saved_at >= SAVE_EVERY) {
-                uint32_t n = f->contig;
-                pthread_mutex_unlock(&f->mu);
-                int r =
-                    partial_save(f->fd, &(partial_key_t){f->local, f->etag, f->size, f->block}, n);
-                pthread_mutex_lock(&f->mu);
-                f->saved_at = progress_now();
-                if (r == 0)
-                    f->saved = n;
-                continue;
-            }
-            break;
-        }
-        f->hashing = 0;
+    while (!f->saving && f->resumable && f->contig > f->saved && f->finished < f->nchunks &&
+           progress_now() - f->saved_at >= SAVE_EVERY) {
+        f->saving = 1;
+        uint32_t n = f->contig;
+        pthread_mutex_unlock(&f->mu);
+        int r = partial_save(f->fd, &(partial_key_t){f->local, f->etag, f->size, f->block}, n);
+        pthread_mutex_lock(&f->mu);
+        f->saving = 0;
+        f->saved_at = progress_now();
+        if (r == 0)
+            f->saved = n;
     }
-    int last = f->finished == f->nchunks && !f->hashing && !f->finalized &&
-               (!f->want_md5 || f->failed || f->hashed == f->nchunks);
+    int last = f->finished == f->nchunks && !f->saving && !f->finalized;
     if (last)
         f->finalized = 1;
     pthread_mutex_unlock(&f->mu);
     if (last)
         finalize(e, s, f);
+}
+
+/* A whole file's MD5 is taken in order: this block, in memory, waits for
+ * the blocks before it to be hashed (they are all in flight or done, as
+ * blocks are handed out in order). -1 when the file failed meanwhile. */
+static int hash_in_turn(xf_file_t *f, uint32_t chunk, const char *buf, size_t len)
+{
+    pthread_mutex_lock(&f->mu);
+    while (!f->failed && f->hashed != chunk)
+        pthread_cond_wait(&f->cv, &f->mu);
+    int failed = f->failed;
+    pthread_mutex_unlock(&f->mu);
+    if (failed)
+        return -1;
+    EVP_DigestUpdate(f->md5, buf, len); /* only the block whose turn it is gets here */
+    pthread_mutex_lock(&f->mu);
+    f->hashed++;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    return 0;
+}
+
+static char *hex16(const unsigned char md[16], char out[33])
+{
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return out;
+}
+
+/* Block chunk, checked against its digest: one that arrives corrupted is
+ * fetched again alone; one that is wrong in the store too gets the
+ * --check-md5 verdict (*bad: its bytes are not worth keeping). */
+static int fetch_checked(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *buf, int *bad,
+                         ferr_t *err)
+{
+    uint64_t off = (uint64_t)chunk * f->block;
+    uint64_t len = f->size - off < f->block ? f->size - off : f->block;
+    unsigned char got[16];
+    /* one version only, across all the ranges (and the runs) that make the file */
+    store_read_t r = {.name = f->name,
+                      .etag = f->etag,
+                      .off = off,
+                      .len = len,
+                      .fd = f->fd,
+                      .fd_off = off,
+                      .on_bytes = xf_on_bytes,
+                      .ud = e,
+                      .md5 = f->digests ? got : NULL,
+                      .keep = f->in_order ? buf : NULL};
+    for (int try = 1;; try++) {
+        if (store_read_ex(s, &r, err))
+            return -1;
+        if (!f->digests || !memcmp(got, f->digests[chunk].md5, 16))
+            return 0;
+        char want_hex[33], got_hex[33];
+        hex16(f->digests[chunk].md5, want_hex);
+        hex16(got, got_hex);
+        if (try < 3) {
+            log_warn("%s: block %u (bytes %llu-%llu) arrived with MD5 %s, not the %s it was "
+                     "uploaded with; fetching that block again",
+                     f->name, chunk, (unsigned long long)off, (unsigned long long)(off + len - 1),
+                     got_hex, want_hex);
+            continue;
+        }
+        char *what = NULL, *want64 = base64_encode(f->digests[chunk].md5, 16);
+        char *got64 = base64_encode(got, 16);
+        if (asprintf(&what, "%s (block %u, bytes %llu-%llu, read 3 times)", f->name, chunk,
+                     (unsigned long long)off, (unsigned long long)(off + len - 1)) < 0)
+            what = NULL;
+        int rc = store_md5_verdict(what ? what : f->name, "block", want64, got64, err);
+        free(what);
+        free(want64);
+        free(got64);
+        *bad = rc != 0;
+        return rc;
+    }
 }
 
 void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *buf)
@@ -272,17 +347,77 @@ void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char
     int skip = f->failed; /* another block failed: no point in moving this one */
     pthread_mutex_unlock(&f->mu);
     /* a block not fetched is not on disk: it must never count as done */
-    /* one version only, across all the ranges (and the runs) that make the file */
-    int rc =
-        skip ? -1 : store_read(s, f->name, f->etag, off, len, f->fd, off, xf_on_bytes, e, &err);
+    int bad = 0;
+    int rc = skip ? -1 : fetch_checked(e, s, f, chunk, buf, &bad, &err);
     /* start writing the block to disk now, while the others travel: the
      * syncs that make a partial's record and the final file durable then
      * find little left to do */
     if (rc == 0 && f->resumable)
         sync_file_range(f->fd, (off64_t)off, (off64_t)len, SYNC_FILE_RANGE_WRITE);
     xf_chunk_out(e, f);
-    download_chunk_done(e, s, f, chunk, rc, err.msg, buf);
+    if (bad) {
+        pthread_mutex_lock(&f->mu);
+        f->bad = 1;
+        pthread_mutex_unlock(&f->mu);
+    }
+    if (rc == 0 && f->in_order && hash_in_turn(f, chunk, buf, (size_t)len))
+        rc = -1; /* (the block that failed says why) */
+    download_chunk_done(e, s, f, chunk, rc, err.msg);
     ferr_clear(&err);
+}
+
+int xf_use_digests(xf_file_t *f, store_digest_t *d, uint32_t n)
+{
+    uint64_t b = n ? d[0].len : 0;
+    int uniform = n && b >= (1u << 20);
+    for (uint32_t i = 1; uniform && i < n; i++)
+        uniform = i + 1 < n ? d[i].len == b : d[i].len <= b;
+    if (!uniform)
+        return -1;
+    uint8_t *done = xcalloc(n, 1);
+    if (!done)
+        return -1;
+    free(f->done);
+    f->done = done;
+    f->digests = d;
+    f->block = b;
+    f->nchunks = n;
+    return 0;
+}
+
+uint32_t xf_resumed_blocks(xf_file_t *f, uint32_t have)
+{
+    if (!have || (!f->digests && !f->in_order))
+        return have;
+    char *buf = xmalloc((size_t)f->block);
+    uint32_t k = 0;
+    for (; buf && k < have; k++) {
+        uint64_t off = (uint64_t)k * f->block;
+        size_t n = (size_t)(f->size - off < f->block ? f->size - off : f->block);
+        if (path_pread_full(f->fd, buf, n, off))
+            break;
+        unsigned char md[16];
+        if (f->in_order) {
+            EVP_DigestUpdate(f->md5, buf, n);
+            continue;
+        }
+        EVP_Digest(buf, n, md, NULL, EVP_md5(), NULL);
+        if (memcmp(md, f->digests[k].md5, 16)) {
+            log_warn("%s: block %u left by an earlier attempt does not match its MD5; fetching "
+                     "it and those after it again",
+                     f->name, k);
+            break;
+        }
+    }
+    free(buf);
+    if (f->in_order && k < have) {
+        /* the whole file's MD5 must start again from the first block */
+        EVP_DigestInit_ex(f->md5, EVP_md5(), NULL);
+        k = 0;
+    }
+    if (f->in_order)
+        f->hashed = k;
+    return k;
 }
 
 store_upload_t xf_upload_of(const xf_file_t *f)
@@ -345,6 +480,17 @@ static int block_id(xf_file_t *f, uint32_t chunk, const unsigned char md5[16], f
 void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *buf)
 {
     ferr_t err = FERR_INIT;
+    if (f->nchunks == 1 && f->want_md5) {
+        /* compared here, in parallel, not by the scan (a changed file is
+         * then read again to be sent: from the page cache, at most 8 MiB) */
+        char *md5 = xf_file_md5_b64(f->local);
+        int same = upload_unchanged(e, f, md5);
+        free(md5);
+        if (same) {
+            xf_file_free(f);
+            return;
+        }
+    }
     if (f->nchunks == 1) {
         int fd = open(f->local, O_RDONLY | O_CLOEXEC | (e->o->follow_symlinks ? 0 : O_NOFOLLOW));
         int rc = fd < 0 ? ferr_errno(&err, FERR_IO, errno, "cannot read %s", f->local) : 0;

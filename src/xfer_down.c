@@ -52,6 +52,7 @@ static int open_chunked(engine_t *e, xf_file_t *f, const char *shown, ferr_t *er
     f->fd = f->etag ? partial_open(&k, &f->tmp, &have) : -1;
     if (f->fd >= 0) {
         f->resumable = 1;
+        have = xf_resumed_blocks(f, have);
         memset(f->done, 1, have);
         f->finished = f->contig = f->saved = have;
         f->saved_at = progress_now();
@@ -182,6 +183,42 @@ static char *stat_md5(store_t *s, const char *name, const char *etag)
     return md5;
 }
 
+/* How a large download is checked: by the digests the store keeps for its
+ * blocks, or else by the whole file's MD5 (asked for when the listing has
+ * none). Refused (-1, err) when --check-md5 wants an MD5 and there is none. */
+static int dl_checks(dl_t *d, xf_file_t *f, const char *md5, ferr_t *err)
+{
+    check_md5_t check = store_check_md5();
+    if (check == CHECK_NONE)
+        return 0; /* not hashed at all */
+    store_digest_t *dg = NULL;
+    uint32_t n = 0;
+    ferr_t e = FERR_INIT;
+    if (f->etag && store_digests(d->s, f->name, f->etag, f->size, &dg, &n, &e) == 0 &&
+        xf_use_digests(f, dg, n) == 0) {
+        log_debug("%s: each of its %u blocks is checked against its MD5", f->name, n);
+        f->want_md5 = md5 ? xstrdup(md5) : NULL; /* (recorded with the file, not checked) */
+        return 0;
+    }
+    free(dg);
+    ferr_clear(&e);
+    char *asked = NULL;
+    if (!md5 && (store_caps(d->s) & STORE_CAP_MD5))
+        md5 = asked =
+            stat_md5(d->s, f->name, f->etag); /* a listing without MD5s (a file share's) */
+    if (md5) {
+        f->want_md5 = xstrdup(md5);
+        f->in_order = 1;
+    }
+    free(asked);
+    if (!md5 && (store_caps(d->s) & STORE_CAP_MD5) && check == CHECK_FAIL_IF_DIFFERENT_OR_MISSING)
+        return ferr_set(err, FERR_TRANSFER,
+                        "%s: the blob has no MD5 to check it by, and --check-md5 is "
+                        "FailIfDifferentOrMissing; not downloaded",
+                        f->name);
+    return 0;
+}
+
 /* Hands the file to the workers: in blocks into its partial, or whole into
  * a temporary (into the cache's object when there is one). */
 static void dl_queue(dl_t *d, size_t idx, const char *name, const char *local, uint64_t size,
@@ -191,32 +228,20 @@ static void dl_queue(dl_t *d, size_t idx, const char *name, const char *local, u
     ferr_t err = FERR_INIT;
     unsigned both = STORE_CAP_CLONE | STORE_CAP_RANGED_READS;
     int chunked = (store_caps(d->s) & both) == both && size > 2 * (uint64_t)XFER_BLOCK;
-    char *asked = NULL;
-    check_md5_t check = store_check_md5();
-    if (chunked && !md5 && (store_caps(d->s) & STORE_CAP_MD5) && check != CHECK_NONE)
-        md5 = asked = stat_md5(d->s, name, etag); /* a listing without MD5s (a file share's) */
-    if (chunked && !md5 && (store_caps(d->s) & STORE_CAP_MD5) &&
-        check == CHECK_FAIL_IF_DIFFERENT_OR_MISSING) {
-        ferr_set(&err, FERR_TRANSFER,
-                 "%s: the blob has no MD5 to check it by, and --check-md5 is "
-                 "FailIfDifferentOrMissing; not downloaded",
-                 name);
-        xf_account(e, idx, 0, err.msg);
-        ferr_clear(&err);
-        cache_release(obj);
-        return;
-    }
-    if (check == CHECK_NONE)
-        md5 = NULL; /* not hashed: nothing read back */
     xf_file_t *f = xf_file_new(idx, 0, name, obj->path ? obj->path : local, size, chunked);
     if (obj->path) {
         f->obj = *obj; /* the lock is held until the object is whole and placed */
         f->place = xstrdup(local);
     }
     f->etag = etag ? xstrdup(etag) : NULL;
-    f->want_md5 = md5 ? xstrdup(md5) : NULL;
-    free(asked);
-    if (chunked ? open_chunked(e, f, local, &err) : !(f->tmp = path_temp_beside(f->local))) {
+    if (!chunked && md5 && store_check_md5() != CHECK_NONE)
+        f->want_md5 = xstrdup(md5); /* (the store checks a whole file as it streams) */
+    int rc = chunked ? dl_checks(d, f, md5, &err) : 0;
+    if (rc == 0 && chunked)
+        rc = open_chunked(e, f, local, &err);
+    else if (rc == 0 && !(f->tmp = path_temp_beside(f->local)))
+        rc = ferr_set(&err, FERR_INTERNAL, "out of memory");
+    if (rc) {
         xf_account(e, idx, 0, err.msg ? err.msg : "out of memory");
         xf_file_free(f);
     } else {

@@ -24,13 +24,19 @@ struct xf_file {
     char *local; /* final local path */
     char *tmp;   /* downloads: the temporary name */
     uint64_t size, block;
-    char *want_md5; /* downloads: the blob's MD5 from the listing */
+    char *want_md5; /* downloads: the blob's MD5 from the listing; uploads: the
+                     * target's, when the file is sent only if it differs */
+    /* downloads, how the bytes are checked: each block against the digest
+     * the store keeps for it (digests, one per chunk), or the whole file's
+     * MD5 taken in order from the blocks in memory (in_order) */
+    store_digest_t *digests;
+    int in_order, bad;
     char *etag;
     int fd;
     uint32_t nchunks, finished, hashed;
     int inflight;  /* blocks being moved now (under the engine's lock) */
     uint8_t *done; /* per block: 1 moved, 2 failed */
-    int failed, hashing, finalized;
+    int failed, saving, finalized;
     /* downloads into a partial file (partial.h): blocks on disk in one run
      * from the start, how many of them are recorded, and when */
     int resumable;
@@ -114,6 +120,12 @@ void xf_xattr_record(const char *path, const char *etag, const char *md5);
 int xf_xattr_get(const char *path, const struct stat *st, int which, char *out, size_t n);
 char *xf_file_md5_b64(const char *path);
 void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *buf);
+/* A chunked download's checks: per block when the store keeps digests the
+ * file's blocks can follow (0: taken, f's geometry set), else none taken. */
+int xf_use_digests(xf_file_t *f, store_digest_t *d, uint32_t n);
+/* Blocks an earlier attempt left (have of them) are checked and hashed
+ * from disk, once; returns how many of them can stay. */
+uint32_t xf_resumed_blocks(xf_file_t *f, uint32_t have);
 void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *buf);
 
 /* downloads (xfer_down.c) */

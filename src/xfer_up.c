@@ -282,24 +282,25 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
             continue;
         }
         const rentry_t *at = rindex_find(&r, p->remote);
+        int compare = 0;
+        char *at_md5 = NULL;
         if (at) {
             int same = 0;
-            char *at_md5 = NULL;
             struct stat qs;
             if (o->quick && at->size == p->size && stat(p->local, &qs) == 0 &&
                 at->mtime >= qs.st_mtim.tv_sec + (qs.st_mtim.tv_nsec ? 1 : 0))
                 same = 1; /* a sync pass: sent after it was last written */
             else if (o->overwrite && at->size == p->size && (at_md5 = remote_md5(s, at))) {
+                /* the local file's MD5 as recorded when it was last sent or
+                 * fetched, if it has not changed since; else the worker that
+                 * would send it hashes it (once) and compares there */
                 struct stat st;
                 char rec[64];
-                char *md5 = NULL;
                 if (stat(p->local, &st) == 0 &&
                     xf_xattr_get(p->local, &st, 2, rec, sizeof rec) == 0)
-                    md5 = xstrdup(rec);
-                else if ((md5 = xf_file_md5_b64(p->local)))
-                    xf_xattr_record(p->local, NULL, md5);
-                same = md5 && !strcmp(md5, at_md5);
-                free(md5);
+                    same = !strcmp(rec, at_md5);
+                else
+                    compare = 1;
             }
             if (same || !o->overwrite) {
                 pthread_mutex_lock(&e.mu);
@@ -310,12 +311,19 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
                 free(at_md5);
                 continue;
             }
-            free(at_md5);
+            if (!compare) {
+                free(at_md5);
+                at_md5 = NULL;
+            }
         }
         int chunked = (store_caps(s) & (STORE_CAP_CLONE | STORE_CAP_PARALLEL_BLOCKS)) ==
                           (STORE_CAP_CLONE | STORE_CAP_PARALLEL_BLOCKS) &&
                       p->size > XFER_BLOCK;
         xf_file_t *f = xf_file_new(idx, 1, p->remote, p->local, p->size, chunked);
+        if (at_md5) { /* sent only if it differs */
+            f->want_md5 = at_md5;
+            f->etag = at->etag ? xstrdup(at->etag) : NULL;
+        }
         if (chunked) {
             f->fd = f->ids ? open(p->local,
                                   O_RDONLY | O_CLOEXEC | (o->follow_symlinks ? 0 : O_NOFOLLOW))

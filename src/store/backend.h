@@ -13,8 +13,10 @@ struct store_ops {
     int (*list)(store_t *s, const char *prefix, const char *delim, unsigned flags, store_list_fn fn,
                 void *ud, ferr_t *err);
     int (*stat)(store_t *s, const char *name, store_entry_t *e, ferr_t *err);
-    int (*read)(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len, int fd,
-                uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err);
+    /* r->md5 and r->keep only where caps has STORE_CAP_RANGED_READS */
+    int (*read)(store_t *s, const store_read_t *r, ferr_t *err);
+    int (*digests)(store_t *s, const char *name, const char *etag, uint64_t size,
+                   store_digest_t **out, uint32_t *n, ferr_t *err);
     int (*write)(store_t *s, const char *name, int fd, uint64_t size, store_bytes_fn on_bytes,
                  void *ud, store_put_t *put, ferr_t *err);
     int (*remove)(store_t *s, const char *name, ferr_t *err);

@@ -90,9 +90,10 @@ static int web_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err)
     return rc;
 }
 
-static int web_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len,
-                    int fd, uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
+static int web_read(store_t *s, const store_read_t *rd, ferr_t *err)
 {
+    const char *name = rd->name, *etag = rd->etag;
+    uint64_t off = rd->off, len = rd->len, fd_off = rd->fd_off;
     if (!len)
         return 0;
     web_store_t *w = (web_store_t *)s;
@@ -108,7 +109,7 @@ static int web_read(store_t *s, const char *name, const char *etag, uint64_t off
         h = curl_slist_append(h, ifr);
     }
     http_fdsink_t sink;
-    http_fdsink_init(&sink, fd, fd_off, len, 0, on_bytes, ud);
+    http_fdsink_init(&sink, rd->fd, fd_off, len, rd->md5 != NULL, rd->keep, rd->on_bytes, rd->ud);
     http_req_t r = {.method = "GET",
                     .url = url,
                     .headers = h,
@@ -136,6 +137,8 @@ static int web_read(store_t *s, const char *name, const char *etag, uint64_t off
     else if (rc == 0 && sink.off - fd_off != len)
         rc = ferr_set(err, FERR_TRANSFER, "downloading %s: got %llu bytes of %llu", url,
                       (unsigned long long)(sink.off - fd_off), (unsigned long long)len);
+    if (rc == 0 && rd->md5 && http_fdsink_md5(&sink, rd->md5))
+        rc = ferr_set(err, FERR_INTERNAL, "downloading %s: no digest", url);
     http_fdsink_dispose(&sink);
     http_resp_dispose(&resp);
     curl_slist_free_all(h);

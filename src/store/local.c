@@ -178,10 +178,10 @@ static int local_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *er
     return 0;
 }
 
-static int local_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len,
-                      int fd, uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
+static int local_read(store_t *s, const store_read_t *r, ferr_t *err)
 {
-    (void)etag; /* a local file is read whole, at once */
+    /* (r->etag: a local file is read whole, at once) */
+    const char *name = r->name;
     local_store_t *ls = (local_store_t *)s;
     const char *why;
     if (!path_name_safe(name, &why))
@@ -192,7 +192,7 @@ static int local_read(store_t *s, const char *name, const char *etag, uint64_t o
     if (in < 0)
         return ferr_errno(err, errno == ENOENT ? FERR_NOTFOUND : FERR_IO, errno, "cannot read %s",
                           name);
-    int rc = path_copy_range(in, off, fd, fd_off, len, on_bytes, ud);
+    int rc = path_copy_range(in, r->off, r->fd, r->fd_off, r->len, r->on_bytes, r->ud);
     int e = errno;
     close(in);
     if (rc)

@@ -93,10 +93,36 @@ int store_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err)
     return named(s, s->ops->stat(s, name, e, err), err);
 }
 
+int store_read_ex(store_t *s, const store_read_t *r, ferr_t *err)
+{
+    if ((r->md5 || r->keep) && !(s->backend->caps & STORE_CAP_RANGED_READS))
+        return ferr_set(err, FERR_INTERNAL, "%s: reads with a digest are not offered here",
+                        s->ds ? s->ds->name : "store");
+    return named(s, s->ops->read(s, r, err), err);
+}
+
 int store_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len, int fd,
                uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
 {
-    return named(s, s->ops->read(s, name, etag, off, len, fd, fd_off, on_bytes, ud, err), err);
+    store_read_t r = {.name = name,
+                      .etag = etag,
+                      .off = off,
+                      .len = len,
+                      .fd = fd,
+                      .fd_off = fd_off,
+                      .on_bytes = on_bytes,
+                      .ud = ud};
+    return store_read_ex(s, &r, err);
+}
+
+int store_digests(store_t *s, const char *name, const char *etag, uint64_t size,
+                  store_digest_t **out, uint32_t *n, ferr_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!s->ops->digests)
+        return 0;
+    return named(s, s->ops->digests(s, name, etag, size, out, n, err), err);
 }
 
 int store_write(store_t *s, const char *name, int fd, uint64_t size, store_bytes_fn on_bytes,

@@ -49,6 +49,28 @@ const commands = {
     }
     return { name, size: data.length, md5: md5(data) };
   },
+  // ferry-blocks CONTAINER NAME FILE [BAD]: the file in 8 MiB blocks named as ferry names its
+  // own ("ferry-<index>-<MD5 of the block in hex>"), committed with the whole file's MD5;
+  // block BAD is stored with one byte changed under the id of the right bytes, as a block
+  // damaged after it was hashed would be
+  async 'ferry-blocks'(container, name, file, bad) {
+    const data = fs.readFileSync(file);
+    const blob = service.getContainerClient(container).getBlockBlobClient(name);
+    const size = 8 * 1024 * 1024, ids = [];
+    for (let i = 0, off = 0; off < data.length; i++, off += size) {
+      let part = data.subarray(off, Math.min(off + size, data.length));
+      const hex = crypto.createHash('md5').update(part).digest('hex');
+      const id = Buffer.from(`ferry-${String(i).padStart(5, '0')}-${hex}`).toString('base64');
+      if (bad !== undefined && Number(bad) === i) {
+        part = Buffer.from(part);
+        part[part.length >> 1] ^= 0x5a;
+      }
+      await blob.stageBlock(id, part, part.length);
+      ids.push(id);
+    }
+    await blob.commitBlockList(ids, { blobHTTPHeaders: { blobContentMD5: Buffer.from(md5(data), 'base64') } });
+    return { name, blocks: ids.length };
+  },
   // list CONTAINER [PREFIX]
   async list(container, prefix) {
     const out = [];

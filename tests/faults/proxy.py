@@ -8,6 +8,9 @@ for it, at --rate, from a seeded generator:
   truncate forward, then send fewer body bytes than Content-Length, close
   stall    forward, send half the body, then stop sending (the client must give up)
   throttle forward, send the body slowly (in 20 steps, or at --throttle-bps)
+Apart from those, --corrupt N,M flips one byte in the middle of the body of
+the Nth, Mth, ... GET of a file's bytes (counted from 1 in order of answer),
+as a network or a disk that damages data without a checksum would.
 Prints its port on stdout, and on SIGTERM writes its figures as JSON to --stats.
 SIGUSR1 stops all faults from then on (the network has recovered).
 Bounded: it serves at most --max-requests and exits after --max-seconds.
@@ -33,13 +36,15 @@ ap.add_argument("--stall-seconds", type=float, default=4.0)
 ap.add_argument("--throttle-bps", type=int, default=0)
 ap.add_argument("--max-requests", type=int, default=200000)
 ap.add_argument("--max-seconds", type=float, default=900)
+ap.add_argument("--corrupt", default="")
 args = ap.parse_args()
 up_host, up_port = args.upstream.rsplit(":", 1)
 kinds = [k for k in args.faults.split(",") if k]
 rng = random.Random(args.seed)
 lock = threading.Lock()
 stats = {"requests": 0, "faults": 0, "by_kind": {k: 0 for k in kinds}, "forwarded": 0, "body_bytes": 0, "list_bytes": 0,
-         "get_paths": {}}
+         "get_paths": {}, "body_gets": 0, "ranges": [], "corrupted": []}
+corrupt = {int(n) for n in args.corrupt.split(",") if n}
 started = time.time()
 
 
@@ -125,6 +130,14 @@ class Handler(socketserver.StreamRequestHandler):
                     if "comp=" not in target:
                         p = target.split("?", 1)[0]
                         stats["get_paths"][p] = stats["get_paths"].get(p, 0) + 1
+                        if resp.status in (200, 206) and "resource=" not in target:
+                            stats["body_gets"] += 1
+                            rng = hd.get("x-ms-range") or hd.get("range") or "all"
+                            stats["ranges"].append(rng)
+                            if stats["body_gets"] in corrupt and data:
+                                i = len(data) // 2
+                                data = data[:i] + bytes([data[i] ^ 0x5A]) + data[i + 1:]
+                                stats["corrupted"].append(rng)
             out = ["HTTP/1.1 %d %s" % (resp.status, resp.reason)]
             for k, v in resp.getheaders():
                 if k.lower() not in ("transfer-encoding", "connection", "content-length"):

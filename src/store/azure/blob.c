@@ -3,6 +3,7 @@
  * Properties, Create Container. Every upload carries its MD5; a whole-blob
  * download is checked against the blob's MD5. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -87,19 +88,9 @@ static int blob_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err
 
 /* --- Get Blob --- */
 
-static int blob_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len,
-                     int fd, uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
+static int blob_read(store_t *s, const store_read_t *r, ferr_t *err)
 {
-    az_read_t r = {.name = name,
-                   .pin = etag,
-                   .if_match = 1,
-                   .off = off,
-                   .len = len,
-                   .fd = fd,
-                   .fd_off = fd_off,
-                   .on_bytes = on_bytes,
-                   .ud = ud};
-    return az_read(&((blob_store_t *)s)->c, &r, err);
+    return az_read(&((blob_store_t *)s)->c, r, 1, err);
 }
 
 /* --- Put Blob, Put Block, Put Block List --- */
@@ -281,6 +272,76 @@ static int blocks(blob_store_t *bs, const char *name, store_block_fn fn, void *u
     return blob_blocklist_done(&p, rc, fn, ud);
 }
 
+/* --- the blocks' digests, for a download's checks --- */
+
+/* ferry's block ids carry each block's MD5 ("ferry-<index>-<MD5 in hex>"),
+ * taken by the uploader from the bytes it sent; Azure checked the block
+ * against it (Content-MD5 on Put Block). 0 when id is that of block index. */
+static int ferry_block_md5(const bentry_t *b, uint32_t index, unsigned char md5[16])
+{
+    char head[16];
+    int hl = snprintf(head, sizeof head, "ferry-%05u-", index % 100000);
+    if (b->len != STORE_BLOCK_ID_LEN || strncmp(b->id, head, (size_t)hl) || !b->size)
+        return -1;
+    for (int i = 0; i < 16; i++) {
+        unsigned v;
+        const char *h = b->id + hl + 2 * i;
+        if (!isxdigit((unsigned char)h[0]) || !isxdigit((unsigned char)h[1]) ||
+            sscanf(h, "%2x", &v) != 1)
+            return -1;
+        md5[i] = (unsigned char)v;
+    }
+    return 0;
+}
+
+/* The committed blocks of version etag, when every one is ferry's, in
+ * order, and together they are the blob; else none (n = 0). */
+static void digests_of(const blob_blocklist_t *p, uint64_t size, store_digest_t **out, uint32_t *n)
+{
+    store_digest_t *d = p->n && p->n <= BLOB_MAX_BLOCKS ? xcalloc(p->n, sizeof *d) : NULL;
+    uint64_t sum = 0;
+    size_t i = 0;
+    for (; d && i < p->n; i++) {
+        if (!p->v[i].committed || ferry_block_md5(&p->v[i], (uint32_t)i, d[i].md5))
+            break;
+        d[i].len = p->v[i].size;
+        sum += d[i].len;
+    }
+    if (!d || i < p->n || sum != size) {
+        free(d);
+        return;
+    }
+    *out = d;
+    *n = (uint32_t)p->n;
+}
+
+static int blob_digests(store_t *s, const char *name, const char *etag, uint64_t size,
+                        store_digest_t **out, uint32_t *n, ferr_t *err)
+{
+    (void)err; /* not knowing them costs a check of the whole file instead */
+    blob_store_t *bs = (blob_store_t *)s;
+    blob_blocklist_t p = {0};
+    blob_blocklist_reset(&p);
+    char *url = az_url(&bs->c, name, "comp=blocklist&blocklisttype=committed");
+    struct curl_slist *h = az_headers(&bs->c, NULL);
+    http_req_t t = {.sink = blob_xml_feed, .sink_reset = blob_blocklist_reset, .sink_ud = &p};
+    http_resp_t resp = {0};
+    ferr_t e = FERR_INIT;
+    int rc = url ? az_request(&bs->c, "GET", url, h, NULL, 0, 0, &t, &resp, &e) : -1;
+    curl_slist_free_all(h);
+    free(url);
+    /* the blocks of the version being read: its ETag comes with the list */
+    if (rc == 0 && resp.status == 200 && !blob_xml_end(&p.x) && etag && resp.etag[0] &&
+        !strcmp(resp.etag, etag))
+        digests_of(&p, size, out, n);
+    else
+        log_debug("%s: no block digests (%s)", name, e.msg ? e.msg : "another version, or none");
+    ferr_clear(&e);
+    http_resp_dispose(&resp);
+    blob_blocklist_done(&p, 0, NULL, NULL);
+    return 0;
+}
+
 static int blob_put_block(store_t *s, const store_upload_t *u, uint32_t index, const char *id,
                           const void *buf, size_t len, const unsigned char md5[16], ferr_t *err)
 {
@@ -394,6 +455,7 @@ static const struct store_ops blob_ops = {
     .list = blob_list,
     .stat = blob_stat,
     .read = blob_read,
+    .digests = blob_digests,
     .write = blob_write,
     .check = blob_check,
     .remove = blob_remove,

@@ -219,7 +219,7 @@ int blob_listing_parse(const char *xml, size_t n, store_list_fn fn, void *ud, ch
 }
 
 /* Get Block List, streamed through expat: every block's <Name>, decoded
- * from base64, and whether it is committed. */
+ * from base64, its <Size>, and whether it is committed. */
 
 static void XMLCALL b_start(void *ud, const XML_Char *el, const XML_Char **attr)
 {
@@ -227,14 +227,17 @@ static void XMLCALL b_start(void *ud, const XML_Char *el, const XML_Char **attr)
     blob_blocklist_t *p = ud;
     if (!strcmp(el, "CommittedBlocks") || !strcmp(el, "UncommittedBlocks"))
         p->committed = el[0] == 'C';
+    if (!strcmp(el, "Block"))
+        p->named = 0;
     p->in_name = !strcmp(el, "Name");
+    p->in_size = !strcmp(el, "Size");
     p->tlen = 0;
 }
 
 static void XMLCALL b_text(void *ud, const XML_Char *s, int len)
 {
     blob_blocklist_t *p = ud;
-    if (!p->in_name)
+    if (!p->in_name && !p->in_size)
         return;
     if (p->tlen + (size_t)len >= sizeof p->text) {
         p->tlen = sizeof p->text; /* longer than any id Azure takes */
@@ -247,6 +250,13 @@ static void XMLCALL b_text(void *ud, const XML_Char *s, int len)
 static void XMLCALL b_end(void *ud, const XML_Char *el)
 {
     blob_blocklist_t *p = ud;
+    if (p->in_size && !strcmp(el, "Size")) {
+        p->in_size = 0;
+        p->text[p->tlen < sizeof p->text ? p->tlen : sizeof p->text - 1] = 0;
+        if (p->named && p->n)
+            p->v[p->n - 1].size = strtoull(p->text, NULL, 10);
+        return;
+    }
     if (!p->in_name || strcmp(el, "Name"))
         return;
     p->in_name = 0;
@@ -262,21 +272,23 @@ static void XMLCALL b_end(void *ud, const XML_Char *el)
         return; /* not an id Azure would take */
     e->id[e->len] = 0;
     e->committed = p->committed;
+    e->size = 0;
     p->n++;
+    p->named = 1;
 }
 
 void blob_blocklist_reset(void *ud)
 {
     blob_blocklist_t *p = ud;
     xsink_restart(&p->x, p, b_start, b_end, b_text);
-    p->in_name = p->committed = 0;
+    p->in_name = p->in_size = p->committed = p->named = 0;
     p->tlen = 0;
     p->n = 0;
 }
 
 int blob_blocklist_done(blob_blocklist_t *p, int rc, store_block_fn fn, void *ud)
 {
-    for (size_t i = 0; rc == 0 && i < p->n; i++)
+    for (size_t i = 0; fn && rc == 0 && i < p->n; i++)
         rc = fn(ud, p->v[i].id, p->v[i].len, p->v[i].committed);
     free(p->v);
     xsink_free(&p->x);

@@ -54,12 +54,14 @@ int blob_listing_parse(const char *xml, size_t n, store_list_fn fn, void *ud, ch
 typedef struct bentry {
     store_block_id_t id;
     size_t len;
+    uint64_t size; /* the block's, in bytes */
     int committed;
 } bentry_t;
 
 typedef struct blob_blocklist {
     xsink_t x; /* first */
-    int in_name, committed;
+    int in_name, in_size, committed;
+    int named; /* the <Block> being read has its entry (its <Name> was taken) */
     char text[128];
     size_t tlen;
     bentry_t *v;
@@ -67,7 +69,8 @@ typedef struct blob_blocklist {
 } blob_blocklist_t;
 
 void blob_blocklist_reset(void *ud);
-/* Each block to fn (when rc is 0), then frees the state; returns rc or fn's. */
+/* Each block to fn (when rc is 0 and fn is set), then frees the state;
+ * returns rc or fn's. */
 int blob_blocklist_done(blob_blocklist_t *p, int rc, store_block_fn fn, void *ud);
 /* One Get Block List answer: each block to fn; -1 if it is not XML. (For
  * tests and fuzzing, as above.) */

@@ -347,19 +347,9 @@ static int dfs_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err)
     return az_stat(&((dfs_store_t *)s)->c, name, e, err);
 }
 
-static int dfs_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len,
-                    int fd, uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
+static int dfs_read(store_t *s, const store_read_t *r, ferr_t *err)
 {
-    az_read_t r = {.name = name,
-                   .pin = etag,
-                   .if_match = 1,
-                   .off = off,
-                   .len = len,
-                   .fd = fd,
-                   .fd_off = fd_off,
-                   .on_bytes = on_bytes,
-                   .ud = ud};
-    return az_read(&((dfs_store_t *)s)->c, &r, err);
+    return az_read(&((dfs_store_t *)s)->c, r, 1, err);
 }
 
 static int dfs_remove(store_t *s, const char *name, ferr_t *err)

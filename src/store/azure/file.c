@@ -370,19 +370,9 @@ static int file_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err
 
 /* The File service takes no If-Match on reads: a reply of another ETag
  * than the one pinned fails instead (az_read). */
-static int file_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len,
-                     int fd, uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err)
+static int file_read(store_t *s, const store_read_t *r, ferr_t *err)
 {
-    az_read_t r = {.name = name,
-                   .pin = etag,
-                   .if_match = 0,
-                   .off = off,
-                   .len = len,
-                   .fd = fd,
-                   .fd_off = fd_off,
-                   .on_bytes = on_bytes,
-                   .ud = ud};
-    return az_read(&((file_store_t *)s)->c, &r, err);
+    return az_read(&((file_store_t *)s)->c, r, 0, err);
 }
 
 static int file_remove(store_t *s, const char *name, ferr_t *err)

@@ -195,29 +195,27 @@ int az_fail(const az_conn_t *c, const http_resp_t *resp, const char *what, const
                     c->where, resp->status, code, msg[0] ? ": " : "", msg);
 }
 
-/* The whole object was read: it must match the MD5 it carries. */
-static int check_whole(const az_conn_t *c, const az_read_t *r, const http_resp_t *resp,
-                       http_fdsink_t *rs, ferr_t *err)
+/* The whole object was read: it must match the MD5 it carries. got: the
+ * bytes' MD5, or NULL when they were not hashed. */
+static int check_whole(const az_conn_t *c, const store_read_t *r, const http_resp_t *resp,
+                       const unsigned char *got, ferr_t *err)
 {
     const char *want = resp->whole_md5[0] ? resp->whole_md5 : resp->content_md5;
     int whole = r->off == 0 && (!resp->has_range || resp->range_total == r->len);
-    if (!whole || !rs->md5)
+    if (!whole || !got || store_check_md5() == CHECK_NONE)
         return 0;
     if (!*want) /* (FailIfDifferentOrMissing refuses it) */
         return store_md5_verdict(r->name, c->noun, NULL, NULL, err);
-    unsigned char md[16];
-    unsigned int ml = 0;
-    EVP_DigestFinal_ex(rs->md5, md, &ml);
-    char *got = base64_encode(md, ml);
-    int rc = store_md5_verdict(r->name, c->noun, want, got, err);
-    if (rc == 0 && got && !strcmp(got, want))
+    char *b64 = base64_encode(got, 16);
+    int rc = store_md5_verdict(r->name, c->noun, want, b64, err);
+    if (rc == 0 && b64 && !strcmp(b64, want))
         log_trace("%s: MD5 %s verified", r->name, want);
-    free(got);
+    free(b64);
     return rc;
 }
 
-static int read_outcome(const az_conn_t *c, const az_read_t *r, const http_resp_t *resp,
-                        http_fdsink_t *rs, int rc, ferr_t *err)
+static int read_outcome(const az_conn_t *c, const store_read_t *r, int if_match,
+                        const http_resp_t *resp, http_fdsink_t *rs, int rc, ferr_t *err)
 {
     if (rs->werr)
         return ferr_errno(err, FERR_IO, rs->werr, "writing %s", r->name);
@@ -228,19 +226,23 @@ static int read_outcome(const az_conn_t *c, const az_read_t *r, const http_resp_
     if (rc)
         return rc;
     int changed = resp->status == 412 ||
-                  (r->pin && *r->pin && !r->if_match && resp->etag[0] &&
-                   strcmp(resp->etag, r->pin) && (resp->status == 200 || resp->status == 206));
+                  (r->etag && *r->etag && !if_match && resp->etag[0] &&
+                   strcmp(resp->etag, r->etag) && (resp->status == 200 || resp->status == 206));
     if (changed)
         return ferr_set(err, FERR_TRANSFER,
                         "'%s' changed in the datastore while it was being read (it is no longer "
                         "ETag %s); run again to fetch the new content",
-                        r->name, r->pin);
+                        r->name, r->etag);
     if (resp->status != 200 && resp->status != 206)
         return az_fail(c, resp, "downloading", r->name, err);
     if (rs->off - r->fd_off != r->len)
         return ferr_set(err, FERR_TRANSFER, "downloading %s: got %llu bytes of %llu", r->name,
                         (unsigned long long)(rs->off - r->fd_off), (unsigned long long)r->len);
-    return check_whole(c, r, resp, rs, err);
+    unsigned char got[16];
+    int hashed = http_fdsink_md5(rs, got) == 0;
+    if (hashed && r->md5)
+        memcpy(r->md5, got, 16);
+    return check_whole(c, r, resp, hashed ? got : NULL, err);
 }
 
 int az_stat(az_conn_t *c, const char *name, store_entry_t *e, ferr_t *err)
@@ -268,7 +270,7 @@ int az_stat(az_conn_t *c, const char *name, store_entry_t *e, ferr_t *err)
     return rc;
 }
 
-int az_read(az_conn_t *c, const az_read_t *r, ferr_t *err)
+int az_read(az_conn_t *c, const store_read_t *r, int if_match, ferr_t *err)
 {
     if (r->len == 0)
         return 0;
@@ -277,26 +279,27 @@ int az_read(az_conn_t *c, const az_read_t *r, ferr_t *err)
              (unsigned long long)(r->off + r->len - 1));
     struct curl_slist *h = az_headers(c, NULL);
     h = curl_slist_append(h, range);
-    if (r->pin && *r->pin && r->if_match) {
+    if (r->etag && *r->etag && if_match) {
         char im[160];
         /* quoted, as RFC 9110 has it (the ETag header is kept without quotes) */
-        snprintf(im, sizeof im, r->pin[0] == '"' ? "If-Match: %s" : "If-Match: \"%s\"", r->pin);
+        snprintf(im, sizeof im, r->etag[0] == '"' ? "If-Match: %s" : "If-Match: \"%s\"", r->etag);
         h = curl_slist_append(h, im);
     }
     http_fdsink_t rs;
-    /* only a read from the start can be the whole object, worth hashing
-     * here; the engine checks the blocks of a large file itself */
-    http_fdsink_init(&rs, r->fd, r->fd_off, r->len, r->off == 0 && store_check_md5() != CHECK_NONE,
-                     r->on_bytes, r->ud);
+    /* hashed as it arrives: when asked, or when a read from the start can be
+     * the whole object (the engine checks a large file's blocks itself) */
+    int md5 = r->md5 || (r->off == 0 && store_check_md5() != CHECK_NONE);
+    http_fdsink_init(&rs, r->fd, r->fd_off, r->len, md5, r->keep, r->on_bytes, r->ud);
     http_req_t t = {.sink = http_fdsink_write, .sink_reset = http_fdsink_reset, .sink_ud = &rs};
     http_resp_t resp = {0};
-    char *own = r->url ? NULL : az_url(c, r->name, NULL);
-    int rc = az_request(c, "GET", r->url ? r->url : own, h, NULL, 0, 0, &t, &resp, err);
-    free(own);
+    char *url = az_url(c, r->name, NULL);
+    int rc = url ? az_request(c, "GET", url, h, NULL, 0, 0, &t, &resp, err)
+                 : ferr_set(err, FERR_INTERNAL, "out of memory");
+    free(url);
     curl_slist_free_all(h);
     if (rc == 0)
         http_fdsink_flush(&rs);
-    rc = read_outcome(c, r, &resp, &rs, rc, err);
+    rc = read_outcome(c, r, if_match, &resp, &rs, rc, err);
     http_fdsink_dispose(&rs);
     http_resp_dispose(&resp);
     return rc;

@@ -62,22 +62,11 @@ int az_fail(const az_conn_t *c, const http_resp_t *resp, const char *what, const
  * absent, or a folder (ADLS). e's strings live in c until the next call. */
 int az_stat(az_conn_t *c, const char *name, store_entry_t *e, ferr_t *err);
 
-/* Ranged GET of url (NULL: name's) into fd at fd_off ([off, off+len)). With pin and
- * if_match, only from that version (If-Match); with pin alone, a reply of
- * another ETag fails (services without If-Match on reads). A read from 0
- * of the whole object is checked against its MD5. */
-typedef struct az_read {
-    const char *url;
-    const char *name; /* for messages */
-    const char *pin;  /* ETag, or NULL */
-    int if_match;
-    uint64_t off, len;
-    int fd;
-    uint64_t fd_off;
-    store_bytes_fn on_bytes;
-    void *ud;
-} az_read_t;
-int az_read(az_conn_t *c, const az_read_t *r, ferr_t *err);
+/* A store read (store.h) by Get Blob / Get File / Read Path: a ranged GET
+ * pinned to r->etag. if_match: the service takes If-Match on reads (the
+ * File service does not: a reply of another ETag than the one pinned fails
+ * instead). A read of the whole object is checked against its MD5. */
+int az_read(az_conn_t *c, const store_read_t *r, int if_match, ferr_t *err);
 
 /* Temporary names, beside the final one: AZ_TMP_PREFIX and 16 hex digits.
  * az_tmp_name: from key (a digest of it), or random with key NULL.
