@@ -218,6 +218,63 @@ char *path_temp_beside(const char *path)
     return t;
 }
 
+int path_tmp_open(const char *final, char **tmp)
+{
+    *tmp = NULL;
+    char *dir = path_dirname(final);
+    int fd = dir ? open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644) : -1;
+    free(dir);
+    if (fd >= 0)
+        return fd;
+    if (!(*tmp = path_temp_beside(final))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    fd = open(*tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        free(*tmp);
+        *tmp = NULL;
+        errno = e;
+    }
+    return fd;
+}
+
+static int link_fd(int fd, const char *path)
+{
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
+int path_tmp_place(int fd, const char *tmp, const char *final)
+{
+    char *own = NULL;
+    if (!tmp) {
+        if (link_fd(fd, final) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -1;
+        /* a name taken: replaced by a rename, from a name of its own */
+        if (!(own = path_temp_beside(final)) || link_fd(fd, own) != 0) {
+            int e = own ? errno : ENOMEM;
+            free(own);
+            errno = e;
+            return -1;
+        }
+        tmp = own;
+    }
+    struct stat st;
+    int rc =
+        lstat(final, &st) == 0 && S_ISDIR(st.st_mode) ? (errno = EISDIR, -1) : rename(tmp, final);
+    int e = errno;
+    if (rc)
+        unlink(tmp);
+    free(own);
+    errno = e;
+    return rc;
+}
+
 int path_write_atomic(const char *path, const void *data, size_t len, int mode, ferr_t *err)
 {
     char *tmp = path_temp_beside(path);

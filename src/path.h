@@ -60,5 +60,14 @@ struct stat;
 void path_stamp(const struct stat *st, char *buf, size_t n);
 /* A temporary name beside path: "<dir>/.<base>.ferry-<pid>-<n>.part". */
 char *path_temp_beside(const char *path);
+/* A file to be written whole, then given the name final, never seen
+ * half-written under it: a nameless file in final's folder (O_TMPFILE; a
+ * killed writer leaves nothing), or, where the filesystem has none, a
+ * temporary name beside it (*tmp, malloc'd; else NULL). fd, or -1 (errno). */
+int path_tmp_open(const char *final, char **tmp);
+/* The file is whole: it takes the name final (what is there is replaced;
+ * a new name costs one change to the folder). 0, or -1 with errno (a folder
+ * in the way: EISDIR); the temporary is removed either way. */
+int path_tmp_place(int fd, const char *tmp, const char *final);
 
 #endif

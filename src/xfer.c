@@ -122,7 +122,11 @@ void xf_account_locked(engine_t *e, size_t idx, int ok, const char *error)
     if (!ok) {
         it->status = XFER_FAILED;
         e->res->failed++;
-        log_error("%s: %s", it->remote, error ? error : "failed");
+        size_t rl = strlen(it->remote);
+        if (error && !strncmp(error, it->remote, rl) && error[rl] == ':')
+            log_error("%s", error); /* (it names the file already) */
+        else
+            log_error("%s: %s", it->remote, error ? error : "failed");
         progress_file_failed(e->pg);
     } else if (it->status == XFER_SKIPPED) {
         e->res->skipped++;

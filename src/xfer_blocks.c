@@ -102,16 +102,19 @@ static char *b64_final(EVP_MD_CTX *c)
 
 /* --- the work itself --- */
 
-/* A download whole (ok) in its temporary file: closes fd, gives the file
- * its final name; or, when anything failed, removes it. Returns ok. */
+/* A download whole (ok) in its temporary file (path_tmp_open: f->tmp, or
+ * nameless): gives the file its final name, closes fd; or, when anything
+ * failed, removes it. Returns ok. */
 static int rename_into_place(xf_file_t *f, int fd, int ok, ferr_t *err)
 {
-    if (close(fd) != 0 && ok)
-        ok = ferr_errno(err, FERR_IO, errno, "writing %s", f->local) == 0;
-    if (ok && rename(f->tmp, f->local) != 0)
-        ok = ferr_errno(err, FERR_IO, errno, "cannot rename into %s", f->local) == 0;
-    if (!ok)
+    if (ok && path_tmp_place(fd, f->tmp, f->local) != 0)
+        ok = ferr_errno(err, FERR_IO, errno, "cannot put %s in place", f->local) == 0;
+    else if (!ok && f->tmp)
         unlink(f->tmp);
+    if (close(fd) != 0 && ok) {
+        ok = ferr_errno(err, FERR_IO, errno, "writing %s", f->local) == 0;
+        unlink(f->local); /* what it holds may not be whole */
+    }
     return ok;
 }
 
@@ -327,9 +330,10 @@ void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char
 {
     ferr_t err = FERR_INIT;
     if (f->nchunks == 1) {
-        /* a whole file: its own temporary name, checked by the store as it streams */
-        int fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        int ok = fd >= 0 || ferr_errno(&err, FERR_IO, errno, "cannot create %s", f->tmp) == 0;
+        /* a whole file, nameless until whole, checked by the store as it streams */
+        int fd = path_tmp_open(f->local, &f->tmp);
+        int ok = fd >= 0 ||
+                 ferr_errno(&err, FERR_IO, errno, "cannot create a file beside %s", f->local) == 0;
         if (ok)
             ok = store_read(s, f->name, NULL, 0, f->size, fd, 0, xf_on_bytes, e, &err) == 0;
         if (fd >= 0)

@@ -71,15 +71,15 @@ static int open_chunked(engine_t *e, xf_file_t *f, const char *shown, ferr_t *er
     int en = f->etag ? errno : 0;
     if (en == ENOSPC || en == EDQUOT || en == EROFS || en == EACCES)
         return ferr_errno(err, FERR_IO, en, "cannot make room for %s", shown);
-    f->tmp = path_temp_beside(f->local);
-    f->fd = f->tmp ? open(f->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644) : -1;
+    f->fd = path_tmp_open(f->local, &f->tmp);
     if (f->fd < 0)
-        return ferr_errno(err, FERR_IO, errno ? errno : ENOMEM, "cannot make room for %s", shown);
+        return ferr_errno(err, FERR_IO, errno, "cannot make room for %s", shown);
     en = posix_fallocate(f->fd, 0, (off_t)f->size);
     if (en) {
         close(f->fd);
         f->fd = -1;
-        unlink(f->tmp);
+        if (f->tmp)
+            unlink(f->tmp);
         return ferr_errno(err, FERR_IO, en, "cannot make room for %s", shown);
     }
     return 0;
@@ -239,8 +239,6 @@ static void dl_queue(dl_t *d, size_t idx, const char *name, const char *local, u
     int rc = chunked ? dl_checks(d, f, md5, &err) : 0;
     if (rc == 0 && chunked)
         rc = open_chunked(e, f, local, &err);
-    else if (rc == 0 && !(f->tmp = path_temp_beside(f->local)))
-        rc = ferr_set(&err, FERR_INTERNAL, "out of memory");
     if (rc) {
         xf_account(e, idx, 0, err.msg ? err.msg : "out of memory");
         xf_file_free(f);

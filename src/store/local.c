@@ -223,41 +223,25 @@ static int local_write(store_t *s, const char *name, int fd, uint64_t size, stor
         free(full);
         return -1;
     }
-    char *tmp = path_temp_beside(full);
-    int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (out < 0) {
-        ferr_errno(err, FERR_IO, errno, "cannot write %s", name);
-        goto fail;
+    /* never half-written under its name */
+    char *tmp = NULL;
+    int out = path_tmp_open(full, &tmp);
+    if (out < 0)
+        rc = ferr_errno(err, FERR_IO, errno, "cannot write %s", name);
+    else if (path_copy_range(fd, 0, out, 0, size, on_bytes, ud) != 0)
+        rc = ferr_errno(err, FERR_IO, errno, "writing %s", name);
+    else if (path_tmp_place(out, tmp, full) != 0)
+        rc = errno == EISDIR ? ferr_set(err, FERR_IO, "%s is a folder there", name)
+                             : ferr_errno(err, FERR_IO, errno, "cannot write %s", name);
+    if (out >= 0 && close(out) != 0 && rc == 0) {
+        rc = ferr_errno(err, FERR_IO, errno, "writing %s", name);
+        unlink(full); /* what it holds may not be whole */
     }
-    if (path_copy_range(fd, 0, out, 0, size, on_bytes, ud) != 0) {
-        ferr_errno(err, FERR_IO, errno, "writing %s", name);
-        goto fail;
-    }
-    if (close(out) != 0) {
-        out = -1;
-        ferr_errno(err, FERR_IO, errno, "writing %s", name);
-        goto fail;
-    }
-    out = -1;
-    struct stat st;
-    if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-        ferr_set(err, FERR_IO, "%s is a folder there", name);
-        goto fail;
-    }
-    if (rename(tmp, full) != 0) {
-        ferr_errno(err, FERR_IO, errno, "cannot rename into %s", name);
-        goto fail;
-    }
+    if (rc && tmp)
+        unlink(tmp);
     free(tmp);
     free(full);
-    return 0;
-fail:
-    if (out >= 0)
-        close(out);
-    unlink(tmp);
-    free(tmp);
-    free(full);
-    return -1;
+    return rc;
 }
 
 static void local_close(store_t *s)

@@ -123,3 +123,28 @@ expect_rc 0 "a pass after one file changed"
 expect_out "uploaded 1 file (8 B), $((N - 1)) skipped" "sends that one file"
 SDK get "$C" sync/d02/f00002 got.txt >/dev/null
 expect_eq "$(cat got.txt)" "changed" "the SDK reads the new content"
+
+# --- the local datastore: nameless files, linked into place once whole ---
+f datastore register local loc --root "$T/locstore" --create-if-not-exists
+expect_rc 0 "a local datastore"
+mkdir -p lsrc/a && echo one >lsrc/a/x.txt && echo two >lsrc/a/y.txt
+f upload loc lsrc --target-path t
+expect_rc 0 "files go up to a local datastore"
+expect_eq "$(cat "$T/locstore/t/a/x.txt")" "one" "under their names, whole"
+echo uno >lsrc/a/x.txt
+f upload loc lsrc --target-path t --overwrite
+expect_rc 0 "an --overwrite of a changed file"
+expect_eq "$(cat "$T/locstore/t/a/x.txt")" "uno" "replaces it"
+expect_eq "$(ls -A "$T/locstore/t/a" | tr '\n' ' ')" "x.txt y.txt " "and leaves no temporary beside it"
+rm -f "$T/locstore/t/a/y.txt" && mkdir "$T/locstore/t/a/y.txt"
+echo dos >lsrc/a/y.txt
+f upload loc lsrc --target-path t --overwrite
+expect_rc 1 "a folder where a file goes fails that file"
+expect_err "y.txt is a folder there" "saying so"
+expect_eq "$(ls -A "$T/locstore/t/a" | tr '\n' ' ')" "x.txt y.txt " "and leaves nothing else behind"
+f download loc ldl --prefix t/a/x.txt
+expect_eq "$(cat ldl/t/a/x.txt)" "uno" "a download from it"
+echo stale >ldl/t/a/x.txt
+f download loc ldl --prefix t/a/x.txt --overwrite
+expect_eq "$(cat ldl/t/a/x.txt)" "uno" "a download --overwrite replaces the file there"
+expect_eq "$(ls -A ldl/t/a | tr '\n' ' ')" "x.txt " "and leaves no temporary beside it"
