@@ -218,10 +218,23 @@ char *path_temp_beside(const char *path)
     return t;
 }
 
+/* A nameless file is named through /proc/self/fd: without /proc (some
+ * chroots and sandboxes), temporaries have names. */
+static int have_proc(void)
+{
+    static int known; /* 0 unknown, 1 yes, 2 no; a race only asks twice */
+    int k = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (!k) {
+        k = access("/proc/self/fd", X_OK) == 0 ? 1 : 2;
+        __atomic_store_n(&known, k, __ATOMIC_RELAXED);
+    }
+    return k == 1;
+}
+
 int path_tmp_open(const char *final, char **tmp)
 {
     *tmp = NULL;
-    char *dir = path_dirname(final);
+    char *dir = have_proc() ? path_dirname(final) : NULL;
     int fd = dir ? open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644) : -1;
     free(dir);
     if (fd >= 0)
@@ -250,24 +263,41 @@ static int link_fd(int fd, const char *path)
 int path_tmp_place(int fd, const char *tmp, const char *final)
 {
     char *own = NULL;
+    int rc = 0, e = 0;
     if (!tmp) {
-        if (link_fd(fd, final) == 0)
-            return 0;
-        if (errno != EEXIST)
+        if (link_fd(fd, final) == 0) {
+            if (close(fd) == 0)
+                return 0;
+            e = errno; /* not whole after all */
+            unlink(final);
+            errno = e;
             return -1;
+        }
         /* a name taken: replaced by a rename, from a name of its own */
-        if (!(own = path_temp_beside(final)) || link_fd(fd, own) != 0) {
-            int e = own ? errno : ENOMEM;
+        e = errno;
+        if (e == EEXIST && (own = path_temp_beside(final)) && link_fd(fd, own) != 0)
+            e = errno;
+        else if (e == EEXIST)
+            e = own ? 0 : ENOMEM;
+        if (e) {
             free(own);
+            close(fd);
             errno = e;
             return -1;
         }
         tmp = own;
     }
-    struct stat st;
-    int rc =
-        lstat(final, &st) == 0 && S_ISDIR(st.st_mode) ? (errno = EISDIR, -1) : rename(tmp, final);
-    int e = errno;
+    /* closed before it is named: a filesystem that reports a failed write
+     * only at close (NFS) never puts a bad file in place */
+    if (close(fd) != 0) {
+        rc = -1;
+        e = errno;
+    } else {
+        struct stat st;
+        rc = lstat(final, &st) == 0 && S_ISDIR(st.st_mode) ? (errno = EISDIR, -1)
+                                                           : rename(tmp, final);
+        e = errno;
+    }
     if (rc)
         unlink(tmp);
     free(own);

@@ -66,8 +66,9 @@ char *path_temp_beside(const char *path);
  * temporary name beside it (*tmp, malloc'd; else NULL). fd, or -1 (errno). */
 int path_tmp_open(const char *final, char **tmp);
 /* The file is whole: it takes the name final (what is there is replaced;
- * a new name costs one change to the folder). 0, or -1 with errno (a folder
- * in the way: EISDIR); the temporary is removed either way. */
+ * a new name costs one change to the folder) and fd is closed. 0, or -1
+ * with errno (a folder in the way: EISDIR); the temporary is removed
+ * either way. */
 int path_tmp_place(int fd, const char *tmp, const char *final);
 
 #endif

@@ -107,15 +107,15 @@ static char *b64_final(EVP_MD_CTX *c)
  * failed, removes it. Returns ok. */
 static int rename_into_place(xf_file_t *f, int fd, int ok, ferr_t *err)
 {
-    if (ok && path_tmp_place(fd, f->tmp, f->local) != 0)
-        ok = ferr_errno(err, FERR_IO, errno, "cannot put %s in place", f->local) == 0;
-    else if (!ok && f->tmp)
-        unlink(f->tmp);
-    if (close(fd) != 0 && ok) {
-        ok = ferr_errno(err, FERR_IO, errno, "writing %s", f->local) == 0;
-        unlink(f->local); /* what it holds may not be whole */
+    if (!ok) {
+        close(fd);
+        if (f->tmp)
+            unlink(f->tmp);
+        return 0;
     }
-    return ok;
+    if (path_tmp_place(fd, f->tmp, f->local) != 0)
+        return ferr_errno(err, FERR_IO, errno, "cannot put %s in place", f->local) == 0;
+    return 1;
 }
 
 /* A download under its final name: placed from the cache into the target,
@@ -183,16 +183,12 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
             ok = place_or_record(f, &err);
     } else {
         close(f->fd);
-        char *same = ok ? b64_final(f->md5) : NULL;
-        if (same && upload_unchanged(e, f, same)) {
-            /* its blocks were the target's own (not sent again), or another
-             * tool's: those staged now are left uncommitted, dropped by Azure */
-            free(same);
+        if (f->unchanged) { /* (accounted for by the block that found it) */
             xf_file_free(f);
             return;
         }
         if (ok) {
-            char *md5 = same;
+            char *md5 = b64_final(f->md5);
             store_put_t put = {0};
             store_upload_t u = xf_upload_of(f);
             ok = store_commit_blocks(s, &u, f->ids, f->nchunks, md5 ? md5 : "", &put, &err) == 0;
@@ -306,6 +302,7 @@ static int fetch_checked(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, 
         hex16(f->digests[chunk].md5, want_hex);
         hex16(got, got_hex);
         if (try < 3) {
+            r.on_bytes = NULL; /* (its bytes were counted once) */
             log_warn("%s: block %u (bytes %llu-%llu) arrived with MD5 %s, not the %s it was "
                      "uploaded with; fetching that block again",
                      f->name, chunk, (unsigned long long)off, (unsigned long long)(off + len - 1),
@@ -373,7 +370,8 @@ void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char
 int xf_use_digests(xf_file_t *f, store_digest_t *d, uint32_t n)
 {
     uint64_t b = n ? d[0].len : 0;
-    int uniform = n && b >= (1u << 20);
+    /* (one block is a whole file: that path checks the blob's MD5) */
+    int uniform = n >= 2 && b >= (1u << 20);
     for (uint32_t i = 1; uniform && i < n; i++)
         uniform = i + 1 < n ? d[i].len == b : d[i].len <= b;
     if (!uniform)
@@ -513,13 +511,28 @@ void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *
         xf_file_free(f);
         return;
     }
+    if (chunk == 0 && f->want_md5) {
+        /* compared before anything is staged: an unchanged file leaves no
+         * blocks or temporary object behind (a changed one is read twice) */
+        char *md5 = xf_file_md5_b64(f->local);
+        int same = upload_unchanged(e, f, md5);
+        free(md5);
+        pthread_mutex_lock(&f->mu);
+        if (same)
+            f->unchanged = f->failed = 1; /* the other blocks stop */
+        pthread_cond_broadcast(&f->cv);
+        pthread_mutex_unlock(&f->mu);
+    }
     uint64_t off = (uint64_t)chunk * f->block;
     size_t len = (size_t)(f->size - off < f->block ? f->size - off : f->block);
-    int rc = path_pread_full(f->fd, buf, len, off);
+    pthread_mutex_lock(&f->mu);
+    int stop = f->failed;
+    pthread_mutex_unlock(&f->mu);
+    int rc = stop ? 0 : path_pread_full(f->fd, buf, len, off);
     if (rc)
         ferr_errno(&err, FERR_IO, errno ? errno : EIO, "cannot read %s", f->local);
     unsigned char bmd[16];
-    if (rc == 0)
+    if (rc == 0 && !stop)
         EVP_Digest(buf, len, bmd, NULL, EVP_md5(), NULL);
     /* the first block asks what the store holds already (an interrupted
      * upload's blocks, or the blob's own): the others wait for it below */

@@ -211,7 +211,8 @@ static int dl_checks(dl_t *d, xf_file_t *f, const char *md5, ferr_t *err)
         f->in_order = 1;
     }
     free(asked);
-    if (!md5 && (store_caps(d->s) & STORE_CAP_MD5) && check == CHECK_FAIL_IF_DIFFERENT_OR_MISSING)
+    if (!f->want_md5 && (store_caps(d->s) & STORE_CAP_MD5) &&
+        check == CHECK_FAIL_IF_DIFFERENT_OR_MISSING)
         return ferr_set(err, FERR_TRANSFER,
                         "%s: the blob has no MD5 to check it by, and --check-md5 is "
                         "FailIfDifferentOrMissing; not downloaded",

@@ -31,6 +31,7 @@ struct xf_file {
      * MD5 taken in order from the blocks in memory (in_order) */
     store_digest_t *digests;
     int in_order, bad;
+    int unchanged; /* uploads: found the same as the target's: nothing is sent */
     char *etag;
     int fd;
     uint32_t nchunks, finished, hashed;

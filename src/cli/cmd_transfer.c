@@ -342,7 +342,9 @@ const command_t cli_transfer_commands[] = {
      "\n"
      "--check-md5 FailIfDifferent (the default) | FailIfDifferentOrMissing | LogOnly |\n"
      "NoCheck: what a file whose bytes do not match the MD5 the store keeps does\n"
-     "(azcopy's names); with NoCheck nothing is hashed.",
+     "(azcopy's names); with NoCheck nothing is hashed. Bytes are hashed as they arrive,\n"
+     "never read back. A blob uploaded by ferry is checked block by block (its block\n"
+     "ids carry each block's MD5): a block damaged on the way is fetched again alone.",
      NULL},
     {"ls", cmd_ls, ls_opts, 1, 2, 1, "ferry ls NAME [PREFIX] [--json] [--delimiter /]",
      "Lists files (size, modified time, name) whose name starts with PREFIX. With\n"

@@ -226,19 +226,17 @@ static int local_write(store_t *s, const char *name, int fd, uint64_t size, stor
     /* never half-written under its name */
     char *tmp = NULL;
     int out = path_tmp_open(full, &tmp);
-    if (out < 0)
+    if (out < 0) {
         rc = ferr_errno(err, FERR_IO, errno, "cannot write %s", name);
-    else if (path_copy_range(fd, 0, out, 0, size, on_bytes, ud) != 0)
+    } else if (path_copy_range(fd, 0, out, 0, size, on_bytes, ud) != 0) {
         rc = ferr_errno(err, FERR_IO, errno, "writing %s", name);
-    else if (path_tmp_place(out, tmp, full) != 0)
+        close(out);
+        if (tmp)
+            unlink(tmp);
+    } else if (path_tmp_place(out, tmp, full) != 0) { /* (it closes out) */
         rc = errno == EISDIR ? ferr_set(err, FERR_IO, "%s is a folder there", name)
                              : ferr_errno(err, FERR_IO, errno, "cannot write %s", name);
-    if (out >= 0 && close(out) != 0 && rc == 0) {
-        rc = ferr_errno(err, FERR_IO, errno, "writing %s", name);
-        unlink(full); /* what it holds may not be whole */
     }
-    if (rc && tmp)
-        unlink(tmp);
     free(tmp);
     free(full);
     return rc;

@@ -124,6 +124,14 @@ expect_out "uploaded 1 file (8 B), $((N - 1)) skipped" "sends that one file"
 SDK get "$C" sync/d02/f00002 got.txt >/dev/null
 expect_eq "$(cat got.txt)" "changed" "the SDK reads the new content"
 
+# a large file without its record: compared by its worker before anything is staged
+/usr/bin/python3 -c 'import os; os.removexattr("src/big.bin", "user.ferry")'
+f upload blob src --target-path sdk --overwrite
+expect_rc 0 "a pass over a large file whose record is gone, onto the SDK's blob of the same bytes"
+expect_out "(1 unchanged)" "finds it unchanged (hashed, not sent)"
+SDK blocks "$C" sdk/big.bin >blocks.json
+expect_eq "$(json blocks.json 'len(j["uncommitted"])')" 0 "and stages no block beside the SDK's"
+
 # --- the local datastore: nameless files, linked into place once whole ---
 f datastore register local loc --root "$T/locstore" --create-if-not-exists
 expect_rc 0 "a local datastore"

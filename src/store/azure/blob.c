@@ -29,6 +29,7 @@
  * least this size (grown so that a file needs at most 50,000 blocks). */
 #define BLOB_SINGLE_MAX (8u << 20)
 #define BLOB_MAX_BLOCKS 50000u
+#define BLOB_BLOCK_MAX (4000ull << 20) /* the service's largest block */
 
 typedef struct blob_store {
     store_t base;
@@ -302,8 +303,9 @@ static void digests_of(const blob_blocklist_t *p, uint64_t size, store_digest_t 
     uint64_t sum = 0;
     size_t i = 0;
     for (; d && i < p->n; i++) {
-        if (!p->v[i].committed || ferry_block_md5(&p->v[i], (uint32_t)i, d[i].md5))
-            break;
+        if (!p->v[i].committed || ferry_block_md5(&p->v[i], (uint32_t)i, d[i].md5) ||
+            p->v[i].size > size - sum || p->v[i].size > BLOB_BLOCK_MAX)
+            break; /* (sizes that cannot be this blob's: trusted for nothing) */
         d[i].len = p->v[i].size;
         sum += d[i].len;
     }
