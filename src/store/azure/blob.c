@@ -251,25 +251,41 @@ static int commit_blocks(blob_store_t *bs, const char *name, const store_block_i
     return rc;
 }
 
-static int blocks(blob_store_t *bs, const char *name, store_block_fn fn, void *ud, ferr_t *err)
+/* Get Block List of name (which: "all" or "committed") into p (reset
+ * here; blob_blocklist_done frees it); 0 when the answer is a list, or none
+ * (404: *found 0), with the answer's ETag in etag. */
+static int get_blocklist(blob_store_t *bs, const char *name, const char *which, blob_blocklist_t *p,
+                         int *found, char *etag, size_t etag_n, ferr_t *err)
 {
-    blob_blocklist_t p = {0};
-    blob_blocklist_reset(&p);
-    char *url = az_url(&bs->c, name, "comp=blocklist&blocklisttype=all");
+    blob_blocklist_reset(p);
+    char q[64];
+    snprintf(q, sizeof q, "comp=blocklist&blocklisttype=%s", which);
+    char *url = az_url(&bs->c, name, q);
     struct curl_slist *h = az_headers(&bs->c, NULL);
-    http_req_t t = {.sink = blob_xml_feed, .sink_reset = blob_blocklist_reset, .sink_ud = &p};
+    http_req_t t = {.sink = blob_xml_feed, .sink_reset = blob_blocklist_reset, .sink_ud = p};
     http_resp_t resp = {0};
     int rc = url ? az_request(&bs->c, "GET", url, h, NULL, 0, 0, &t, &resp, err)
                  : ferr_set(err, FERR_INTERNAL, "out of memory");
     curl_slist_free_all(h);
     free(url);
-    if (rc == 0 && resp.status == 404)
-        p.n = 0; /* no blob and nothing staged: no blocks */
+    *found = rc == 0 && resp.status != 404;
+    if (rc == 0 && !*found)
+        p->n = 0; /* no blob and nothing staged: no blocks */
     else if (rc == 0 && resp.status != 200)
         rc = az_fail(&bs->c, &resp, "listing the blocks of", name, err);
-    else if (rc == 0 && blob_xml_end(&p.x))
+    else if (rc == 0 && blob_xml_end(&p->x))
         rc = ferr_set(err, FERR_TRANSFER, "the block list of %s is not valid XML", name);
+    snprintf(etag, etag_n, "%s", rc == 0 ? resp.etag : "");
     http_resp_dispose(&resp);
+    return rc;
+}
+
+static int blocks(blob_store_t *bs, const char *name, store_block_fn fn, void *ud, ferr_t *err)
+{
+    blob_blocklist_t p = {0};
+    char etag[128];
+    int found;
+    int rc = get_blocklist(bs, name, "all", &p, &found, etag, sizeof etag, err);
     return blob_blocklist_done(&p, rc, fn, ud);
 }
 
@@ -321,25 +337,18 @@ static int blob_digests(store_t *s, const char *name, const char *etag, uint64_t
                         store_digest_t **out, uint32_t *n, ferr_t *err)
 {
     (void)err; /* not knowing them costs a check of the whole file instead */
-    blob_store_t *bs = (blob_store_t *)s;
     blob_blocklist_t p = {0};
-    blob_blocklist_reset(&p);
-    char *url = az_url(&bs->c, name, "comp=blocklist&blocklisttype=committed");
-    struct curl_slist *h = az_headers(&bs->c, NULL);
-    http_req_t t = {.sink = blob_xml_feed, .sink_reset = blob_blocklist_reset, .sink_ud = &p};
-    http_resp_t resp = {0};
+    char listed[128];
+    int found;
     ferr_t e = FERR_INIT;
-    int rc = url ? az_request(&bs->c, "GET", url, h, NULL, 0, 0, &t, &resp, &e) : -1;
-    curl_slist_free_all(h);
-    free(url);
+    int rc =
+        get_blocklist((blob_store_t *)s, name, "committed", &p, &found, listed, sizeof listed, &e);
     /* the blocks of the version being read: its ETag comes with the list */
-    if (rc == 0 && resp.status == 200 && !blob_xml_end(&p.x) && etag && resp.etag[0] &&
-        !strcmp(resp.etag, etag))
+    if (rc == 0 && found && etag && listed[0] && !strcmp(listed, etag))
         digests_of(&p, size, out, n);
     else
         log_debug("%s: no block digests (%s)", name, e.msg ? e.msg : "another version, or none");
     ferr_clear(&e);
-    http_resp_dispose(&resp);
     blob_blocklist_done(&p, 0, NULL, NULL);
     return 0;
 }
