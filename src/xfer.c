@@ -282,7 +282,10 @@ static void *worker(void *arg)
             pthread_mutex_unlock(&e->mu);
             break;
         }
-        pthread_cond_signal(&e->space);
+        /* a waiting producer is woken when half the queue is free, not per
+         * task: a wake-up for every small file costs more than the file */
+        if (e->pushers_waiting && e->queued <= QUEUE_MAX / 2)
+            pthread_cond_broadcast(&e->space);
         pthread_mutex_unlock(&e->mu);
         run_task(e, s, t, &buf);
         free(t);
@@ -345,8 +348,11 @@ void engine_push(engine_t *e, xf_file_t *f)
             continue;
         }
         pthread_mutex_lock(&e->mu);
-        while (e->queued >= QUEUE_MAX)
+        while (e->queued >= QUEUE_MAX) {
+            e->pushers_waiting++;
             pthread_cond_wait(&e->space, &e->mu);
+            e->pushers_waiting--;
+        }
         if (e->tail)
             e->tail->next = t;
         else

@@ -77,6 +77,7 @@ typedef struct engine {
     pthread_cond_t work, space;
     xf_task_t *head, *tail;
     size_t queued;
+    int pushers_waiting; /* producers waiting for the queue to drain */
     int closing;
     store_t *main;
     int nthreads;
