@@ -253,8 +253,19 @@ int path_tmp_open(const char *final, char **tmp)
     return fd;
 }
 
+/* A nameless file given a name: by its descriptor where the kernel allows
+ * it (Linux 6.10 and later for the file's opener; CAP_DAC_READ_SEARCH
+ * before), else through /proc, whose path walk costs more than the link. */
 static int link_fd(int fd, const char *path)
 {
+    static int by_fd = 1; /* (atomic: cleared once, by whichever thread learns it) */
+    if (__atomic_load_n(&by_fd, __ATOMIC_RELAXED)) {
+        if (linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0)
+            return 0;
+        if (errno != ENOENT && errno != EPERM && errno != EINVAL)
+            return -1;
+        __atomic_store_n(&by_fd, 0, __ATOMIC_RELAXED);
+    }
     char proc[64];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
     return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
@@ -432,8 +443,10 @@ int path_digest(const char *path, const EVP_MD *md, unsigned char *out, unsigned
     return rc;
 }
 
-int path_mkdirs_under(const char *dest, const char *rel_dir, ferr_t *err)
+int path_mkdirs_under(const char *dest, const char *rel_dir, int *made, ferr_t *err)
 {
+    if (made)
+        *made = 0;
     if (path_mkdirs(dest, 0755, err))
         return -1;
     char *cur = xstrdup(dest);
@@ -458,7 +471,10 @@ int path_mkdirs_under(const char *dest, const char *rel_dir, ferr_t *err)
                 free(cur);
                 return -1;
             }
-        } else if (mkdir(cur, 0755) != 0 && errno != EEXIST) {
+        } else if (mkdir(cur, 0755) == 0) {
+            if (made)
+                *made = !end || !end[1];
+        } else if (errno != EEXIST) {
             ferr_errno(err, FERR_IO, errno, "cannot create folder %s", cur);
             free(cur);
             return -1;
@@ -470,13 +486,15 @@ int path_mkdirs_under(const char *dest, const char *rel_dir, ferr_t *err)
 }
 
 #define COPY_CHUNK (8u << 20)
+#define CLONE_MIN (64u << 10)
 
 int path_copy_range(int in, uint64_t off, int out, uint64_t out_off, uint64_t len,
                     void (*on_bytes)(void *ud, uint64_t n), void *ud)
 {
+    /* a small file is copied: a clone would save nothing, and asking costs two calls */
     struct stat st;
-    if (off == 0 && out_off == 0 && fstat(in, &st) == 0 && (uint64_t)st.st_size == len &&
-        ioctl(out, FICLONE, in) == 0) {
+    if (off == 0 && out_off == 0 && len >= CLONE_MIN && fstat(in, &st) == 0 &&
+        (uint64_t)st.st_size == len && ioctl(out, FICLONE, in) == 0) {
         if (on_bytes)
             on_bytes(ud, len);
         return 0;

@@ -20,8 +20,9 @@ char *path_dirname(const char *p);
 /* mkdir -p with mode; existing folders are fine. */
 int path_mkdirs(const char *dir, int mode, ferr_t *err);
 /* Creates dest/rel_dir one component at a time, refusing any component of
- * rel_dir that exists as a symlink or a file: nothing is written outside dest. */
-int path_mkdirs_under(const char *dest, const char *rel_dir, ferr_t *err);
+ * rel_dir that exists as a symlink or a file: nothing is written outside dest.
+ * *made (if given): 1 when this call made rel_dir itself, so it is empty. */
+int path_mkdirs_under(const char *dest, const char *rel_dir, int *made, ferr_t *err);
 /* path lies inside base (a folder, which may itself be reached through a
  * symlink) and no component of it below base is a symlink: what is written
  * or read there stays inside base. A missing component is fine (nothing to

@@ -29,17 +29,34 @@
 #define XATTR_NAME "user.ferry"
 
 /* One attribute, "stamp\netag\nmd5": one system call to write, one to read. */
+static void record_value(const struct stat *st, const char *etag, const char *md5, char *val,
+                         size_t n)
+{
+    path_stamp(st, val, n);
+    size_t l = strlen(val);
+    snprintf(val + l, n - l, "\n%s\n%s", etag ? etag : "", md5 ? md5 : "");
+}
+
 void xf_xattr_record(const char *path, const char *etag, const char *md5)
 {
     struct stat st;
     char val[400];
     if (stat(path, &st) != 0)
         return;
-    path_stamp(&st, val, sizeof val);
-    size_t l = strlen(val);
-    snprintf(val + l, sizeof val - l, "\n%s\n%s", etag ? etag : "", md5 ? md5 : "");
+    record_value(&st, etag, md5, val, sizeof val);
     /* best effort: a filesystem without user xattrs just forgoes the shortcut */
     setxattr(path, XATTR_NAME, val, strlen(val), 0);
+}
+
+/* The same on an open file: no path walked (the file may have no name yet) */
+static void record_fd(int fd, const char *etag, const char *md5)
+{
+    struct stat st;
+    char val[400];
+    if (fstat(fd, &st) != 0)
+        return;
+    record_value(&st, etag, md5, val, sizeof val);
+    fsetxattr(fd, XATTR_NAME, val, strlen(val), 0);
 }
 
 /* The recorded etag or md5 (which: 1 or 2), if the file has not changed since. */
@@ -333,10 +350,12 @@ void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char
                  ferr_errno(&err, FERR_IO, errno, "cannot create a file beside %s", f->local) == 0;
         if (ok)
             ok = store_read(s, f->name, NULL, 0, f->size, fd, 0, xf_on_bytes, e, &err) == 0;
+        if (ok && !f->place)
+            record_fd(fd, f->etag, f->want_md5); /* (naming it changes no stamp) */
         if (fd >= 0)
             ok = rename_into_place(f, fd, ok, &err);
-        if (ok)
-            ok = place_or_record(f, &err);
+        if (ok && f->place)
+            ok = place_from_cache(f, &err) == 0;
         xf_account(e, f->item, ok, err.msg);
         ferr_clear(&err);
         xf_file_free(f);

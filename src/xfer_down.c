@@ -38,6 +38,7 @@ typedef struct dl {
     const char *dest;
     size_t strip;
     char *made; /* the last folder made (listings come grouped by folder) */
+    int fresh;  /* ... and made by this run: nothing in it to look for */
     held_t *stack;
     size_t n, cap;
 } dl_t;
@@ -120,8 +121,8 @@ static int dl_folder(dl_t *d, const char *rel, ferr_t *err)
         return 0;
     }
     const char *sub = strcmp(reldir, ".") ? reldir : "";
-    int rc = path_mkdirs_under(d->dest, sub, err);
-    if (rc == 0) {
+    int rc = path_mkdirs_under(d->dest, sub, &d->fresh, err);
+    if (rc == 0 && !d->fresh) {
         /* what a killed download left in this folder (only the folders this
          * download writes to are read, not the whole target) */
         char *abs = path_join(d->dest, sub);
@@ -280,9 +281,9 @@ static void dl_file(dl_t *d, const char *name, const char *rel_as, uint64_t size
     e->res->items[idx].local = xstrdup(local);
     pthread_mutex_unlock(&e->mu);
     cache_obj_t obj = {.lock_fd = -1};
-    if (dl_existing(d, idx, local, size, etag)) {
-    } else if (dl_folder(d, rel, &err)) {
+    if (dl_folder(d, rel, &err)) {
         xf_account(e, idx, 0, err.msg);
+    } else if (!d->fresh && dl_existing(d, idx, local, size, etag)) {
     } else if (!(e->o->cache && etag && (store_caps(d->s) & STORE_CAP_REMOTE)) ||
                !dl_cached(d, idx, name, local, size, etag, md5, &obj)) {
         dl_queue(d, idx, name, local, size, etag, md5, &obj);
@@ -310,7 +311,7 @@ static void dl_empty_folder(dl_t *d, const char *name)
     ferr_t err = FERR_INIT;
     if (!path_name_safe(rel, &why))
         log_error("refusing folder '%s': %s; not made", name, why);
-    else if (path_mkdirs_under(d->dest, rel, &err))
+    else if (path_mkdirs_under(d->dest, rel, NULL, &err))
         log_error("%s", err.msg);
     ferr_clear(&err);
     free(rel);

@@ -213,7 +213,7 @@ static int local_write(store_t *s, const char *name, int fd, uint64_t size, stor
     int rc = 0;
     if (!ls->made || strcmp(ls->made, dir)) {
         /* never through a symlinked folder: a name cannot lead outside root */
-        rc = path_mkdirs_under(ls->root, strcmp(dir, ".") ? dir : "", err);
+        rc = path_mkdirs_under(ls->root, strcmp(dir, ".") ? dir : "", NULL, err);
         free(ls->made);
         ls->made = rc ? NULL : dir;
     }

@@ -156,3 +156,19 @@ echo stale >ldl/t/a/x.txt
 f download loc ldl --prefix t/a/x.txt --overwrite
 expect_eq "$(cat ldl/t/a/x.txt)" "uno" "a download --overwrite replaces the file there"
 expect_eq "$(ls -A ldl/t/a | tr '\n' ' ')" "x.txt " "and leaves no temporary beside it"
+
+# a download into a folder it makes looks for nothing there first; into one
+# that was there, it still finds what is there (kept, or known unchanged)
+mkdir -p lsrc/b && for i in 1 2 3; do echo "b$i" >"lsrc/b/f$i.txt"; done
+f upload loc lsrc --target-path t2
+expect_rc 0 "more files to a local datastore"
+run traced "$T/ldl2.trace" lstat,newfstatat,statx,stat "$FERRY" download loc ldl2 --prefix t2/
+expect_rc 0 "a download into a new folder"
+expect_eq "$(grep -c 'ldl2/t2/[ab]/[^"]*\.txt".*ENOENT' "$T/ldl2.trace")" 0 \
+    "looks for none of its files there before writing them"
+expect_eq "$(cat ldl2/t2/b/f3.txt)" "b3" "and writes them whole"
+echo mine >ldl2/t2/b/f2.txt
+f download loc ldl2 --prefix t2/
+expect_rc 0 "the same download again"
+expect_out "5 skipped (4 unchanged)" "knows the files it wrote are unchanged (their records, written before they were named)"
+expect_eq "$(cat ldl2/t2/b/f2.txt)" "mine" "and keeps the one changed there since"
