@@ -66,6 +66,7 @@ enum store_cap {
     STORE_CAP_OPEN_SIZE = 1u << 9,       /* blocks go up before the object's size is known */
     STORE_CAP_RANGED_READS = 1u << 10,   /* a large file is read in ranges, in parallel */
     STORE_CAP_LIST = 1u << 11,           /* it can be listed (a folder of it named) */
+    STORE_CAP_RANGE_MD5 = 1u << 12,      /* a range read can come with the service's MD5 of it */
 };
 
 /* A block's id comes from where it is and what it holds ("ferry-<index>-<MD5
@@ -147,7 +148,13 @@ typedef struct store_read {
      * the bytes are also left there (written to fd from there). */
     unsigned char *md5;
     char *keep;
+    /* Only from stores with STORE_CAP_RANGE_MD5, with md5, len at most
+     * STORE_RANGE_MD5_MAX: the service is asked for the MD5 of the range as
+     * it holds it, given here (md5 gets the bytes' own, to compare). */
+    unsigned char *range_md5;
 } store_read_t;
+/* Azure's limit on a range whose MD5 is asked for */
+#define STORE_RANGE_MD5_MAX (4u << 20)
 int store_read_ex(store_t *s, const store_read_t *r, ferr_t *err);
 /* The common case: no digest, nothing kept. */
 int store_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len, int fd,

@@ -106,6 +106,15 @@ int xfer_default_concurrency(const store_t *s)
     return 16;
 }
 
+uint64_t xfer_block(int *set)
+{
+    const char *v = getenv("FERRY_BLOCK_MIB");
+    long mib = v ? strtol(v, NULL, 10) : 0;
+    if (set)
+        *set = mib >= 1 && mib <= 64;
+    return mib >= 1 && mib <= 64 ? (uint64_t)mib << 20 : XFER_BLOCK;
+}
+
 void xf_on_bytes(void *ud, uint64_t n)
 {
     engine_t *e = ud;
@@ -414,7 +423,7 @@ xf_file_t *xf_file_new(size_t idx, int upload, const char *name, const char *loc
     f->obj.lock_fd = -1; /* not 0: that is stdin, and closing it would free its number */
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
-    f->block = XFER_BLOCK;
+    f->block = xfer_block(NULL);
     if (chunked) {
         /* grown so a file needs at most 50,000 blocks, as Azure allows */
         if (size / f->block >= 50000)

@@ -24,6 +24,9 @@ typedef struct xfer_opts {
 
 /* Large files move in blocks of at least this size, in parallel. */
 #define XFER_BLOCK (8u << 20)
+/* The block size of this run: $FERRY_BLOCK_MIB (1 to 64) MiB, else
+ * XFER_BLOCK; *set (if given): 1 when the variable chose it. */
+uint64_t xfer_block(int *set);
 /* The default number of transfers at once, and the ceiling of --concurrency. */
 int xfer_default_concurrency(const store_t *s);
 #define XFER_MAX_CONCURRENCY 128

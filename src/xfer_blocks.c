@@ -298,7 +298,10 @@ static int fetch_checked(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, 
 {
     uint64_t off = (uint64_t)chunk * f->block;
     uint64_t len = f->size - off < f->block ? f->size - off : f->block;
-    unsigned char got[16];
+    unsigned char got[16], svc[16];
+    /* what the bytes must hash to: the MD5 they were uploaded with, or the
+     * one the service computes for the range as it holds it */
+    const unsigned char *want = f->digests ? f->digests[chunk].md5 : f->range_md5 ? svc : NULL;
     /* one version only, across all the ranges (and the runs) that make the file */
     store_read_t r = {.name = f->name,
                       .etag = f->etag,
@@ -308,25 +311,27 @@ static int fetch_checked(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, 
                       .fd_off = off,
                       .on_bytes = xf_on_bytes,
                       .ud = e,
-                      .md5 = f->digests ? got : NULL,
-                      .keep = f->in_order ? buf : NULL};
+                      .md5 = want ? got : NULL,
+                      .keep = f->in_order ? buf : NULL,
+                      .range_md5 = f->range_md5 ? svc : NULL};
     for (int try = 1;; try++) {
         if (store_read_ex(s, &r, err))
             return -1;
-        if (!f->digests || !memcmp(got, f->digests[chunk].md5, 16))
+        if (!want || !memcmp(got, want, 16))
             return 0;
         char want_hex[33], got_hex[33];
-        hex16(f->digests[chunk].md5, want_hex);
+        hex16(want, want_hex);
         hex16(got, got_hex);
         if (try < 3) {
             r.on_bytes = NULL; /* (its bytes were counted once) */
-            log_warn("%s: block %u (bytes %llu-%llu) arrived with MD5 %s, not the %s it was "
-                     "uploaded with; fetching that block again",
+            log_warn("%s: block %u (bytes %llu-%llu) arrived with MD5 %s, not the %s %s; "
+                     "fetching that block again",
                      f->name, chunk, (unsigned long long)off, (unsigned long long)(off + len - 1),
-                     got_hex, want_hex);
+                     got_hex, want_hex,
+                     f->digests ? "it was uploaded with" : "the service gives for it");
             continue;
         }
-        char *what = NULL, *want64 = base64_encode(f->digests[chunk].md5, 16);
+        char *what = NULL, *want64 = base64_encode(want, 16);
         char *got64 = base64_encode(got, 16);
         if (asprintf(&what, "%s (block %u, bytes %llu-%llu, read 3 times)", f->name, chunk,
                      (unsigned long long)off, (unsigned long long)(off + len - 1)) < 0)
@@ -386,6 +391,21 @@ void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char
     ferr_clear(&err);
 }
 
+int xf_reblock(xf_file_t *f, uint64_t b)
+{
+    if (!b || f->size / b >= 50000)
+        return -1;
+    uint32_t n = (uint32_t)((f->size + b - 1) / b);
+    uint8_t *done = xcalloc(n, 1);
+    if (!done)
+        return -1;
+    free(f->done);
+    f->done = done;
+    f->block = b;
+    f->nchunks = n;
+    return 0;
+}
+
 int xf_use_digests(xf_file_t *f, store_digest_t *d, uint32_t n)
 {
     uint64_t b = n ? d[0].len : 0;
@@ -393,16 +413,9 @@ int xf_use_digests(xf_file_t *f, store_digest_t *d, uint32_t n)
     int uniform = n >= 2 && b >= (1u << 20);
     for (uint32_t i = 1; uniform && i < n; i++)
         uniform = i + 1 < n ? d[i].len == b : d[i].len <= b;
-    if (!uniform)
+    if (!uniform || xf_reblock(f, b) || f->nchunks != n)
         return -1;
-    uint8_t *done = xcalloc(n, 1);
-    if (!done)
-        return -1;
-    free(f->done);
-    f->done = done;
     f->digests = d;
-    f->block = b;
-    f->nchunks = n;
     return 0;
 }
 

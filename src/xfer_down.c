@@ -207,10 +207,7 @@ static int dl_checks(dl_t *d, xf_file_t *f, const char *md5, ferr_t *err)
     if (!md5 && (store_caps(d->s) & STORE_CAP_MD5))
         md5 = asked =
             stat_md5(d->s, f->name, f->etag); /* a listing without MD5s (a file share's) */
-    if (md5) {
-        f->want_md5 = xstrdup(md5);
-        f->in_order = 1;
-    }
+    f->want_md5 = md5 ? xstrdup(md5) : NULL;
     free(asked);
     if (!f->want_md5 && (store_caps(d->s) & STORE_CAP_MD5) &&
         check == CHECK_FAIL_IF_DIFFERENT_OR_MISSING)
@@ -218,6 +215,25 @@ static int dl_checks(dl_t *d, xf_file_t *f, const char *md5, ferr_t *err)
                         "%s: the blob has no MD5 to check it by, and --check-md5 is "
                         "FailIfDifferentOrMissing; not downloaded",
                         f->name);
+    if (f->want_md5) {
+        /* the bytes must be the ones uploaded: the whole file's MD5, taken in
+         * order (a range's MD5 from the service would vouch only for the way) */
+        f->in_order = 1;
+        return 0;
+    }
+    /* nothing stored to check by (blobs put in blocks by most tools): each
+     * range is checked, in parallel, against the MD5 the service computes
+     * for it, so no byte goes unchecked on the way (ranges of at most 4 MiB;
+     * a FERRY_BLOCK_MIB above that gives this up) */
+    int set = 0;
+    uint64_t b = xfer_block(&set);
+    if ((store_caps(d->s) & STORE_CAP_RANGE_MD5) && (!set || b <= STORE_RANGE_MD5_MAX) &&
+        xf_reblock(f, b < STORE_RANGE_MD5_MAX ? b : STORE_RANGE_MD5_MAX) == 0) {
+        f->range_md5 = 1;
+        log_debug("%s: each of its %u ranges is checked against the MD5 the service gives for it",
+                  f->name, f->nchunks);
+        return 0;
+    }
     return 0;
 }
 
@@ -229,7 +245,7 @@ static void dl_queue(dl_t *d, size_t idx, const char *name, const char *local, u
     engine_t *e = d->e;
     ferr_t err = FERR_INIT;
     unsigned both = STORE_CAP_CLONE | STORE_CAP_RANGED_READS;
-    int chunked = (store_caps(d->s) & both) == both && size > 2 * (uint64_t)XFER_BLOCK;
+    int chunked = (store_caps(d->s) & both) == both && size > 2 * xfer_block(NULL);
     xf_file_t *f = xf_file_new(idx, 0, name, obj->path ? obj->path : local, size, chunked);
     if (obj->path) {
         f->obj = *obj; /* the lock is held until the object is whole and placed */

@@ -31,6 +31,7 @@ struct xf_file {
      * MD5 taken in order from the blocks in memory (in_order) */
     store_digest_t *digests;
     int in_order, bad;
+    int range_md5; /* ... or each range against the MD5 the service gives for it */
     int unchanged; /* uploads: found the same as the target's: nothing is sent */
     char *etag;
     int fd;
@@ -125,6 +126,8 @@ void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char
 /* A chunked download's checks: per block when the store keeps digests the
  * file's blocks can follow (0: taken, f's geometry set), else none taken. */
 int xf_use_digests(xf_file_t *f, store_digest_t *d, uint32_t n);
+/* f in blocks of b bytes instead (0; -1 when that would be too many) */
+int xf_reblock(xf_file_t *f, uint64_t b);
 /* Blocks an earlier attempt left (have of them) are checked and hashed
  * from disk, once; returns how many of them can stay. */
 uint32_t xf_resumed_blocks(xf_file_t *f, uint32_t have);

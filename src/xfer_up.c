@@ -318,7 +318,7 @@ static int upload_items(store_t *s, xfer_result_t *pending, const char *target,
         }
         int chunked = (store_caps(s) & (STORE_CAP_CLONE | STORE_CAP_PARALLEL_BLOCKS)) ==
                           (STORE_CAP_CLONE | STORE_CAP_PARALLEL_BLOCKS) &&
-                      p->size > XFER_BLOCK;
+                      p->size > xfer_block(NULL);
         xf_file_t *f = xf_file_new(idx, 1, p->remote, p->local, p->size, chunked);
         if (at_md5) { /* sent only if it differs */
             f->want_md5 = at_md5;

@@ -98,6 +98,10 @@ int store_read_ex(store_t *s, const store_read_t *r, ferr_t *err)
     if ((r->md5 || r->keep) && !(s->backend->caps & STORE_CAP_RANGED_READS))
         return ferr_set(err, FERR_INTERNAL, "%s: reads with a digest are not offered here",
                         s->ds ? s->ds->name : "store");
+    if (r->range_md5 &&
+        (!r->md5 || r->len > STORE_RANGE_MD5_MAX || !(s->backend->caps & STORE_CAP_RANGE_MD5)))
+        return ferr_set(err, FERR_INTERNAL, "%s: no MD5 of a range of %llu bytes is offered here",
+                        s->ds ? s->ds->name : "store", (unsigned long long)r->len);
     return named(s, s->ops->read(s, r, err), err);
 }
 

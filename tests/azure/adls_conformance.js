@@ -138,6 +138,16 @@ module.exports = async function conformance({ service, cred, url, account, tlsUr
     eq((await readAll(r.readableStreamBody)).equals(big.subarray(5 * MiB + 7, 5 * MiB + 1007)), true, 'bytes');
     eq(b64(r.fileContentMD5), md5(big), 'x-ms-blob-content-md5');
   });
+  await check('ranged read asking for its MD5: Content-MD5 of the range; over 4 MiB: 400 InvalidHeaderValue', async () => {
+    const f = fsc.getFileClient('d1/big.bin');
+    const r = await f.read(3 * MiB + 5, 4 * MiB, { rangeGetContentMD5: true });
+    eq(r._response.status, 206, 'status');
+    const got = await readAll(r.readableStreamBody);
+    eq(got.equals(big.subarray(3 * MiB + 5, 7 * MiB + 5)), true, 'bytes');
+    eq(b64(r.contentMD5), md5(got), 'the range\'s MD5');
+    eq(b64(r.fileContentMD5), md5(big), 'the whole file\'s beside it');
+    await fails(f.read(0, 4 * MiB + 1, { rangeGetContentMD5: true }), 400, 'InvalidHeaderValue');
+  });
   await check('readToBuffer in parallel ranges and readToFile', async () => {
     const buf = await fsc.getFileClient('d1/big.bin').readToBuffer(undefined, undefined, { chunkSize: 4 * MiB, concurrency: 4 });
     eq(md5(buf), md5(big), 'readToBuffer');

@@ -75,7 +75,7 @@ const commands = {
   // corrupted file would look
   async put(fsName, p, file, how, wrong) {
     const data = fs.readFileSync(file);
-    const headers = { contentMD5: Buffer.from(md5(data), 'base64') };
+    const headers = wrong === 'none' ? {} : { contentMD5: Buffer.from(md5(data), 'base64') };
     const f = fileAt(fsName, p);
     if (how === 'parallel') {
       await f.uploadFile(file, { chunkSize: 4 * MiB, maxConcurrency: 4, singleUploadThreshold: 4 * MiB, pathHttpHeaders: headers });

@@ -83,13 +83,13 @@ const commands = {
     await mkdirs(share, dir);
     return { created: dir };
   },
-  // put SHARE PATH FILE [single|parallel] [wrong-md5]: upload with Content-MD5 set; parallel =
+  // put SHARE PATH FILE [single|parallel] [wrong-md5|none]: upload with Content-MD5 set; parallel =
   // 4 MiB ranges, 4 at a time; wrong-md5 then sets another MD5 (Set File Properties), as a
-  // corrupted file would look
+  // corrupted file would look; none sets no MD5 (as the SDK does unless asked)
   async put(share, p, file, how, wrong) {
     const data = fs.readFileSync(file);
     await mkdirs(share, path.posix.dirname(p) === '.' ? '' : path.posix.dirname(p));
-    const headers = { fileContentMD5: Buffer.from(md5(data), 'base64') };
+    const headers = wrong === 'none' ? {} : { fileContentMD5: Buffer.from(md5(data), 'base64') };
     const f = fileAt(share, p);
     if (how === 'parallel') {
       await f.uploadFile(file, { rangeSize: 4 * MiB, concurrency: 4, fileHttpHeaders: headers });

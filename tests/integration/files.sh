@@ -88,6 +88,12 @@ expect_same single.bin "out/sdk/sp ace#%+&ü single.bin" "a file with an awkward
 expect_same ranges.bin out/sdk/deep/er/ranges.bin "a 21 MiB file the SDK wrote in parallel ranges, byte-identical (fetched in parallel blocks)"
 expect_file out/sdk/zero "a zero-byte file"
 [ -d out/sdk/hollow/deeper ] && _ok "an empty folder comes down as a folder" || _fail "an empty folder comes down as a folder" "$(find out | head)"
+# a large file with no MD5 stored: each 4 MiB range against the share's MD5 of it
+FSDK put "$S" sdk-nomd5/ranges.bin ranges.bin parallel none >/dev/null
+f -v download share nomd5 --prefix sdk-nomd5/
+expect_rc 0 "a large file the SDK wrote with no MD5"
+expect_err "each of its 6 ranges is checked against the MD5 the service gives for it" "is checked range by range (x-ms-range-get-content-md5)"
+expect_same ranges.bin nomd5/sdk-nomd5/ranges.bin "byte-identical"
 f download share whole --prefix up/
 expect_rc 0 "ferry downloads its own upload"
 expect_eq "$(cd whole/up && find . | LC_ALL=C sort | md5sum)" "$(cd tree && find . | LC_ALL=C sort | md5sum)" "the same tree, empty folders included"

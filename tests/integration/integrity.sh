@@ -3,7 +3,8 @@
 # named (ferry-<index>-<MD5>) is checked block by block by the workers that
 # fetch them: a block damaged on the way is fetched again alone; one
 # damaged in the store fails the file (or is kept under LogOnly). A blob of
-# another tool's blocks is checked whole against its MD5. An upload that
+# another tool's blocks is checked whole against its MD5; one with no MD5
+# stored, range by range against the MD5 the service computes for each. An upload that
 # compares with the target does it in the worker that would send the file,
 # and a pass over an unchanged output reads no file's contents.
 . "$(dirname "$0")/../lib.sh"
@@ -89,6 +90,23 @@ run traced "$T/dl7.trace" pread64,preadv,preadv2 "$FERRY" download blob dl7 --pr
 expect_rc 0 "undamaged, it passes the whole-file check"
 expect_same src/big.bin dl7/sdk/big.bin "the bytes are right"
 expect_eq "$(grep -c 'big.bin' "$T/dl7.trace")" 0 "hashed in order from memory: nothing read back"
+
+# --- the range path: a blob with no MD5 stored, each range against the service's MD5 of it ---
+SDK put "$C" nomd5/big.bin src/big.bin blocks none >/dev/null
+proxy flip3 --corrupt 4
+f -v download flip3 dl8 --prefix nomd5/big.bin -j 4
+expect_rc 0 "a range damaged on the way, on a blob with no MD5 stored: caught, fetched again"
+expect_err "each of its 11 ranges is checked against the MD5 the service gives for it" "in 4 MiB ranges, each checked"
+expect_err "the service gives for it; fetching that block again" "naming the damaged range"
+expect_same src/big.bin dl8/nomd5/big.bin "the file is the one uploaded"
+proxy_stats flip3
+expect_eq "$(json "$T/flip3.json" 'len(j["corrupted"])')" 1 "the proxy damaged one range"
+expect_eq "$(json "$T/flip3.json" 'j["body_gets"]')" 12 "11 ranges, one fetched twice"
+expect_eq "$(json "$T/flip3.json" 'j["ranges"].count(j["corrupted"][0])')" 2 "the damaged range alone was asked for again"
+FERRY_BLOCK_MIB=8 f -v download blob dl9 --prefix nomd5/big.bin
+expect_rc 0 "with blocks over 4 MiB (FERRY_BLOCK_MIB=8) the service gives no range MD5"
+expect_not_err "checked against" "so nothing is checked on the way: no MD5 stored"
+expect_same src/big.bin dl9/nomd5/big.bin "and the bytes are the same"
 
 # --- uploads: the comparison where the file is sent; unchanged files are not read ---
 # 10,000 files as the issue asks; fewer under the sanitizers (slower, same code)

@@ -497,9 +497,9 @@ const store_backend_t store_backend_azure_blob = {
     .service = "blob",
     .container_word = "container",
     .container_key = "container_name",
-    .caps = STORE_CAP_REMOTE | STORE_CAP_LIST | STORE_CAP_RANGED_READS | STORE_CAP_PARALLEL_BLOCKS |
-            STORE_CAP_BLOCK_LIST | STORE_CAP_CLONE | STORE_CAP_CHECK | STORE_CAP_MD5 |
-            STORE_CAP_CREDENTIAL | STORE_CAP_OPEN_SIZE,
+    .caps = STORE_CAP_REMOTE | STORE_CAP_LIST | STORE_CAP_RANGED_READS | STORE_CAP_RANGE_MD5 |
+            STORE_CAP_PARALLEL_BLOCKS | STORE_CAP_BLOCK_LIST | STORE_CAP_CLONE | STORE_CAP_CHECK |
+            STORE_CAP_MD5 | STORE_CAP_CREDENTIAL | STORE_CAP_OPEN_SIZE,
     .options = blob_options,
     .usage = "--account A --container C",
     .from_options = azure_from_options,

@@ -479,9 +479,9 @@ const store_backend_t store_backend_adls_gen2 = {
     .service = "dfs",
     .container_word = "filesystem",
     .container_key = "filesystem",
-    .caps = STORE_CAP_REMOTE | STORE_CAP_LIST | STORE_CAP_RANGED_READS | STORE_CAP_PARALLEL_BLOCKS |
-            STORE_CAP_BLOCK_LIST | STORE_CAP_CLONE | STORE_CAP_CHECK | STORE_CAP_HNS |
-            STORE_CAP_MD5 | STORE_CAP_CREDENTIAL,
+    .caps = STORE_CAP_REMOTE | STORE_CAP_LIST | STORE_CAP_RANGED_READS | STORE_CAP_RANGE_MD5 |
+            STORE_CAP_PARALLEL_BLOCKS | STORE_CAP_BLOCK_LIST | STORE_CAP_CLONE | STORE_CAP_CHECK |
+            STORE_CAP_HNS | STORE_CAP_MD5 | STORE_CAP_CREDENTIAL,
     .options = adls_options,
     .usage = "--account A --filesystem F",
     .from_options = azure_from_options,

@@ -533,9 +533,9 @@ const store_backend_t store_backend_azure_file = {
     .service = "file",
     .container_word = "file share",
     .container_key = "file_share_name",
-    .caps = STORE_CAP_REMOTE | STORE_CAP_LIST | STORE_CAP_RANGED_READS | STORE_CAP_PARALLEL_BLOCKS |
-            STORE_CAP_BLOCK_LIST | STORE_CAP_CLONE | STORE_CAP_CHECK | STORE_CAP_HNS |
-            STORE_CAP_MD5 | STORE_CAP_CREDENTIAL | STORE_CAP_FOLD_CASE,
+    .caps = STORE_CAP_REMOTE | STORE_CAP_LIST | STORE_CAP_RANGED_READS | STORE_CAP_RANGE_MD5 |
+            STORE_CAP_PARALLEL_BLOCKS | STORE_CAP_BLOCK_LIST | STORE_CAP_CLONE | STORE_CAP_CHECK |
+            STORE_CAP_HNS | STORE_CAP_MD5 | STORE_CAP_CREDENTIAL | STORE_CAP_FOLD_CASE,
     .options = file_options,
     .usage = "--account A --share S",
     .from_options = azure_from_options,

@@ -214,6 +214,17 @@ static int check_whole(const az_conn_t *c, const store_read_t *r, const http_res
     return rc;
 }
 
+/* The MD5 the service gave for the range read (Content-MD5), as 16 bytes */
+static int range_md5_of(const http_resp_t *resp, unsigned char out[16])
+{
+    unsigned char md[24];
+    size_t n = 0;
+    if (!resp->content_md5[0] || base64_decode(resp->content_md5, md, sizeof md, &n) || n != 16)
+        return -1;
+    memcpy(out, md, 16);
+    return 0;
+}
+
 static int read_outcome(const az_conn_t *c, const store_read_t *r, int if_match,
                         const http_resp_t *resp, http_fdsink_t *rs, int rc, ferr_t *err)
 {
@@ -242,6 +253,12 @@ static int read_outcome(const az_conn_t *c, const store_read_t *r, int if_match,
     int hashed = http_fdsink_md5(rs, got) == 0;
     if (hashed && r->md5)
         memcpy(r->md5, got, 16);
+    if (r->range_md5 && range_md5_of(resp, r->range_md5) != 0)
+        return ferr_set(err, FERR_TRANSFER,
+                        "downloading %s: the service sent no MD5 for bytes %llu-%llu, though "
+                        "asked (x-ms-range-get-content-md5)",
+                        r->name, (unsigned long long)r->off,
+                        (unsigned long long)(r->off + r->len - 1));
     return check_whole(c, r, resp, hashed ? got : NULL, err);
 }
 
@@ -285,6 +302,8 @@ int az_read(az_conn_t *c, const store_read_t *r, int if_match, ferr_t *err)
         snprintf(im, sizeof im, r->etag[0] == '"' ? "If-Match: %s" : "If-Match: \"%s\"", r->etag);
         h = curl_slist_append(h, im);
     }
+    if (r->range_md5)
+        h = curl_slist_append(h, "x-ms-range-get-content-md5: true");
     http_fdsink_t rs;
     /* hashed as it arrives: when asked, or when a read from the start can be
      * the whole object (the engine checks a large file's blocks itself) */
