@@ -1,6 +1,7 @@
 /* A response body into a file at an offset (http.h: http_fdsink_t). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +11,18 @@
 #include "xalloc.h"
 
 #define FDSINK_BUF (1u << 20)
+#define PAGE_ALIGN 4096u /* what O_DIRECT asks of buffers, offsets and lengths */
 
 void http_fdsink_init(http_fdsink_t *s, int fd, uint64_t fd_off, uint64_t len, int md5, char *keep,
                       void (*on_bytes)(void *ud, uint64_t n), void *ud)
 {
-    *s = (http_fdsink_t){
-        .fd = fd, .start = fd_off, .off = fd_off, .len = len, .on_bytes = on_bytes, .ud = ud};
+    *s = (http_fdsink_t){.fd = fd,
+                         .start = fd_off,
+                         .off = fd_off,
+                         .len = len,
+                         .on_bytes = on_bytes,
+                         .ud = ud,
+                         .dfd = -1};
     if (md5) {
         s->md5 = EVP_MD_CTX_new();
         EVP_DigestInit_ex(s->md5, EVP_md5(), NULL);
@@ -25,7 +32,8 @@ void http_fdsink_init(http_fdsink_t *s, int fd, uint64_t fd_off, uint64_t len, i
         s->cap = (size_t)len;
     } else {
         s->cap = len < FDSINK_BUF ? (size_t)(len ? len : 1) : FDSINK_BUF;
-        s->buf = xmalloc(s->cap);
+        void *p = NULL;
+        s->buf = posix_memalign(&p, PAGE_ALIGN, s->cap) == 0 ? p : xmalloc(s->cap);
         s->own = 1;
     }
 }
@@ -50,9 +58,41 @@ void http_fdsink_reset(void *ud)
         EVP_DigestInit_ex(s->md5, EVP_md5(), NULL);
 }
 
+void http_fdsink_direct(http_fdsink_t *s, int dfd)
+{
+    if (s->own && !((uintptr_t)s->buf % PAGE_ALIGN))
+        s->dfd = dfd;
+}
+
+/* The whole pages of what is to be written, through dfd; 0, or -1 when
+ * the file refuses O_DIRECT writes (dfd is dropped: the rest is buffered). */
+static void flush_direct(http_fdsink_t *s, uint64_t *at)
+{
+    size_t n = (s->used - s->flushed) & ~(size_t)(PAGE_ALIGN - 1);
+    if (s->dfd < 0 || *at % PAGE_ALIGN || s->flushed % PAGE_ALIGN)
+        return;
+    while (n) {
+        ssize_t w = pwrite(s->dfd, s->buf + s->flushed, n, (off_t)*at);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0 || (size_t)w % PAGE_ALIGN) {
+            if (w > 0) { /* (a short write: the rest goes the usual way) */
+                s->flushed += (size_t)w;
+                *at += (uint64_t)w;
+            }
+            s->dfd = -1;
+            return;
+        }
+        s->flushed += (size_t)w;
+        *at += (uint64_t)w;
+        n -= (size_t)w;
+    }
+}
+
 int http_fdsink_flush(http_fdsink_t *s)
 {
     uint64_t at = s->off - (s->used - s->flushed);
+    flush_direct(s, &at);
     while (s->flushed < s->used) {
         ssize_t w = pwrite(s->fd, s->buf + s->flushed, s->used - s->flushed, (off_t)at);
         if (w < 0 && errno == EINTR)

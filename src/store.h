@@ -152,6 +152,9 @@ typedef struct store_read {
      * STORE_RANGE_MD5_MAX: the service is asked for the MD5 of the range as
      * it holds it, given here (md5 gets the bytes' own, to compare). */
     unsigned char *range_md5;
+    /* With direct: direct_fd is fd's file opened O_DIRECT; whole pages may
+     * be written through it, bypassing the page cache */
+    int direct, direct_fd;
 } store_read_t;
 /* Azure's limit on a range whose MD5 is asked for */
 #define STORE_RANGE_MD5_MAX (4u << 20)

@@ -186,6 +186,8 @@ void xf_file_free(xf_file_t *f)
 {
     if (!f)
         return;
+    if (f->dfd >= 0)
+        close(f->dfd);
     free(f->name);
     free(f->local);
     free(f->tmp);
@@ -419,7 +421,7 @@ xf_file_t *xf_file_new(size_t idx, int upload, const char *name, const char *loc
     f->name = xstrdup(name);
     f->local = xstrdup(local);
     f->size = size;
-    f->fd = -1;
+    f->fd = f->dfd = -1;
     f->obj.lock_fd = -1; /* not 0: that is stdin, and closing it would free its number */
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);

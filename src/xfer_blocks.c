@@ -313,7 +313,9 @@ static int fetch_checked(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, 
                       .ud = e,
                       .md5 = want ? got : NULL,
                       .keep = f->in_order ? buf : NULL,
-                      .range_md5 = f->range_md5 ? svc : NULL};
+                      .range_md5 = f->range_md5 ? svc : NULL,
+                      .direct = f->dfd >= 0,
+                      .direct_fd = f->dfd};
     for (int try = 1;; try++) {
         if (store_read_ex(s, &r, err))
             return -1;
@@ -421,6 +423,8 @@ int xf_use_digests(xf_file_t *f, store_digest_t *d, uint32_t n)
 
 uint32_t xf_resumed_blocks(xf_file_t *f, uint32_t have)
 {
+    /* (range_md5: nothing here to check them by without fetching them
+     * again; each was checked against the service's MD5 when fetched) */
     if (!have || (!f->digests && !f->in_order))
         return have;
     char *buf = xmalloc((size_t)f->block);

@@ -55,6 +55,15 @@ expect_eq "$(json "$T/flip.json" 'j["body_gets"]')" 7 "6 blocks, one fetched twi
 expect_eq "$(json "$T/flip.json" 'j["ranges"].count(j["corrupted"][0])')" 2 "the damaged range alone was asked for again"
 expect_eq "$(grep -c 'big.bin' "$T/dl.trace")" 0 "nothing was read back from disk to be hashed"
 
+# blocks not kept in memory go to the file with O_DIRECT: no copy into the page cache
+run traced "$T/direct.trace" openat,pwrite64 "$FERRY" download blob dl10 --prefix up/big.bin -j 4
+expect_rc 0 "a download in blocks"
+dfd=$(grep 'O_DIRECT' "$T/direct.trace" | sed -n 's/.*) = \([0-9]*\).*/\1/p' | head -1)
+expect_eq "$(grep -c 'O_DIRECT' "$T/direct.trace")" 1 "opens its file once more, with O_DIRECT"
+expect_eq "$(grep "pwrite64($dfd<" "$T/direct.trace" | grep -c ', 1048576, ')" 40 \
+    "and writes its 40 whole MiB through that, from the buffers the bytes arrived in"
+expect_same src/big.bin dl10/up/big.bin "the file is whole (its last bytes written the usual way)"
+
 # --- a block damaged in the store: its id says one MD5, its bytes another ---
 SDK ferry-blocks "$C" stored/big.bin src/big.bin 2 >/dev/null
 expect_rc 0 "the SDK stores a blob of ferry-named blocks, block 2 damaged"
