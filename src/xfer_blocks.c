@@ -37,26 +37,25 @@ static void record_value(const struct stat *st, const char *etag, const char *md
     snprintf(val + l, n - l, "\n%s\n%s", etag ? etag : "", md5 ? md5 : "");
 }
 
-void xf_xattr_record(const char *path, const char *etag, const char *md5)
+/* By path, or (path NULL) on the open file fd: no path walked, and the file
+ * may have no name yet. Best effort: a filesystem without user xattrs just
+ * forgoes the shortcut. */
+static void record(const char *path, int fd, const char *etag, const char *md5)
 {
     struct stat st;
     char val[400];
-    if (stat(path, &st) != 0)
+    if (path ? stat(path, &st) : fstat(fd, &st))
         return;
     record_value(&st, etag, md5, val, sizeof val);
-    /* best effort: a filesystem without user xattrs just forgoes the shortcut */
-    setxattr(path, XATTR_NAME, val, strlen(val), 0);
+    if (path)
+        setxattr(path, XATTR_NAME, val, strlen(val), 0);
+    else
+        fsetxattr(fd, XATTR_NAME, val, strlen(val), 0);
 }
 
-/* The same on an open file: no path walked (the file may have no name yet) */
-static void record_fd(int fd, const char *etag, const char *md5)
+void xf_xattr_record(const char *path, const char *etag, const char *md5)
 {
-    struct stat st;
-    char val[400];
-    if (fstat(fd, &st) != 0)
-        return;
-    record_value(&st, etag, md5, val, sizeof val);
-    fsetxattr(fd, XATTR_NAME, val, strlen(val), 0);
+    record(path, -1, etag, md5);
 }
 
 /* The recorded etag or md5 (which: 1 or 2), if the file has not changed since. */
@@ -358,7 +357,7 @@ void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char
         if (ok)
             ok = store_read(s, f->name, NULL, 0, f->size, fd, 0, xf_on_bytes, e, &err) == 0;
         if (ok && !f->place)
-            record_fd(fd, f->etag, f->want_md5); /* (naming it changes no stamp) */
+            record(NULL, fd, f->etag, f->want_md5); /* (naming it changes no stamp) */
         if (fd >= 0)
             ok = rename_into_place(f, fd, ok, &err);
         if (ok && f->place)
