@@ -64,8 +64,8 @@ void http_fdsink_direct(http_fdsink_t *s, int dfd)
         s->dfd = dfd;
 }
 
-/* The whole pages of what is to be written, through dfd; 0, or -1 when
- * the file refuses O_DIRECT writes (dfd is dropped: the rest is buffered). */
+/* The whole pages of what is to be written, through dfd; when the file
+ * refuses an O_DIRECT write, dfd is dropped and the rest goes buffered. */
 static void flush_direct(http_fdsink_t *s, uint64_t *at)
 {
     size_t n = (s->used - s->flushed) & ~(size_t)(PAGE_ALIGN - 1);

@@ -150,7 +150,8 @@ typedef struct store_read {
     char *keep;
     /* Only from stores with STORE_CAP_RANGE_MD5, with md5, len at most
      * STORE_RANGE_MD5_MAX: the service is asked for the MD5 of the range as
-     * it holds it, given here (md5 gets the bytes' own, to compare). */
+     * it holds it, given here (md5 gets the bytes' own, to compare);
+     * FERR_UNSUPPORTED when it gives none. */
     unsigned char *range_md5;
     /* With direct: direct_fd is fd's file opened O_DIRECT; whole pages may
      * be written through it, bypassing the page cache */

@@ -86,19 +86,6 @@ static int open_chunked(engine_t *e, xf_file_t *f, const char *shown, ferr_t *er
     return 0;
 }
 
-/* Blocks not kept in memory for the file's MD5 are written to it with
- * O_DIRECT where the filesystem takes it: straight from the buffer they
- * arrived in, with no copy into the page cache (on this project's test VM,
- * 1 GiB took 5.1 s of CPU buffered and 0.1 s direct). */
-static void open_direct(xf_file_t *f)
-{
-    if (f->in_order || f->fd < 0)
-        return;
-    char p[64];
-    snprintf(p, sizeof p, "/proc/self/fd/%d", f->fd);
-    f->dfd = open(p, O_WRONLY | O_DIRECT | O_CLOEXEC);
-}
-
 /* What is there already: a folder in the way (a failure), or the same file
  * or one not to be replaced (skipped). 1 when the file is dealt with. */
 static int dl_existing(dl_t *d, size_t idx, const char *local, uint64_t size, const char *etag)
@@ -270,8 +257,6 @@ static void dl_queue(dl_t *d, size_t idx, const char *name, const char *local, u
     int rc = chunked ? dl_checks(d, f, md5, &err) : 0;
     if (rc == 0 && chunked)
         rc = open_chunked(e, f, local, &err);
-    if (rc == 0 && chunked)
-        open_direct(f);
     if (rc) {
         xf_account(e, idx, 0, err.msg ? err.msg : "out of memory");
         xf_file_free(f);

@@ -33,6 +33,7 @@ struct xf_file {
     int in_order, bad;
     int range_md5; /* ... or each range against the MD5 the service gives for it */
     int dfd;       /* fd's file opened O_DIRECT (blocks not kept in memory), or -1 */
+    int direct_tried;
     int unchanged; /* uploads: found the same as the target's: nothing is sent */
     char *etag;
     int fd;

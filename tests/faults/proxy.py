@@ -11,6 +11,8 @@ for it, at --rate, from a seeded generator:
 Apart from those, --corrupt N,M flips one byte in the middle of the body of
 the Nth, Mth, ... GET of a file's bytes (counted from 1 in order of answer),
 as a network or a disk that damages data without a checksum would.
+--drop-range-md5 drops the Content-MD5 of ranged answers (206), as a
+service or a proxy that does not give a range's MD5 would.
 Prints its port on stdout, and on SIGTERM writes its figures as JSON to --stats.
 SIGUSR1 stops all faults from then on (the network has recovered).
 Bounded: it serves at most --max-requests and exits after --max-seconds.
@@ -37,6 +39,7 @@ ap.add_argument("--throttle-bps", type=int, default=0)
 ap.add_argument("--max-requests", type=int, default=200000)
 ap.add_argument("--max-seconds", type=float, default=900)
 ap.add_argument("--corrupt", default="")
+ap.add_argument("--drop-range-md5", action="store_true")
 args = ap.parse_args()
 up_host, up_port = args.upstream.rsplit(":", 1)
 kinds = [k for k in args.faults.split(",") if k]
@@ -140,7 +143,8 @@ class Handler(socketserver.StreamRequestHandler):
                                 stats["corrupted"].append(rng)
             out = ["HTTP/1.1 %d %s" % (resp.status, resp.reason)]
             for k, v in resp.getheaders():
-                if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                if k.lower() not in ("transfer-encoding", "connection", "content-length") and not (
+                        args.drop_range_md5 and resp.status == 206 and k.lower() == "content-md5"):
                     out.append("%s: %s" % (k, v))
             length = len(data)
             if method == "HEAD":

@@ -114,6 +114,14 @@ expect_err "each of its 11 ranges is checked against the MD5 the service gives f
 expect_err "the service gives for it; fetching that block again" "naming the damaged range"
 expect_same src/big.bin dl8/nomd5/big.bin "the file is the one uploaded"
 refetched_once flip3 12
+proxy nomd5 --drop-range-md5
+f download nomd5 dl11 --prefix nomd5/big.bin -j 4
+expect_rc 0 "a service that gives no range MD5 (a proxy drops it): still downloaded"
+expect_err "the service sent no MD5 for bytes" "saying that it gave none"
+expect_err "its bytes are not checked" "and that the file goes unchecked"
+expect_eq "$(grep -c 'not checked' "$ERR")" 1 "said once for the file"
+expect_same src/big.bin dl11/nomd5/big.bin "the bytes are right"
+proxy_stats nomd5
 FERRY_BLOCK_MIB=8 f -v download blob dl9 --prefix nomd5/big.bin
 expect_rc 0 "with blocks over 4 MiB (FERRY_BLOCK_MIB=8) the service gives no range MD5"
 expect_not_err "checked against" "so nothing is checked on the way: no MD5 stored"

@@ -254,7 +254,7 @@ static int read_outcome(const az_conn_t *c, const store_read_t *r, int if_match,
     if (hashed && r->md5)
         memcpy(r->md5, got, 16);
     if (r->range_md5 && range_md5_of(resp, r->range_md5) != 0)
-        return ferr_set(err, FERR_TRANSFER,
+        return ferr_set(err, FERR_UNSUPPORTED,
                         "downloading %s: the service sent no MD5 for bytes %llu-%llu, though "
                         "asked (x-ms-range-get-content-md5)",
                         r->name, (unsigned long long)r->off,
