@@ -108,11 +108,18 @@ int xfer_default_concurrency(const store_t *s)
 
 uint64_t xfer_block(int *set)
 {
-    const char *v = getenv("FERRY_BLOCK_MIB");
-    long mib = v ? strtol(v, NULL, 10) : 0;
+    /* read once (it is asked per file): 0 unset, else the MiB asked for */
+    static long mib = -1;
+    long m = __atomic_load_n(&mib, __ATOMIC_RELAXED);
+    if (m < 0) {
+        const char *v = getenv("FERRY_BLOCK_MIB");
+        m = v ? strtol(v, NULL, 10) : 0;
+        m = m >= 1 && m <= 64 ? m : 0;
+        __atomic_store_n(&mib, m, __ATOMIC_RELAXED);
+    }
     if (set)
-        *set = mib >= 1 && mib <= 64;
-    return mib >= 1 && mib <= 64 ? (uint64_t)mib << 20 : XFER_BLOCK;
+        *set = m != 0;
+    return m ? (uint64_t)m << 20 : XFER_BLOCK;
 }
 
 void xf_on_bytes(void *ud, uint64_t n)
@@ -421,7 +428,8 @@ xf_file_t *xf_file_new(size_t idx, int upload, const char *name, const char *loc
     f->name = xstrdup(name);
     f->local = xstrdup(local);
     f->size = size;
-    f->fd = f->dfd = -1;
+    f->fd = -1;
+    f->dfd = XF_DFD_UNOPENED;
     f->obj.lock_fd = -1; /* not 0: that is stdin, and closing it would free its number */
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);

@@ -297,12 +297,11 @@ static char *hex16(const unsigned char md[16], char out[33])
 static int direct_fd(xf_file_t *f)
 {
     pthread_mutex_lock(&f->mu);
-    if (!f->direct_tried && !f->in_order && f->fd >= 0) {
+    if (f->dfd == XF_DFD_UNOPENED) {
         char p[64];
         snprintf(p, sizeof p, "/proc/self/fd/%d", f->fd);
-        f->dfd = open(p, O_WRONLY | O_DIRECT | O_CLOEXEC);
+        f->dfd = f->in_order || f->fd < 0 ? -1 : open(p, O_WRONLY | O_DIRECT | O_CLOEXEC);
     }
-    f->direct_tried = 1;
     int fd = f->dfd;
     pthread_mutex_unlock(&f->mu);
     return fd;
@@ -457,7 +456,9 @@ int xf_use_digests(xf_file_t *f, store_digest_t *d, uint32_t n)
     int uniform = n >= 2 && b >= (1u << 20);
     for (uint32_t i = 1; uniform && i < n; i++)
         uniform = i + 1 < n ? d[i].len == b : d[i].len <= b;
-    if (!uniform || xf_reblock(f, b) || f->nchunks != n)
+    /* (checked before f is touched: a list that does not cover the file
+     * leaves f as it was, for the whole-file path) */
+    if (!uniform || (f->size + b - 1) / b != n || xf_reblock(f, b))
         return -1;
     f->digests = d;
     return 0;

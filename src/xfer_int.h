@@ -32,8 +32,8 @@ struct xf_file {
     store_digest_t *digests;
     int in_order, bad;
     int range_md5; /* ... or each range against the MD5 the service gives for it */
-    int dfd;       /* fd's file opened O_DIRECT (blocks not kept in memory), or -1 */
-    int direct_tried;
+    int dfd;       /* fd's file opened O_DIRECT (blocks not kept in memory), -1 none,
+                    * XF_DFD_UNOPENED until its first block asks */
     int unchanged; /* uploads: found the same as the target's: nothing is sent */
     char *etag;
     int fd;
@@ -128,6 +128,7 @@ void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char
 /* A chunked download's checks: per block when the store keeps digests the
  * file's blocks can follow (0: taken, f's geometry set), else none taken. */
 int xf_use_digests(xf_file_t *f, store_digest_t *d, uint32_t n);
+#define XF_DFD_UNOPENED (-2)
 /* f in blocks of b bytes instead (0; -1 when that would be too many) */
 int xf_reblock(xf_file_t *f, uint64_t b);
 /* Blocks an earlier attempt left (have of them) are checked and hashed
