@@ -115,7 +115,10 @@ typedef struct http_fdsink {
     void *ud;
     int werr; /* errno of a failed write */
     uint64_t reported;
-    int dfd; /* the same file opened O_DIRECT, for whole pages; -1: none */
+    int dfd;      /* the same file opened O_DIRECT, for whole pages; -1: none */
+    uint64_t seg; /* with segs: a digest every seg bytes instead of one */
+    unsigned char (*segs)[16];
+    size_t nsegs; /* digests taken */
 } http_fdsink_t;
 void http_fdsink_init(http_fdsink_t *s, int fd, uint64_t fd_off, uint64_t len, int md5, char *keep,
                       void (*on_bytes)(void *ud, uint64_t n), void *ud);
@@ -123,6 +126,10 @@ size_t http_fdsink_write(void *ud, const char *p, size_t n); /* for http_req_t.s
 /* Whole pages from the sink's own buffer go to the file through dfd (the
  * same file opened O_DIRECT): no copy into the page cache. */
 void http_fdsink_direct(http_fdsink_t *s, int dfd);
+/* The MD5 of every seg bytes (the last piece may be shorter) into out,
+ * instead of one of them all: http_fdsink_segments_end takes the last. */
+void http_fdsink_segments(http_fdsink_t *s, uint64_t seg, unsigned char (*out)[16]);
+void http_fdsink_segments_end(http_fdsink_t *s);
 void http_fdsink_reset(void *ud); /* for http_req_t.sink_reset */
 int http_fdsink_flush(http_fdsink_t *s);
 /* The MD5 of the bytes taken (once, after the last write); -1 without md5 */

@@ -54,8 +54,51 @@ void http_fdsink_reset(void *ud)
     s->off = s->start;
     s->used = s->flushed = 0;
     s->over = 0;
+    s->nsegs = 0;
     if (s->md5)
         EVP_DigestInit_ex(s->md5, EVP_md5(), NULL);
+}
+
+void http_fdsink_segments(http_fdsink_t *s, uint64_t seg, unsigned char (*out)[16])
+{
+    if (!s->md5) {
+        s->md5 = EVP_MD_CTX_new();
+        EVP_DigestInit_ex(s->md5, EVP_md5(), NULL);
+    }
+    s->seg = seg ? seg : 1;
+    s->segs = out;
+    s->nsegs = 0;
+}
+
+static void segment_done(http_fdsink_t *s)
+{
+    unsigned int ml = 0;
+    EVP_DigestFinal_ex(s->md5, s->segs[s->nsegs++], &ml);
+    EVP_DigestInit_ex(s->md5, EVP_md5(), NULL);
+}
+
+void http_fdsink_segments_end(http_fdsink_t *s)
+{
+    if (s->segs && s->md5 && (s->off - s->start) % s->seg)
+        segment_done(s);
+}
+
+/* n bytes at p, the next of the body: into the digest, or the segments' */
+static void hash(http_fdsink_t *s, const char *p, size_t n)
+{
+    if (!s->segs) {
+        EVP_DigestUpdate(s->md5, p, n);
+        return;
+    }
+    uint64_t at = s->off - s->start;
+    while (n) {
+        uint64_t room = s->seg - at % s->seg;
+        size_t k = room < n ? (size_t)room : n;
+        EVP_DigestUpdate(s->md5, p, k);
+        at += k, p += k, n -= k;
+        if (at % s->seg == 0)
+            segment_done(s);
+    }
 }
 
 void http_fdsink_direct(http_fdsink_t *s, int dfd)
@@ -117,7 +160,7 @@ size_t http_fdsink_write(void *ud, const char *p, size_t n)
         return 0;
     }
     if (s->md5)
-        EVP_DigestUpdate(s->md5, p, n);
+        hash(s, p, n);
     size_t taken = 0;
     while (taken < n) {
         size_t k = s->cap - s->used < n - taken ? s->cap - s->used : n - taken;

@@ -148,6 +148,10 @@ typedef struct store_read {
      * the bytes are also left there (written to fd from there). */
     unsigned char *md5;
     char *keep;
+    /* ... or, instead of md5, segs gets the MD5 of every seg bytes of the
+     * range (the last may be shorter): ceil(len / seg) of them */
+    unsigned char (*segs)[16];
+    uint64_t seg;
     /* Only from stores with STORE_CAP_RANGE_MD5, with md5, len at most
      * STORE_RANGE_MD5_MAX: the service is asked for the MD5 of the range as
      * it holds it, given here (md5 gets the bytes' own, to compare);

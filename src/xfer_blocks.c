@@ -282,112 +282,6 @@ static int hash_in_turn(xf_file_t *f, uint32_t chunk, const char *buf, size_t le
     return 0;
 }
 
-static char *hex16(const unsigned char md[16], char out[33])
-{
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    return out;
-}
-
-/* Blocks not kept in memory for the file's MD5 are written to it with
- * O_DIRECT where the filesystem takes it: straight from the buffer they
- * arrived in, with no copy into the page cache (on this project's test VM,
- * 1 GiB took 5.1 s of CPU buffered and 0.1 s direct). Opened by the first
- * block to run, not when the file is queued (two descriptors a file). */
-static int direct_fd(xf_file_t *f)
-{
-    pthread_mutex_lock(&f->mu);
-    if (f->dfd == XF_DFD_UNOPENED) {
-        char p[64];
-        snprintf(p, sizeof p, "/proc/self/fd/%d", f->fd);
-        f->dfd = f->in_order || f->fd < 0 ? -1 : open(p, O_WRONLY | O_DIRECT | O_CLOEXEC);
-    }
-    int fd = f->dfd;
-    pthread_mutex_unlock(&f->mu);
-    return fd;
-}
-
-/* A service that gives no MD5 for a range (an emulator, a proxy that drops
- * it): the file's bytes are then not checked on the way, as before there
- * was the range check; said once. */
-static void no_range_md5(xf_file_t *f, ferr_t *err)
-{
-    pthread_mutex_lock(&f->mu);
-    if (f->range_md5)
-        log_warn("%s: %s; its bytes are not checked", f->name, err->msg);
-    f->range_md5 = 0;
-    pthread_mutex_unlock(&f->mu);
-    ferr_clear(err);
-}
-
-/* Block chunk, checked against its digest: one that arrives corrupted is
- * fetched again alone; one that is wrong in the store too gets the
- * --check-md5 verdict (*bad: its bytes are not worth keeping). */
-static int fetch_checked(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *buf, int *bad,
-                         ferr_t *err)
-{
-    uint64_t off = (uint64_t)chunk * f->block;
-    uint64_t len = f->size - off < f->block ? f->size - off : f->block;
-    unsigned char got[16], svc[16];
-    /* what the bytes must hash to: the MD5 they were uploaded with, or the
-     * one the service computes for the range as it holds it */
-    pthread_mutex_lock(&f->mu);
-    int ranged = f->range_md5;
-    pthread_mutex_unlock(&f->mu);
-    const unsigned char *want = f->digests ? f->digests[chunk].md5 : ranged ? svc : NULL;
-    int dfd = direct_fd(f);
-    /* one version only, across all the ranges (and the runs) that make the file */
-    store_read_t r = {.name = f->name,
-                      .etag = f->etag,
-                      .off = off,
-                      .len = len,
-                      .fd = f->fd,
-                      .fd_off = off,
-                      .on_bytes = xf_on_bytes,
-                      .ud = e,
-                      .md5 = want ? got : NULL,
-                      .keep = f->in_order ? buf : NULL,
-                      .range_md5 = ranged ? svc : NULL,
-                      .direct = dfd >= 0,
-                      .direct_fd = dfd};
-    for (int try = 1;; try++) {
-        if (store_read_ex(s, &r, err) && !(r.range_md5 && err->code == FERR_UNSUPPORTED))
-            return -1;
-        if (err->code == FERR_UNSUPPORTED) { /* (read again, asking for nothing) */
-            no_range_md5(f, err);
-            r.range_md5 = r.md5 = NULL;
-            want = NULL;
-            r.on_bytes = NULL; /* (its bytes were counted once) */
-            continue;
-        }
-        if (!want || !memcmp(got, want, 16))
-            return 0;
-        char want_hex[33], got_hex[33];
-        hex16(want, want_hex);
-        hex16(got, got_hex);
-        if (try < 3) {
-            r.on_bytes = NULL; /* (its bytes were counted once) */
-            log_warn("%s: block %u (bytes %llu-%llu) arrived with MD5 %s, not the %s %s; "
-                     "fetching that block again",
-                     f->name, chunk, (unsigned long long)off, (unsigned long long)(off + len - 1),
-                     got_hex, want_hex,
-                     f->digests ? "it was uploaded with" : "the service gives for it");
-            continue;
-        }
-        char *what = NULL, *want64 = base64_encode(want, 16);
-        char *got64 = base64_encode(got, 16);
-        if (asprintf(&what, "%s (block %u, bytes %llu-%llu, read 3 times)", f->name, chunk,
-                     (unsigned long long)off, (unsigned long long)(off + len - 1)) < 0)
-            what = NULL;
-        int rc = store_md5_verdict(what ? what : f->name, "block", want64, got64, err);
-        free(what);
-        free(want64);
-        free(got64);
-        *bad = rc != 0;
-        return rc;
-    }
-}
-
 void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *buf)
 {
     ferr_t err = FERR_INIT;
@@ -416,7 +310,7 @@ void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char
     pthread_mutex_unlock(&f->mu);
     /* a block not fetched is not on disk: it must never count as done */
     int bad = 0;
-    int rc = skip ? -1 : fetch_checked(e, s, f, chunk, buf, &bad, &err);
+    int rc = skip ? -1 : xf_fetch_checked(e, s, f, chunk, buf, &bad, &err);
     /* start writing the block to disk now, while the others travel: the
      * syncs that make a partial's record and the final file durable then
      * find little left to do */
@@ -432,73 +326,6 @@ void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char
         rc = -1; /* (the block that failed says why) */
     download_chunk_done(e, s, f, chunk, rc, err.msg);
     ferr_clear(&err);
-}
-
-int xf_reblock(xf_file_t *f, uint64_t b)
-{
-    if (!b || f->size / b >= 50000)
-        return -1;
-    uint32_t n = (uint32_t)((f->size + b - 1) / b);
-    uint8_t *done = xcalloc(n, 1);
-    if (!done)
-        return -1;
-    free(f->done);
-    f->done = done;
-    f->block = b;
-    f->nchunks = n;
-    return 0;
-}
-
-int xf_use_digests(xf_file_t *f, store_digest_t *d, uint32_t n)
-{
-    uint64_t b = n ? d[0].len : 0;
-    /* (one block is a whole file: that path checks the blob's MD5) */
-    int uniform = n >= 2 && b >= (1u << 20);
-    for (uint32_t i = 1; uniform && i < n; i++)
-        uniform = i + 1 < n ? d[i].len == b : d[i].len <= b;
-    /* (checked before f is touched: a list that does not cover the file
-     * leaves f as it was, for the whole-file path) */
-    if (!uniform || (f->size + b - 1) / b != n || xf_reblock(f, b))
-        return -1;
-    f->digests = d;
-    return 0;
-}
-
-uint32_t xf_resumed_blocks(xf_file_t *f, uint32_t have)
-{
-    /* (range_md5: nothing here to check them by without fetching them
-     * again; each was checked against the service's MD5 when fetched) */
-    if (!have || (!f->digests && !f->in_order))
-        return have;
-    char *buf = xmalloc((size_t)f->block);
-    uint32_t k = 0;
-    for (; buf && k < have; k++) {
-        uint64_t off = (uint64_t)k * f->block;
-        size_t n = (size_t)(f->size - off < f->block ? f->size - off : f->block);
-        if (path_pread_full(f->fd, buf, n, off))
-            break;
-        unsigned char md[16];
-        if (f->in_order) {
-            EVP_DigestUpdate(f->md5, buf, n);
-            continue;
-        }
-        EVP_Digest(buf, n, md, NULL, EVP_md5(), NULL);
-        if (memcmp(md, f->digests[k].md5, 16)) {
-            log_warn("%s: block %u left by an earlier attempt does not match its MD5; fetching "
-                     "it and those after it again",
-                     f->name, k);
-            break;
-        }
-    }
-    free(buf);
-    if (f->in_order && k < have) {
-        /* the whole file's MD5 must start again from the first block */
-        EVP_DigestInit_ex(f->md5, EVP_md5(), NULL);
-        k = 0;
-    }
-    if (f->in_order)
-        f->hashed = k;
-    return k;
 }
 
 store_upload_t xf_upload_of(const xf_file_t *f)

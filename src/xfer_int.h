@@ -128,6 +128,10 @@ void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char
 /* A chunked download's checks: per block when the store keeps digests the
  * file's blocks can follow (0: taken, f's geometry set), else none taken. */
 int xf_use_digests(xf_file_t *f, store_digest_t *d, uint32_t n);
+/* Chunk of f fetched and checked as f's checks say (*bad: its bytes are
+ * wrong in the store too, and not worth keeping) */
+int xf_fetch_checked(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *buf, int *bad,
+                     ferr_t *err);
 #define XF_DFD_UNOPENED (-2)
 /* f in blocks of b bytes instead (0; -1 when that would be too many) */
 int xf_reblock(xf_file_t *f, uint64_t b);

@@ -110,6 +110,8 @@ static int web_read(store_t *s, const store_read_t *rd, ferr_t *err)
     }
     http_fdsink_t sink;
     http_fdsink_init(&sink, rd->fd, fd_off, len, rd->md5 != NULL, rd->keep, rd->on_bytes, rd->ud);
+    if (rd->segs)
+        http_fdsink_segments(&sink, rd->seg, rd->segs);
     if (rd->direct)
         http_fdsink_direct(&sink, rd->direct_fd);
     http_req_t r = {.method = "GET",
@@ -139,6 +141,8 @@ static int web_read(store_t *s, const store_read_t *rd, ferr_t *err)
     else if (rc == 0 && sink.off - fd_off != len)
         rc = ferr_set(err, FERR_TRANSFER, "downloading %s: got %llu bytes of %llu", url,
                       (unsigned long long)(sink.off - fd_off), (unsigned long long)len);
+    if (rc == 0 && rd->segs)
+        http_fdsink_segments_end(&sink);
     if (rc == 0 && rd->md5 && http_fdsink_md5(&sink, rd->md5))
         rc = ferr_set(err, FERR_INTERNAL, "downloading %s: no digest", url);
     http_fdsink_dispose(&sink);

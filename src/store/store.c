@@ -95,9 +95,11 @@ int store_stat(store_t *s, const char *name, store_entry_t *e, ferr_t *err)
 
 int store_read_ex(store_t *s, const store_read_t *r, ferr_t *err)
 {
-    if ((r->md5 || r->keep) && !(s->backend->caps & STORE_CAP_RANGED_READS))
+    if ((r->md5 || r->keep || r->segs) && !(s->backend->caps & STORE_CAP_RANGED_READS))
         return ferr_set(err, FERR_INTERNAL, "%s: reads with a digest are not offered here",
                         s->ds ? s->ds->name : "store");
+    if (r->segs && (r->md5 || r->range_md5 || !r->seg))
+        return ferr_set(err, FERR_INTERNAL, "a read asks for one digest or segments, not both");
     if (r->range_md5 &&
         (!r->md5 || r->len > STORE_RANGE_MD5_MAX || !(s->backend->caps & STORE_CAP_RANGE_MD5)))
         return ferr_set(err, FERR_INTERNAL, "%s: no MD5 of a range of %llu bytes is offered here",

@@ -49,14 +49,14 @@ const commands = {
     }
     return { name, size: data.length, md5: md5(data) };
   },
-  // ferry-blocks CONTAINER NAME FILE [BAD]: the file in 8 MiB blocks named as ferry names its
+  // ferry-blocks CONTAINER NAME FILE [BAD]: the file in 8 MiB blocks (SDK_BLOCK_MIB) named as ferry names its
   // own ("ferry-<index>-<MD5 of the block in hex>"), committed with the whole file's MD5;
   // block BAD is stored with one byte changed under the id of the right bytes, as a block
   // damaged after it was hashed would be
   async 'ferry-blocks'(container, name, file, bad) {
     const data = fs.readFileSync(file);
     const blob = service.getContainerClient(container).getBlockBlobClient(name);
-    const size = 8 * 1024 * 1024, ids = [];
+    const size = (Number(process.env.SDK_BLOCK_MIB) || 8) * 1024 * 1024, ids = [];
     for (let i = 0, off = 0; off < data.length; i++, off += size) {
       let part = data.subarray(off, Math.min(off + size, data.length));
       const hex = crypto.createHash('md5').update(part).digest('hex');

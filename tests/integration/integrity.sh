@@ -127,6 +127,32 @@ expect_rc 0 "with blocks over 4 MiB (FERRY_BLOCK_MIB=8) the service gives no ran
 expect_not_err "checked against" "so nothing is checked on the way: no MD5 stored"
 expect_same src/big.bin dl9/nomd5/big.bin "and the bytes are the same"
 
+# --- spans: several blocks a request, each block checked as it passes ---
+mkdir -p src2
+head -c $((20 * 1024 * 1024 + 5)) /dev/urandom >src2/span.bin # 21 blocks of 1 MiB
+FERRY_BLOCK_MIB=1 f upload blob src2 --target-path span
+expect_rc 0 "upload a 20 MiB file in 1 MiB blocks"
+proxy flip4 --corrupt 3
+f -v download flip4 dl12 --prefix span/span.bin -j 4
+expect_rc 0 "a block damaged on the way inside a larger read: caught, fetched again"
+expect_err "each of its 21 blocks is checked against its MD5 (2 MiB a request)" \
+    "blocks fetched two at a time (at least 8 requests a file)"
+expect_err "arrived with MD5" "saying which block arrived damaged"
+expect_same src2/span.bin dl12/span/span.bin "the file is the one uploaded"
+proxy_stats flip4
+expect_eq "$(json "$T/flip4.json" 'j["body_gets"]')" 12 "11 reads of two blocks, and one more"
+# the damaged read's second block (the proxy flips its middle byte), and how often it was asked for
+second='(lambda a, b: "bytes=%d-%d" % (a + 1048576, b))(*[int(x) for x in j["corrupted"][0].split("=")[1].split("-")])'
+expect_eq "$(json "$T/flip4.json" "j['ranges'].count($second)")" 1 \
+    "the one more is the damaged block alone"
+expect_eq "$(json "$T/flip4.json" 'j["ranges"].count(j["corrupted"][0])')" 1 "the two-block read is not repeated"
+SDK_BLOCK_MIB=1 SDK ferry-blocks "$C" stored/span.bin src2/span.bin 5 >/dev/null
+expect_rc 0 "the SDK stores a blob of 1 MiB ferry-named blocks, block 5 damaged"
+f download blob dl13 --prefix stored/span.bin
+expect_rc 1 "a block damaged in the store, inside a larger read, fails the file"
+expect_err "block 5, bytes 5242880-6291455, read 3 times" "naming the block and its bytes"
+expect_no_file dl13/stored/span.bin "the file is not kept"
+
 # --- uploads: the comparison where the file is sent; unchanged files are not read ---
 # 10,000 files as the issue asks; fewer under the sanitizers (slower, same code)
 N=10000

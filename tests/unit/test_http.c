@@ -1,6 +1,10 @@
 /* The HTTP layer's decisions, apart from the network: which answers are
  * worth another try, and how long to wait before it. */
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "tap.h"
@@ -58,8 +62,43 @@ static void policy(void)
        "nonsense or nothing gives the defaults (5 tries, 300 s)");
 }
 
+/* A body taken in pieces of odd sizes: each seg bytes' MD5 is that of
+ * those bytes, the last (shorter) one included, and the file holds them all. */
+static void segments(void)
+{
+    enum { LEN = 5 * 65536 + 777, SEG = 65536 };
+    static char body[LEN], back[LEN];
+    for (size_t i = 0; i < LEN; i++)
+        body[i] = (char)(i * 2654435761u >> 13);
+    FILE *tf = tmpfile();
+    int fd = fileno(tf);
+    http_fdsink_t s;
+    unsigned char segs[6][16], want[16];
+    http_fdsink_init(&s, fd, 0, LEN, 0, NULL, NULL, NULL);
+    http_fdsink_segments(&s, SEG, segs);
+    int ok = 1;
+    for (size_t at = 0, k = 1; at < LEN; at += k, k = k * 7 % 40000 + 1)
+        ok &= http_fdsink_write(&s, body + at, at + k > LEN ? LEN - at : k) > 0;
+    http_fdsink_flush(&s);
+    http_fdsink_segments_end(&s);
+    OK(ok && s.nsegs == 6, "a body of 5 segments and a bit: 6 digests (got %zu)", s.nsegs);
+    int same = 1;
+    for (int i = 0; i < 6; i++) {
+        size_t n = i < 5 ? SEG : LEN - 5 * SEG;
+        EVP_Digest(body + (size_t)i * SEG, n, want, NULL, EVP_md5(), NULL);
+        same &= !memcmp(want, segs[i], 16);
+    }
+    OK(same, "each is the MD5 of its segment's bytes");
+    http_fdsink_reset(&s);
+    OK(s.nsegs == 0, "a try repeated starts the digests again");
+    http_fdsink_dispose(&s);
+    OK(pread(fd, back, LEN, 0) == LEN && !memcmp(back, body, LEN), "and the file holds the body");
+    fclose(tf);
+}
+
 int main(void)
 {
+    segments();
     transient();
     waits();
     policy();

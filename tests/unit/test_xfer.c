@@ -18,6 +18,7 @@
 #include "store/backend.h"
 #include "tap.h"
 #include "xfer.h"
+#include "xfer_int.h"
 
 static const char *names[] = {"../evil.txt",     "a/../../x.txt", "/abs.txt",
                               "back\\slash.txt", "ctrl\001.txt",  "dir/",
@@ -215,8 +216,35 @@ static int count_entries(const char *dir)
     return n;
 }
 
+/* A file of n blocks of b MiB (the last one `last` MiB) as its digests
+ * say: how many blocks go in one request (f.block / b), 0 when refused. */
+static uint64_t span_of(uint32_t n, uint64_t b, uint64_t last)
+{
+    store_digest_t *d = calloc(n, sizeof *d);
+    for (uint32_t i = 0; i < n; i++)
+        d[i].len = (i + 1 < n ? b : last) << 20;
+    xf_file_t f = {.size = ((uint64_t)(n - 1) * b + last) << 20};
+    uint64_t k = xf_use_digests(&f, d, n) == 0 ? f.block / (b << 20) : 0;
+    if (!k)
+        free(d);
+    free(f.done);
+    free(f.digests);
+    return k;
+}
+
+static void spans(void)
+{
+    OK(span_of(128, 8, 8) == 8, "1 GiB in 8 MiB blocks: 8 blocks (64 MiB) a request");
+    OK(span_of(32, 8, 8) == 4, "256 MiB in 8 MiB blocks: 4 a request, for 8 requests");
+    OK(span_of(21, 1, 1) == 2, "21 blocks of 1 MiB: 2 a request (11 requests)");
+    OK(span_of(6, 8, 1) == 1, "6 blocks: one a request");
+    OK(span_of(4, 100, 100) == 1, "blocks of 100 MiB: one a request");
+    OK(span_of(2, 8, 9) == 0, "a last block larger than the others: refused (checked whole)");
+}
+
 int main(void)
 {
+    spans();
     char tmpl[] = "/tmp/ferry-xfer-XXXXXX";
     char *top = mkdtemp(tmpl);
     char *target = path_join(top, "deep/target");

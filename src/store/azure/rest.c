@@ -250,7 +250,9 @@ static int read_outcome(const az_conn_t *c, const store_read_t *r, int if_match,
         return ferr_set(err, FERR_TRANSFER, "downloading %s: got %llu bytes of %llu", r->name,
                         (unsigned long long)(rs->off - r->fd_off), (unsigned long long)r->len);
     unsigned char got[16];
-    int hashed = http_fdsink_md5(rs, got) == 0;
+    if (r->segs)
+        http_fdsink_segments_end(rs);
+    int hashed = !r->segs && http_fdsink_md5(rs, got) == 0;
     if (hashed && r->md5)
         memcpy(r->md5, got, 16);
     if (r->range_md5 && range_md5_of(resp, r->range_md5) != 0)
@@ -307,8 +309,10 @@ int az_read(az_conn_t *c, const store_read_t *r, int if_match, ferr_t *err)
     http_fdsink_t rs;
     /* hashed as it arrives: when asked, or when a read from the start can be
      * the whole object (the engine checks a large file's blocks itself) */
-    int md5 = r->md5 || (r->off == 0 && store_check_md5() != CHECK_NONE);
+    int md5 = r->md5 || (!r->segs && r->off == 0 && store_check_md5() != CHECK_NONE);
     http_fdsink_init(&rs, r->fd, r->fd_off, r->len, md5, r->keep, r->on_bytes, r->ud);
+    if (r->segs)
+        http_fdsink_segments(&rs, r->seg, r->segs);
     if (r->direct)
         http_fdsink_direct(&rs, r->direct_fd);
     http_req_t t = {.sink = http_fdsink_write, .sink_reset = http_fdsink_reset, .sink_ud = &rs};
