@@ -69,9 +69,15 @@ static long record_get(int fd, const partial_key_t *k)
     if (!nl)
         return -1;
     *nl = 0;
-    if (k && (size != k->size || block != k->block || strcmp(etag, k->etag) ||
-              strcmp(nl + 1, base_of(k->final))))
+    if (k &&
+        (size != k->size || !block || strcmp(etag, k->etag) || strcmp(nl + 1, base_of(k->final))))
         return -1;
+    if (k && block != k->block && k->block) {
+        /* moved in blocks of another size (another version, other checks):
+         * the bytes on disk count, in whole blocks of this size */
+        uint64_t bytes = (uint64_t)n * block < size ? (uint64_t)n * block : size;
+        n = (unsigned)(bytes / k->block);
+    }
     return (long)n;
 }
 

@@ -22,9 +22,10 @@ typedef struct partial_key {
 } partial_key_t;
 
 /* Opens, locks and sizes the partial file for k->final, taking over what
- * an earlier attempt left for the same key: *have leading blocks (at most
- * nblocks - 1, so that at least one block is fetched and the whole is
- * checked). Only a regular file of this user with one link is taken over.
+ * an earlier attempt left for the same object: *have leading blocks (at
+ * most nblocks - 1, so that at least one block is fetched and the whole is
+ * checked; an attempt that moved blocks of another size counts in whole
+ * blocks of this one). Only a regular file of this user with one link is taken over.
  * Returns the fd, or -1 with errno: EWOULDBLOCK when another process is
  * fetching it right now. *path gets the partial's name. */
 int partial_open(const partial_key_t *k, char **path, uint32_t *have);

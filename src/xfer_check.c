@@ -238,8 +238,8 @@ static int resumed_chunk_holds(xf_file_t *f, uint32_t k, char *buf, uint64_t uni
         EVP_Digest(buf, n, md, NULL, EVP_md5(), NULL);
         if (memcmp(md, f->digests[off / unit].md5, 16)) {
             log_warn("%s: block %llu left by an earlier attempt does not match its MD5; "
-                     "fetching it and those after it again",
-                     f->name, (unsigned long long)(off / unit));
+                     "fetching again from block %llu on",
+                     f->name, (unsigned long long)(off / unit), (unsigned long long)(start / unit));
             return -1;
         }
     }

@@ -27,7 +27,8 @@ struct xf_file {
     char *want_md5; /* downloads: the blob's MD5 from the listing; uploads: the
                      * target's, when the file is sent only if it differs */
     /* downloads, how the bytes are checked: each block against the digest
-     * the store keeps for it (digests, one per chunk), or the whole file's
+     * the store keeps for it (digests, one per block: a chunk spans one or
+     * more of them, f->block / digests[0].len), or the whole file's
      * MD5 taken in order from the blocks in memory (in_order) */
     store_digest_t *digests;
     int in_order, bad;

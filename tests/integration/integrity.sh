@@ -129,13 +129,13 @@ expect_same src/big.bin dl9/nomd5/big.bin "and the bytes are the same"
 
 # --- spans: several blocks a request, each block checked as it passes ---
 mkdir -p src2
-head -c $((20 * 1024 * 1024 + 5)) /dev/urandom >src2/span.bin # 21 blocks of 1 MiB
+head -c $((21 * 1024 * 1024 + 5)) /dev/urandom >src2/span.bin # 22 blocks, the last of 5 bytes
 FERRY_BLOCK_MIB=1 f upload blob src2 --target-path span
-expect_rc 0 "upload a 20 MiB file in 1 MiB blocks"
+expect_rc 0 "upload a 21 MiB file in 1 MiB blocks"
 proxy flip4 --corrupt 3
 f -v download flip4 dl12 --prefix span/span.bin -j 4
 expect_rc 0 "a block damaged on the way inside a larger read: caught, fetched again"
-expect_err "each of its 21 blocks is checked against its MD5 (2 MiB a request)" \
+expect_err "each of its 22 blocks is checked against its MD5 (2 MiB a request)" \
     "blocks fetched two at a time (at least 8 requests a file)"
 expect_err "arrived with MD5" "saying which block arrived damaged"
 expect_same src2/span.bin dl12/span/span.bin "the file is the one uploaded"
@@ -148,10 +148,14 @@ expect_eq "$(json "$T/flip4.json" "j['ranges'].count($second)")" 1 \
 expect_eq "$(json "$T/flip4.json" 'j["ranges"].count(j["corrupted"][0])')" 1 "the two-block read is not repeated"
 SDK_BLOCK_MIB=1 SDK ferry-blocks "$C" stored/span.bin src2/span.bin 5 >/dev/null
 expect_rc 0 "the SDK stores a blob of 1 MiB ferry-named blocks, block 5 damaged"
-f download blob dl13 --prefix stored/span.bin
+proxy count13
+f download count13 dl13 --prefix stored/span.bin
 expect_rc 1 "a block damaged in the store, inside a larger read, fails the file"
 expect_err "block 5, bytes 5242880-6291455, read 3 times" "naming the block and its bytes"
 expect_no_file dl13/stored/span.bin "the file is not kept"
+proxy_stats count13
+expect_eq "$(json "$T/count13.json" 'j["ranges"].count("bytes=4194304-6291455")')" 1 "the two-block read holding it: once"
+expect_eq "$(json "$T/count13.json" 'j["ranges"].count("bytes=5242880-6291455")')" 2 "the block alone: twice more"
 
 # --- uploads: the comparison where the file is sent; unchanged files are not read ---
 # 10,000 files as the issue asks; fewer under the sanitizers (slower, same code)

@@ -62,9 +62,9 @@ expect_out "2 skipped (2 unchanged)" "a third run sees nothing to do"
 
 # --- the same, for a file fetched several blocks a request (1 MiB blocks, 2 a request) ---
 mkdir -p src4
-head -c $((20 * MiB + 5)) /dev/urandom >src4/span.bin
+head -c $((21 * MiB + 5)) /dev/urandom >src4/span.bin # 22 blocks, 11 requests
 FERRY_BLOCK_MIB=1 f upload direct src4 --target-path s
-expect_rc 0 "set-up: a 20 MiB file in 1 MiB blocks"
+expect_rc 0 "set-up: a 21 MiB file in 1 MiB blocks"
 bg download slow out4 --prefix s/ -j 1
 wait_partial "out4/s/.span.bin.ferry-partial" 2
 expect_eq "$?" "0" "a download of two blocks a request records its progress"
@@ -72,18 +72,28 @@ signal_bg KILL
 have=$(recorded out4/s/.span.bin.ferry-partial)
 f -vv download direct out4 --prefix s/
 expect_rc 0 "run again, it completes"
-expect_err "resuming; $((have * 2)).0 MiB of 20.0 MiB are here from an earlier attempt" "from the requests already on disk"
+expect_err "resuming; $((have * 2)).0 MiB of 21.0 MiB are here from an earlier attempt" "from the requests already on disk"
 expect_eq "$(grep -c 'GET .*/s/span\.bin.* -> 206' "$ERR")" "$((11 - have))" "fetching only the $((11 - have)) missing"
 expect_same src4/span.bin out4/s/span.bin "the resumed file is whole"
 bg download slow out5 --prefix s/ -j 1
 wait_partial "out5/s/.span.bin.ferry-partial" 2
 signal_bg KILL
-printf '\x5a' | dd of=out5/s/.span.bin.ferry-partial bs=1 seek=$((MiB + MiB / 2)) conv=notrunc status=none
+/usr/bin/python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDWR); b = os.pread(fd, 1, int(sys.argv[2])); os.pwrite(fd, bytes([b[0] ^ 0x5A]), int(sys.argv[2]))' \
+    out5/s/.span.bin.ferry-partial $((MiB + MiB / 2))
 f -vv download direct out5 --prefix s/
 expect_rc 0 "a partial damaged on disk: the download still completes"
 expect_err "block 1 left by an earlier attempt does not match its MD5" "each resumed block is checked against its own MD5"
 expect_eq "$(grep -c 'GET .*/s/span\.bin.* -> 206' "$ERR")" 11 "and everything from there is fetched again"
 expect_same src4/span.bin out5/s/span.bin "the file is whole"
+bg download slow out6 --prefix s/ -j 1
+wait_partial "out6/s/.span.bin.ferry-partial" 2
+signal_bg KILL
+have=$(recorded out6/s/.span.bin.ferry-partial)
+FERRY_BLOCK_MIB=1 f -vv download direct out6 --prefix s/ --check-md5 NoCheck
+expect_rc 0 "run again in blocks of another size (1 MiB, unchecked): it completes"
+expect_err "resuming; $((have * 2)).0 MiB of 21.0 MiB are here from an earlier attempt" "taking over what is on disk, in its own blocks"
+expect_eq "$(grep -c 'GET .*/s/span\.bin.* -> 206' "$ERR")" "$((22 - 2 * have))" "fetching only the $((22 - 2 * have)) 1 MiB blocks missing"
+expect_same src4/span.bin out6/s/span.bin "the file is whole"
 
 # --- the blob changed in between: the partial is not used ---
 bg download slow out2 --prefix r/big.bin -j 1

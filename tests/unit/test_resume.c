@@ -100,6 +100,17 @@ int main(void)
     OK(fd >= 0 && have == 0, "another ETag: the old bytes are not used");
     OK(pread(fd, buf, 3, 0) == 3 && buf[0] == 0, "and are gone");
     OK(partial_save(fd, &changed, 2) == 0, "a record for the new content");
+    close(fd);
+    free(p);
+    partial_key_t halves = {final, changed.etag, k.size, k.block / 2};
+    fd = partial_open(&halves, &p, &have);
+    OK(fd >= 0 && have == 4, "blocks of half the size: the 2 recorded count as 4 (got %u)", have);
+    OK(partial_save(fd, &halves, 3) == 0, "3 of those recorded");
+    close(fd);
+    free(p);
+    fd = partial_open(&changed, &p, &have);
+    OK(fd >= 0 && have == 1, "back in the first size: 1.5 blocks are 1 whole one (got %u)", have);
+    OK(partial_save(fd, &changed, 2) == 0, "a record for the new content");
     partial_key_t bigger = {final, changed.etag, k.size + 1, k.block};
     close(fd);
     free(p);
