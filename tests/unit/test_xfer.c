@@ -234,11 +234,12 @@ static uint64_t span_of(uint32_t n, uint64_t b, uint64_t last)
 
 static void spans(void)
 {
-    OK(span_of(128, 8, 8) == 8, "1 GiB in 8 MiB blocks: 8 blocks (64 MiB) a request");
+    OK(span_of(128, 8, 8) == 4, "1 GiB in 8 MiB blocks: 4 blocks (32 MiB) a request");
+    OK(span_of(2048, 1, 1) == 32, "2 GiB in 1 MiB blocks: 32 a request");
     OK(span_of(32, 8, 8) == 4, "256 MiB in 8 MiB blocks: 4 a request, for 8 requests");
     OK(span_of(21, 1, 1) == 2, "21 blocks of 1 MiB: 2 a request (11 requests)");
     OK(span_of(6, 8, 1) == 1, "6 blocks: one a request");
-    OK(span_of(4, 100, 100) == 1, "blocks of 100 MiB: one a request");
+    OK(span_of(40, 100, 100) == 1, "blocks of 100 MiB: one a request");
     OK(span_of(2, 8, 9) == 0, "a last block larger than the others: refused (checked whole)");
 }
 
