@@ -54,6 +54,23 @@ static void no_range_md5(xf_file_t *f, ferr_t *err)
     ferr_clear(err);
 }
 
+/* Bytes [off, off + len) of f into its file, counted as they come: one
+ * version only, across all the ranges (and the runs) that make the file. */
+static store_read_t read_of(engine_t *e, xf_file_t *f, uint64_t off, uint64_t len)
+{
+    int dfd = direct_fd(f);
+    return (store_read_t){.name = f->name,
+                          .etag = f->etag,
+                          .off = off,
+                          .len = len,
+                          .fd = f->fd,
+                          .fd_off = off,
+                          .on_bytes = xf_on_bytes,
+                          .ud = e,
+                          .direct = dfd >= 0,
+                          .direct_fd = dfd};
+}
+
 /* What a corrupted part gets: a warning while it is fetched again (try < 3:
  * 0), then the --check-md5 verdict: -1, *bad (its bytes are not worth
  * keeping), or 1 (kept). */
@@ -95,21 +112,11 @@ static int fetch_part(engine_t *e, store_t *s, xf_file_t *f, uint32_t idx, uint6
     int ranged = f->range_md5;
     pthread_mutex_unlock(&f->mu);
     const unsigned char *want = f->digests ? f->digests[idx].md5 : ranged ? svc : NULL;
-    int dfd = direct_fd(f);
-    /* one version only, across all the ranges (and the runs) that make the file */
-    store_read_t r = {.name = f->name,
-                      .etag = f->etag,
-                      .off = off,
-                      .len = len,
-                      .fd = f->fd,
-                      .fd_off = off,
-                      .on_bytes = try == 1 ? xf_on_bytes : NULL, /* (each byte counted once) */
-                      .ud = e,
-                      .md5 = want ? got : NULL,
-                      .keep = f->in_order ? buf : NULL,
-                      .range_md5 = ranged && !f->digests ? svc : NULL,
-                      .direct = dfd >= 0,
-                      .direct_fd = dfd};
+    store_read_t r = read_of(e, f, off, len);
+    r.on_bytes = try == 1 ? xf_on_bytes : NULL; /* (each byte counted once) */
+    r.md5 = want ? got : NULL;
+    r.keep = f->in_order ? buf : NULL;
+    r.range_md5 = ranged && !f->digests ? svc : NULL;
     for (;; try++) {
         if (store_read_ex(s, &r, err) && !(r.range_md5 && err->code == FERR_UNSUPPORTED))
             return -1;
@@ -138,19 +145,9 @@ static int fetch_span(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, int
     uint64_t len = f->size - off < f->block ? f->size - off : f->block;
     uint32_t first = (uint32_t)(off / unit), n = (uint32_t)((len + unit - 1) / unit);
     unsigned char(*segs)[16] = xcalloc(n, 16);
-    int dfd = direct_fd(f);
-    store_read_t r = {.name = f->name,
-                      .etag = f->etag,
-                      .off = off,
-                      .len = len,
-                      .fd = f->fd,
-                      .fd_off = off,
-                      .on_bytes = xf_on_bytes,
-                      .ud = e,
-                      .segs = segs,
-                      .seg = unit,
-                      .direct = dfd >= 0,
-                      .direct_fd = dfd};
+    store_read_t r = read_of(e, f, off, len);
+    r.segs = segs;
+    r.seg = unit;
     int rc = segs ? store_read_ex(s, &r, err) : ferr_set(err, FERR_INTERNAL, "out of memory");
     for (uint32_t j = 0; rc == 0 && j < n; j++) {
         uint64_t o = off + (uint64_t)j * unit, l = off + len - o < unit ? off + len - o : unit;
