@@ -116,7 +116,7 @@ static int fetch_part(engine_t *e, store_t *s, xf_file_t *f, uint32_t idx, uint6
     r.on_bytes = try == 1 ? xf_on_bytes : NULL; /* (each byte counted once) */
     r.md5 = want ? got : NULL;
     r.keep = f->in_order ? buf : NULL;
-    r.range_md5 = ranged && !f->digests ? svc : NULL;
+    r.range_md5 = ranged ? svc : NULL; /* (never with digests: dl_checks takes one or the other) */
     for (;; try++) {
         if (store_read_ex(s, &r, err) && !(r.range_md5 && err->code == FERR_UNSUPPORTED))
             return -1;
@@ -139,19 +139,20 @@ static int fetch_part(engine_t *e, store_t *s, xf_file_t *f, uint32_t idx, uint6
 /* Chunk of a file whose chunks span several of its digests' blocks: read
  * in one request, each block's MD5 taken as it passes; a block that came
  * corrupted is fetched again alone. */
-static int fetch_span(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, int *bad, ferr_t *err)
+static int fetch_span(engine_t *e, store_t *s, xf_file_t *f, uint64_t off, uint64_t len, int *bad,
+                      ferr_t *err)
 {
-    uint64_t unit = f->digests[0].len, off = (uint64_t)chunk * f->block;
-    uint64_t len = f->size - off < f->block ? f->size - off : f->block;
+    uint64_t unit = f->digests[0].len;
     uint32_t first = (uint32_t)(off / unit), n = (uint32_t)((len + unit - 1) / unit);
     unsigned char(*segs)[16] = xcalloc(n, 16);
     store_read_t r = read_of(e, f, off, len);
     r.segs = segs;
     r.seg = unit;
-    int rc = segs ? store_read_ex(s, &r, err) : ferr_set(err, FERR_INTERNAL, "out of memory");
+    int rc = store_read_ex(s, &r, err);
     for (uint32_t j = 0; rc == 0 && j < n; j++) {
         uint64_t o = off + (uint64_t)j * unit, l = off + len - o < unit ? off + len - o : unit;
         if (memcmp(segs[j], f->digests[first + j].md5, 16)) {
+            /* (the first of its three reads: only warned of) */
             mismatch(f, first + j, o, l, f->digests[first + j].md5, segs[j], 1, bad, err);
             rc = fetch_part(e, s, f, first + j, o, l, 2, NULL, bad, err);
         }
@@ -165,10 +166,10 @@ static int fetch_span(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, int
 int xf_fetch_checked(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *buf, int *bad,
                      ferr_t *err)
 {
-    if (f->digests && f->block > f->digests[0].len)
-        return fetch_span(e, s, f, chunk, bad, err);
     uint64_t off = (uint64_t)chunk * f->block;
     uint64_t len = f->size - off < f->block ? f->size - off : f->block;
+    if (f->digests && f->block > f->digests[0].len)
+        return fetch_span(e, s, f, off, len, bad, err);
     return fetch_part(e, s, f, chunk, off, len, 1, buf, bad, err);
 }
 
@@ -177,11 +178,8 @@ int xf_reblock(xf_file_t *f, uint64_t b)
     if (!b || f->size / b >= 50000)
         return -1;
     uint32_t n = (uint32_t)((f->size + b - 1) / b);
-    uint8_t *done = xcalloc(n, 1);
-    if (!done)
-        return -1;
     free(f->done);
-    f->done = done;
+    f->done = xcalloc(n, 1);
     f->block = b;
     f->nchunks = n;
     return 0;
@@ -253,7 +251,7 @@ uint32_t xf_resumed_blocks(xf_file_t *f, uint32_t have)
     uint64_t unit = f->digests ? f->digests[0].len : f->block;
     char *buf = xmalloc((size_t)unit);
     uint32_t k = 0;
-    while (buf && k < have && resumed_chunk_holds(f, k, buf, unit) == 0)
+    while (k < have && resumed_chunk_holds(f, k, buf, unit) == 0)
         k++;
     free(buf);
     if (f->in_order && k < have) {
