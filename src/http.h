@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "digest.h"
 #include "error.h"
 
 typedef struct http_client http_client_t;
@@ -117,8 +118,9 @@ typedef struct http_fdsink {
     uint64_t reported;
     int dfd;      /* the same file opened O_DIRECT, for whole pages; -1: none */
     uint64_t seg; /* with segs: a digest every seg bytes instead of one */
-    unsigned char (*segs)[16];
+    digest_t *segs;
     size_t nsegs; /* digests taken */
+    digest_ctx_t segd;
 } http_fdsink_t;
 void http_fdsink_init(http_fdsink_t *s, int fd, uint64_t fd_off, uint64_t len, int md5, char *keep,
                       void (*on_bytes)(void *ud, uint64_t n), void *ud);
@@ -126,9 +128,10 @@ size_t http_fdsink_write(void *ud, const char *p, size_t n); /* for http_req_t.s
 /* Whole pages from the sink's own buffer go to the file through dfd (the
  * same file opened O_DIRECT): no copy into the page cache. */
 void http_fdsink_direct(http_fdsink_t *s, int dfd);
-/* The MD5 of every seg bytes (the last piece may be shorter) into out,
- * instead of one of them all: http_fdsink_segments_end takes the last. */
-void http_fdsink_segments(http_fdsink_t *s, uint64_t seg, unsigned char (*out)[16]);
+/* The digest (kind) of every seg bytes (the last piece may be shorter) into
+ * out, instead of one MD5 of them all: http_fdsink_segments_end takes the
+ * last. */
+void http_fdsink_segments(http_fdsink_t *s, uint64_t seg, digest_kind_t kind, digest_t *out);
 void http_fdsink_segments_end(http_fdsink_t *s);
 void http_fdsink_reset(void *ud); /* for http_req_t.sink_reset */
 int http_fdsink_flush(http_fdsink_t *s);

@@ -46,6 +46,8 @@ void http_fdsink_dispose(http_fdsink_t *s)
 {
     if (s->md5)
         EVP_MD_CTX_free(s->md5);
+    if (s->segs)
+        digest_dispose(&s->segd);
     if (s->own)
         free(s->buf);
     s->md5 = NULL;
@@ -58,48 +60,40 @@ void http_fdsink_reset(void *ud)
     s->off = s->start;
     s->used = s->flushed = 0;
     s->over = 0;
-    s->nsegs = 0;
     if (s->md5)
         EVP_DigestInit_ex(s->md5, EVP_md5(), NULL);
+    if (s->segs) { /* (a piece's digest may be part-taken) */
+        digest_t ignored;
+        digest_final(&s->segd, ignored);
+        s->nsegs = 0;
+    }
 }
 
-void http_fdsink_segments(http_fdsink_t *s, uint64_t seg, unsigned char (*out)[16])
+void http_fdsink_segments(http_fdsink_t *s, uint64_t seg, digest_kind_t kind, digest_t *out)
 {
-    if (!s->md5)
-        md5_start(s);
     s->seg = seg ? seg : 1;
     s->segs = out;
     s->nsegs = 0;
-}
-
-static void segment_done(http_fdsink_t *s)
-{
-    unsigned int ml = 0;
-    EVP_DigestFinal_ex(s->md5, s->segs[s->nsegs++], &ml);
-    EVP_DigestInit_ex(s->md5, EVP_md5(), NULL);
+    digest_init(&s->segd, kind);
 }
 
 void http_fdsink_segments_end(http_fdsink_t *s)
 {
-    if (s->segs && s->md5 && (s->off - s->start) % s->seg)
-        segment_done(s);
+    if (s->segs && (s->off - s->start) % s->seg)
+        digest_final(&s->segd, s->segs[s->nsegs++]);
 }
 
-/* n bytes at p, the next of the body: into the digest, or the segments' */
-static void hash(http_fdsink_t *s, const char *p, size_t n)
+/* n bytes at p, the next of the body: into each segment's digest */
+static void hash_segments(http_fdsink_t *s, const char *p, size_t n)
 {
-    if (!s->segs) {
-        EVP_DigestUpdate(s->md5, p, n);
-        return;
-    }
     uint64_t at = s->off - s->start;
     while (n) {
         uint64_t room = s->seg - at % s->seg;
         size_t k = room < n ? (size_t)room : n;
-        EVP_DigestUpdate(s->md5, p, k);
+        digest_update(&s->segd, p, k);
         at += k, p += k, n -= k;
         if (at % s->seg == 0)
-            segment_done(s);
+            digest_final(&s->segd, s->segs[s->nsegs++]);
     }
 }
 
@@ -161,8 +155,10 @@ size_t http_fdsink_write(void *ud, const char *p, size_t n)
         s->over = 1; /* a range ignored: never write past what was asked */
         return 0;
     }
-    if (s->md5)
-        hash(s, p, n);
+    if (s->segs)
+        hash_segments(s, p, n);
+    else if (s->md5)
+        EVP_DigestUpdate(s->md5, p, n);
     size_t taken = 0;
     while (taken < n) {
         size_t k = s->cap - s->used < n - taken ? s->cap - s->used : n - taken;

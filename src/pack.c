@@ -57,7 +57,7 @@ static int flush_block(sink_t *k)
     unsigned char md[16];
     unsigned int ml = 0;
     EVP_Digest(k->buf, k->len, md, &ml, EVP_md5(), NULL);
-    store_block_id(k->ids[k->nblocks], k->nblocks, md);
+    store_block_id(k->ids[k->nblocks], k->nblocks, md, k->buf, k->len);
     if (store_put_block(k->s, &k->u, k->nblocks, k->ids[k->nblocks], k->buf, k->len, md, k->err))
         return -1;
     k->nblocks++;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "datastore.h"
+#include "digest.h"
 #include "error.h"
 
 typedef struct store_entry {
@@ -70,14 +71,20 @@ enum store_cap {
 };
 
 /* A block's id comes from where it is and what it holds ("ferry-<index>-<MD5
- * in hex>"): the same bytes in the same place get the same id, so blocks an
- * earlier, interrupted upload staged, or those the blob is already made of,
- * are used again instead of sent again. Every id has this length. */
-#define STORE_BLOCK_ID_LEN 44
+ * in hex>-<CRC64 in hex>"): the same bytes in the same place get the same
+ * id, so blocks an earlier, interrupted upload staged, or those the blob is
+ * already made of, are used again instead of sent again; and a download
+ * checks each block by the CRC64 in its id (Azure's, see digest.h), ten
+ * times MD5's speed. Every id has this length. (Earlier ferry wrote
+ * "ferry-<index>-<MD5 in hex>", STORE_BLOCK_ID_LEN_MD5 long: still read.) */
+#define STORE_BLOCK_ID_LEN 61
+#define STORE_BLOCK_ID_LEN_MD5 44
 /* Azure's limit, and room for the ids used beside another tool's blocks */
 #define STORE_BLOCK_ID_MAX 64
 typedef char store_block_id_t[STORE_BLOCK_ID_MAX + 1];
-void store_block_id(store_block_id_t out, uint32_t index, const unsigned char md5[16]);
+/* The id of block index (n bytes at data, of that MD5) */
+void store_block_id(store_block_id_t out, uint32_t index, const unsigned char md5[16],
+                    const void *data, size_t n);
 
 /* --- checking what is read: azcopy's --check-md5 policy, process-wide --- */
 
@@ -97,6 +104,9 @@ int store_check_md5_parse(const char *s, check_md5_t *out);
  * or -1 with err set. */
 int store_md5_verdict(const char *name, const char *noun, const char *want, const char *got,
                       ferr_t *err);
+/* The same, for another digest than MD5 (digest: its name) */
+int store_digest_verdict(const char *name, const char *noun, const char *digest, const char *want,
+                         const char *got, ferr_t *err);
 
 /* --- opening --- */
 
@@ -148,10 +158,11 @@ typedef struct store_read {
      * the bytes are also left there (written to fd from there). */
     unsigned char *md5;
     char *keep;
-    /* ... or, instead of md5, segs gets the MD5 of every seg bytes of the
-     * range (the last may be shorter): ceil(len / seg) of them */
-    unsigned char (*segs)[16];
+    /* ... or, instead of md5, segs gets the digest (seg_kind) of every seg
+     * bytes of the range (the last may be shorter): ceil(len / seg) of them */
+    digest_t *segs;
     uint64_t seg;
+    digest_kind_t seg_kind;
     /* Only from stores with STORE_CAP_RANGE_MD5, with md5, len at most
      * STORE_RANGE_MD5_MAX: the service is asked for the MD5 of the range as
      * it holds it, given here (md5 gets the bytes' own, to compare);
@@ -167,12 +178,13 @@ int store_read_ex(store_t *s, const store_read_t *r, ferr_t *err);
 /* The common case: no digest, nothing kept. */
 int store_read(store_t *s, const char *name, const char *etag, uint64_t off, uint64_t len, int fd,
                uint64_t fd_off, store_bytes_fn on_bytes, void *ud, ferr_t *err);
-/* A part of an object and the MD5 of its bytes, as the store keeps it. */
+/* A part of an object and the digest of its bytes, as the store keeps it. */
 typedef struct store_digest {
     uint64_t len;
-    unsigned char md5[16];
+    digest_kind_t kind;
+    digest_t sum;
 } store_digest_t;
-/* The MD5 of each part of version etag of name (size bytes), where the
+/* The digest of each part of version etag of name (size bytes), where the
  * store keeps one per part that the uploader computed (Azure Blob: the ids
  * ferry gives the blocks it uploads): *out, malloc'd, the parts in order,
  * covering the object. 0 with *n = 0 when it keeps none, or none it can

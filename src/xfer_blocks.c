@@ -346,7 +346,8 @@ static int held_add(void *ud, long index, const char *id, size_t len, int commit
     }
     if (len != STORE_BLOCK_ID_LEN || memchr(id, 0, len)) {
         /* Azure takes a block only with an id as long as those already
-         * staged: beside another tool's, ids of their length are used */
+         * staged: beside another tool's (or an earlier ferry's, whose ids
+         * held no CRC64), ids of their length are used */
         if (!committed)
             f->foreign_len = len;
         return 0;
@@ -365,11 +366,12 @@ static int held_cmp(const void *a, const void *b)
 
 /* The id of block chunk: from its place and content, or, beside blocks
  * another tool staged, its number written out to their length. */
-static int block_id(xf_file_t *f, uint32_t chunk, const unsigned char md5[16], ferr_t *err)
+static int block_id(xf_file_t *f, uint32_t chunk, const unsigned char md5[16], const char *buf,
+                    size_t len, ferr_t *err)
 {
     size_t l = f->foreign_len;
     if (!l) {
-        store_block_id(f->ids[chunk], chunk, md5);
+        store_block_id(f->ids[chunk], chunk, md5, buf, len);
         return 0;
     }
     uint64_t room = 1;
@@ -463,7 +465,7 @@ void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *
     }
     pthread_mutex_unlock(&f->mu);
     if (!skip && rc == 0)
-        rc = block_id(f, chunk, bmd, &err);
+        rc = block_id(f, chunk, bmd, buf, len, &err);
     const char *id = f->ids[chunk];
     int held = !skip && rc == 0 &&
                ((f->held_at && f->held_at[chunk]) ||

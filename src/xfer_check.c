@@ -1,5 +1,5 @@
 /* How a download's blocks are checked on the way (xfer_int.h): each
- * against the MD5 in its id, several to a request; each range against the
+ * against the digest in its id (CRC64, or MD5), several to a request; each range against the
  * MD5 the service gives for it; and a resumed file's blocks, read back once
  * before they are trusted. */
 #define _GNU_SOURCE
@@ -15,13 +15,6 @@
 #include "log.h"
 #include "path.h"
 #include "xalloc.h"
-
-static char *hex16(const unsigned char md[16], char out[33])
-{
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    return out;
-}
 
 /* Blocks not kept in memory for the file's MD5 are written to it with
  * O_DIRECT where the filesystem takes it: straight from the buffer they
@@ -71,28 +64,29 @@ static store_read_t read_of(engine_t *e, xf_file_t *f, uint64_t off, uint64_t le
                           .direct_fd = dfd};
 }
 
-/* What a corrupted part gets: a warning while it is fetched again (try < 3:
- * 0), then the --check-md5 verdict: -1, *bad (its bytes are not worth
- * keeping), or 1 (kept). */
-static int mismatch(xf_file_t *f, uint32_t idx, uint64_t off, uint64_t len,
+/* What a corrupted part gets (want, got: digests of kind k): a warning
+ * while it is fetched again (try < 3: 0), then the --check-md5 verdict: -1,
+ * *bad (its bytes are not worth keeping), or 1 (kept). */
+static int mismatch(xf_file_t *f, uint32_t idx, uint64_t off, uint64_t len, digest_kind_t k,
                     const unsigned char *want, const unsigned char *got, int try, int *bad,
                     ferr_t *err)
 {
     if (try < 3) {
-        char want_hex[33], got_hex[33];
-        log_warn("%s: block %u (bytes %llu-%llu) arrived with MD5 %s, not the %s %s; "
+        char want_hex[2 * DIGEST_MAX + 1], got_hex[2 * DIGEST_MAX + 1];
+        log_warn("%s: block %u (bytes %llu-%llu) arrived with %s %s, not the %s %s; "
                  "fetching that block again",
                  f->name, idx, (unsigned long long)off, (unsigned long long)(off + len - 1),
-                 hex16(got, got_hex), hex16(want, want_hex),
+                 digest_name(k), digest_hex(k, got, got_hex), digest_hex(k, want, want_hex),
                  f->digests ? "it was uploaded with" : "the service gives for it");
         return 0;
     }
-    char *what = NULL, *want64 = base64_encode(want, 16);
-    char *got64 = base64_encode(got, 16);
+    char *what = NULL, *want64 = base64_encode(want, digest_size(k));
+    char *got64 = base64_encode(got, digest_size(k));
     if (asprintf(&what, "%s (block %u, bytes %llu-%llu, read 3 times)", f->name, idx,
                  (unsigned long long)off, (unsigned long long)(off + len - 1)) < 0)
         what = NULL;
-    int rc = store_md5_verdict(what ? what : f->name, "block", want64, got64, err);
+    int rc =
+        store_digest_verdict(what ? what : f->name, "block", digest_name(k), want64, got64, err);
     free(what);
     free(want64);
     free(got64);
@@ -107,16 +101,23 @@ static int mismatch(xf_file_t *f, uint32_t idx, uint64_t off, uint64_t len,
 static int fetch_part(engine_t *e, store_t *s, xf_file_t *f, uint32_t idx, uint64_t off,
                       uint64_t len, int try, char *buf, int *bad, ferr_t *err)
 {
-    unsigned char got[16], svc[16];
+    digest_t got, svc;
     pthread_mutex_lock(&f->mu);
-    int ranged = f->range_md5;
+    int ranged = f->range_md5; /* (never with digests: dl_checks takes one or the other) */
     pthread_mutex_unlock(&f->mu);
-    const unsigned char *want = f->digests ? f->digests[idx].md5 : ranged ? svc : NULL;
+    digest_kind_t k = f->digests ? f->digests[0].kind : DIGEST_MD5;
+    const unsigned char *want = f->digests ? f->digests[idx].sum : ranged ? svc : NULL;
     store_read_t r = read_of(e, f, off, len);
     r.on_bytes = try == 1 ? xf_on_bytes : NULL; /* (each byte counted once) */
-    r.md5 = want ? got : NULL;
     r.keep = f->in_order ? buf : NULL;
-    r.range_md5 = ranged ? svc : NULL; /* (never with digests: dl_checks takes one or the other) */
+    if (f->digests) { /* its one block's digest, of the kind its id gives */
+        r.segs = &got;
+        r.seg = len;
+        r.seg_kind = k;
+    } else {
+        r.md5 = want ? got : NULL;
+        r.range_md5 = ranged ? svc : NULL;
+    }
     for (;; try++) {
         if (store_read_ex(s, &r, err) && !(r.range_md5 && err->code == FERR_UNSUPPORTED))
             return -1;
@@ -127,33 +128,36 @@ static int fetch_part(engine_t *e, store_t *s, xf_file_t *f, uint32_t idx, uint6
             r.on_bytes = NULL;
             continue;
         }
-        if (!want || !memcmp(got, want, 16))
+        if (!want || !memcmp(got, want, digest_size(k)))
             return 0;
         r.on_bytes = NULL;
-        int rc = mismatch(f, idx, off, len, want, got, try, bad, err);
+        int rc = mismatch(f, idx, off, len, k, want, got, try, bad, err);
         if (rc)
             return rc < 0 ? rc : 0;
     }
 }
 
 /* Chunk of a file whose chunks span several of its digests' blocks: read
- * in one request, each block's MD5 taken as it passes; a block that came
- * corrupted is fetched again alone. */
+ * in one request, each block's digest taken as it passes; a block that
+ * came corrupted is fetched again alone. */
 static int fetch_span(engine_t *e, store_t *s, xf_file_t *f, uint64_t off, uint64_t len, int *bad,
                       ferr_t *err)
 {
     uint64_t unit = f->digests[0].len;
+    digest_kind_t k = f->digests[0].kind;
     uint32_t first = (uint32_t)(off / unit), n = (uint32_t)((len + unit - 1) / unit);
-    unsigned char(*segs)[16] = xcalloc(n, 16);
+    digest_t *segs = xcalloc(n, sizeof *segs);
     store_read_t r = read_of(e, f, off, len);
     r.segs = segs;
     r.seg = unit;
+    r.seg_kind = k;
     int rc = store_read_ex(s, &r, err);
     for (uint32_t j = 0; rc == 0 && j < n; j++) {
         uint64_t o = off + (uint64_t)j * unit, l = off + len - o < unit ? off + len - o : unit;
-        if (memcmp(segs[j], f->digests[first + j].md5, 16)) {
+        const unsigned char *want = f->digests[first + j].sum;
+        if (memcmp(segs[j], want, digest_size(k))) {
             /* (the first of its three reads: only warned of) */
-            mismatch(f, first + j, o, l, f->digests[first + j].md5, segs[j], 1, bad, err);
+            mismatch(f, first + j, o, l, k, want, segs[j], 1, bad, err);
             rc = fetch_part(e, s, f, first + j, o, l, 2, NULL, bad, err);
         }
     }
@@ -224,18 +228,20 @@ static int resumed_chunk_holds(xf_file_t *f, uint32_t k, char *buf, uint64_t uni
     uint64_t end = f->size - start < f->block ? f->size : start + f->block;
     for (uint64_t off = start; off < end; off += unit) {
         size_t n = (size_t)(end - off < unit ? end - off : unit);
-        unsigned char md[16];
         if (path_pread_full(f->fd, buf, n, off))
             return -1;
         if (f->in_order) {
             EVP_DigestUpdate(f->md5, buf, n);
             continue;
         }
-        EVP_Digest(buf, n, md, NULL, EVP_md5(), NULL);
-        if (memcmp(md, f->digests[off / unit].md5, 16)) {
-            log_warn("%s: block %llu left by an earlier attempt does not match its MD5; "
+        const store_digest_t *want = &f->digests[off / unit];
+        digest_t got;
+        digest_of(want->kind, buf, n, got);
+        if (memcmp(got, want->sum, digest_size(want->kind))) {
+            log_warn("%s: block %llu left by an earlier attempt does not match its %s; "
                      "fetching again from block %llu on",
-                     f->name, (unsigned long long)(off / unit), (unsigned long long)(start / unit));
+                     f->name, (unsigned long long)(off / unit), digest_name(want->kind),
+                     (unsigned long long)(start / unit));
             return -1;
         }
     }

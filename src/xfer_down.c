@@ -197,8 +197,8 @@ static int dl_checks(dl_t *d, xf_file_t *f, const char *md5, ferr_t *err)
     ferr_t e = FERR_INIT;
     if (f->etag && store_digests(d->s, f->name, f->etag, f->size, &dg, &n, &e) == 0 &&
         xf_use_digests(f, dg, n) == 0) {
-        log_debug("%s: each of its %u blocks is checked against its MD5 (%llu MiB a request)",
-                  f->name, n, (unsigned long long)(f->block >> 20));
+        log_debug("%s: each of its %u blocks is checked against its %s (%llu MiB a request)",
+                  f->name, n, digest_name(dg[0].kind), (unsigned long long)(f->block >> 20));
         f->want_md5 = md5 ? xstrdup(md5) : NULL; /* (recorded with the file, not checked) */
         return 0;
     }

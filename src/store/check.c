@@ -40,25 +40,31 @@ int store_check_md5_parse(const char *s, check_md5_t *out)
 int store_md5_verdict(const char *name, const char *noun, const char *want, const char *got,
                       ferr_t *err)
 {
+    return store_digest_verdict(name, noun, "MD5", want, got, err);
+}
+
+int store_digest_verdict(const char *name, const char *noun, const char *digest, const char *want,
+                         const char *got, ferr_t *err)
+{
     if (policy == CHECK_NONE)
         return 0;
     if (!want || !*want) {
         if (policy == CHECK_FAIL_IF_DIFFERENT_OR_MISSING)
             return ferr_set(err, FERR_TRANSFER,
-                            "%s: the %s has no MD5 to check it by, and --check-md5 is "
+                            "%s: the %s has no %s to check it by, and --check-md5 is "
                             "FailIfDifferentOrMissing; the file was not kept",
-                            name, noun);
+                            name, noun, digest);
         return 0;
     }
     if (!got || !strcmp(want, got))
         return 0;
     if (policy == CHECK_LOG_ONLY) {
-        log_warn("%s: content does not match the %s's MD5 (%s, got %s); kept, as --check-md5 "
+        log_warn("%s: content does not match the %s's %s (%s, got %s); kept, as --check-md5 "
                  "is LogOnly",
-                 name, noun, want, got);
+                 name, noun, digest, want, got);
         return 0;
     }
     return ferr_set(err, FERR_TRANSFER,
-                    "%s: content does not match the %s's MD5 (%s, got %s); the file was not kept",
-                    name, noun, want, got);
+                    "%s: content does not match the %s's %s (%s, got %s); the file was not kept",
+                    name, noun, digest, want, got);
 }

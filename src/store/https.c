@@ -111,7 +111,7 @@ static int web_read(store_t *s, const store_read_t *rd, ferr_t *err)
     http_fdsink_t sink;
     http_fdsink_init(&sink, rd->fd, fd_off, len, rd->md5 != NULL, rd->keep, rd->on_bytes, rd->ud);
     if (rd->segs)
-        http_fdsink_segments(&sink, rd->seg, rd->segs);
+        http_fdsink_segments(&sink, rd->seg, rd->seg_kind, rd->segs);
     if (rd->direct)
         http_fdsink_direct(&sink, rd->direct_fd);
     http_req_t r = {.method = "GET",

@@ -173,9 +173,12 @@ int store_check(store_t *s, int create, ferr_t *err)
     return s->ops->check(s, create, err);
 }
 
-void store_block_id(store_block_id_t out, uint32_t index, const unsigned char md5[16])
+void store_block_id(store_block_id_t out, uint32_t index, const unsigned char md5[16],
+                    const void *data, size_t n)
 {
-    int n = snprintf(out, STORE_BLOCK_ID_LEN + 1, "ferry-%05u-", index % 100000);
-    for (int i = 0; i < 16; i++)
-        n += snprintf(out + n, (size_t)(STORE_BLOCK_ID_LEN + 1 - n), "%02x", md5[i]);
+    digest_t crc;
+    char md5_hex[33], crc_hex[17];
+    digest_of(DIGEST_CRC64, data, n, crc);
+    snprintf(out, STORE_BLOCK_ID_LEN + 1, "ferry-%05u-%s-%s", index % 100000,
+             digest_hex(DIGEST_MD5, md5, md5_hex), digest_hex(DIGEST_CRC64, crc, crc_hex));
 }

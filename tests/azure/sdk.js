@@ -10,6 +10,8 @@ const {
   generateBlobSASQueryParameters, AccountSASPermissions, AccountSASResourceTypes,
   AccountSASServices, ContainerSASPermissions, SASProtocol,
 } = require('@azure/storage-blob');
+// Microsoft's own CRC64 (Azure's, of x-ms-content-crc64): what ferry's block ids are checked by
+const { StorageCRC64Calculator } = require('@azure/storage-common');
 
 const account = 'devstoreaccount1';
 // Azurite's documented development key (not a secret).
@@ -20,6 +22,19 @@ const cred = new StorageSharedKeyCredential(account, key);
 const service = new BlobServiceClient(url, cred);
 const md5 = (buf) => crypto.createHash('md5').update(buf).digest('base64');
 const b64 = (u8) => (u8 ? Buffer.from(u8).toString('base64') : null);
+// crc64hex(buf): Azure's CRC64 of buf by Microsoft's calculator, in hex as ferry writes it (its
+// 8 bytes as x-ms-content-crc64 carries them, little-endian)
+async function crc64hex(buf) {
+  await StorageCRC64Calculator.init();
+  return Buffer.from(new StorageCRC64Calculator().final(buf, buf.length)).toString('hex');
+}
+// ferryId(index, part): the id ferry gives a block: "ferry-<index>-<MD5>-<CRC64>", in hex (with
+// SDK_IDS=md5, an earlier ferry's "ferry-<index>-<MD5>")
+async function ferryId(index, part) {
+  const hex = crypto.createHash('md5').update(part).digest('hex');
+  const tail = process.env.SDK_IDS === 'md5' ? '' : `-${await crc64hex(part)}`;
+  return `ferry-${String(index).padStart(5, '0')}-${hex}${tail}`;
+}
 
 const commands = {
   // create CONTAINER [public]
@@ -50,7 +65,7 @@ const commands = {
     return { name, size: data.length, md5: md5(data) };
   },
   // ferry-blocks CONTAINER NAME FILE [BAD]: the file in 8 MiB blocks (SDK_BLOCK_MIB) named as ferry names its
-  // own ("ferry-<index>-<MD5 of the block in hex>"), committed with the whole file's MD5;
+  // own (ferryId: the digests by Node's MD5 and Microsoft's CRC64), committed with the whole file's MD5;
   // block BAD is stored with one byte changed under the id of the right bytes, as a block
   // damaged after it was hashed would be
   async 'ferry-blocks'(container, name, file, bad) {
@@ -59,8 +74,7 @@ const commands = {
     const size = (Number(process.env.SDK_BLOCK_MIB) || 8) * 1024 * 1024, ids = [];
     for (let i = 0, off = 0; off < data.length; i++, off += size) {
       let part = data.subarray(off, Math.min(off + size, data.length));
-      const hex = crypto.createHash('md5').update(part).digest('hex');
-      const id = Buffer.from(`ferry-${String(i).padStart(5, '0')}-${hex}`).toString('base64');
+      const id = Buffer.from(await ferryId(i, part)).toString('base64');
       if (bad !== undefined && Number(bad) === i) {
         part = Buffer.from(part);
         part[part.length >> 1] ^= 0x5a;
@@ -70,6 +84,21 @@ const commands = {
     }
     await blob.commitBlockList(ids, { blobHTTPHeaders: { blobContentMD5: Buffer.from(md5(data), 'base64') } });
     return { name, blocks: ids.length };
+  },
+  // ferry-ids CONTAINER NAME: each committed block of a blob ferry uploaded, read by the SDK and
+  // its id compared with the one Node's MD5 and Microsoft's CRC64 give its bytes
+  async 'ferry-ids'(container, name) {
+    const blob = service.getContainerClient(container).getBlockBlobClient(name);
+    const list = await blob.getBlockList('committed');
+    let off = 0, same = 0;
+    const differ = [];
+    for (const [i, b] of (list.committedBlocks || []).entries()) {
+      const id = Buffer.from(b.name, 'base64').toString();
+      const want = await ferryId(i, await blob.downloadToBuffer(off, b.size));
+      if (id === want) same++; else differ.push({ index: i, id, want });
+      off += b.size;
+    }
+    return { blocks: (list.committedBlocks || []).length, same, differ };
   },
   // list CONTAINER [PREFIX]
   async list(container, prefix) {

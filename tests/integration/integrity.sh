@@ -1,7 +1,8 @@
 # Integrity at line rate (issue 17): every byte of a large download is
 # checked from memory, never read back from disk. A blob whose blocks ferry
-# named (ferry-<index>-<MD5>) is checked block by block by the workers that
-# fetch them: a block damaged on the way is fetched again alone; one
+# named (ferry-<index>-<MD5>-<CRC64>) is checked block by block, by Azure's
+# CRC64 in each id (an earlier ferry's ids, MD5 only: by the MD5), by the
+# workers that fetch them: a block damaged on the way is fetched again alone; one
 # damaged in the store fails the file (or is kept under LogOnly). A blob of
 # another tool's blocks is checked whole against its MD5; one with no MD5
 # stored, range by range against the MD5 the service computes for each. An upload that
@@ -16,6 +17,10 @@ head -c $((40 * 1024 * 1024 + 5)) /dev/urandom >src/big.bin # 6 blocks: 5 of 8 M
 head -c 3000 /dev/urandom >src/deep/small.bin
 f upload blob src --target-path up
 expect_rc 0 "upload a 40 MiB file in ferry's blocks"
+SDK ferry-ids "$C" up/big.bin >"$T/ids.json"
+expect_rc 0 "the SDK reads each block back"
+expect_eq "$(json "$T/ids.json" 'j["blocks"], j["same"], j["differ"]')" "(6, 6, [])" \
+    "each id holds the MD5 (Node's) and the CRC64 (Microsoft's StorageCRC64Calculator) of its bytes"
 
 # proxy NAME ARGS...: a datastore NAME through tests/faults/proxy.py (no faults drawn)
 proxy() {
@@ -42,11 +47,11 @@ proxy_stats() { # NAME: stops the proxy, which writes its figures
     wait "$p" 2>/dev/null
 }
 
-# --- the parallel path: each block against the MD5 in its id ---
+# --- the parallel path: each block against the CRC64 in its id ---
 proxy flip --corrupt 3
 run traced "$T/dl.trace" pread64,preadv,preadv2 "$FERRY" download flip dl1 --prefix up/big.bin -j 4
 expect_rc 0 "a block damaged on the way is caught and fetched again: the download succeeds"
-expect_err "arrived with MD5" "saying which block arrived damaged"
+expect_err "arrived with CRC64" "saying which block arrived damaged"
 expect_err "fetching that block again" "and that it is fetched again"
 expect_same src/big.bin dl1/up/big.bin "the file is the one uploaded"
 # refetched_once NAME READS: the proxy damaged one GET of the blob's bytes,
@@ -69,12 +74,13 @@ expect_eq "$(grep "pwrite64($dfd<" "$T/direct.trace" | grep -c ', 1048576, ')" 4
     "and writes its 40 whole MiB through that, from the buffers the bytes arrived in"
 expect_same src/big.bin dl10/up/big.bin "the file is whole (its last bytes written the usual way)"
 
-# --- a block damaged in the store: its id says one MD5, its bytes another ---
+# --- a block damaged in the store: its id says one CRC64, its bytes another ---
 SDK ferry-blocks "$C" stored/big.bin src/big.bin 2 >/dev/null
 expect_rc 0 "the SDK stores a blob of ferry-named blocks, block 2 damaged"
 f download blob dl2 --prefix stored/big.bin
 expect_rc 1 "a block damaged in the store fails the file"
 expect_err "block 2, bytes 16777216-25165823, read 3 times" "naming the block and its bytes"
+expect_err "content does not match the block's CRC64" "and the digest it failed"
 expect_no_file dl2/stored/big.bin "the file is not kept"
 expect_eq "$(find dl2 -type f | wc -l)" 0 "nor any partial of it"
 f download blob dl3 --prefix stored/big.bin --check-md5 LogOnly
@@ -83,13 +89,25 @@ expect_err "kept, as --check-md5 is LogOnly" "with a warning"
 f download blob dl4 --prefix stored/big.bin --check-md5 NoCheck
 expect_rc 0 "NoCheck does not hash"
 expect_not_err "MD5" "and says nothing of MD5s"
+expect_not_err "CRC64" "nor of CRCs"
 cmp -s dl3/stored/big.bin dl4/stored/big.bin
 expect_rc 0 "LogOnly and NoCheck keep the same bytes"
 SDK ferry-blocks "$C" good/big.bin src/big.bin >/dev/null
 f -v download blob dl5 --prefix good/big.bin
 expect_rc 0 "the same blocks undamaged: downloaded"
-expect_err "each of its 6 blocks is checked against its MD5" "block by block"
-expect_same src/big.bin dl5/good/big.bin "the bytes are right"
+expect_err "each of its 6 blocks is checked against its CRC64" "block by block"
+expect_same src/big.bin dl5/good/big.bin "the bytes are right (ferry's CRC64 agrees with Microsoft's)"
+# an earlier ferry's ids: the MD5 alone
+SDK_IDS=md5 SDK ferry-blocks "$C" old/big.bin src/big.bin >/dev/null
+f -v download blob dl5m --prefix old/big.bin
+expect_rc 0 "blocks named by an earlier ferry (MD5 only): downloaded"
+expect_err "each of its 6 blocks is checked against its MD5" "each against its MD5"
+expect_same src/big.bin dl5m/old/big.bin "the bytes are right"
+SDK_IDS=md5 SDK ferry-blocks "$C" oldbad/big.bin src/big.bin 4 >/dev/null
+f download blob dl5b --prefix oldbad/big.bin
+expect_rc 1 "one of them damaged in the store fails the file"
+expect_err "content does not match the block's MD5" "by its MD5"
+expect_no_file dl5b/oldbad/big.bin "the file is not kept"
 
 # --- the whole-file path: another tool's blocks, the blob's MD5 ---
 SDK put "$C" sdk/big.bin src/big.bin blocks >/dev/null
@@ -135,9 +153,9 @@ expect_rc 0 "upload a 21 MiB file in 1 MiB blocks"
 proxy flip4 --corrupt 3
 f -v download flip4 dl12 --prefix span/span.bin -j 4
 expect_rc 0 "a block damaged on the way inside a larger read: caught, fetched again"
-expect_err "each of its 22 blocks is checked against its MD5 (2 MiB a request)" \
+expect_err "each of its 22 blocks is checked against its CRC64 (2 MiB a request)" \
     "blocks fetched two at a time (at least 8 requests a file)"
-expect_err "arrived with MD5" "saying which block arrived damaged"
+expect_err "arrived with CRC64" "saying which block arrived damaged"
 expect_same src2/span.bin dl12/span/span.bin "the file is the one uploaded"
 proxy_stats flip4
 expect_eq "$(json "$T/flip4.json" 'j["body_gets"]')" 12 "11 reads of two blocks, and one more"

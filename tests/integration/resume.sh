@@ -82,7 +82,7 @@ signal_bg KILL
     out5/s/.span.bin.ferry-partial $((MiB + MiB / 2))
 f -vv download direct out5 --prefix s/
 expect_rc 0 "a partial damaged on disk: the download still completes"
-expect_err "block 1 left by an earlier attempt does not match its MD5" "each resumed block is checked against its own MD5"
+expect_err "block 1 left by an earlier attempt does not match its CRC64" "each resumed block is checked against its own CRC64"
 expect_eq "$(grep -c 'GET .*/s/span\.bin.* -> 206' "$ERR")" 11 "and everything from there is fetched again"
 expect_same src4/span.bin out5/s/span.bin "the file is whole"
 bg download slow out6 --prefix s/ -j 1

@@ -64,17 +64,27 @@ static void policy(void)
 
 static char body[5 * 65536 + 777];
 
-/* body[0, len) into a sink of seg-byte digests, in pieces of odd sizes
+static unsigned char *want_of(digest_kind_t k, const char *p, size_t n, digest_t want)
+{
+    memset(want, 0, DIGEST_MAX);
+    if (k == DIGEST_MD5)
+        EVP_Digest(p, n, want, NULL, EVP_md5(), NULL);
+    for (int i = 0; k == DIGEST_CRC64 && i < 8; i++)
+        want[i] = (unsigned char)(crc64_tables(0, p, n) >> (8 * i));
+    return want;
+}
+
+/* body[0, len) into a sink of seg-byte digests (k), in pieces of odd sizes
  * (after `junk` bytes of a try that was then reset): how many digests, each
- * compared with OpenSSL's of its segment (*same). */
-static size_t segmented(int fd, size_t len, size_t junk, int *same)
+ * compared with OpenSSL's MD5 (or the tables' CRC64) of its segment (*same). */
+static size_t segmented(int fd, size_t len, size_t junk, digest_kind_t kind, int *same)
 {
     enum { SEG = 65536 };
-    unsigned char segs[8][16], want[16];
+    digest_t segs[8], want;
     memset(segs, 0, sizeof segs);
     http_fdsink_t s;
     http_fdsink_init(&s, fd, 0, len, 0, NULL, NULL, NULL);
-    http_fdsink_segments(&s, SEG, segs);
+    http_fdsink_segments(&s, SEG, kind, segs);
     if (junk) { /* a try cut off part-way: what it hashed must not count */
         http_fdsink_write(&s, body + 1, junk);
         http_fdsink_reset(&s);
@@ -87,8 +97,7 @@ static size_t segmented(int fd, size_t len, size_t junk, int *same)
     *same = n <= 7;
     for (size_t i = 0; i < n && *same; i++) {
         size_t l = len - i * SEG < SEG ? len - i * SEG : SEG;
-        EVP_Digest(body + i * SEG, l, want, NULL, EVP_md5(), NULL);
-        *same = !memcmp(want, segs[i], 16);
+        *same = !memcmp(want_of(kind, body + i * SEG, l, want), segs[i], DIGEST_MAX);
     }
     http_fdsink_dispose(&s);
     return n;
@@ -103,15 +112,20 @@ static void segments(void)
         body[i] = (char)(i * 2654435761u >> 13);
     FILE *tf = tmpfile();
     int fd = fileno(tf), same = 0;
-    size_t n = segmented(fd, sizeof body, 0, &same);
-    OK(n == 6 && same, "5 segments and a bit: 6 digests, each of its segment's bytes (got %zu)", n);
-    OK(pread(fd, back, sizeof body, 0) == (ssize_t)sizeof body && !memcmp(back, body, sizeof body),
-       "and the file holds the body");
-    n = segmented(fd, 5 * 65536, 0, &same);
-    OK(n == 5 && same, "exactly 5 segments: 5 digests, no empty sixth (got %zu)", n);
-    n = segmented(fd, sizeof body, 65536 + 32768, &same);
-    OK(n == 6 && same, "after a try reset a segment and a half in: the same 6 digests (got %zu)",
-       n);
+    for (digest_kind_t k = DIGEST_MD5; k <= DIGEST_CRC64; k++) {
+        const char *kn = digest_name(k);
+        size_t n = segmented(fd, sizeof body, 0, k, &same);
+        OK(n == 6 && same, "%s: 5 segments and a bit: 6 digests, each of its segment's (got %zu)",
+           kn, n);
+        OK(pread(fd, back, sizeof body, 0) == (ssize_t)sizeof body &&
+               !memcmp(back, body, sizeof body),
+           "%s: and the file holds the body", kn);
+        n = segmented(fd, 5 * 65536, 0, k, &same);
+        OK(n == 5 && same, "%s: exactly 5 segments: 5 digests, no empty sixth (got %zu)", kn, n);
+        n = segmented(fd, sizeof body, 65536 + 32768, k, &same);
+        OK(n == 6 && same, "%s: after a try reset a segment and a half in: the same 6 (got %zu)",
+           kn, n);
+    }
     fclose(tf);
 }
 

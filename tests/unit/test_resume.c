@@ -171,13 +171,13 @@ int main(void)
     /* upload block ids */
     unsigned char m1[16] = {1, 2, 3}, m2[16] = {1, 2, 4};
     store_block_id_t a, b, c;
-    store_block_id(a, 7, m1);
-    store_block_id(b, 7, m2);
-    store_block_id(c, 49999, m1);
+    store_block_id(a, 7, m1, "123456789", 9);
+    store_block_id(b, 7, m2, "123456789", 9);
+    store_block_id(c, 49999, m1, "", 0);
     OK(strlen(a) == STORE_BLOCK_ID_LEN && strlen(c) == STORE_BLOCK_ID_LEN,
        "every block id has the same length, as Azure requires");
-    STREQ(a, "ferry-00007-01020300000000000000000000000000",
-          "an id names the place and the content");
+    STREQ(a, "ferry-00007-01020300000000000000000000000000-8898790a86148bae",
+          "an id names the place, the MD5 and the CRC64 (Azure's, in its byte order)");
     OK(strcmp(a, b) != 0, "other content, another id");
 
     /* the block list: every block, committed or staged, decoded */

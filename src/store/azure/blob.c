@@ -168,7 +168,7 @@ static int blob_write(store_t *s, const char *name, int fd, uint64_t size, store
         EVP_DigestUpdate(whole, buf, n);
         unsigned char bmd[16];
         EVP_Digest(buf, n, bmd, NULL, EVP_md5(), NULL);
-        store_block_id(ids[i], i, bmd);
+        store_block_id(ids[i], i, bmd, buf, n);
         rc = put_block(bs, name, ids[i], buf, n, bmd, err);
         if (rc == 0 && on_bytes)
             on_bytes(ud, n);
@@ -291,24 +291,43 @@ static int blocks(blob_store_t *bs, const char *name, store_block_fn fn, void *u
 
 /* --- the blocks' digests, for a download's checks --- */
 
-/* ferry's block ids carry each block's MD5 ("ferry-<index>-<MD5 in hex>"),
- * taken by the uploader from the bytes it sent; Azure checked the block
- * against it (Content-MD5 on Put Block). 0 when id is that of block index. */
-static int ferry_block_md5(const bentry_t *b, uint32_t index, unsigned char md5[16])
+/* hex: 2 * size hex digits into d */
+static int unhex(const char *hex, size_t size, digest_t d)
 {
-    char head[16];
-    int hl = snprintf(head, sizeof head, "ferry-%05u-", index % 100000);
-    if (b->len != STORE_BLOCK_ID_LEN || strncmp(b->id, head, (size_t)hl) || !b->size)
-        return -1;
-    for (int i = 0; i < 16; i++) {
+    memset(d, 0, DIGEST_MAX);
+    for (size_t i = 0; i < size; i++) {
         unsigned v;
-        const char *h = b->id + hl + 2 * i;
+        const char *h = hex + 2 * i;
         if (!isxdigit((unsigned char)h[0]) || !isxdigit((unsigned char)h[1]) ||
             sscanf(h, "%2x", &v) != 1)
             return -1;
-        md5[i] = (unsigned char)v;
+        d[i] = (unsigned char)v;
     }
     return 0;
+}
+
+/* ferry's block ids carry each block's digests ("ferry-<index>-<MD5>-<CRC64>",
+ * in hex; an earlier ferry's "ferry-<index>-<MD5>"), taken by the uploader
+ * from the bytes it sent; Azure checked the block against the MD5 (Content-MD5
+ * on Put Block). Into d: the CRC64 where there is one (a tenth of the cost to
+ * check), else the MD5. 0 when id is that of block index. */
+static int ferry_block_digest(const bentry_t *b, uint32_t index, store_digest_t *d)
+{
+    char head[16];
+    int hl = snprintf(head, sizeof head, "ferry-%05u-", index % 100000);
+    if (!b->size || b->len < (size_t)hl || strncmp(b->id, head, (size_t)hl))
+        return -1;
+    const char *md5 = b->id + hl;
+    if (b->len == STORE_BLOCK_ID_LEN_MD5) {
+        d->kind = DIGEST_MD5;
+        return unhex(md5, 16, d->sum);
+    }
+    d->kind = DIGEST_CRC64;
+    digest_t ignored;
+    return b->len == STORE_BLOCK_ID_LEN && md5[32] == '-' && !unhex(md5, 16, ignored) &&
+                   !unhex(md5 + 33, 8, d->sum)
+               ? 0
+               : -1;
 }
 
 /* The committed blocks of version etag, when every one is ferry's, in
@@ -319,8 +338,8 @@ static void digests_of(const blob_blocklist_t *p, uint64_t size, store_digest_t 
     uint64_t sum = 0;
     size_t i = 0;
     for (; d && i < p->n; i++) {
-        if (!p->v[i].committed || ferry_block_md5(&p->v[i], (uint32_t)i, d[i].md5) ||
-            p->v[i].size > size - sum || p->v[i].size > BLOB_BLOCK_MAX)
+        if (!p->v[i].committed || ferry_block_digest(&p->v[i], (uint32_t)i, &d[i]) ||
+            d[i].kind != d[0].kind || p->v[i].size > size - sum || p->v[i].size > BLOB_BLOCK_MAX)
             break; /* (sizes that cannot be this blob's: trusted for nothing) */
         d[i].len = p->v[i].size;
         sum += d[i].len;

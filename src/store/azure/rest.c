@@ -312,7 +312,7 @@ int az_read(az_conn_t *c, const store_read_t *r, int if_match, ferr_t *err)
     int md5 = r->md5 || (!r->segs && r->off == 0 && store_check_md5() != CHECK_NONE);
     http_fdsink_init(&rs, r->fd, r->fd_off, r->len, md5, r->keep, r->on_bytes, r->ud);
     if (r->segs)
-        http_fdsink_segments(&rs, r->seg, r->segs);
+        http_fdsink_segments(&rs, r->seg, r->seg_kind, r->segs);
     if (r->direct)
         http_fdsink_direct(&rs, r->direct_fd);
     http_req_t t = {.sink = http_fdsink_write, .sink_reset = http_fdsink_reset, .sink_ud = &rs};
