@@ -93,11 +93,16 @@ void http_resp_dispose(http_resp_t *r)
 
 int http_transient(long status, const char *error_code)
 {
-    /* Azure names its transient conditions too, whatever the status */
+    /* Azure names its transient conditions too, whatever the status; and a
+     * body whose digest the service found wrong was damaged on the way (the
+     * digest is taken from the very buffer that is sent again) */
     if (error_code &&
         (!strcmp(error_code, "ServerBusy") || !strcmp(error_code, "OperationTimedOut") ||
-         !strcmp(error_code, "InternalError")))
+         !strcmp(error_code, "InternalError") || !strcmp(error_code, "Md5Mismatch") ||
+         !strcmp(error_code, "Crc64Mismatch")))
         return 1;
+    if (error_code && !strcmp(error_code, "FeatureNotSupported"))
+        return 0; /* (Azurite answers so with a 500: no retry will change it) */
     return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
            status == 504;
 }

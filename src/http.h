@@ -91,8 +91,9 @@ double http_budget_end(void);
 /* Percent-decoded copy of the n bytes at s (libcurl's decoder), malloc'd. */
 char *http_unescape(const char *s, size_t n);
 /* Is the answer one worth retrying: 408, 429, 500, 502, 503, 504, or an
- * x-ms-error-code of ServerBusy, OperationTimedOut or InternalError? 403,
- * 404 and 409 will not change and are not. */
+ * x-ms-error-code of ServerBusy, OperationTimedOut, InternalError, or
+ * Md5Mismatch or Crc64Mismatch (a body damaged on the way)? 403, 404 and
+ * 409 will not change and are not. */
 int http_transient(long status, const char *error_code);
 
 /* A response body written into fd from fd_off, gathered into 1 MiB writes

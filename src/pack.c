@@ -54,11 +54,10 @@ static int flush_block(sink_t *k)
     if (k->nblocks >= MAX_BLOCKS)
         return ferr_set(k->err, FERR_IO, "%s: the archive passes %u blocks of 8 MiB", k->u.name,
                         MAX_BLOCKS);
-    unsigned char md[16];
-    unsigned int ml = 0;
-    EVP_Digest(k->buf, k->len, md, &ml, EVP_md5(), NULL);
-    store_block_id(k->ids[k->nblocks], k->nblocks, md, k->buf, k->len);
-    if (store_put_block(k->s, &k->u, k->nblocks, k->ids[k->nblocks], k->buf, k->len, md, k->err))
+    digest_t crc;
+    digest_of(DIGEST_CRC64, k->buf, k->len, crc);
+    store_block_id(k->ids[k->nblocks], k->nblocks, crc);
+    if (store_put_block(k->s, &k->u, k->nblocks, k->ids[k->nblocks], k->buf, k->len, crc, k->err))
         return -1;
     k->nblocks++;
     k->len = 0;

@@ -70,21 +70,21 @@ enum store_cap {
     STORE_CAP_RANGE_MD5 = 1u << 12,      /* a range read can come with the service's MD5 of it */
 };
 
-/* A block's id comes from where it is and what it holds ("ferry-<index>-<MD5
- * in hex>-<CRC64 in hex>"): the same bytes in the same place get the same
- * id, so blocks an earlier, interrupted upload staged, or those the blob is
- * already made of, are used again instead of sent again; and a download
- * checks each block by the CRC64 in its id (Azure's, see digest.h), ten
- * times MD5's speed. Every id has this length. (Earlier ferry wrote
- * "ferry-<index>-<MD5 in hex>", STORE_BLOCK_ID_LEN_MD5 long: still read.) */
-#define STORE_BLOCK_ID_LEN 61
+/* A block's id comes from where it is and what it holds ("ferry-<index>-<CRC64
+ * in hex>", Azure's CRC64, see digest.h, which Put Block also sends for the
+ * service to check): the same bytes in the same place get the same id, so
+ * blocks an earlier, interrupted upload staged, or those the blob is already
+ * made of, are used again instead of sent again; and a download checks each
+ * block by the CRC64 in its id, at ten times MD5's speed. Every id has this
+ * length. (Earlier ferry wrote "ferry-<index>-<MD5 in hex>",
+ * STORE_BLOCK_ID_LEN_MD5 long: still read.) */
+#define STORE_BLOCK_ID_LEN 28
 #define STORE_BLOCK_ID_LEN_MD5 44
 /* Azure's limit, and room for the ids used beside another tool's blocks */
 #define STORE_BLOCK_ID_MAX 64
 typedef char store_block_id_t[STORE_BLOCK_ID_MAX + 1];
-/* The id of block index (n bytes at data, of that MD5) */
-void store_block_id(store_block_id_t out, uint32_t index, const unsigned char md5[16],
-                    const void *data, size_t n);
+/* The id of block index, whose CRC64 is crc */
+void store_block_id(store_block_id_t out, uint32_t index, const digest_t crc);
 
 /* --- checking what is read: azcopy's --check-md5 policy, process-wide --- */
 
@@ -200,14 +200,14 @@ int store_remove(store_t *s, const char *name, ferr_t *err);
 /* STORE_CAP_PARALLEL_BLOCKS: an upload in blocks. begin prepares it and
  * tells held which blocks the store holds already (an interrupted upload's,
  * or the object's own), which need not be sent again; then each block is
- * put (md5: the block's, binary), in any order and in parallel, each under
+ * put (crc: its CRC64, digest.h), in any order and in parallel, each under
  * its id; commit makes the n blocks, in order, the object's content, with
  * the whole file's MD5 (base64). Until the commit, readers see the old
  * object or none. */
 int store_upload_begin(store_t *s, const store_upload_t *u, store_held_fn held, void *ud,
                        ferr_t *err);
 int store_put_block(store_t *s, const store_upload_t *u, uint32_t index, const char *id,
-                    const void *buf, size_t len, const unsigned char md5[16], ferr_t *err);
+                    const void *buf, size_t len, const digest_t crc, ferr_t *err);
 int store_commit_blocks(store_t *s, const store_upload_t *u, const store_block_id_t *ids,
                         uint32_t n, const char *md5, store_put_t *put, ferr_t *err);
 /* STORE_CAP_CHECK: reaches the store with its credential, creating the

@@ -366,12 +366,11 @@ static int held_cmp(const void *a, const void *b)
 
 /* The id of block chunk: from its place and content, or, beside blocks
  * another tool staged, its number written out to their length. */
-static int block_id(xf_file_t *f, uint32_t chunk, const unsigned char md5[16], const char *buf,
-                    size_t len, ferr_t *err)
+static int block_id(xf_file_t *f, uint32_t chunk, const digest_t crc, ferr_t *err)
 {
     size_t l = f->foreign_len;
     if (!l) {
-        store_block_id(f->ids[chunk], chunk, md5, buf, len);
+        store_block_id(f->ids[chunk], chunk, crc);
         return 0;
     }
     uint64_t room = 1;
@@ -439,9 +438,9 @@ void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *
     int rc = stop ? 0 : path_pread_full(f->fd, buf, len, off);
     if (rc)
         ferr_errno(&err, FERR_IO, errno ? errno : EIO, "cannot read %s", f->local);
-    unsigned char bmd[16];
+    digest_t crc; /* (the service checks it: x-ms-content-crc64) */
     if (rc == 0 && !stop)
-        EVP_Digest(buf, len, bmd, NULL, EVP_md5(), NULL);
+        digest_of(DIGEST_CRC64, buf, len, crc);
     /* the first block asks what the store holds already (an interrupted
      * upload's blocks, or the blob's own): the others wait for it below */
     pthread_mutex_lock(&f->mu);
@@ -465,7 +464,7 @@ void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *
     }
     pthread_mutex_unlock(&f->mu);
     if (!skip && rc == 0)
-        rc = block_id(f, chunk, bmd, buf, len, &err);
+        rc = block_id(f, chunk, crc, &err);
     const char *id = f->ids[chunk];
     int held = !skip && rc == 0 &&
                ((f->held_at && f->held_at[chunk]) ||
@@ -476,7 +475,7 @@ void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *
         pthread_mutex_unlock(&f->mu);
         xf_on_bytes(e, len);
     } else if (!skip && rc == 0) {
-        rc = store_put_block(s, &u, chunk, id, buf, len, bmd, &err);
+        rc = store_put_block(s, &u, chunk, id, buf, len, crc, &err);
         if (rc == 0)
             xf_on_bytes(e, len);
     }

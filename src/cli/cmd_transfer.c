@@ -344,7 +344,8 @@ const command_t cli_transfer_commands[] = {
      "NoCheck: what a file whose bytes do not match the MD5 the store keeps does\n"
      "(azcopy's names); with NoCheck nothing is hashed. Bytes are hashed as they arrive,\n"
      "never read back. A blob uploaded by ferry is checked block by block (its block\n"
-     "ids carry each block's MD5): a block damaged on the way is fetched again alone.",
+     "ids carry each block's CRC64, Azure's; an earlier ferry's, its MD5), under the\n"
+     "same policy: a block damaged on the way is fetched again alone.",
      NULL},
     {"ls", cmd_ls, ls_opts, 1, 2, 1, "ferry ls NAME [PREFIX] [--json] [--delimiter /]",
      "Lists files (size, modified time, name) whose name starts with PREFIX. With\n"

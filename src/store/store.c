@@ -151,11 +151,11 @@ int store_upload_begin(store_t *s, const store_upload_t *u, store_held_fn held, 
 }
 
 int store_put_block(store_t *s, const store_upload_t *u, uint32_t index, const char *id,
-                    const void *buf, size_t len, const unsigned char md5[16], ferr_t *err)
+                    const void *buf, size_t len, const digest_t crc, ferr_t *err)
 {
     if (!s->ops->put_block)
         return unsupported(s, "stage blocks", err);
-    return named(s, s->ops->put_block(s, u, index, id, buf, len, md5, err), err);
+    return named(s, s->ops->put_block(s, u, index, id, buf, len, crc, err), err);
 }
 
 int store_commit_blocks(store_t *s, const store_upload_t *u, const store_block_id_t *ids,
@@ -173,12 +173,9 @@ int store_check(store_t *s, int create, ferr_t *err)
     return s->ops->check(s, create, err);
 }
 
-void store_block_id(store_block_id_t out, uint32_t index, const unsigned char md5[16],
-                    const void *data, size_t n)
+void store_block_id(store_block_id_t out, uint32_t index, const digest_t crc)
 {
-    digest_t crc;
-    char md5_hex[33], crc_hex[17];
-    digest_of(DIGEST_CRC64, data, n, crc);
-    snprintf(out, STORE_BLOCK_ID_LEN + 1, "ferry-%05u-%s-%s", index % 100000,
-             digest_hex(DIGEST_MD5, md5, md5_hex), digest_hex(DIGEST_CRC64, crc, crc_hex));
+    char hex[2 * DIGEST_MAX + 1];
+    snprintf(out, STORE_BLOCK_ID_LEN + 1, "ferry-%05u-%s", index % 100000,
+             digest_hex(DIGEST_CRC64, crc, hex));
 }

@@ -28,12 +28,12 @@ async function crc64hex(buf) {
   await StorageCRC64Calculator.init();
   return Buffer.from(new StorageCRC64Calculator().final(buf, buf.length)).toString('hex');
 }
-// ferryId(index, part): the id ferry gives a block: "ferry-<index>-<MD5>-<CRC64>", in hex (with
+// ferryId(index, part): the id ferry gives a block: "ferry-<index>-<CRC64>", in hex (with
 // SDK_IDS=md5, an earlier ferry's "ferry-<index>-<MD5>")
 async function ferryId(index, part) {
-  const hex = crypto.createHash('md5').update(part).digest('hex');
-  const tail = process.env.SDK_IDS === 'md5' ? '' : `-${await crc64hex(part)}`;
-  return `ferry-${String(index).padStart(5, '0')}-${hex}${tail}`;
+  const hex = process.env.SDK_IDS === 'md5' ? crypto.createHash('md5').update(part).digest('hex')
+    : await crc64hex(part);
+  return `ferry-${String(index).padStart(5, '0')}-${hex}`;
 }
 
 const commands = {
@@ -65,7 +65,7 @@ const commands = {
     return { name, size: data.length, md5: md5(data) };
   },
   // ferry-blocks CONTAINER NAME FILE [BAD]: the file in 8 MiB blocks (SDK_BLOCK_MIB) named as ferry names its
-  // own (ferryId: the digests by Node's MD5 and Microsoft's CRC64), committed with the whole file's MD5;
+  // own (ferryId: the CRC64 by Microsoft's calculator), committed with the whole file's MD5;
   // block BAD is stored with one byte changed under the id of the right bytes, as a block
   // damaged after it was hashed would be
   async 'ferry-blocks'(container, name, file, bad) {
@@ -86,7 +86,7 @@ const commands = {
     return { name, blocks: ids.length };
   },
   // ferry-ids CONTAINER NAME: each committed block of a blob ferry uploaded, read by the SDK and
-  // its id compared with the one Node's MD5 and Microsoft's CRC64 give its bytes
+  // its id compared with the one Microsoft's CRC64 gives its bytes
   async 'ferry-ids'(container, name) {
     const blob = service.getContainerClient(container).getBlockBlobClient(name);
     const list = await blob.getBlockList('committed');

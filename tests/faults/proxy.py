@@ -46,7 +46,7 @@ kinds = [k for k in args.faults.split(",") if k]
 rng = random.Random(args.seed)
 lock = threading.Lock()
 stats = {"requests": 0, "faults": 0, "by_kind": {k: 0 for k in kinds}, "forwarded": 0, "body_bytes": 0, "list_bytes": 0,
-         "get_paths": {}, "body_gets": 0, "ranges": [], "corrupted": []}
+         "get_paths": {}, "body_gets": 0, "ranges": [], "corrupted": [], "blocks": []}
 corrupt = {int(n) for n in args.corrupt.split(",") if n}
 started = time.time()
 
@@ -128,6 +128,10 @@ class Handler(socketserver.StreamRequestHandler):
             conn.close()
             with lock:
                 stats["forwarded"] += 1
+                if method == "PUT" and "comp=block&" in target + "&":
+                    # each Put Block: its id and the digests it carried, for the test to check
+                    stats["blocks"].append({"target": target, "crc64": hd.get("x-ms-content-crc64"),
+                                            "md5": hd.get("content-md5"), "status": resp.status})
                 if method == "GET":
                     stats["list_bytes" if "comp=list" in target else "body_bytes"] += len(data)
                     if "comp=" not in target:

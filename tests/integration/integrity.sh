@@ -1,7 +1,7 @@
 # Integrity at line rate (issue 17): every byte of a large download is
 # checked from memory, never read back from disk. A blob whose blocks ferry
-# named (ferry-<index>-<MD5>-<CRC64>) is checked block by block, by Azure's
-# CRC64 in each id (an earlier ferry's ids, MD5 only: by the MD5), by the
+# named (ferry-<index>-<CRC64>) is checked block by block, by Azure's CRC64
+# in each id (an earlier ferry's ids, ferry-<index>-<MD5>: by the MD5), by the
 # workers that fetch them: a block damaged on the way is fetched again alone; one
 # damaged in the store fails the file (or is kept under LogOnly). A blob of
 # another tool's blocks is checked whole against its MD5; one with no MD5
@@ -20,7 +20,7 @@ expect_rc 0 "upload a 40 MiB file in ferry's blocks"
 SDK ferry-ids "$C" up/big.bin >"$T/ids.json"
 expect_rc 0 "the SDK reads each block back"
 expect_eq "$(json "$T/ids.json" 'j["blocks"], j["same"], j["differ"]')" "(6, 6, [])" \
-    "each id holds the MD5 (Node's) and the CRC64 (Microsoft's StorageCRC64Calculator) of its bytes"
+    "each id holds the CRC64 of its bytes that Microsoft's StorageCRC64Calculator gives"
 
 # proxy NAME ARGS...: a datastore NAME through tests/faults/proxy.py (no faults drawn)
 proxy() {
@@ -46,6 +46,32 @@ proxy_stats() { # NAME: stops the proxy, which writes its figures
     kill "$p"
     wait "$p" 2>/dev/null
 }
+
+# each Put Block offers that CRC64 for the service to check (x-ms-content-crc64, in Azure's
+# byte order); Azurite (strict, as here) refuses the header with 500 FeatureNotSupported, and
+# the blocks then carry their MD5 (Content-MD5), which it checks
+proxy puts
+f -v upload-files puts src/big.bin --target-path viaproxy
+expect_rc 0 "upload through a proxy that notes each Put Block"
+expect_err "takes no x-ms-content-crc64: blocks carry their MD5 instead" "saying it falls back, once"
+expect_eq "$(grep -c 'takes no x-ms-content-crc64' "$ERR")" 1 "(once)"
+proxy_stats puts
+/usr/bin/python3 - "$T/puts.json" >"$T/puts.check" <<'PY'
+import base64, json, sys, urllib.parse
+blocks = json.load(open(sys.argv[1]))["blocks"]
+def crc_of(target):
+    q = dict(x.split("=", 1) for x in target.split("?", 1)[1].split("&"))
+    ident = base64.b64decode(urllib.parse.unquote(q["blockid"])).decode()
+    return base64.b64encode(bytes.fromhex(ident.rsplit("-", 1)[1])).decode()
+offered = [b for b in blocks if b["crc64"]]
+ok = [b for b in blocks if b["status"] == 201]
+print(len(offered) >= 1, all(b["crc64"] == crc_of(b["target"]) and not b["md5"] and b["status"] == 500
+                             for b in offered),
+      len(ok), all(b["md5"] and not b["crc64"] for b in ok))
+PY
+expect_eq "$(cat "$T/puts.check")" "True True 6 True" \
+    "the CRC64 offered is the id's; refused (500), each of the 6 blocks went again with its MD5"
+expect_eq "$(SDK list "$C" viaproxy/big.bin | json /dev/stdin 'j[0]["md5"]')" "$(b64md5 src/big.bin)" "and the blob holds the file"
 
 # --- the parallel path: each block against the CRC64 in its id ---
 proxy flip --corrupt 3
@@ -97,10 +123,10 @@ f -v download blob dl5 --prefix good/big.bin
 expect_rc 0 "the same blocks undamaged: downloaded"
 expect_err "each of its 6 blocks is checked against its CRC64" "block by block"
 expect_same src/big.bin dl5/good/big.bin "the bytes are right (ferry's CRC64 agrees with Microsoft's)"
-# an earlier ferry's ids: the MD5 alone
+# an earlier ferry's ids: ferry-<index>-<MD5>
 SDK_IDS=md5 SDK ferry-blocks "$C" old/big.bin src/big.bin >/dev/null
 f -v download blob dl5m --prefix old/big.bin
-expect_rc 0 "blocks named by an earlier ferry (MD5 only): downloaded"
+expect_rc 0 "blocks named by an earlier ferry (by their MD5): downloaded"
 expect_err "each of its 6 blocks is checked against its MD5" "each against its MD5"
 expect_same src/big.bin dl5m/old/big.bin "the bytes are right"
 SDK_IDS=md5 SDK ferry-blocks "$C" oldbad/big.bin src/big.bin 4 >/dev/null

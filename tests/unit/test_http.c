@@ -19,6 +19,11 @@ static void transient(void)
        "403, 404, 409, 400 are not");
     OK(http_transient(400, "OperationTimedOut") && http_transient(409, "ServerBusy"),
        "Azure's ServerBusy and OperationTimedOut are, whatever the status");
+    OK(http_transient(400, "Md5Mismatch") && http_transient(400, "Crc64Mismatch") &&
+           !http_transient(400, "InvalidBlobOrBlock"),
+       "a body the service found damaged (Md5Mismatch, Crc64Mismatch) is sent again");
+    OK(!http_transient(500, "FeatureNotSupported"),
+       "a feature the service lacks is not, even on a 500");
 }
 
 static void waits(void)

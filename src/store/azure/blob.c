@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/evp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +111,7 @@ static int put(blob_store_t *bs, const char *url, struct curl_slist *h, const vo
 }
 
 static int put_block(blob_store_t *bs, const char *name, const char *id, const void *buf,
-                     size_t len, const unsigned char md5[16], ferr_t *err);
+                     size_t len, const digest_t crc, ferr_t *err);
 static int commit_blocks(blob_store_t *bs, const char *name, const store_block_id_t *ids,
                          uint32_t n, const char *md5, store_put_t *out, ferr_t *err);
 
@@ -166,10 +167,10 @@ static int blob_write(store_t *s, const char *name, int fd, uint64_t size, store
             break;
         }
         EVP_DigestUpdate(whole, buf, n);
-        unsigned char bmd[16];
-        EVP_Digest(buf, n, bmd, NULL, EVP_md5(), NULL);
-        store_block_id(ids[i], i, bmd, buf, n);
-        rc = put_block(bs, name, ids[i], buf, n, bmd, err);
+        digest_t crc;
+        digest_of(DIGEST_CRC64, buf, n, crc);
+        store_block_id(ids[i], i, crc);
+        rc = put_block(bs, name, ids[i], buf, n, crc, err);
         if (rc == 0 && on_bytes)
             on_bytes(ud, n);
     }
@@ -196,22 +197,47 @@ static char *block_id_b64(const char *id)
     return base64_encode((const unsigned char *)id, strlen(id));
 }
 
+/* Set once a service refused x-ms-content-crc64 (Azurite, unless started
+ * --loose, answers 500 FeatureNotSupported): blocks then carry their MD5
+ * for the rest of the run. */
+static atomic_int crc64_refused;
+
+/* The block's digest goes with it for the service to check: its CRC64
+ * (x-ms-content-crc64, what Microsoft's SDKs send by choice today; the same
+ * CRC64 names the block, for downloads to check), or its MD5 (Content-MD5)
+ * where the service takes no CRC64. A block that arrives otherwise is
+ * refused (Crc64Mismatch, Md5Mismatch) and sent again. */
 static int put_block(blob_store_t *bs, const char *name, const char *id, const void *buf,
-                     size_t len, const unsigned char md5[16], ferr_t *err)
+                     size_t len, const digest_t crc, ferr_t *err)
 {
     char *bid = block_id_b64(id);
     char *eid = bid ? http_escape(bid, 0) : NULL;
-    char *md5b = base64_encode(md5, 16);
     char q[160], hdr[128];
     snprintf(q, sizeof q, "comp=block&blockid=%s", eid ? eid : "");
     char *url = az_url(&bs->c, name, q);
-    struct curl_slist *h = az_headers(&bs->c, NULL);
-    snprintf(hdr, sizeof hdr, "Content-MD5: %s", md5b ? md5b : "");
-    h = curl_slist_append(h, hdr);
-    int rc = url && md5b && eid ? put(bs, url, h, buf, len, "uploading a block of", name, NULL, err)
-                                : ferr_set(err, FERR_INTERNAL, "out of memory");
-    curl_slist_free_all(h);
-    free(md5b);
+    int rc = -1, md5 = atomic_load(&crc64_refused);
+    for (int again = 1; again;) {
+        char *sum = md5 ? az_md5_b64(buf, len) : base64_encode(crc, digest_size(DIGEST_CRC64));
+        snprintf(hdr, sizeof hdr, "%s: %s", md5 ? "Content-MD5" : "x-ms-content-crc64",
+                 sum ? sum : "");
+        struct curl_slist *h = curl_slist_append(az_headers(&bs->c, NULL), hdr);
+        http_resp_t resp = {0};
+        rc = url && eid ? az_request(&bs->c, "PUT", url, h, buf, len, 1, NULL, &resp, err)
+                        : ferr_set(err, FERR_INTERNAL, "out of memory");
+        again = rc == 0 && !md5 && resp.status >= 400 &&
+                !strcmp(resp.error_code, "FeatureNotSupported");
+        if (again) {
+            if (!atomic_exchange(&crc64_refused, 1))
+                log_debug("%s takes no x-ms-content-crc64: blocks carry their MD5 instead",
+                          bs->c.where);
+            md5 = 1;
+        } else if (rc == 0 && resp.status != 201) {
+            rc = az_fail(&bs->c, &resp, "uploading a block of", name, err);
+        }
+        http_resp_dispose(&resp);
+        curl_slist_free_all(h);
+        free(sum);
+    }
     free(url);
     free(bid);
     free(eid);
@@ -306,28 +332,21 @@ static int unhex(const char *hex, size_t size, digest_t d)
     return 0;
 }
 
-/* ferry's block ids carry each block's digests ("ferry-<index>-<MD5>-<CRC64>",
- * in hex; an earlier ferry's "ferry-<index>-<MD5>"), taken by the uploader
- * from the bytes it sent; Azure checked the block against the MD5 (Content-MD5
- * on Put Block). Into d: the CRC64 where there is one (a tenth of the cost to
- * check), else the MD5. 0 when id is that of block index. */
+/* ferry's block ids carry each block's digest ("ferry-<index>-<CRC64>", an
+ * earlier ferry's "ferry-<index>-<MD5>", in hex), taken by the uploader from
+ * the bytes it sent and checked by the service as the block arrived (Put
+ * Block's x-ms-content-crc64, or Content-MD5). Into d. 0 when id is that of
+ * block index. */
 static int ferry_block_digest(const bentry_t *b, uint32_t index, store_digest_t *d)
 {
     char head[16];
     int hl = snprintf(head, sizeof head, "ferry-%05u-", index % 100000);
     if (!b->size || b->len < (size_t)hl || strncmp(b->id, head, (size_t)hl))
         return -1;
-    const char *md5 = b->id + hl;
-    if (b->len == STORE_BLOCK_ID_LEN_MD5) {
-        d->kind = DIGEST_MD5;
-        return unhex(md5, 16, d->sum);
-    }
-    d->kind = DIGEST_CRC64;
-    digest_t ignored;
-    return b->len == STORE_BLOCK_ID_LEN && md5[32] == '-' && !unhex(md5, 16, ignored) &&
-                   !unhex(md5 + 33, 8, d->sum)
-               ? 0
-               : -1;
+    d->kind = b->len == STORE_BLOCK_ID_LEN ? DIGEST_CRC64 : DIGEST_MD5;
+    if (b->len != STORE_BLOCK_ID_LEN && b->len != STORE_BLOCK_ID_LEN_MD5)
+        return -1;
+    return unhex(b->id + hl, digest_size(d->kind), d->sum);
 }
 
 /* The committed blocks of version etag, when every one is ferry's, in
@@ -373,10 +392,10 @@ static int blob_digests(store_t *s, const char *name, const char *etag, uint64_t
 }
 
 static int blob_put_block(store_t *s, const store_upload_t *u, uint32_t index, const char *id,
-                          const void *buf, size_t len, const unsigned char md5[16], ferr_t *err)
+                          const void *buf, size_t len, const digest_t crc, ferr_t *err)
 {
     (void)index; /* the id says where it goes */
-    return put_block((blob_store_t *)s, u->name, id, buf, len, md5, err);
+    return put_block((blob_store_t *)s, u->name, id, buf, len, crc, err);
 }
 
 static int blob_commit_blocks(store_t *s, const store_upload_t *u, const store_block_id_t *ids,
