@@ -147,6 +147,7 @@ typedef struct io_state {
     http_resp_t *resp;
     size_t sent;
     int aborted;
+    int resumed; /* the rest of a range: only a 206 fits after what the sink kept */
 } io_state_t;
 
 static size_t on_read(char *buf, size_t size, size_t n, void *ud)
@@ -166,7 +167,7 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
     size_t len = size * n;
     /* an error response is kept whole for its message, never sent to the sink */
     if (s->req->sink && s->resp->status < 300) {
-        if (s->req->sink(s->req->sink_ud, p, len) != len) {
+        if ((s->resumed && s->resp->status != 206) || s->req->sink(s->req->sink_ud, p, len) != len) {
             s->aborted = 1;
             return 0;
         }
@@ -339,16 +340,24 @@ double http_retry_wait(const http_policy_t *p, const http_try_t *t)
     return wait;
 }
 
-/* The caller's headers, then those signed for this try. */
-static int try_headers(const http_req_t *r, struct curl_slist **out, ferr_t *err)
+/* The caller's headers and the range (from kept bytes on), then those
+ * signed for this try. */
+static int try_headers(const http_req_t *r, uint64_t kept, struct curl_slist **out, ferr_t *err)
 {
     struct curl_slist *extra = NULL, *all = NULL;
-    if (r->prepare && r->prepare(r->prepare_ud, &extra, err)) {
-        curl_slist_free_all(extra);
-        return err->msg ? -1 : ferr_set(err, FERR_INTERNAL, "cannot sign the request");
-    }
     for (struct curl_slist *l = r->headers; l; l = l->next)
         all = curl_slist_append(all, l->data);
+    if (r->range_header) {
+        char range[128];
+        snprintf(range, sizeof range, "%s: bytes=%llu-%llu", r->range_header,
+                 (unsigned long long)(r->range_from + kept), (unsigned long long)r->range_to);
+        all = curl_slist_append(all, range);
+    }
+    if (r->prepare && r->prepare(r->prepare_ud, all, &extra, err)) {
+        curl_slist_free_all(extra);
+        curl_slist_free_all(all);
+        return err->msg ? -1 : ferr_set(err, FERR_INTERNAL, "cannot sign the request");
+    }
     for (struct curl_slist *l = extra; l; l = l->next)
         all = curl_slist_append(all, l->data);
     curl_slist_free_all(extra);
@@ -451,12 +460,19 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
     double t0 = mono_now();
     for (int attempt = 1;; attempt++) {
         http_resp_dispose(resp);
+        /* (a try that got every byte and then failed starts again) */
+        uint64_t kept = attempt > 1 && r->sink_kept ? r->sink_kept(r->sink_ud) : 0;
+        if (kept > r->range_to - r->range_from)
+            kept = 0;
+        if (kept)
+            log_debug("%s %s: resuming after the %llu bytes that arrived", r->method, r->url,
+                      (unsigned long long)kept);
         struct curl_slist *all = NULL;
-        if (try_headers(r, &all, err))
+        if (try_headers(r, kept, &all, err))
             return -1;
-        if (r->sink_reset)
+        if (r->sink_reset && !kept)
             r->sink_reset(r->sink_ud);
-        io_state_t st = {r, resp, 0, 0};
+        io_state_t st = {r, resp, 0, 0, kept > 0};
         try_setup(c, r, all, &st, errbuf);
         CURLcode rc = curl_easy_perform(c->curl);
         curl_slist_free_all(all);

@@ -25,8 +25,18 @@ typedef struct http_req {
     size_t (*sink)(void *ud, const char *p, size_t n); /* returns n, or 0 to abort */
     void (*sink_reset)(void *ud);
     void *sink_ud;
-    /* called before every try (e.g. to sign with a fresh date) */
-    int (*prepare)(void *ud, struct curl_slist **headers, ferr_t *err);
+    /* A ranged read: bytes [range_from, range_to], asked for with the header
+     * range_header ("x-ms-range", "Range"), written here for each try. With
+     * sink_kept, a try cut off part-way is resumed, not repeated: the sink
+     * keeps the bytes it holds (sink_kept says how many; 0: it starts again)
+     * and only the rest is asked for, and must come as a 206. */
+    const char *range_header;
+    uint64_t range_from, range_to;
+    uint64_t (*sink_kept)(void *ud);
+    /* called before every try, with that try's headers (e.g. to sign them
+     * with a fresh date); adds its own to *extra */
+    int (*prepare)(void *ud, const struct curl_slist *headers, struct curl_slist **extra,
+                   ferr_t *err);
     void *prepare_ud;
     int follow; /* follow redirects (to https only) */
 } http_req_t;
@@ -135,6 +145,7 @@ void http_fdsink_direct(http_fdsink_t *s, int dfd);
 void http_fdsink_segments(http_fdsink_t *s, uint64_t seg, digest_kind_t kind, digest_t *out);
 void http_fdsink_segments_end(http_fdsink_t *s);
 void http_fdsink_reset(void *ud); /* for http_req_t.sink_reset */
+uint64_t http_fdsink_kept(void *ud); /* for http_req_t.sink_kept */
 int http_fdsink_flush(http_fdsink_t *s);
 /* The MD5 of the bytes taken (once, after the last write); -1 without md5 */
 int http_fdsink_md5(http_fdsink_t *s, unsigned char out[16]);

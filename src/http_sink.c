@@ -69,6 +69,13 @@ void http_fdsink_reset(void *ud)
     }
 }
 
+uint64_t http_fdsink_kept(void *ud)
+{
+    http_fdsink_t *s = ud;
+    /* (bytes past what was asked for, or a failed write: nothing to build on) */
+    return s->over || s->werr ? 0 : s->off - s->start;
+}
+
 void http_fdsink_segments(http_fdsink_t *s, uint64_t seg, digest_kind_t kind, digest_t *out)
 {
     s->seg = seg ? seg : 1;

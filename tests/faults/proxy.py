@@ -11,6 +11,8 @@ for it, at --rate, from a seeded generator:
 Apart from those, --corrupt N,M flips one byte in the middle of the body of
 the Nth, Mth, ... GET of a file's bytes (counted from 1 in order of answer),
 as a network or a disk that damages data without a checksum would.
+--cut N,M closes the connection half-way through the body of the Nth, Mth,
+... GET of a file's bytes (counted the same way), as a dropped link would.
 --drop-range-md5 drops the Content-MD5 of ranged answers (206), as a
 service or a proxy that does not give a range's MD5 would.
 Prints its port on stdout, and on SIGTERM writes its figures as JSON to --stats.
@@ -39,6 +41,7 @@ ap.add_argument("--throttle-bps", type=int, default=0)
 ap.add_argument("--max-requests", type=int, default=200000)
 ap.add_argument("--max-seconds", type=float, default=900)
 ap.add_argument("--corrupt", default="")
+ap.add_argument("--cut", default="")
 ap.add_argument("--drop-range-md5", action="store_true")
 args = ap.parse_args()
 up_host, up_port = args.upstream.rsplit(":", 1)
@@ -48,6 +51,7 @@ lock = threading.Lock()
 stats = {"requests": 0, "faults": 0, "by_kind": {k: 0 for k in kinds}, "forwarded": 0, "body_bytes": 0, "list_bytes": 0,
          "get_paths": {}, "body_gets": 0, "ranges": [], "corrupted": [], "blocks": []}
 corrupt = {int(n) for n in args.corrupt.split(",") if n}
+cut = {int(n) for n in args.cut.split(",") if n}
 started = time.time()
 
 
@@ -145,6 +149,9 @@ class Handler(socketserver.StreamRequestHandler):
                                 i = len(data) // 2
                                 data = data[:i] + bytes([data[i] ^ 0x5A]) + data[i + 1:]
                                 stats["corrupted"].append(rng)
+                            if stats["body_gets"] in cut and len(data) > 1:
+                                fault = "reset"
+                                stats.setdefault("cut", []).append(rng)
             out = ["HTTP/1.1 %d %s" % (resp.status, resp.reason)]
             for k, v in resp.getheaders():
                 if k.lower() not in ("transfer-encoding", "connection", "content-length") and not (

@@ -190,6 +190,23 @@ second='(lambda a, b: "bytes=%d-%d" % (a + 1048576, b))(*[int(x) for x in j["cor
 expect_eq "$(json "$T/flip4.json" "j['ranges'].count($second)")" 1 \
     "the one more is the damaged block alone"
 expect_eq "$(json "$T/flip4.json" 'j["ranges"].count(j["corrupted"][0])')" 1 "the two-block read is not repeated"
+# a read cut off part-way goes on from the byte where it stopped, not from its start
+proxy cut14 --cut 3
+f -v download cut14 dl14 --prefix span/span.bin -j 4
+expect_rc 0 "a two-block read cut half-way: the download succeeds"
+expect_err "resuming after the" "saying it resumes the read"
+expect_same src2/span.bin dl14/span/span.bin "the file is the one uploaded (each block checked)"
+proxy_stats cut14
+/usr/bin/python3 - "$T/cut14.json" >"$T/cut14.check" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+span = lambda r: [int(x) for x in r.split("=")[1].split("-")]
+a, b = span(j["cut"][0])
+rest = [r for r in j["ranges"] if span(r)[1] == b and a < span(r)[0] <= b]
+print(len(rest), j["ranges"].count(j["cut"][0]), j["body_gets"])
+PY
+expect_eq "$(cat "$T/cut14.check")" "1 1 12" \
+    "the rest of the cut read asked for once, the read itself not again (12 GETs: 11 and the rest)"
 SDK_BLOCK_MIB=1 SDK ferry-blocks "$C" stored/span.bin src2/span.bin 5 >/dev/null
 expect_rc 0 "the SDK stores a blob of 1 MiB ferry-named blocks, block 5 damaged"
 proxy count13

@@ -131,6 +131,13 @@ static void segments(void)
         OK(n == 6 && same, "%s: after a try reset a segment and a half in: the same 6 (got %zu)",
            kn, n);
     }
+    http_fdsink_t k;
+    http_fdsink_init(&k, fd, 0, 100, 0, NULL, NULL, NULL);
+    http_fdsink_write(&k, body, 60);
+    OK(http_fdsink_kept(&k) == 60, "a sink cut off after 60 bytes keeps them, for a resumed try");
+    OK(http_fdsink_write(&k, body, 41) == 0 && http_fdsink_kept(&k) == 0,
+       "one that got more than was asked keeps nothing: the try starts again");
+    http_fdsink_dispose(&k);
     fclose(tf);
 }
 

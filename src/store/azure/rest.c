@@ -79,14 +79,14 @@ struct curl_slist *az_headers(const az_conn_t *c, struct curl_slist *h)
 typedef struct signer {
     const az_conn_t *c;
     const char *method, *url;
-    const struct curl_slist *headers;
     size_t len;
 } signer_t;
 
-static int sign(void *ud, struct curl_slist **extra, ferr_t *err)
+static int sign(void *ud, const struct curl_slist *headers, struct curl_slist **extra,
+                ferr_t *err)
 {
     signer_t *s = ud;
-    return auth_sign(s->c->auth, s->method, s->url, s->headers, s->len, extra, err);
+    return auth_sign(s->c->auth, s->method, s->url, headers, s->len, extra, err);
 }
 
 int az_request(az_conn_t *c, const char *method, const char *url, struct curl_slist *h,
@@ -101,7 +101,7 @@ int az_request(az_conn_t *c, const char *method, const char *url, struct curl_sl
     if (c->file && auth_bearer(c->auth))
         /* Azure Files takes a token only for this intent, with admin-level access */
         h = curl_slist_append(h, "x-ms-file-request-intent: backup");
-    signer_t sg = {c, method, full, h, has_body ? len : 0};
+    signer_t sg = {c, method, full, has_body ? len : 0};
     http_req_t r = tmpl ? *tmpl : (http_req_t){0};
     r.method = method;
     r.url = full;
@@ -293,11 +293,7 @@ int az_read(az_conn_t *c, const store_read_t *r, int if_match, ferr_t *err)
 {
     if (r->len == 0)
         return 0;
-    char range[96];
-    snprintf(range, sizeof range, "x-ms-range: bytes=%llu-%llu", (unsigned long long)r->off,
-             (unsigned long long)(r->off + r->len - 1));
     struct curl_slist *h = az_headers(c, NULL);
-    h = curl_slist_append(h, range);
     if (r->etag && *r->etag && if_match) {
         char im[160];
         /* quoted, as RFC 9110 has it (the ETag header is kept without quotes) */
@@ -315,7 +311,15 @@ int az_read(az_conn_t *c, const store_read_t *r, int if_match, ferr_t *err)
         http_fdsink_segments(&rs, r->seg, r->seg_kind, r->segs);
     if (r->direct)
         http_fdsink_direct(&rs, r->direct_fd);
-    http_req_t t = {.sink = http_fdsink_write, .sink_reset = http_fdsink_reset, .sink_ud = &rs};
+    /* a connection cut part-way resumes where the bytes stopped, except where
+     * the service's MD5 of the whole range is asked for */
+    http_req_t t = {.sink = http_fdsink_write,
+                    .sink_reset = http_fdsink_reset,
+                    .sink_ud = &rs,
+                    .range_header = "x-ms-range",
+                    .range_from = r->off,
+                    .range_to = r->off + r->len - 1,
+                    .sink_kept = r->range_md5 ? NULL : http_fdsink_kept};
     http_resp_t resp = {0};
     char *url = az_url(c, r->name, NULL);
     int rc = url ? az_request(c, "GET", url, h, NULL, 0, 0, &t, &resp, err)
