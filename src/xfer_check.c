@@ -36,7 +36,8 @@ static int direct_fd(xf_file_t *f)
 
 /* A service that gives no MD5 for a range (an emulator, a proxy that drops
  * it): the file's bytes are then not checked on the way, as before there
- * was the range check; said once. */
+ * was the range check; said once. The range that found out is kept: its
+ * bytes arrived whole, only unchecked. */
 static void no_range_md5(xf_file_t *f, ferr_t *err)
 {
     pthread_mutex_lock(&f->mu);
@@ -121,12 +122,9 @@ static int fetch_part(engine_t *e, store_t *s, xf_file_t *f, uint32_t idx, uint6
     for (;; try++) {
         if (store_read_ex(s, &r, err) && !(r.range_md5 && err->code == FERR_UNSUPPORTED))
             return -1;
-        if (err->code == FERR_UNSUPPORTED) { /* (read again, asking for nothing) */
+        if (err->code == FERR_UNSUPPORTED) { /* the bytes came whole, with no MD5 */
             no_range_md5(f, err);
-            r.range_md5 = r.md5 = NULL;
-            want = NULL;
-            r.on_bytes = NULL;
-            continue;
+            return 0;
         }
         if (!want || !memcmp(got, want, digest_size(k)))
             return 0;

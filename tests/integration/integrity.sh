@@ -166,6 +166,7 @@ expect_err "its bytes are not checked" "and that the file goes unchecked"
 expect_eq "$(grep -c 'not checked' "$ERR")" 1 "said once for the file"
 expect_same src/big.bin dl11/nomd5/big.bin "the bytes are right"
 proxy_stats nomd5
+expect_eq "$(json "$T/nomd5.json" 'j["body_gets"]')" 11 "each of its 11 ranges read once"
 FERRY_BLOCK_MIB=8 f -v download blob dl9 --prefix nomd5/big.bin
 expect_rc 0 "with blocks over 4 MiB (FERRY_BLOCK_MIB=8) the service gives no range MD5"
 expect_not_err "checked against" "so nothing is checked on the way: no MD5 stored"
