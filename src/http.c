@@ -167,7 +167,8 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
     size_t len = size * n;
     /* an error response is kept whole for its message, never sent to the sink */
     if (s->req->sink && s->resp->status < 300) {
-        if ((s->resumed && s->resp->status != 206) || s->req->sink(s->req->sink_ud, p, len) != len) {
+        if ((s->resumed && s->resp->status != 206) ||
+            s->req->sink(s->req->sink_ud, p, len) != len) {
             s->aborted = 1;
             return 0;
         }

@@ -144,7 +144,7 @@ void http_fdsink_direct(http_fdsink_t *s, int dfd);
  * last. */
 void http_fdsink_segments(http_fdsink_t *s, uint64_t seg, digest_kind_t kind, digest_t *out);
 void http_fdsink_segments_end(http_fdsink_t *s);
-void http_fdsink_reset(void *ud); /* for http_req_t.sink_reset */
+void http_fdsink_reset(void *ud);    /* for http_req_t.sink_reset */
 uint64_t http_fdsink_kept(void *ud); /* for http_req_t.sink_kept */
 int http_fdsink_flush(http_fdsink_t *s);
 /* The MD5 of the bytes taken (once, after the last write); -1 without md5 */

@@ -97,10 +97,8 @@ static int web_read(store_t *s, const store_read_t *rd, ferr_t *err)
     if (!len)
         return 0;
     web_store_t *w = (web_store_t *)s;
-    char *url = url_of(w, name), range[96], ifr[224];
-    snprintf(range, sizeof range, "Range: bytes=%llu-%llu", (unsigned long long)off,
-             (unsigned long long)(off + len - 1));
-    struct curl_slist *h = curl_slist_append(NULL, range);
+    char *url = url_of(w, name), ifr[224];
+    struct curl_slist *h = NULL;
     if (etag && *etag) { /* a changed file answers whole (200), not the range */
         /* an ETag quoted, as RFC 9110 has it (http.c keeps it without quotes) */
         snprintf(ifr, sizeof ifr,
@@ -120,7 +118,13 @@ static int web_read(store_t *s, const store_read_t *rd, ferr_t *err)
                     .follow = 1,
                     .sink = http_fdsink_write,
                     .sink_reset = http_fdsink_reset,
-                    .sink_ud = &sink};
+                    .sink_ud = &sink,
+                    .range_header = "Range",
+                    .range_from = off,
+                    .range_to = off + len - 1,
+                    /* a cut read goes on from where it stopped, when If-Range
+                     * pins the version (else two versions could be joined) */
+                    .sink_kept = etag && *etag ? http_fdsink_kept : NULL};
     http_resp_t resp = {0};
     int rc = http_do(w->http, &r, &resp, err);
     if (rc == 0)

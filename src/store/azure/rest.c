@@ -82,8 +82,7 @@ typedef struct signer {
     size_t len;
 } signer_t;
 
-static int sign(void *ud, const struct curl_slist *headers, struct curl_slist **extra,
-                ferr_t *err)
+static int sign(void *ud, const struct curl_slist *headers, struct curl_slist **extra, ferr_t *err)
 {
     signer_t *s = ud;
     return auth_sign(s->c->auth, s->method, s->url, headers, s->len, extra, err);
