@@ -148,6 +148,8 @@ typedef struct io_state {
     size_t sent;
     int aborted;
     int resumed; /* the rest of a range: only a 206 fits after what the sink kept */
+    int unfit;   /* ... and the answer was not one: the next try starts again */
+    long fed;    /* the status whose body went to the sink, if any */
 } io_state_t;
 
 static size_t on_read(char *buf, size_t size, size_t n, void *ud)
@@ -167,8 +169,12 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
     size_t len = size * n;
     /* an error response is kept whole for its message, never sent to the sink */
     if (s->req->sink && s->resp->status < 300) {
-        if ((s->resumed && s->resp->status != 206) ||
-            s->req->sink(s->req->sink_ud, p, len) != len) {
+        if (s->resumed && s->resp->status != 206) {
+            s->unfit = 1; /* (a server that ignored the range, or a changed file) */
+            return 0;
+        }
+        s->fed = s->resp->status;
+        if (s->req->sink(s->req->sink_ud, p, len) != len) {
             s->aborted = 1;
             return 0;
         }
@@ -459,10 +465,16 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
 {
     char errbuf[CURL_ERROR_SIZE];
     double t0 = mono_now();
+    long fed = 0; /* the status of the last try whose body the sink took */
     for (int attempt = 1;; attempt++) {
         http_resp_dispose(resp);
-        /* (a try that got every byte and then failed starts again) */
-        uint64_t kept = attempt > 1 && r->sink_kept ? r->sink_kept(r->sink_ud) : 0;
+        /* What the sink holds is built on only when it came as the range
+         * asked for: a 206, or a 200 for a range from 0 (the whole object
+         * answered). A try that got every byte and then failed starts again. */
+        uint64_t kept =
+            attempt > 1 && r->sink_kept && (fed == 206 || (fed == 200 && !r->range_from))
+                ? r->sink_kept(r->sink_ud)
+                : 0;
         if (kept > r->range_to - r->range_from)
             kept = 0;
         if (kept)
@@ -473,10 +485,19 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
             return -1;
         if (r->sink_reset && !kept)
             r->sink_reset(r->sink_ud);
-        io_state_t st = {r, resp, 0, 0, kept > 0};
+        io_state_t st = {r, resp, 0, 0, kept > 0, 0, 0};
         try_setup(c, r, all, &st, errbuf);
         CURLcode rc = curl_easy_perform(c->curl);
         curl_slist_free_all(all);
+        if (st.fed)
+            fed = st.fed;
+        if (st.unfit) { /* at once, from the start of the range */
+            log_debug("%s %s: the rest of the range came as HTTP %ld, not 206; from its start",
+                      r->method, r->url, resp->status);
+            fed = 0;
+            if (attempt < c->policy.tries)
+                continue;
+        }
         if (rc == CURLE_OK)
             curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
         log_trace("%s %s -> %ld%s%s", r->method, r->url, rc == CURLE_OK ? resp->status : 0L,

@@ -27,6 +27,7 @@ web plain
 web noetag --no-etag
 web flaky --faults 2 --fail-after 100000
 web slow --bps $((8 << 20))
+web whole --faults 1 --fail-after 100000 --whole-after-cut
 U=$plain_URL
 
 f download "$U/data/big.bin" got1
@@ -44,6 +45,12 @@ stats flaky
 # with the two cut tries it sent less than the file; starting those reads again, more
 expect_eq "$(json "$T/flaky.json" 'j["faults"], j["body_bytes"] < 40 * 1024 * 1024 + 7')" \
     "(2, True)" "each of the two cut reads asked only for the bytes that had not arrived"
+f -v download "$whole_URL/data/big.bin" got2w
+expect_rc 0 "a server that answers the rest of a cut read with the whole file (200): still read"
+expect_err "not 206; from its start" "that answer is not used: the read starts again"
+expect_same www/data/big.bin got2w/big.bin "and the file is right"
+stats whole
+expect_eq "$(json "$T/whole.json" 'j["faults"], j["whole"]')" "(1, 1)" "(one cut, one whole answer)"
 f download "$U/to-https/data/iris.csv" got3
 expect_rc 0 "a redirect to https is followed"
 expect_same www/data/iris.csv got3/iris.csv "to the file"

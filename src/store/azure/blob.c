@@ -222,8 +222,8 @@ static int put_block(blob_store_t *bs, const char *name, const char *id, const v
                  sum ? sum : "");
         struct curl_slist *h = curl_slist_append(az_headers(&bs->c, NULL), hdr);
         http_resp_t resp = {0};
-        rc = url && eid ? az_request(&bs->c, "PUT", url, h, buf, len, 1, NULL, &resp, err)
-                        : ferr_set(err, FERR_INTERNAL, "out of memory");
+        rc = url && eid && sum ? az_request(&bs->c, "PUT", url, h, buf, len, 1, NULL, &resp, err)
+                               : ferr_set(err, FERR_INTERNAL, "out of memory");
         again = rc == 0 && !md5 && resp.status >= 400 &&
                 !strcmp(resp.error_code, "FeatureNotSupported");
         if (again) {

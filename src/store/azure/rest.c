@@ -310,15 +310,16 @@ int az_read(az_conn_t *c, const store_read_t *r, int if_match, ferr_t *err)
         http_fdsink_segments(&rs, r->seg, r->seg_kind, r->segs);
     if (r->direct)
         http_fdsink_direct(&rs, r->direct_fd);
-    /* a connection cut part-way resumes where the bytes stopped, except where
-     * the service's MD5 of the whole range is asked for */
+    /* a connection cut part-way resumes where the bytes stopped, when an ETag
+     * pins the version (else two versions could be joined), except where the
+     * service's MD5 of the whole range is asked for */
     http_req_t t = {.sink = http_fdsink_write,
                     .sink_reset = http_fdsink_reset,
                     .sink_ud = &rs,
                     .range_header = "x-ms-range",
                     .range_from = r->off,
                     .range_to = r->off + r->len - 1,
-                    .sink_kept = r->range_md5 ? NULL : http_fdsink_kept};
+                    .sink_kept = r->range_md5 || !r->etag || !*r->etag ? NULL : http_fdsink_kept};
     http_resp_t resp = {0};
     char *url = az_url(c, r->name, NULL);
     int rc = url ? az_request(c, "GET", url, h, NULL, 0, 0, &t, &resp, err)
