@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include "digest.h"
 #include "cache.h"
 
 #include <dirent.h>
@@ -127,8 +128,7 @@ static int acquire(cache_t *c, const char *store_id, const char *name, const cha
     EVP_DigestFinal_ex(ctx, md, &ml);
     EVP_MD_CTX_free(ctx);
     char hex[65];
-    for (int i = 0; i < 32; i++)
-        sprintf(hex + 2 * i, "%02x", md[i]);
+    hex_encode(md, 32, hex);
     char *sub = NULL;
     if (asprintf(&sub, "%s/objects/%.2s", c->dir, hex) < 0)
         return ferr_set(err, FERR_INTERNAL, "out of memory");

@@ -12,7 +12,6 @@
 
 #include <openssl/evp.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -201,11 +200,19 @@ void digest_of(digest_kind_t k, const void *p, size_t n, digest_t out)
     digest_dispose(&d);
 }
 
-char *digest_hex(digest_kind_t k, const digest_t d, char *out)
+char *hex_encode(const void *p, size_t n, char *out)
 {
-    size_t n = digest_size(k);
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
     out[2 * n] = 0;
     return out;
+}
+
+char *digest_hex(digest_kind_t k, const digest_t d, char *out)
+{
+    return hex_encode(d, digest_size(k), out);
 }

@@ -42,6 +42,9 @@ void digest_update(digest_ctx_t *d, const void *p, size_t n);
 void digest_final(digest_ctx_t *d, digest_t out);
 void digest_dispose(digest_ctx_t *d);
 
+/* out (2 * n + 1 bytes): the n bytes at p in lowercase hex */
+char *hex_encode(const void *p, size_t n, char *out);
+
 /* The digest of n bytes at p */
 void digest_of(digest_kind_t k, const void *p, size_t n, digest_t out);
 /* out (2 * size + 1 bytes): the digest in hex */

@@ -13,12 +13,6 @@
 #define FDSINK_BUF (1u << 20)
 #define PAGE_ALIGN 4096u /* what O_DIRECT asks of buffers, offsets and lengths */
 
-static void md5_start(http_fdsink_t *s)
-{
-    s->md5 = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(s->md5, EVP_md5(), NULL);
-}
-
 void http_fdsink_init(http_fdsink_t *s, int fd, uint64_t fd_off, uint64_t len, int md5, char *keep,
                       void (*on_bytes)(void *ud, uint64_t n), void *ud)
 {
@@ -29,8 +23,10 @@ void http_fdsink_init(http_fdsink_t *s, int fd, uint64_t fd_off, uint64_t len, i
                          .on_bytes = on_bytes,
                          .ud = ud,
                          .dfd = -1};
-    if (md5)
-        md5_start(s);
+    if (md5) {
+        s->md5 = EVP_MD_CTX_new();
+        EVP_DigestInit_ex(s->md5, EVP_md5(), NULL);
+    }
     if (keep) {
         s->buf = keep;
         s->cap = (size_t)len;

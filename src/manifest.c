@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include "digest.h"
 #include "manifest.h"
 
 #include <errno.h>
@@ -41,9 +42,7 @@ int manifest_sha256(const char *path, char hex[65], ferr_t *err)
     unsigned int n = 0;
     if (path_digest(path, EVP_sha256(), md, &n, err))
         return -1;
-    for (unsigned i = 0; i < n && i < 32; i++)
-        sprintf(hex + 2 * i, "%02x", md[i]);
-    hex[64] = 0;
+    hex_encode(md, n < 32 ? n : 32, hex);
     /* recorded only when the file did not change while it was read
      * (best effort: a read-only file or filesystem just goes without) */
     if (have && stat(path, &after) == 0) {

@@ -7,6 +7,7 @@
  * (a local folder) gets a nameless local file, written at the end. A
  * _ferry_manifest.json entry, last, lists every file. */
 #define _GNU_SOURCE
+#include "digest.h"
 #include "pack.h"
 
 #include <archive.h>
@@ -141,8 +142,7 @@ static int add_file(walk_t *w, int dfd, const char *name, const char *rel, const
     close(fd);
     if (rc == 0) {
         char hex[65];
-        for (int i = 0; i < 32; i++)
-            sprintf(hex + 2 * i, "%02x", md[i]);
+        hex_encode(md, 32, hex);
         cJSON *f = cJSON_CreateObject();
         cJSON_AddStringToObject(f, "path", rel);
         cJSON_AddNumberToObject(f, "size", (double)st->st_size);

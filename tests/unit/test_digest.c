@@ -93,6 +93,8 @@ static void interface(void)
     digest_final(&d, b);
     digest_dispose(&d);
     OK(!memcmp(b, md, 16), "MD5 in pieces too");
+    char h[7];
+    STREQ(hex_encode("\x00\xff\x1a", 3, h), "00ff1a", "hex: two lowercase digits a byte");
     OK(digest_size(DIGEST_MD5) == 16 && digest_size(DIGEST_CRC64) == 8 &&
            !strcmp(digest_name(DIGEST_CRC64), "CRC64"),
        "sizes and names");

@@ -4,6 +4,7 @@
  * signed with OpenSSL. Tokens live in one process-wide cache, one per
  * identity and scope, fetched by one thread while the others wait. */
 #define _GNU_SOURCE
+#include "digest.h"
 #include "store/azure/entra.h"
 
 #include <cjson/cJSON.h>
@@ -175,8 +176,7 @@ static char *assertion(entra_t *e, const char *token_url)
     unsigned char id[16];
     RAND_bytes(id, sizeof id);
     char jti[40];
-    for (int i = 0; i < 16; i++)
-        snprintf(jti + 2 * i, 3, "%02x", id[i]);
+    hex_encode(id, sizeof id, jti);
     time_t now = time(NULL);
     char *header =
         xasprintf("{\"alg\":\"RS256\",\"typ\":\"JWT\",\"x5t\":\"%s\",\"x5t#S256\":\"%s\"}", e->x5t,
@@ -591,8 +591,7 @@ int entra_new(entra_t **out, const datastore_t *ds, const char *secret, ferr_t *
     char hex[17];
     const char *proof = e->secret ? e->secret : e->x5t;
     EVP_Digest(proof, strlen(proof), d, NULL, EVP_sha256(), NULL);
-    for (int i = 0; i < 8; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    hex_encode(d, 8, hex);
     e->cache_key =
         xasprintf("%d|%s|%s|%s|%s|%s|%s|%s", e->kind, e->authority, e->tenant ? e->tenant : "",
                   e->client ? e->client : "", e->endpoint ? e->endpoint : "",
