@@ -189,9 +189,8 @@ int xf_reblock(xf_file_t *f, uint64_t b)
 
 /* Blocks fetched in one request: up to 32 MiB (fewer, larger requests cost
  * the server less: Azurite spent 2.4-2.9 s of CPU serving 1 GiB in 8 MiB
- * ranges, 1.7-2.0 s in 32 MiB ones, no less in 64 MiB ones, and a
- * connection cut part-way costs the whole request again), but at least 8
- * requests a file, so that its blocks still travel side by side. */
+ * ranges, 1.7-2.0 s in 32 MiB ones and no less in 64 MiB ones), but at
+ * least 8 requests a file, so that its blocks still travel side by side. */
 #define SPAN_MAX (32u << 20)
 #define SPANS_MIN 8
 
