@@ -147,9 +147,11 @@ typedef struct io_state {
     http_resp_t *resp;
     size_t sent;
     int aborted;
-    int resumed; /* the rest of a range: only a 206 fits after what the sink kept */
-    int unfit;   /* ... and the answer was not one: the next try starts again */
-    long fed;    /* the status whose body went to the sink, if any */
+    int resumed;    /* the rest of a range: only a 206 fits after what the sink kept */
+    int unfit;      /* ... and the answer was not one: the next try starts again */
+    uint64_t first; /* a ranged read: the first byte asked for on this try */
+    int elsewhere;  /* a 206 whose Content-Range is not the range asked for */
+    long fed;       /* the status whose body went to the sink, if any */
 } io_state_t;
 
 static size_t on_read(char *buf, size_t size, size_t n, void *ud)
@@ -163,6 +165,16 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ud)
     return want;
 }
 
+/* A 206 is used only if it starts where this try asked and ends within the
+ * range: bytes written at the wrong offset would make a file that is
+ * complete in size and wrong in content. */
+static int span_fits(const io_state_t *s)
+{
+    const http_resp_t *r = s->resp;
+    return r->has_span && r->range_first == s->first && r->range_last >= r->range_first &&
+           r->range_last <= s->req->range_to;
+}
+
 static size_t on_write(char *p, size_t size, size_t n, void *ud)
 {
     io_state_t *s = ud;
@@ -171,6 +183,10 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
     if (s->req->sink && s->resp->status < 300) {
         if (s->resumed && s->resp->status != 206) {
             s->unfit = 1; /* (a server that ignored the range, or a changed file) */
+            return 0;
+        }
+        if (s->req->range_header && s->resp->status == 206 && !s->fed && !span_fits(s)) {
+            s->unfit = s->elsewhere = 1; /* its bytes belong elsewhere in the file */
             return 0;
         }
         s->fed = s->resp->status;
@@ -216,7 +232,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         r->status = st;
         r->etag[0] = r->content_md5[0] = r->whole_md5[0] = r->error_code[0] = 0;
         r->resource_type[0] = r->continuation[0] = 0;
-        r->has_length = r->has_range = 0;
+        r->has_length = r->has_range = r->has_span = 0;
         return len;
     }
     const char *colon = memchr(p, ':', len);
@@ -260,6 +276,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
             r->range_total = strtoull(slash + 1, NULL, 10);
             r->has_range = 1;
         }
+        unsigned long long a = 0, b = 0;
+        r->has_span = sscanf(tmp, "bytes %llu-%llu", &a, &b) == 2;
+        r->range_first = a;
+        r->range_last = b;
     } else if (IS("Content-Length")) {
         char tmp[32];
         copy_value(tmp, sizeof tmp, v, vl);
@@ -454,6 +474,32 @@ static int transport_error(CURLcode rc, const char *url, const char *errbuf, fer
     return ferr_set(err, FERR_TRANSFER, "%s: %s", host, what);
 }
 
+/* A try whose answer was not the range asked for: said, and tried again
+ * from the start of the range (1 when no try is left: an error). */
+static int unfit_range(const http_req_t *r, const http_resp_t *resp, const io_state_t *st,
+                       int again, ferr_t *err)
+{
+    char got[96];
+    if (st->elsewhere && resp->has_span)
+        snprintf(got, sizeof got, "HTTP 206 with bytes %llu-%llu",
+                 (unsigned long long)resp->range_first, (unsigned long long)resp->range_last);
+    else
+        snprintf(got, sizeof got, "HTTP %ld%s", resp->status,
+                 st->elsewhere ? " with no byte range" : ", not 206");
+    if (again) {
+        log_debug("%s %s: bytes %llu-%llu came as %s; from the start of the range", r->method,
+                  r->url, (unsigned long long)st->first, (unsigned long long)r->range_to, got);
+        return 0;
+    }
+    char host[256];
+    host_of(r->url, host, sizeof host);
+    return ferr_set(err, FERR_TRANSFER,
+                    "%s from %s: bytes %llu-%llu were asked for and came as %s; the server "
+                    "does not keep to byte ranges (a proxy or cache in the way?)",
+                    r->method, host, (unsigned long long)st->first, (unsigned long long)r->range_to,
+                    got);
+}
+
 static double mono_now(void)
 {
     struct timespec ts;
@@ -485,18 +531,18 @@ int http_do(http_client_t *c, const http_req_t *r, http_resp_t *resp, ferr_t *er
             return -1;
         if (r->sink_reset && !kept)
             r->sink_reset(r->sink_ud);
-        io_state_t st = {r, resp, 0, 0, kept > 0, 0, 0};
+        io_state_t st = {
+            .req = r, .resp = resp, .resumed = kept > 0, .first = r->range_from + kept};
         try_setup(c, r, all, &st, errbuf);
         CURLcode rc = curl_easy_perform(c->curl);
         curl_slist_free_all(all);
         if (st.fed)
             fed = st.fed;
         if (st.unfit) { /* at once, from the start of the range */
-            log_debug("%s %s: the rest of the range came as HTTP %ld, not 206; from its start",
-                      r->method, r->url, resp->status);
+            if (unfit_range(r, resp, &st, attempt < c->policy.tries, err))
+                return -1;
             fed = 0;
-            if (attempt < c->policy.tries)
-                continue;
+            continue;
         }
         if (rc == CURLE_OK)
             curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);

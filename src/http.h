@@ -56,6 +56,8 @@ typedef struct http_resp {
     int has_length;
     uint64_t range_total; /* from Content-Range: bytes a-b/total */
     int has_range;
+    uint64_t range_first, range_last; /* its a-b */
+    int has_span;
     double retry_after; /* seconds, from Retry-After; 0 if none */
     char *body;         /* kept when the request has no sink (capped) */
     size_t body_len;

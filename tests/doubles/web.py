@@ -5,7 +5,9 @@ and on request a fault: after --fail-after bytes of a body, the connection is
 cut (once per path, --faults N times in all); with --whole-after-cut, the
 GET for the rest of a cut range (the same end, a later start) ignores its
 Range once and answers 200 with the whole file, as a server behind a cache
-that drops ranges might. Redirects:
+that drops ranges might; with --shifted-after-cut, it answers 206 once, but
+from the start of the range that was cut (an honest Content-Range, not the
+bytes asked for). Redirects:
   /to-https/<path>  302 to https://<this server>/<path>
   /to-http/<path>   302 to http://127.0.0.1:<--http-port>/<path> (which ferry must refuse)
 Prints "listening on https://127.0.0.1:PORT" and writes its figures (requests,
@@ -34,12 +36,13 @@ ap.add_argument("--no-etag", action="store_true")
 ap.add_argument("--faults", type=int, default=0)
 ap.add_argument("--fail-after", type=int, default=65536)
 ap.add_argument("--whole-after-cut", action="store_true")
+ap.add_argument("--shifted-after-cut", action="store_true")
 ap.add_argument("--bps", type=int, default=0)  # bodies sent at this rate; SIGUSR1: at full speed
 args = ap.parse_args()
 root = os.path.realpath(args.root)
 lock = threading.Lock()
-stats = {"requests": 0, "body_bytes": 0, "gets": {}, "faults": 0, "whole": 0}
-cut_ranges = {}  # the end of a cut range: its start (--whole-after-cut)
+stats = {"requests": 0, "body_bytes": 0, "gets": {}, "faults": 0, "whole": 0, "shifted": 0}
+cut_ranges = {}  # the end of a cut range: its start (--whole-after-cut, --shifted-after-cut)
 speed = {"bps": args.bps}
 
 
@@ -95,17 +98,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         start, end, partial = 0, size - 1, False
         rng = self.headers.get("Range")
         ifr = self.headers.get("If-Range")
-        ignore = False
+        ignore, shift = False, None
         if rng and rng.startswith("bytes=") and self.command == "GET":
             a, _, b = rng[6:].partition("-")
             with lock:
                 ignore = bool(a and b) and int(a) > cut_ranges.get(int(b), int(a))
                 if ignore:
-                    del cut_ranges[int(b)]
-                    stats["whole"] += 1
+                    shift = cut_ranges.pop(int(b))
+                    stats["shifted" if args.shifted_after_cut else "whole"] += 1
+                    ignore = not args.shifted_after_cut
         if rng and rng.startswith("bytes=") and (ifr is None or ifr in (etag, lm)) and not ignore:
             a, _, b = rng[6:].partition("-")
             start = int(a) if a else max(0, size - int(b))
+            if shift is not None:
+                start = shift
             end = min(int(b), size - 1) if (a and b) else size - 1
             if start >= size or start > end:
                 self.send_response(416)
@@ -137,7 +143,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             while left:
                 chunk = f.read(min(left, 65536))
                 if fault and sent + len(chunk) > args.fail_after:
-                    if args.whole_after_cut and partial:
+                    if (args.whole_after_cut or args.shifted_after_cut) and partial:
                         with lock:
                             cut_ranges[end] = start
                     self.wfile.write(chunk[: max(0, args.fail_after - sent)])

@@ -28,6 +28,8 @@ web noetag --no-etag
 web flaky --faults 2 --fail-after 100000
 web slow --bps $((8 << 20))
 web whole --faults 1 --fail-after 100000 --whole-after-cut
+web shifted --faults 1 --fail-after 100000 --shifted-after-cut
+web shifted2 --faults 1 --fail-after 100000 --shifted-after-cut
 U=$plain_URL
 
 f download "$U/data/big.bin" got1
@@ -47,10 +49,22 @@ expect_eq "$(json "$T/flaky.json" 'j["faults"], j["body_bytes"] < 40 * 1024 * 10
     "(2, True)" "each of the two cut reads asked only for the bytes that had not arrived"
 f -v download "$whole_URL/data/big.bin" got2w
 expect_rc 0 "a server that answers the rest of a cut read with the whole file (200): still read"
-expect_err "not 206; from its start" "that answer is not used: the read starts again"
+expect_err "came as HTTP 200, not 206; from the start of the range" \
+    "that answer is not used: the read starts again"
 expect_same www/data/big.bin got2w/big.bin "and the file is right"
 stats whole
 expect_eq "$(json "$T/whole.json" 'j["faults"], j["whole"]')" "(1, 1)" "(one cut, one whole answer)"
+f -v download "$shifted_URL/data/big.bin" got2s
+expect_rc 0 "a server that answers the rest of a cut read with a 206 from elsewhere: still read"
+expect_err "came as HTTP 206 with bytes " \
+    "its bytes are not written where the rest belonged: the read starts again"
+expect_same www/data/big.bin got2s/big.bin "and the file is right"
+stats shifted
+expect_eq "$(json "$T/shifted.json" 'j["faults"], j["shifted"]')" "(1, 1)" "(one cut, one shifted answer)"
+FERRY_RETRIES=2 f download "$shifted2_URL/data/big.bin" got2t
+expect_rc 1 "with no try left after the shifted answer, the download fails"
+expect_err "were asked for and came as HTTP 206 with bytes " "saying which bytes came instead"
+expect_no_file got2t/big.bin "and no file is presented as complete"
 f download "$U/to-https/data/iris.csv" got3
 expect_rc 0 "a redirect to https is followed"
 expect_same www/data/iris.csv got3/iris.csv "to the file"
