@@ -15,11 +15,17 @@ as a network or a disk that damages data without a checksum would.
 ... GET of a file's bytes (counted the same way), as a dropped link would.
 --drop-range-md5 drops the Content-MD5 of ranged answers (206), as a
 service or a proxy that does not give a range's MD5 would.
+--take-crc64 makes a Put Block's x-ms-content-crc64 the proxy's to check
+(CRC-64/NVME, Azure's): a wrong one is answered 400 Crc64Mismatch, a right
+one is dropped before the request goes on, as a service that takes the
+header would (strict Azurite refuses it). The datastore must use a SAS: the
+header is signed under a shared key.
 Prints its port on stdout, and on SIGTERM writes its figures as JSON to --stats.
 SIGUSR1 stops all faults from then on (the network has recovered).
 Bounded: it serves at most --max-requests and exits after --max-seconds.
 """
 import argparse
+import base64
 import http.client
 import json
 import random
@@ -43,6 +49,7 @@ ap.add_argument("--max-seconds", type=float, default=900)
 ap.add_argument("--corrupt", default="")
 ap.add_argument("--cut", default="")
 ap.add_argument("--drop-range-md5", action="store_true")
+ap.add_argument("--take-crc64", action="store_true")
 args = ap.parse_args()
 up_host, up_port = args.upstream.rsplit(":", 1)
 kinds = [k for k in args.faults.split(",") if k]
@@ -53,6 +60,22 @@ stats = {"requests": 0, "faults": 0, "by_kind": {k: 0 for k in kinds}, "forwarde
 corrupt = {int(n) for n in args.corrupt.split(",") if n}
 cut = {int(n) for n in args.cut.split(",") if n}
 started = time.time()
+
+
+CRC64_TABLE = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x9A6C9329AC4BC9B5 if c & 1 else c >> 1
+    CRC64_TABLE.append(c)
+
+
+def crc64_b64(data):
+    # CRC-64/NVME (reflected, all ones in and out), as x-ms-content-crc64 carries it
+    c = 0xFFFFFFFFFFFFFFFF
+    for b in data:
+        c = CRC64_TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
+    return base64.b64encode((c ^ 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little")).decode()
 
 
 def draw():
@@ -122,8 +145,17 @@ class Handler(socketserver.StreamRequestHandler):
                 self.wfile.write(head.encode() + msg)
                 self.wfile.flush()
                 continue
+            if args.take_crc64 and "x-ms-content-crc64" in hd and crc64_b64(body) != hd["x-ms-content-crc64"]:
+                fault = "400"
+            if fault == "400":
+                msg = b"<?xml version=\"1.0\"?><Error><Code>Crc64Mismatch</Code><Message>checked here</Message></Error>"
+                self.wfile.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: %d\r\n"
+                                 b"x-ms-error-code: Crc64Mismatch\r\n\r\n%s" % (len(msg), msg))
+                self.wfile.flush()
+                continue
             conn = http.client.HTTPConnection(up_host, int(up_port), timeout=120)
-            fwd = {k: v for k, v in headers if k.lower() not in ("expect", "connection", "host")}
+            drop = ("expect", "connection", "host") + (("x-ms-content-crc64",) if args.take_crc64 else ())
+            fwd = {k: v for k, v in headers if k.lower() not in drop}
             fwd["Host"] = "%s:%s" % (up_host, up_port)
             conn.request(method, target, body=body if method not in ("GET", "HEAD") or body else None,
                          headers=fwd)

@@ -22,8 +22,8 @@ expect_rc 0 "the SDK reads each block back"
 expect_eq "$(json "$T/ids.json" 'j["blocks"], j["same"], j["differ"]')" "(6, 6, [])" \
     "each id holds the CRC64 of its bytes that Microsoft's StorageCRC64Calculator gives"
 
-# proxy NAME ARGS...: a datastore NAME through tests/faults/proxy.py (no faults drawn)
-proxy() {
+# proxy_start NAME ARGS...: tests/faults/proxy.py (no faults drawn); its port in $T/NAME.port
+proxy_start() {
     local n=$1
     shift
     /usr/bin/python3 "$TOP/tests/faults/proxy.py" --upstream "$AZ_HOSTPORT" --rate 0 "$@" \
@@ -31,7 +31,11 @@ proxy() {
     eval "pid_$n=$!"
     at_exit "kill \$pid_$n 2>/dev/null"
     for _ in $(seq 50); do [ -s "$T/$n.port" ] && break; sleep 0.1; done
-    az_register "$n" "$(head -1 "$T/$n.port")" >/dev/null
+}
+# proxy NAME ARGS...: a datastore NAME through such a proxy
+proxy() {
+    proxy_start "$@"
+    az_register "$1" "$(head -1 "$T/$1.port")" >/dev/null
 }
 # traced FILE CALLS CMD...: CMD under strace, those system calls (with the
 # paths of their fds) into FILE (LeakSanitizer cannot run under ptrace)
@@ -72,6 +76,39 @@ PY
 expect_eq "$(cat "$T/puts.check")" "True True 6 True" \
     "the CRC64 offered is the id's; refused (500), each of the 6 blocks went again with its MD5"
 expect_eq "$(SDK list "$C" viaproxy/big.bin | json /dev/stdin 'j[0]["md5"]')" "$(b64md5 src/big.bin)" "and the blob holds the file"
+
+# Two datastores in one run: one service's refusal does not make the blocks to another carry
+# MD5. "takes" is a service that takes the CRC64 (its proxy checks each, answering 400
+# Crc64Mismatch to a wrong one, and drops the header; a SAS, since the header is signed
+# under a key). The job's output to the refusing one goes first.
+proxy refuses
+proxy_start takes --take-crc64
+TAKES_SAS=$(SDK sas-account rwdlac 120 | json /dev/stdin 'j["sas"]')
+export TAKES_SAS
+f datastore register azure-blob takes --account devstoreaccount1 --container "$C" \
+    --account-url "http://127.0.0.1:$(head -1 "$T/takes.port")/devstoreaccount1" --sas-token-env TAKES_SAS
+expect_rc 0 "a datastore with a SAS, through a proxy that takes the CRC64"
+head -c $((3 * 1024 * 1024 + 9)) /dev/urandom >src2.bin
+cat >two.yml <<YAML
+command: cp "$PWD/src2.bin" \${{outputs.a}}/ && cp "$PWD/src2.bin" \${{outputs.b}}/
+outputs:
+  a: {type: uri_folder, path: "azureml://datastores/refuses/paths/two/a/", mode: upload}
+  b: {type: uri_folder, path: "azureml://datastores/takes/paths/two/b/", mode: upload}
+YAML
+FERRY_BLOCK_MIB=1 f -v run two.yml --run-id two
+expect_rc 0 "a job whose two outputs go to the two services runs"
+expect_eq "$(grep -c 'takes no x-ms-content-crc64' "$ERR")" 1 "one service refused the CRC64, once"
+proxy_stats refuses
+proxy_stats takes
+expect_eq "$(json "$T/refuses.json" '(sorted(set((b["status"], bool(b["crc64"]), bool(b["md5"])) for b in j["blocks"])),
+                                     sum(b["status"] == 201 for b in j["blocks"]))')" \
+    "([(201, False, True), (500, True, False)], 4)" \
+    "to the one that refused: the CRC64 (refused, 500), then each of the 4 blocks with its MD5"
+expect_eq "$(json "$T/takes.json" '[(b["status"], bool(b["crc64"]), bool(b["md5"])) for b in j["blocks"]]')" \
+    "[(201, True, False), (201, True, False), (201, True, False), (201, True, False)]" \
+    "to the other: each block with its CRC64, checked and taken"
+expect_eq "$(SDK list "$C" two/b/src2.bin | json /dev/stdin 'j[0]["md5"]')" "$(b64md5 src2.bin)" \
+    "and that blob holds the file"
 
 # --- the parallel path: each block against the CRC64 in its id ---
 proxy flip --corrupt 3

@@ -6,7 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/evp.h>
-#include <stdatomic.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,16 +197,37 @@ static char *block_id_b64(const char *id)
     return base64_encode((const unsigned char *)id, strlen(id));
 }
 
-/* Set once a service refused x-ms-content-crc64 (Azurite, unless started
- * --loose, answers 500 FeatureNotSupported): blocks then carry their MD5
- * for the rest of the run. */
-static atomic_int crc64_refused;
+/* The containers whose service refused x-ms-content-crc64 in this run (a
+ * store is opened by each worker: the service is known by its URL). */
+static pthread_mutex_t refused_mu = PTHREAD_MUTEX_INITIALIZER;
+static char **refused;
+static size_t nrefused;
+
+/* 1 if url's service refused the CRC64; with add, now it has (then 1 if
+ * that is news) */
+static int crc64_refused(const char *url, int add)
+{
+    pthread_mutex_lock(&refused_mu);
+    size_t i = 0;
+    while (i < nrefused && strcmp(refused[i], url))
+        i++;
+    int known = i < nrefused;
+    if (add && !known) {
+        refused = xrealloc(refused, (nrefused + 1) * sizeof *refused);
+        refused[nrefused++] = xstrdup(url);
+    }
+    pthread_mutex_unlock(&refused_mu);
+    return add ? !known : known;
+}
 
 /* The block's digest goes with it for the service to check: its CRC64
  * (x-ms-content-crc64, what Microsoft's SDKs send by choice today; the same
  * CRC64 names the block, for downloads to check), or its MD5 (Content-MD5)
  * where the service takes no CRC64. A block that arrives otherwise is
- * refused (Crc64Mismatch, Md5Mismatch) and sent again. */
+ * refused (Crc64Mismatch, Md5Mismatch) and sent again. Once a service
+ * refuses the CRC64 (Azurite, unless started --loose, answers 500
+ * FeatureNotSupported), blocks to it carry their MD5 for the rest of the
+ * run; another datastore of the same run is asked afresh. */
 static int put_block(blob_store_t *bs, const char *name, const char *id, const void *buf,
                      size_t len, const digest_t crc, ferr_t *err)
 {
@@ -215,7 +236,7 @@ static int put_block(blob_store_t *bs, const char *name, const char *id, const v
     char q[160], hdr[128];
     snprintf(q, sizeof q, "comp=block&blockid=%s", eid ? eid : "");
     char *url = az_url(&bs->c, name, q);
-    int rc = -1, md5 = atomic_load(&crc64_refused);
+    int rc = -1, md5 = crc64_refused(bs->c.url, 0);
     for (int again = 1; again;) {
         char *sum = md5 ? az_md5_b64(buf, len) : base64_encode(crc, digest_size(DIGEST_CRC64));
         snprintf(hdr, sizeof hdr, "%s: %s", md5 ? "Content-MD5" : "x-ms-content-crc64",
@@ -227,7 +248,7 @@ static int put_block(blob_store_t *bs, const char *name, const char *id, const v
         again = rc == 0 && !md5 && resp.status >= 400 &&
                 !strcmp(resp.error_code, "FeatureNotSupported");
         if (again) {
-            if (!atomic_exchange(&crc64_refused, 1))
+            if (crc64_refused(bs->c.url, 1))
                 log_debug("%s takes no x-ms-content-crc64: blocks carry their MD5 instead",
                           bs->c.where);
             md5 = 1;
