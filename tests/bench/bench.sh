@@ -48,7 +48,9 @@ start_azurite() {
     stop_azurite
     local d=$B/azurite
     rm -rf "$d" && mkdir -p "$d"
-    (cd "$d" && exec "$TOP/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort 0 \
+    # AZ_PROF=DIR: Azurite profiled (a V8 CPU profile written there as it exits)
+    (cd "$d" && exec node ${AZ_PROF:+--cpu-prof --cpu-prof-dir="$AZ_PROF"} \
+        "$TOP/node_modules/azurite/dist/src/blob/main.js" --blobHost 127.0.0.1 --blobPort 0 \
         --inMemoryPersistence --disableTelemetry) >"$d/log" 2>&1 &
     azpid=$!
     local port=
@@ -227,6 +229,22 @@ if command -v perf >/dev/null; then
     head -20 "$B/profile-w2-download.txt" | sed 's/^/    /'
     rm -rf "$B/dl" "$B/perf-w2.data"
 fi
+# Where the large upload's time goes: Azurite's one thread sets the pace
+# (its CPU is about ferry's wall), so the profile is of Azurite, during one
+# more ferry upload, summed by what the thread was doing
+rm -rf "$B/azprof"
+AZ_PROF=$B/azprof start_azurite
+warm "$B/data/big"
+sync; touch_memory
+/usr/bin/time -f %e -o "$B/time" "$FERRY" -q upload bench "$B/data/big" --target-path w2prof >/dev/null
+stop_azurite
+if ls "$B"/azprof/*.cpuprofile >/dev/null 2>&1; then
+    /usr/bin/python3 "$TOP/tests/bench/nodeprof.py" "$B"/azprof/*.cpuprofile "$(cat "$B/time")" \
+        --json "$B/profile-w2-upload.json" >"$B/profile-w2-upload.txt"
+    echo "  profile of Azurite during ferry's large upload (in $B/profile-w2-upload.txt):"
+    cat "$B/profile-w2-upload.txt"
+fi
+rm -rf "$B/azprof"
 fi
 
 if want 3; then
@@ -410,7 +428,7 @@ export FERRY_WORKSPACE=$B/ws
 fi
 
 /usr/bin/python3 - "$RESULTS" "$B/results.json" <<'PY'
-import json, sys
+import json, os, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 def get(w, tool, step):
     # a step measured in several rounds counts by its best
@@ -475,7 +493,14 @@ print("  (downloads, and the large upload in w2u: the best of %d rounds each)" %
 rq = {r["tool"]: r for r in rows if r["step"] == "requests"}
 for name, r in rq.items():
     print("  %s: %.2f requests per file" % (name, r["requests"] / r["files"]))
-json.dump({"rows": table, "targets": targets, "requests": list(rq.values()), "raw": rows},
-          open(sys.argv[2], "w"), indent=1)
+prof = os.path.join(os.path.dirname(sys.argv[2]), "profile-w2-upload.json")
+prof = json.load(open(prof)) if os.path.exists(prof) else None
+if prof and any(t["target"] == "large upload / rclone (wall)" and not t["met"] for t in targets):
+    top = sorted(((v, k) for k, v in prof["buckets"].items() if not k.startswith(("idle", "loading"))),
+                 reverse=True)[:3]
+    print("  the large upload waits on Azurite (profiled above): %s" %
+          ", ".join("%s %.0f%%" % (k, 100 * v / max(prof["busy_s"], 1e-9)) for v, k in top))
+json.dump({"rows": table, "targets": targets, "requests": list(rq.values()), "raw": rows,
+           "upload_server_profile": prof}, open(sys.argv[2], "w"), indent=1)
 print("\nwrote", sys.argv[2])
 PY
