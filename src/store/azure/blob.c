@@ -197,37 +197,85 @@ static char *block_id_b64(const char *id)
     return base64_encode((const unsigned char *)id, strlen(id));
 }
 
-/* The containers whose service refused x-ms-content-crc64 in this run (a
- * store is opened by each worker: the service is known by its URL). */
-static pthread_mutex_t refused_mu = PTHREAD_MUTEX_INITIALIZER;
-static char **refused;
-static size_t nrefused;
+/* What each service said to x-ms-content-crc64 in this run, known by its
+ * container's URL (each worker opens a store of its own). The first block
+ * to a service asks with its CRC64; until the answer comes, the blocks of
+ * the other workers go with their MD5, which every service takes, rather
+ * than each be refused and sent twice (16 of them at once, 128 MiB, on a
+ * service that refuses). */
+enum { CRC64_UNASKED, CRC64_ASKING, CRC64_TAKEN, CRC64_REFUSED };
+typedef struct crc64_said {
+    char *url;
+    int state;
+} crc64_said_t;
+static pthread_mutex_t said_mu = PTHREAD_MUTEX_INITIALIZER;
+static crc64_said_t *said;
+static size_t nsaid;
 
-/* 1 if url's service refused the CRC64; with add, now it has (then 1 if
- * that is news) */
-static int crc64_refused(const char *url, int add)
+static crc64_said_t *said_of(const char *url) /* with said_mu held */
 {
-    pthread_mutex_lock(&refused_mu);
-    size_t i = 0;
-    while (i < nrefused && strcmp(refused[i], url))
-        i++;
-    int known = i < nrefused;
-    if (add && !known) {
-        refused = xrealloc(refused, (nrefused + 1) * sizeof *refused);
-        refused[nrefused++] = xstrdup(url);
-    }
-    pthread_mutex_unlock(&refused_mu);
-    return add ? !known : known;
+    for (size_t i = 0; i < nsaid; i++)
+        if (!strcmp(said[i].url, url))
+            return &said[i];
+    said = xrealloc(said, (nsaid + 1) * sizeof *said);
+    said[nsaid] = (crc64_said_t){xstrdup(url), CRC64_UNASKED};
+    return &said[nsaid++];
+}
+
+/* Whether the next block to url goes with its CRC64: once taken, or to ask */
+static int crc64_send(const char *url)
+{
+    pthread_mutex_lock(&said_mu);
+    crc64_said_t *s = said_of(url);
+    int asking = s->state == CRC64_UNASKED;
+    if (asking)
+        s->state = CRC64_ASKING;
+    int send = asking || s->state == CRC64_TAKEN;
+    pthread_mutex_unlock(&said_mu);
+    return send;
+}
+
+/* The answer to a block sent with its CRC64 (an answer that said neither
+ * lets the next block ask again); 1 if it is the first refusal */
+static int crc64_answer(const char *url, int state)
+{
+    pthread_mutex_lock(&said_mu);
+    crc64_said_t *s = said_of(url);
+    int news = state == CRC64_REFUSED && s->state != CRC64_REFUSED;
+    if (s->state != CRC64_REFUSED)
+        s->state = state;
+    pthread_mutex_unlock(&said_mu);
+    return news;
+}
+
+/* One Put Block with that digest; *refused: the service takes no CRC64 */
+static int put_block_once(blob_store_t *bs, const char *name, const char *url, const void *buf,
+                          size_t len, const char *hdr, int crc64, int *refused, ferr_t *err)
+{
+    struct curl_slist *h = curl_slist_append(az_headers(&bs->c, NULL), hdr);
+    http_resp_t resp = {0};
+    int rc = az_request(&bs->c, "PUT", url, h, buf, len, 1, NULL, &resp, err);
+    *refused =
+        rc == 0 && crc64 && resp.status >= 400 && !strcmp(resp.error_code, "FeatureNotSupported");
+    int state = *refused                        ? CRC64_REFUSED
+                : rc == 0 && resp.status == 201 ? CRC64_TAKEN
+                                                : CRC64_UNASKED;
+    if (crc64 && crc64_answer(bs->c.url, state))
+        log_debug("%s takes no x-ms-content-crc64: blocks carry their MD5 instead", bs->c.where);
+    if (!*refused && rc == 0 && resp.status != 201)
+        rc = az_fail(&bs->c, &resp, "uploading a block of", name, err);
+    http_resp_dispose(&resp);
+    curl_slist_free_all(h);
+    return rc;
 }
 
 /* The block's digest goes with it for the service to check: its CRC64
  * (x-ms-content-crc64, what Microsoft's SDKs send by choice today; the same
  * CRC64 names the block, for downloads to check), or its MD5 (Content-MD5)
- * where the service takes no CRC64. A block that arrives otherwise is
- * refused (Crc64Mismatch, Md5Mismatch) and sent again. Once a service
- * refuses the CRC64 (Azurite, unless started --loose, answers 500
- * FeatureNotSupported), blocks to it carry their MD5 for the rest of the
- * run; another datastore of the same run is asked afresh. */
+ * where the service takes no CRC64 (Azurite, unless started --loose,
+ * answers 500 FeatureNotSupported: the block goes again with its MD5, and
+ * so do the later blocks to it). A block that arrives otherwise is refused
+ * (Crc64Mismatch, Md5Mismatch) and sent again. */
 static int put_block(blob_store_t *bs, const char *name, const char *id, const void *buf,
                      size_t len, const digest_t crc, ferr_t *err)
 {
@@ -236,27 +284,14 @@ static int put_block(blob_store_t *bs, const char *name, const char *id, const v
     char q[160], hdr[128];
     snprintf(q, sizeof q, "comp=block&blockid=%s", eid ? eid : "");
     char *url = az_url(&bs->c, name, q);
-    int rc = -1, md5 = crc64_refused(bs->c.url, 0);
-    for (int again = 1; again;) {
-        char *sum = md5 ? az_md5_b64(buf, len) : base64_encode(crc, digest_size(DIGEST_CRC64));
-        snprintf(hdr, sizeof hdr, "%s: %s", md5 ? "Content-MD5" : "x-ms-content-crc64",
+    int crc64 = crc64_send(bs->c.url), rc = -1;
+    for (int refused = 1; refused; crc64 = 0) {
+        char *sum = crc64 ? base64_encode(crc, digest_size(DIGEST_CRC64)) : az_md5_b64(buf, len);
+        snprintf(hdr, sizeof hdr, "%s: %s", crc64 ? "x-ms-content-crc64" : "Content-MD5",
                  sum ? sum : "");
-        struct curl_slist *h = curl_slist_append(az_headers(&bs->c, NULL), hdr);
-        http_resp_t resp = {0};
-        rc = url && eid && sum ? az_request(&bs->c, "PUT", url, h, buf, len, 1, NULL, &resp, err)
+        refused = 0;
+        rc = url && eid && sum ? put_block_once(bs, name, url, buf, len, hdr, crc64, &refused, err)
                                : ferr_set(err, FERR_INTERNAL, "out of memory");
-        again = rc == 0 && !md5 && resp.status >= 400 &&
-                !strcmp(resp.error_code, "FeatureNotSupported");
-        if (again) {
-            if (crc64_refused(bs->c.url, 1))
-                log_debug("%s takes no x-ms-content-crc64: blocks carry their MD5 instead",
-                          bs->c.where);
-            md5 = 1;
-        } else if (rc == 0 && resp.status != 201) {
-            rc = az_fail(&bs->c, &resp, "uploading a block of", name, err);
-        }
-        http_resp_dispose(&resp);
-        curl_slist_free_all(h);
         free(sum);
     }
     free(url);
