@@ -3,8 +3,8 @@
  * Properties, Create Container. Every upload carries its MD5; a whole-blob
  * download is checked against the blob's MD5. */
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -376,16 +376,12 @@ static int blocks(blob_store_t *bs, const char *name, store_block_fn fn, void *u
 /* hex: 2 * size hex digits into d */
 static int unhex(const char *hex, size_t size, digest_t d)
 {
+    size_t got = 0;
     memset(d, 0, DIGEST_MAX);
-    for (size_t i = 0; i < size; i++) {
-        unsigned v;
-        const char *h = hex + 2 * i;
-        if (!isxdigit((unsigned char)h[0]) || !isxdigit((unsigned char)h[1]) ||
-            sscanf(h, "%2x", &v) != 1)
-            return -1;
-        d[i] = (unsigned char)v;
-    }
-    return 0;
+    return strlen(hex) == 2 * size && OPENSSL_hexstr2buf_ex(d, DIGEST_MAX, &got, hex, '\0') == 1 &&
+                   got == size
+               ? 0
+               : -1;
 }
 
 /* ferry's block ids carry each block's digest ("ferry-<index>-<CRC64>", an
