@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +219,21 @@ static void copy_value(char *dst, size_t cap, const char *v, size_t n)
     dst[n] = 0;
 }
 
+/* "bytes a-b/..." (the unit in any case): its a and b */
+static int span_of(const char *v, uint64_t *a, uint64_t *b)
+{
+    if (strncasecmp(v, "bytes", 5))
+        return 0;
+    char *end;
+    errno = 0;
+    *a = strtoull(v + 5, &end, 10);
+    if (end == v + 5 || *end != '-' || errno)
+        return 0;
+    const char *at = end + 1;
+    *b = strtoull(at, &end, 10);
+    return end != at && !errno && (*end == '/' || !*end);
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     io_state_t *s = ud;
@@ -276,10 +292,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
             r->range_total = strtoull(slash + 1, NULL, 10);
             r->has_range = 1;
         }
-        unsigned long long a = 0, b = 0;
-        r->has_span = sscanf(tmp, "bytes %llu-%llu", &a, &b) == 2;
-        r->range_first = a;
-        r->range_last = b;
+        r->has_span = span_of(tmp, &r->range_first, &r->range_last);
     } else if (IS("Content-Length")) {
         char tmp[32];
         copy_value(tmp, sizeof tmp, v, vl);
@@ -493,11 +506,11 @@ static int unfit_range(const http_req_t *r, const http_resp_t *resp, const io_st
     }
     char host[256];
     host_of(r->url, host, sizeof host);
-    return ferr_set(err, FERR_TRANSFER,
-                    "%s from %s: bytes %llu-%llu were asked for and came as %s; the server "
-                    "does not keep to byte ranges (a proxy or cache in the way?)",
-                    r->method, host, (unsigned long long)st->first, (unsigned long long)r->range_to,
-                    got);
+    return ferr_set(
+        err, FERR_TRANSFER, "%s from %s: bytes %llu-%llu were asked for and came as %s; %s",
+        r->method, host, (unsigned long long)st->first, (unsigned long long)r->range_to, got,
+        st->elsewhere ? "the server does not keep to byte ranges (a proxy or cache in the way?)"
+                      : "the file changed on the server, or the server ignores byte ranges");
 }
 
 static double mono_now(void)

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -284,9 +285,11 @@ static int put_block(blob_store_t *bs, const char *name, const char *id, const v
     char q[160], hdr[128];
     snprintf(q, sizeof q, "comp=block&blockid=%s", eid ? eid : "");
     char *url = az_url(&bs->c, name, q);
-    int crc64 = crc64_send(bs->c.url), rc = -1;
+    int crc64 = url && eid ? crc64_send(bs->c.url) : 0, rc = -1;
     for (int refused = 1; refused; crc64 = 0) {
         char *sum = crc64 ? base64_encode(crc, digest_size(DIGEST_CRC64)) : az_md5_b64(buf, len);
+        if (!sum && crc64)
+            crc64_answer(bs->c.url, CRC64_UNASKED); /* (not asked after all) */
         snprintf(hdr, sizeof hdr, "%s: %s", crc64 ? "x-ms-content-crc64" : "Content-MD5",
                  sum ? sum : "");
         refused = 0;
@@ -378,10 +381,11 @@ static int unhex(const char *hex, size_t size, digest_t d)
 {
     size_t got = 0;
     memset(d, 0, DIGEST_MAX);
-    return strlen(hex) == 2 * size && OPENSSL_hexstr2buf_ex(d, DIGEST_MAX, &got, hex, '\0') == 1 &&
-                   got == size
-               ? 0
-               : -1;
+    if (strlen(hex) != 2 * size || OPENSSL_hexstr2buf_ex(d, DIGEST_MAX, &got, hex, '\0') != 1) {
+        ERR_clear_error(); /* (not ferry's id: nothing to report) */
+        return -1;
+    }
+    return got == size ? 0 : -1;
 }
 
 /* ferry's block ids carry each block's digest ("ferry-<index>-<CRC64>", an
