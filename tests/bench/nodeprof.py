@@ -56,7 +56,8 @@ def main(argv):
     busy = total - spent[BUCKETS[0][0]] - spent["loading modules"]
     out = {"profile_s": round(total, 2), "busy_s": round(busy, 2),
            "buckets": {k: round(v, 3) for k, v in spent.most_common()}}
-    print("    Azurite's JavaScript thread: %.2f s busy serving (loading modules and idle time apart)" % busy)
+    print("    Azurite's JavaScript thread: %.2f s busy (loading modules and idle time apart; its start,"
+          " the bench's own set-up requests and its stop are in it)" % busy)
     if wall:
         out["ferry_wall_s"] = wall
         print("    ferry's upload took %.2f s of wall: the server was busy %.0f%% of it" % (wall, 100 * busy / wall))
