@@ -30,6 +30,7 @@ web slow --bps $((8 << 20))
 web whole --faults 1 --fail-after 100000 --whole-after-cut
 web shifted --faults 1 --fail-after 100000 --shifted-after-cut
 web shifted2 --faults 1 --fail-after 100000 --shifted-after-cut
+web whole2 --faults 1 --fail-after 100000 --whole-after-cut
 U=$plain_URL
 
 f download "$U/data/big.bin" got1
@@ -65,6 +66,11 @@ FERRY_RETRIES=2 f download "$shifted2_URL/data/big.bin" got2t
 expect_rc 1 "with no try left after the shifted answer, the download fails"
 expect_err "were asked for and came as HTTP 206 with bytes " "saying which bytes came instead"
 expect_no_file got2t/big.bin "and no file is presented as complete"
+FERRY_RETRIES=2 f download "$whole2_URL/data/big.bin" got2u
+expect_rc 1 "with no try left after a 200 to the rest of a cut read, the download fails"
+expect_err "came as HTTP 200, not 206; the file changed on the server, or the server ignores byte ranges" \
+    "saying what usually causes it"
+expect_no_file got2u/big.bin "and no file is presented as complete"
 f download "$U/to-https/data/iris.csv" got3
 expect_rc 0 "a redirect to https is followed"
 expect_same www/data/iris.csv got3/iris.csv "to the file"
