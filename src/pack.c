@@ -55,10 +55,10 @@ static int flush_block(sink_t *k)
     if (k->nblocks >= MAX_BLOCKS)
         return ferr_set(k->err, FERR_IO, "%s: the archive passes %u blocks of 8 MiB", k->u.name,
                         MAX_BLOCKS);
-    digest_t crc;
-    digest_of(DIGEST_CRC64, k->buf, k->len, crc);
-    store_block_id(k->ids[k->nblocks], k->nblocks, crc);
-    if (store_put_block(k->s, &k->u, k->nblocks, k->ids[k->nblocks], k->buf, k->len, crc, k->err))
+    store_block_sums_t sums = {0};
+    digest_of(DIGEST_CRC64, k->buf, k->len, sums.crc64);
+    store_block_id(k->ids[k->nblocks], k->nblocks, sums.crc64);
+    if (store_put_block(k->s, &k->u, k->nblocks, k->ids[k->nblocks], k->buf, k->len, &sums, k->err))
         return -1;
     k->nblocks++;
     k->len = 0;

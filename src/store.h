@@ -86,6 +86,15 @@ typedef char store_block_id_t[STORE_BLOCK_ID_MAX + 1];
 /* The id of block index, whose CRC64 is crc */
 void store_block_id(store_block_id_t out, uint32_t index, const digest_t crc);
 
+/* What a block goes with: its CRC64 (which names it), and its MD5 where the
+ * caller took it on the way (the engine does, in the pass that feeds the
+ * whole file's MD5); without it, a store that sends the MD5 takes it. */
+typedef struct store_block_sums {
+    digest_t crc64;
+    digest_t md5;
+    int has_md5;
+} store_block_sums_t;
+
 /* --- checking what is read: azcopy's --check-md5 policy, process-wide --- */
 
 typedef enum {
@@ -200,14 +209,14 @@ int store_remove(store_t *s, const char *name, ferr_t *err);
 /* STORE_CAP_PARALLEL_BLOCKS: an upload in blocks. begin prepares it and
  * tells held which blocks the store holds already (an interrupted upload's,
  * or the object's own), which need not be sent again; then each block is
- * put (crc: its CRC64, digest.h), in any order and in parallel, each under
+ * put (with its digests), in any order and in parallel, each under
  * its id; commit makes the n blocks, in order, the object's content, with
  * the whole file's MD5 (base64). Until the commit, readers see the old
  * object or none. */
 int store_upload_begin(store_t *s, const store_upload_t *u, store_held_fn held, void *ud,
                        ferr_t *err);
 int store_put_block(store_t *s, const store_upload_t *u, uint32_t index, const char *id,
-                    const void *buf, size_t len, const digest_t crc, ferr_t *err);
+                    const void *buf, size_t len, const store_block_sums_t *sums, ferr_t *err);
 int store_commit_blocks(store_t *s, const store_upload_t *u, const store_block_id_t *ids,
                         uint32_t n, const char *md5, store_put_t *put, ferr_t *err);
 /* STORE_CAP_CHECK: reaches the store with its credential, creating the

@@ -208,8 +208,6 @@ void xf_file_free(xf_file_t *f)
         free(f->held[i]);
     free(f->held);
     free(f->held_at);
-    if (f->md5)
-        EVP_MD_CTX_free(f->md5);
     cache_release(&f->obj);
     free(f->place);
     pthread_mutex_destroy(&f->mu);
@@ -439,8 +437,7 @@ xf_file_t *xf_file_new(size_t idx, int upload, const char *name, const char *loc
         if (size / f->block >= 50000)
             f->block = ((size / 50000 + (1u << 20)) >> 20) << 20;
         f->nchunks = (uint32_t)((size + f->block - 1) / f->block);
-        f->md5 = EVP_MD_CTX_new();
-        EVP_DigestInit_ex(f->md5, EVP_md5(), NULL);
+        md5_init(&f->md5);
         if (upload)
             f->ids = xcalloc(f->nchunks, sizeof *f->ids);
     } else {

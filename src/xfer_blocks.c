@@ -108,12 +108,11 @@ static int place_from_cache(xf_file_t *f, ferr_t *err)
     return 0;
 }
 
-static char *b64_final(EVP_MD_CTX *c)
+static char *b64_final(md5_t *m)
 {
     unsigned char md[16];
-    unsigned int ml = 0;
-    EVP_DigestFinal_ex(c, md, &ml);
-    return base64_encode(md, ml);
+    md5_final(m, md);
+    return base64_encode(md, sizeof md);
 }
 
 /* --- the work itself --- */
@@ -167,7 +166,7 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
     if (!f->upload) {
         int bad = f->bad; /* the bytes are wrong: nothing of them is worth keeping */
         if (ok && f->in_order) {
-            char *got = b64_final(f->md5);
+            char *got = b64_final(&f->md5);
             if (store_md5_verdict(f->name, "blob", f->want_md5, got, &err)) {
                 ok = 0;
                 bad = 1;
@@ -204,7 +203,7 @@ static void finalize(engine_t *e, store_t *s, xf_file_t *f)
             return;
         }
         if (ok) {
-            char *md5 = b64_final(f->md5);
+            char *md5 = b64_final(&f->md5);
             store_put_t put = {0};
             store_upload_t u = xf_upload_of(f);
             ok = store_commit_blocks(s, &u, f->ids, f->nchunks, md5 ? md5 : "", &put, &err) == 0;
@@ -264,8 +263,11 @@ static void download_chunk_done(engine_t *e, store_t *s, xf_file_t *f, uint32_t 
 
 /* A whole file's MD5 is taken in order: this block, in memory, waits for
  * the blocks before it to be hashed (they are all in flight or done, as
- * blocks are handed out in order). -1 when the file failed meanwhile. */
-static int hash_in_turn(xf_file_t *f, uint32_t chunk, const char *buf, size_t len)
+ * blocks are handed out in order), then goes into it; with sums, the
+ * same pass takes the block's own MD5 (md5two.h). -1 when the file failed
+ * meanwhile (in a block before this one). */
+static int hash_block_in_turn(xf_file_t *f, uint32_t chunk, const char *buf, size_t len,
+                              store_block_sums_t *sums)
 {
     pthread_mutex_lock(&f->mu);
     while (!f->failed && f->hashed != chunk)
@@ -274,7 +276,16 @@ static int hash_in_turn(xf_file_t *f, uint32_t chunk, const char *buf, size_t le
     pthread_mutex_unlock(&f->mu);
     if (failed)
         return -1;
-    EVP_DigestUpdate(f->md5, buf, len); /* only the block whose turn it is gets here */
+    /* only the block whose turn it is gets here */
+    if (sums) {
+        md5_t own;
+        md5_init(&own);
+        md5_update2(&f->md5, &own, buf, len);
+        md5_final(&own, sums->md5);
+        sums->has_md5 = 1;
+    } else {
+        md5_update(&f->md5, buf, len);
+    }
     pthread_mutex_lock(&f->mu);
     f->hashed++;
     pthread_cond_broadcast(&f->cv);
@@ -322,7 +333,7 @@ void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char
         f->bad = 1;
         pthread_mutex_unlock(&f->mu);
     }
-    if (rc == 0 && f->in_order && hash_in_turn(f, chunk, buf, (size_t)len))
+    if (rc == 0 && f->in_order && hash_block_in_turn(f, chunk, buf, (size_t)len, NULL))
         rc = -1; /* (the block that failed says why) */
     download_chunk_done(e, s, f, chunk, rc, err.msg);
     ferr_clear(&err);
@@ -438,9 +449,9 @@ void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *
     int rc = stop ? 0 : path_pread_full(f->fd, buf, len, off);
     if (rc)
         ferr_errno(&err, FERR_IO, errno ? errno : EIO, "cannot read %s", f->local);
-    digest_t crc; /* (the service checks it: x-ms-content-crc64) */
+    store_block_sums_t sums = {0}; /* (the service checks one of them) */
     if (rc == 0 && !stop)
-        digest_of(DIGEST_CRC64, buf, len, crc);
+        digest_of(DIGEST_CRC64, buf, len, sums.crc64);
     /* the first block asks what the store holds already (an interrupted
      * upload's blocks, or the blob's own): the others wait for it below */
     pthread_mutex_lock(&f->mu);
@@ -453,18 +464,9 @@ void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *
             qsort(f->held, f->nheld, sizeof *f->held, held_cmp);
     }
     /* the whole file's MD5 is taken in order, while blocks travel in parallel */
-    pthread_mutex_lock(&f->mu);
-    while (!f->failed && f->hashed != chunk)
-        pthread_cond_wait(&f->cv, &f->mu);
-    int skip = f->failed;
-    if (!skip && rc == 0) {
-        EVP_DigestUpdate(f->md5, buf, len);
-        f->hashed++;
-        pthread_cond_broadcast(&f->cv);
-    }
-    pthread_mutex_unlock(&f->mu);
-    if (!skip && rc == 0)
-        rc = block_id(f, chunk, crc, &err);
+    int skip = rc == 0 ? hash_block_in_turn(f, chunk, buf, len, &sums) : 1;
+    if (!skip)
+        rc = block_id(f, chunk, sums.crc64, &err);
     const char *id = f->ids[chunk];
     int held = !skip && rc == 0 &&
                ((f->held_at && f->held_at[chunk]) ||
@@ -475,7 +477,7 @@ void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *
         pthread_mutex_unlock(&f->mu);
         xf_on_bytes(e, len);
     } else if (!skip && rc == 0) {
-        rc = store_put_block(s, &u, chunk, id, buf, len, crc, &err);
+        rc = store_put_block(s, &u, chunk, id, buf, len, &sums, &err);
         if (rc == 0)
             xf_on_bytes(e, len);
     }

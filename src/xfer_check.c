@@ -228,7 +228,7 @@ static int resumed_chunk_holds(xf_file_t *f, uint32_t k, char *buf, uint64_t uni
         if (path_pread_full(f->fd, buf, n, off))
             return -1;
         if (f->in_order) {
-            EVP_DigestUpdate(f->md5, buf, n);
+            md5_update(&f->md5, buf, n);
             continue;
         }
         const store_digest_t *want = &f->digests[off / unit];
@@ -259,7 +259,7 @@ uint32_t xf_resumed_blocks(xf_file_t *f, uint32_t have)
     free(buf);
     if (f->in_order && k < have) {
         /* the whole file's MD5 must start again from the first block */
-        EVP_DigestInit_ex(f->md5, EVP_md5(), NULL);
+        md5_init(&f->md5);
         k = 0;
     }
     if (f->in_order)

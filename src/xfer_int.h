@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cache.h"
+#include "md5two.h"
 #include "progress.h"
 #include "store.h"
 #include "xfer.h"
@@ -57,7 +58,7 @@ struct xf_file {
     uint8_t *held_at;   /* or, from a store that keeps no ids, by index */
     char stamp[64];     /* the local file's, as the upload began (path_stamp) */
     char *error;
-    EVP_MD_CTX *md5;
+    md5_t md5; /* of the whole file, taken in order (uploads, in_order downloads) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     cache_obj_t obj; /* downloads through the cache: local is the object */

@@ -24,7 +24,7 @@ struct store_ops {
     int (*upload_begin)(store_t *s, const store_upload_t *u, store_held_fn held, void *ud,
                         ferr_t *err);
     int (*put_block)(store_t *s, const store_upload_t *u, uint32_t index, const char *id,
-                     const void *buf, size_t len, const digest_t crc, ferr_t *err);
+                     const void *buf, size_t len, const store_block_sums_t *sums, ferr_t *err);
     int (*commit_blocks)(store_t *s, const store_upload_t *u, const store_block_id_t *ids,
                          uint32_t n, const char *md5, store_put_t *put, ferr_t *err);
     int (*mkdir)(store_t *s, const char *name, ferr_t *err);

@@ -151,11 +151,11 @@ int store_upload_begin(store_t *s, const store_upload_t *u, store_held_fn held, 
 }
 
 int store_put_block(store_t *s, const store_upload_t *u, uint32_t index, const char *id,
-                    const void *buf, size_t len, const digest_t crc, ferr_t *err)
+                    const void *buf, size_t len, const store_block_sums_t *sums, ferr_t *err)
 {
     if (!s->ops->put_block)
         return unsupported(s, "stage blocks", err);
-    return named(s, s->ops->put_block(s, u, index, id, buf, len, crc, err), err);
+    return named(s, s->ops->put_block(s, u, index, id, buf, len, sums, err), err);
 }
 
 int store_commit_blocks(store_t *s, const store_upload_t *u, const store_block_id_t *ids,

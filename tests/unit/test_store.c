@@ -187,9 +187,8 @@ static void local_store(void)
     OK(store_remove(s, "new/deep/h.txt", &e) == 0 && stat(full, &st) != 0, "removed");
     OK(store_remove(s, "new/deep/h.txt", &e) == 0, "removing what is gone is not an error");
     store_upload_t up = {"x", 1, 1, ""};
-    OK(store_put_block(s, &up, 0, "id", "b", 1, (const unsigned char *)"0123456789abcdef", &e) !=
-               0 &&
-           e.code == FERR_UNSUPPORTED,
+    store_block_sums_t sums = {0};
+    OK(store_put_block(s, &up, 0, "id", "b", 1, &sums, &e) != 0 && e.code == FERR_UNSUPPORTED,
        "an operation the backend lacks answers 'unsupported'");
     if (fd >= 0)
         close(fd);

@@ -112,7 +112,7 @@ static int put(blob_store_t *bs, const char *url, struct curl_slist *h, const vo
 }
 
 static int put_block(blob_store_t *bs, const char *name, const char *id, const void *buf,
-                     size_t len, const digest_t crc, ferr_t *err);
+                     size_t len, const store_block_sums_t *sums, ferr_t *err);
 static int commit_blocks(blob_store_t *bs, const char *name, const store_block_id_t *ids,
                          uint32_t n, const char *md5, store_put_t *out, ferr_t *err);
 
@@ -168,10 +168,10 @@ static int blob_write(store_t *s, const char *name, int fd, uint64_t size, store
             break;
         }
         EVP_DigestUpdate(whole, buf, n);
-        digest_t crc;
-        digest_of(DIGEST_CRC64, buf, n, crc);
-        store_block_id(ids[i], i, crc);
-        rc = put_block(bs, name, ids[i], buf, n, crc, err);
+        store_block_sums_t sums = {0};
+        digest_of(DIGEST_CRC64, buf, n, sums.crc64);
+        store_block_id(ids[i], i, sums.crc64);
+        rc = put_block(bs, name, ids[i], buf, n, &sums, err);
         if (rc == 0 && on_bytes)
             on_bytes(ud, n);
     }
@@ -278,7 +278,7 @@ static int put_block_once(blob_store_t *bs, const char *name, const char *url, c
  * so do the later blocks to it). A block that arrives otherwise is refused
  * (Crc64Mismatch, Md5Mismatch) and sent again. */
 static int put_block(blob_store_t *bs, const char *name, const char *id, const void *buf,
-                     size_t len, const digest_t crc, ferr_t *err)
+                     size_t len, const store_block_sums_t *sums, ferr_t *err)
 {
     char *bid = block_id_b64(id);
     char *eid = bid ? http_escape(bid, 0) : NULL;
@@ -287,7 +287,8 @@ static int put_block(blob_store_t *bs, const char *name, const char *id, const v
     char *url = az_url(&bs->c, name, q);
     int crc64 = url && eid ? crc64_send(bs->c.url) : 0, rc = -1;
     for (int refused = 1; refused; crc64 = 0) {
-        char *sum = crc64 ? base64_encode(crc, digest_size(DIGEST_CRC64)) : az_md5_b64(buf, len);
+        char *sum = crc64 ? base64_encode(sums->crc64, digest_size(DIGEST_CRC64))
+                          : az_block_md5_b64(sums, buf, len);
         if (!sum && crc64)
             crc64_answer(bs->c.url, CRC64_UNASKED); /* (not asked after all) */
         snprintf(hdr, sizeof hdr, "%s: %s", crc64 ? "x-ms-content-crc64" : "Content-MD5",
@@ -448,10 +449,10 @@ static int blob_digests(store_t *s, const char *name, const char *etag, uint64_t
 }
 
 static int blob_put_block(store_t *s, const store_upload_t *u, uint32_t index, const char *id,
-                          const void *buf, size_t len, const digest_t crc, ferr_t *err)
+                          const void *buf, size_t len, const store_block_sums_t *sums, ferr_t *err)
 {
     (void)index; /* the id says where it goes */
-    return put_block((blob_store_t *)s, u->name, id, buf, len, crc, err);
+    return put_block((blob_store_t *)s, u->name, id, buf, len, sums, err);
 }
 
 static int blob_commit_blocks(store_t *s, const store_upload_t *u, const store_block_id_t *ids,

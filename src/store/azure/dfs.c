@@ -267,11 +267,11 @@ static int dfs_upload_begin(store_t *s, const store_upload_t *u, store_held_fn h
 }
 
 static int dfs_put_block(store_t *s, const store_upload_t *u, uint32_t index, const char *id,
-                         const void *buf, size_t len, const digest_t crc, ferr_t *err)
+                         const void *buf, size_t len, const store_block_sums_t *sums, ferr_t *err)
 {
-    (void)id, (void)crc; /* the position says where it goes; the append carries its MD5 */
+    (void)id; /* the position says where it goes; the append carries its MD5 */
     dfs_store_t *ds = (dfs_store_t *)s;
-    char *tmp = az_upload_tmp(u), *m = az_md5_b64(buf, len);
+    char *tmp = az_upload_tmp(u), *m = az_block_md5_b64(sums, buf, len);
     int rc = append(ds, tmp, (uint64_t)index * u->block, buf, len, m, err);
     if (rc == 0)
         upload_block_in(ds, tmp, index);

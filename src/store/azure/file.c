@@ -263,9 +263,9 @@ static int file_upload_begin(store_t *s, const store_upload_t *u, store_held_fn 
 }
 
 static int file_put_block(store_t *s, const store_upload_t *u, uint32_t index, const char *id,
-                          const void *buf, size_t len, const digest_t crc, ferr_t *err)
+                          const void *buf, size_t len, const store_block_sums_t *sums, ferr_t *err)
 {
-    (void)id, (void)crc; /* ranges are placed by offset and checked piece by piece */
+    (void)id, (void)sums; /* ranges are placed by offset and checked piece by piece (4 MiB) */
     char *tmp = az_upload_tmp(u);
     int rc = tmp ? put_ranges((file_store_t *)s, tmp, (uint64_t)index * u->block, buf, len, err)
                  : ferr_set(err, FERR_INTERNAL, "out of memory");

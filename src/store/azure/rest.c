@@ -342,6 +342,11 @@ char *az_md5_b64(const void *p, size_t n)
     return base64_encode(md, ml);
 }
 
+char *az_block_md5_b64(const store_block_sums_t *sums, const void *p, size_t n)
+{
+    return sums->has_md5 ? base64_encode(sums->md5, digest_size(DIGEST_MD5)) : az_md5_b64(p, n);
+}
+
 /* --- temporary names --- */
 
 char *az_tmp_name(const char *name, const char *key)

@@ -81,5 +81,7 @@ int az_is_tmp(const char *base);
 
 /* base64 MD5 of n bytes; malloc'd */
 char *az_md5_b64(const void *p, size_t n);
+/* A block's MD5 in base64: the one it came with, or taken now */
+char *az_block_md5_b64(const store_block_sums_t *sums, const void *p, size_t n);
 
 #endif
