@@ -215,7 +215,36 @@ void xf_file_free(xf_file_t *f)
     free(f);
 }
 
-static void run_task(engine_t *e, store_t *s, xf_task_t *t, xbuf_t *buf)
+/* A buffer of at least n bytes for a block: a spare one if there is (out
+ * of memory, ferry stops, as everywhere: xalloc.h). */
+static xbuf_t buf_take(engine_t *e, size_t n)
+{
+    xbuf_t b = {0};
+    pthread_mutex_lock(&e->mu);
+    if (e->nspare)
+        b = e->spare[--e->nspare];
+    if (b.n < n) { /* blocks grow for very large files: the buffer grows with them */
+        e->nbufs += !b.p;
+        e->bufs_bytes += n - b.n;
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (b.n < n) {
+        free(b.p); /* (its bytes are of no use) */
+        b = (xbuf_t){xmalloc(n), n};
+    }
+    return b;
+}
+
+static void buf_give_locked(engine_t *e, xbuf_t *b)
+{
+    if (e->nspare < (int)(sizeof e->spare / sizeof e->spare[0]))
+        e->spare[e->nspare++] = *b;
+    else
+        free(b->p);
+    *b = (xbuf_t){0};
+}
+
+static void run_task(engine_t *e, store_t *s, xf_task_t *t)
 {
     double end = http_budget_end();
     if (end > 0 && progress_now() > end) {
@@ -231,31 +260,26 @@ static void run_task(engine_t *e, store_t *s, xf_task_t *t, xbuf_t *buf)
             return;
         }
     }
-    /* blocks grow for very large files: the buffer grows with them */
     int buffered = t->f->upload || t->f->in_order; /* (others stream through the store's) */
-    if (t->f->nchunks > 1 && buffered && buf->n < t->f->block) {
-        char *p = xrealloc(buf->p, t->f->block);
-        if (p) {
-            buf->p = p;
-            buf->n = t->f->block;
-        }
-    }
-    if (t->f->nchunks > 1 && buffered && buf->n < t->f->block) {
-        pthread_mutex_lock(&t->f->mu);
-        t->f->failed = 1;
-        pthread_mutex_unlock(&t->f->mu);
-    }
+    xbuf_t buf = t->f->nchunks > 1 && buffered ? buf_take(e, t->f->block) : (xbuf_t){0};
     if (t->f->upload)
-        xf_run_upload(e, s, t->f, t->chunk, buf->p);
+        xf_run_upload(e, s, t->f, t->chunk, &buf);
     else
-        xf_run_download(e, s, t->f, t->chunk, buf->p);
+        xf_run_download(e, s, t->f, t->chunk, buf.p);
+    if (buf.p) {
+        pthread_mutex_lock(&e->mu);
+        buf_give_locked(e, &buf);
+        pthread_mutex_unlock(&e->mu);
+    }
 }
 
-void xf_chunk_out(engine_t *e, xf_file_t *f)
+void xf_chunk_out(engine_t *e, xf_file_t *f, xbuf_t *buf)
 {
     if (f->nchunks == 1)
         return;
     pthread_mutex_lock(&e->mu);
+    if (buf && buf->p)
+        buf_give_locked(e, buf);
     f->inflight--;
     pthread_cond_broadcast(&e->work);
     pthread_mutex_unlock(&e->mu);
@@ -288,7 +312,6 @@ static void *worker(void *arg)
     pthread_mutex_lock(&e->mu);
     store_t *s = e->handles[e->next_handle++];
     pthread_mutex_unlock(&e->mu);
-    xbuf_t buf = {0};
     for (;;) {
         pthread_mutex_lock(&e->mu);
         xf_task_t *t;
@@ -303,10 +326,9 @@ static void *worker(void *arg)
         if (e->pushers_waiting && e->queued <= QUEUE_MAX / 2)
             pthread_cond_broadcast(&e->space);
         pthread_mutex_unlock(&e->mu);
-        run_task(e, s, t, &buf);
+        run_task(e, s, t);
         free(t);
     }
-    free(buf.p);
     return NULL;
 }
 
@@ -359,7 +381,7 @@ void engine_push(engine_t *e, xf_file_t *f)
         t->f = f;
         t->chunk = c;
         if (!e->nthreads) {
-            run_task(e, e->main, t, &e->inline_buf);
+            run_task(e, e->main, t);
             free(t);
             continue;
         }
@@ -391,7 +413,11 @@ void engine_finish(engine_t *e)
     for (int i = 0; i < XFER_MAX_CONCURRENCY; i++)
         if (e->handles[i])
             store_close(e->handles[i]);
-    free(e->inline_buf.p);
+    if (e->nbufs)
+        log_debug("%d block buffer%s, %.1f MiB in all", e->nbufs, e->nbufs == 1 ? "" : "s",
+                  (double)e->bufs_bytes / (1 << 20));
+    for (int i = 0; i < e->nspare; i++)
+        free(e->spare[i].p);
     progress_end(e->pg);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->work);

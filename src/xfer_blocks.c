@@ -327,7 +327,7 @@ void xf_run_download(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char
      * find little left to do */
     if (rc == 0 && f->resumable)
         sync_file_range(f->fd, (off64_t)off, (off64_t)len, SYNC_FILE_RANGE_WRITE);
-    xf_chunk_out(e, f);
+    xf_chunk_out(e, f, NULL); /* (buf is hashed below, in turn) */
     if (bad) {
         pthread_mutex_lock(&f->mu);
         f->bad = 1;
@@ -397,8 +397,9 @@ static int block_id(xf_file_t *f, uint32_t chunk, const digest_t crc, ferr_t *er
     return 0;
 }
 
-void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *buf)
+void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, xbuf_t *xb)
 {
+    char *buf = xb->p;
     ferr_t err = FERR_INIT;
     if (f->nchunks == 1 && f->want_md5) {
         /* compared here, in parallel, not by the scan (a changed file is
@@ -481,7 +482,7 @@ void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *
         if (rc == 0)
             xf_on_bytes(e, len);
     }
-    xf_chunk_out(e, f);
+    xf_chunk_out(e, f, xb); /* the buffer goes back with the block's place in flight */
     pthread_mutex_lock(&f->mu);
     if (rc || skip) {
         f->failed = 1;

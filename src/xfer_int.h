@@ -71,7 +71,9 @@ typedef struct xf_task {
     uint32_t chunk;
 } xf_task_t;
 
-/* A worker's block buffer, as large as the largest block it has moved. */
+/* A block's buffer. The engine keeps the spare ones: a worker takes one for
+ * a block and gives it back after, so a run holds as many as blocks move at
+ * once (PER_FILE_MAX for one large file), not one per worker. */
 typedef struct xbuf {
     char *p;
     size_t n;
@@ -93,7 +95,10 @@ typedef struct engine {
     progress_t *pg;
     uint64_t files_total, bytes_total;
     size_t next_handle;
-    xbuf_t inline_buf; /* for work done by the producer itself */
+    xbuf_t spare[XFER_MAX_CONCURRENCY + 1]; /* block buffers not in use (under mu) */
+    int nspare;
+    int nbufs;         /* block buffers made in this run (each kept for reuse) */
+    size_t bufs_bytes; /* ... and their bytes */
 } engine_t;
 
 #define QUEUE_MAX 1024
@@ -112,7 +117,9 @@ void xf_account_skip_locked(engine_t *e, size_t idx, int unchanged);
 void xf_account(engine_t *e, size_t idx, int ok, const char *error);
 void xf_set_item_meta(engine_t *e, size_t idx, const char *etag, const char *md5);
 void xf_file_free(xf_file_t *f);
-void xf_chunk_out(engine_t *e, xf_file_t *f);
+/* A block of f is off the wire: its place in flight is free for the next
+ * (and buf, when given, back among the engine's spares). */
+void xf_chunk_out(engine_t *e, xf_file_t *f, xbuf_t *buf);
 void engine_start(engine_t *e, store_t *s, const xfer_opts_t *o, xfer_result_t *res,
                   const char *label);
 void engine_push(engine_t *e, xf_file_t *f);
@@ -140,7 +147,7 @@ int xf_reblock(xf_file_t *f, uint64_t b);
 /* Blocks an earlier attempt left (have of them) are checked and hashed
  * from disk, once; returns how many of them can stay. */
 uint32_t xf_resumed_blocks(xf_file_t *f, uint32_t have);
-void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, char *buf);
+void xf_run_upload(engine_t *e, store_t *s, xf_file_t *f, uint32_t chunk, xbuf_t *xb);
 
 /* downloads (xfer_down.c) */
 int xf_finish(xfer_result_t *res, double t0, const char *verb, ferr_t *err);

@@ -222,8 +222,14 @@ expect_same src/big.bin dl9/nomd5/big.bin "and the bytes are the same"
 # --- spans: several blocks a request, each block checked as it passes ---
 mkdir -p src2
 head -c $((21 * 1024 * 1024 + 5)) /dev/urandom >src2/span.bin # 22 blocks, the last of 5 bytes
-FERRY_BLOCK_MIB=1 f upload blob src2 --target-path span
+FERRY_BLOCK_MIB=1 f -v upload blob src2 --target-path span
 expect_rc 0 "upload a 21 MiB file in 1 MiB blocks"
+# a block's buffer goes back to the engine with its place in flight: one
+# file's upload holds at most 4 (PER_FILE_MAX), not one for each of 16 workers
+expect_err "upload: 16 workers" "with 16 workers"
+nbufs=$(grep -o '[0-9]* block buffers*, [0-9.]* MiB in all' "$ERR" | cut -d' ' -f1)
+expect_eq "$([ "${nbufs:-0}" -ge 1 ] && [ "${nbufs:-0}" -le 4 ] && echo yes)" yes \
+    "at most 4 block buffers of 1 MiB (made: ${nbufs:-none})"
 proxy flip4 --corrupt 3
 f -v download flip4 dl12 --prefix span/span.bin -j 4
 expect_rc 0 "a block damaged on the way inside a larger read: caught, fetched again"
