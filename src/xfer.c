@@ -457,7 +457,10 @@ xf_file_t *xf_file_new(size_t idx, int upload, const char *name, const char *loc
     f->obj.lock_fd = -1; /* not 0: that is stdin, and closing it would free its number */
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
-    f->block = xfer_block(NULL);
+    int set = 0;
+    f->block = xfer_block(&set);
+    if (chunked && upload && !set && size > (uint64_t)XFER_BLOCKS_GROW * f->block)
+        f->block = XFER_BLOCK_LARGE;
     if (chunked) {
         /* grown so a file needs at most 50,000 blocks, as Azure allows */
         if (size / f->block >= 50000)

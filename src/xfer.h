@@ -24,6 +24,13 @@ typedef struct xfer_opts {
 
 /* Large files move in blocks of at least this size, in parallel. */
 #define XFER_BLOCK (8u << 20)
+/* A file uploaded in more than XFER_BLOCKS_GROW blocks goes in blocks of
+ * XFER_BLOCK_LARGE instead: it has more blocks than can be in flight at
+ * once anyway (PER_FILE_MAX), so larger ones lose no parallelism and
+ * halve the requests (each a round trip and the service's dispatch).
+ * Not when $FERRY_BLOCK_MIB chose the size. */
+#define XFER_BLOCKS_GROW 64
+#define XFER_BLOCK_LARGE (16u << 20)
 /* The block size of this run: $FERRY_BLOCK_MIB (1 to 64) MiB, else
  * XFER_BLOCK; *set (if given): 1 when the variable chose it. */
 uint64_t xfer_block(int *set);

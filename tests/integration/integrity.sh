@@ -244,6 +244,25 @@ second='(lambda a, b: "bytes=%d-%d" % (a + 1048576, b))(*[int(x) for x in j["cor
 expect_eq "$(json "$T/flip4.json" "j['ranges'].count($second)")" 1 \
     "the one more is the damaged block alone"
 expect_eq "$(json "$T/flip4.json" 'j["ranges"].count(j["corrupted"][0])')" 1 "the two-block read is not repeated"
+
+# --- a large file: 16 MiB blocks (more than 64 of 8 MiB), checked as any ---
+# (sparse, with a few random bytes in each of its blocks: no disk to speak of)
+mkdir -p src3
+truncate -s $((520 * 1024 * 1024 + 7)) src3/huge.bin
+for b in $(seq 0 32); do
+    head -c 512 /dev/urandom | dd of=src3/huge.bin bs=512 seek=$((b * 32768 + 7)) conv=notrunc status=none
+done
+f -v upload blob src3 --target-path huge
+expect_rc 0 "upload a 520 MiB file"
+SDK blocks "$C" huge/huge.bin >"$T/huge.json"
+expect_eq "$(json "$T/huge.json" '(len(j["committed"]), sorted(set(b["size"] for b in j["committed"][:-1])), j["committed"][-1]["size"])')" \
+    "(33, [16777216], 8388615)" "in 33 blocks of 16 MiB (the last of 8 MiB and 7 bytes), as Microsoft's SDK lists them"
+f -v download blob dl13 --prefix huge/huge.bin
+expect_rc 0 "and downloads"
+expect_err "each of its 33 blocks is checked against its CRC64 (32 MiB a request)" \
+    "each block checked against the CRC64 in its id, two to a request"
+expect_same src3/huge.bin dl13/huge/huge.bin "the bytes are the ones uploaded"
+rm -rf src3 dl13
 # a read cut off part-way goes on from the byte where it stopped, not from its start
 proxy cut14 --cut 3
 f -v download cut14 dl14 --prefix span/span.bin -j 4

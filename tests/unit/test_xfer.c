@@ -346,6 +346,35 @@ static uint64_t span_of(uint32_t n, uint64_t b, uint64_t last)
     return k;
 }
 
+/* The block size a file of size bytes is moved in, and how many blocks. */
+static int sized(int upload, uint64_t size, uint64_t block, uint32_t n)
+{
+    xf_file_t *f = xf_file_new(0, upload, "n", "/nonexistent", size, 1);
+    int ok = f->block == block && f->nchunks == n;
+    if (!ok)
+        printf("# %s of %llu bytes: blocks of %llu, %u of them\n", upload ? "upload" : "download",
+               (unsigned long long)size, (unsigned long long)f->block, f->nchunks);
+    xf_file_free(f);
+    return ok;
+}
+
+static void block_sizes(void)
+{
+    const uint64_t M = 1u << 20;
+    if (getenv("FERRY_BLOCK_MIB")) {
+        printf("# FERRY_BLOCK_MIB is set: the sizes ferry chooses are not checked\n");
+        return;
+    }
+    OK(sized(1, 40 * M, 8 * M, 5), "an upload of 40 MiB: 5 blocks of 8 MiB");
+    OK(sized(1, 512 * M, 8 * M, 64), "512 MiB: 64 blocks of 8 MiB");
+    OK(sized(1, 512 * M + 1, 16 * M, 33), "a byte more: 33 blocks of 16 MiB");
+    OK(sized(1, 1024 * M, 16 * M, 64), "1 GiB: 64 blocks of 16 MiB");
+    OK(sized(0, 1024 * M, 8 * M, 128),
+       "a download of 1 GiB: 8 MiB ranges (its blocks are the blob's)");
+    OK(sized(1, (uint64_t)1 << 40, 21 * M, 49933),
+       "1 TiB: blocks grow past 16 MiB to stay under Azure's 50,000 (21 MiB)");
+}
+
 static void spans(void)
 {
     OK(span_of(128, 8, 8) == 4, "1 GiB in 8 MiB blocks: 4 blocks (32 MiB) a request");
@@ -360,6 +389,7 @@ static void spans(void)
 int main(void)
 {
     spans();
+    block_sizes();
     char tmpl[] = "/tmp/ferry-xfer-XXXXXX";
     char *top = mkdtemp(tmpl);
     char *target = path_join(top, "deep/target");
