@@ -95,7 +95,8 @@ typedef struct engine {
     progress_t *pg;
     uint64_t files_total, bytes_total;
     size_t next_handle;
-    xbuf_t spare[XFER_MAX_CONCURRENCY + 1]; /* block buffers not in use (under mu) */
+    /* block buffers not in use (under mu): one a worker at most, or the producer's */
+    xbuf_t spare[XFER_MAX_CONCURRENCY + 1];
     int nspare;
     int nbufs;         /* block buffers made in this run (each kept for reuse) */
     size_t bufs_bytes; /* ... and their bytes */

@@ -115,16 +115,16 @@ static int big_digests(store_t *s, const char *name, const char *etag, uint64_t 
     return 0;
 }
 
-static const struct store_ops big_ops;
 static const store_backend_t big_backend = {
     .type = "bigfake", .cli_name = "bigfake", .caps = STORE_CAP_CLONE | STORE_CAP_RANGED_READS};
 static datastore_t big_ds = {.name = (char *)"bigfake", .backend = &big_backend};
 
-static int big_clone(store_t *s, store_t **out, ferr_t *err)
+/* A worker's handle on a store double: the same double. */
+static int double_clone(store_t *s, store_t **out, ferr_t *err)
 {
-    (void)s, (void)err;
+    (void)err;
     store_t *c = calloc(1, sizeof *c);
-    *c = (store_t){.ops = &big_ops, .backend = &big_backend, .ds = &big_ds};
+    *c = (store_t){.ops = s->ops, .backend = s->backend, .ds = s->ds};
     *out = c;
     return 0;
 }
@@ -137,7 +137,7 @@ static void big_close(store_t *s)
 static const struct store_ops big_ops = {.list = big_list,
                                          .read = big_read,
                                          .digests = big_digests,
-                                         .clone = big_clone,
+                                         .clone = double_clone,
                                          .close = big_close};
 
 /* The file, downloaded into dir by 8 workers: 0 when its bytes are right. */
@@ -269,24 +269,14 @@ static int up_list(store_t *s, const char *prefix, const char *delim, unsigned f
     return 0; /* nothing there yet */
 }
 
-static const struct store_ops up_ops;
 static const store_backend_t up_backend = {
     .type = "upfake", .cli_name = "upfake", .caps = STORE_CAP_CLONE | STORE_CAP_PARALLEL_BLOCKS};
 static datastore_t up_ds = {.name = (char *)"upfake", .backend = &up_backend};
 
-static int up_clone(store_t *s, store_t **out, ferr_t *err)
-{
-    (void)s, (void)err;
-    store_t *c = calloc(1, sizeof *c);
-    *c = (store_t){.ops = &up_ops, .backend = &up_backend, .ds = &up_ds};
-    *out = c;
-    return 0;
-}
-
 static const struct store_ops up_ops = {.list = up_list,
                                         .put_block = up_put_block,
                                         .commit_blocks = up_commit,
-                                        .clone = up_clone,
+                                        .clone = double_clone,
                                         .close = big_close};
 
 static void upload_tests(const char *top)
